@@ -1,0 +1,1 @@
+"""TechStore: the Django monolith that strangler migrates, stage by stage."""

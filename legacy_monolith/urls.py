@@ -1,0 +1,23 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from legacy_monolith.core import views as core_views
+
+api_v1 = [
+    path("accounts/", include("legacy_monolith.accounts.urls")),
+    path("catalog/", include("legacy_monolith.catalog.urls")),
+    path("orders/", include("legacy_monolith.orders.urls")),
+    path("payments/", include("legacy_monolith.payments.urls")),
+]
+
+urlpatterns = [
+    path("healthz", core_views.healthz),
+    path("readyz", core_views.readyz),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+handler400 = "legacy_monolith.core.views.bad_request"
+handler403 = "legacy_monolith.core.views.permission_denied"
+handler404 = "legacy_monolith.core.views.not_found"
+handler500 = "legacy_monolith.core.views.server_error"
