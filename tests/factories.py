@@ -114,8 +114,13 @@ class OrderFactory(factory.django.DjangoModelFactory):
         for product, quantity in extracted or [(ProductFactory(), 1)]:
             line_total = product.price * quantity
             OrderItem.objects.create(
-                order=obj, product=product, sku=product.sku, name=product.name,
-                unit_price=product.price, quantity=quantity, line_total=line_total,
+                order=obj,
+                product=product,
+                sku=product.sku,
+                name=product.name,
+                unit_price=product.price,
+                quantity=quantity,
+                line_total=line_total,
             )
             obj.subtotal += line_total
         obj.total = obj.subtotal - obj.discount_total + obj.shipping_total

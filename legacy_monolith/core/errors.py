@@ -8,7 +8,9 @@ class ApplicationError(Exception):
 
     status_code = 400
 
-    def __init__(self, code: str, message: str, *, extra: dict[str, Any] | None = None, status: int | None = None):
+    def __init__(
+        self, code: str, message: str, *, extra: dict[str, Any] | None = None, status: int | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -21,8 +23,11 @@ class NotFoundError(ApplicationError):
     status_code = 404
 
     def __init__(self, what: str, ident: Any):
-        super().__init__(f"{what}_not_found", f"{what.replace('_', ' ').capitalize()} {ident} does not exist",
-                         extra={"id": ident})
+        super().__init__(
+            f"{what}_not_found",
+            f"{what.replace('_', ' ').capitalize()} {ident} does not exist",
+            extra={"id": ident},
+        )
 
 
 class ConflictError(ApplicationError):

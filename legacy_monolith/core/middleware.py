@@ -45,8 +45,11 @@ class BodySizeLimitMiddleware:
         limit = settings.MAX_REQUEST_BODY_BYTES
         if length > limit:
             return JsonResponse(
-                error_body("payload_too_large", f"Request body exceeds {limit} bytes",
-                           {"limit_bytes": limit, "content_length": length}),
+                error_body(
+                    "payload_too_large",
+                    f"Request body exceeds {limit} bytes",
+                    {"limit_bytes": limit, "content_length": length},
+                ),
                 status=413,
             )
         return self.get_response(request)

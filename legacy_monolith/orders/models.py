@@ -86,7 +86,8 @@ class Order(models.Model):
     shipping_postal_code = models.CharField(max_length=10)
     shipping_country = models.CharField(max_length=2)
     shipping_carrier = models.CharField(max_length=40, blank=True)
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "", when absent: the unique constraint must not make key-less orders collide.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)

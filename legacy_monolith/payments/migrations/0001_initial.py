@@ -6,92 +6,170 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0001_initial'),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BlockedBin',
+            name="BlockedBin",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bin', models.CharField(max_length=6, unique=True)),
-                ('reason', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("bin", models.CharField(max_length=6, unique=True)),
+                ("reason", models.CharField(blank=True, max_length=200)),
             ],
         ),
         migrations.CreateModel(
-            name='BlockedCountry',
+            name="BlockedCountry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=2, unique=True)),
-                ('reason', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=2, unique=True)),
+                ("reason", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'verbose_name_plural': 'blocked countries',
+                "verbose_name_plural": "blocked countries",
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(max_length=20)),
-                ('gateway_ref', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('idempotency_key', models.CharField(max_length=64, unique=True)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('amount_refunded', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('authorized', 'Authorized'), ('captured', 'Captured'), ('declined', 'Declined by the gateway'), ('rejected_fraud', 'Rejected by antifraud'), ('failed', 'Gateway error'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], default='pending', max_length=20)),
-                ('card_token', models.CharField(blank=True, max_length=64)),
-                ('card_fingerprint', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('card_brand', models.CharField(blank=True, max_length=16)),
-                ('card_bin', models.CharField(blank=True, max_length=6)),
-                ('card_last4', models.CharField(blank=True, max_length=4)),
-                ('card_country', models.CharField(blank=True, max_length=2)),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('fraud_score', models.PositiveSmallIntegerField(default=0)),
-                ('fraud_reasons', models.JSONField(blank=True, default=list)),
-                ('failure_code', models.CharField(blank=True, max_length=40)),
-                ('failure_message', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='orders.order')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("gateway", models.CharField(max_length=20)),
+                ("gateway_ref", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("idempotency_key", models.CharField(max_length=64, unique=True)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("amount_refunded", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("authorized", "Authorized"),
+                            ("captured", "Captured"),
+                            ("declined", "Declined by the gateway"),
+                            ("rejected_fraud", "Rejected by antifraud"),
+                            ("failed", "Gateway error"),
+                            ("refunded", "Refunded"),
+                            ("partially_refunded", "Partially refunded"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("card_token", models.CharField(blank=True, max_length=64)),
+                ("card_fingerprint", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("card_brand", models.CharField(blank=True, max_length=16)),
+                ("card_bin", models.CharField(blank=True, max_length=6)),
+                ("card_last4", models.CharField(blank=True, max_length=4)),
+                ("card_country", models.CharField(blank=True, max_length=2)),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("fraud_score", models.PositiveSmallIntegerField(default=0)),
+                ("fraud_reasons", models.JSONField(blank=True, default=list)),
+                ("failure_code", models.CharField(blank=True, max_length=40)),
+                ("failure_message", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('gateway_ref', models.CharField(blank=True, max_length=64)),
-                ('idempotency_key', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='payments.payment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("succeeded", "Succeeded"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("gateway_ref", models.CharField(blank=True, max_length=64)),
+                ("idempotency_key", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="payments.payment",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(max_length=20)),
-                ('event_id', models.CharField(max_length=64)),
-                ('type', models.CharField(max_length=40)),
-                ('payload', models.JSONField()),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("gateway", models.CharField(max_length=20)),
+                ("event_id", models.CharField(max_length=64)),
+                ("type", models.CharField(max_length=40)),
+                ("payload", models.JSONField()),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('gateway', 'event_id'), name='webhook_event_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("gateway", "event_id"), name="webhook_event_once")
+                ],
             },
         ),
     ]

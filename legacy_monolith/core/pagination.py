@@ -1,0 +1,9 @@
+"""Page-number pagination used by every /api/v1 listing: ?page=N&page_size=M (max 100)."""
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
