@@ -1,0 +1,1 @@
+"""The scripted TechStore demo: real processes, a real shopping journey over HTTP."""
