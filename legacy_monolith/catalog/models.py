@@ -37,7 +37,13 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["price"]), models.Index(fields=["updated_at"])]
+        # Indexes for the storefront's sort keys; no trigram/GIN search index: that is the baseline.
+        indexes = [
+            models.Index(fields=["price"]),
+            models.Index(fields=["updated_at"]),
+            models.Index(fields=["name"], name="catalog_product_name_idx"),
+            models.Index(fields=["created_at"], name="catalog_product_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),

@@ -10,6 +10,7 @@ from django.db.transaction import TransactionManagementError
 from legacy_monolith.core.errors import ApplicationError, ConflictError, NotFoundError
 
 from ..models import Product, StockMovement
+from .validation import MAX_STOCK
 
 StockLines = list[tuple[int, int]]
 
@@ -41,6 +42,12 @@ def _require_atomic(name: str) -> None:
 
 def _apply(product: Product, *, delta: int, reason: str, reference: str, actor) -> StockMovement:
     """Write the new level and its movement; the caller holds the row lock."""
+    if product.stock + delta > MAX_STOCK:
+        raise ApplicationError(
+            "stock_limit_exceeded",
+            f"Stock of product {product.pk} cannot exceed {MAX_STOCK}",
+            extra={"product_id": product.pk, "stock": product.stock, "delta": delta},
+        )
     product.stock += delta
     product.save(update_fields=["stock", "updated_at"])
     return StockMovement.objects.create(
