@@ -1,0 +1,93 @@
+"""Credentials check, session login/logout and legacy opaque API tokens."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from legacy_monolith.core.errors import ApplicationError
+
+from ..authentication import token_hash
+from ..models import ApiToken, User
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+TOKEN_PREFIX_LENGTH = 8  # ApiToken.key_prefix: lets a user or support tell tokens apart without the key
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly minted token: `key` exists only here, the database keeps its SHA-256."""
+
+    token: ApiToken
+    key: str
+
+
+def _invalid_credentials() -> ApplicationError:
+    return ApplicationError("invalid_credentials", "Invalid username/email or password", status=401)
+
+
+def user_authenticate(*, username: str, password: str) -> User:
+    """The user these credentials belong to. `username` may be the username or the email address.
+
+    Unknown user and wrong password fail alike (401 invalid_credentials), in about the same time. A
+    disabled account is told so (403 account_inactive) only to someone who knows its password.
+    """
+    user = User.objects.filter(username=username).first()
+    if user is None and "@" in username:
+        user = User.objects.filter(email__iexact=username).order_by("id").first()
+    if user is None:
+        make_password(password)  # the hashing a real check costs, so timing does not reveal unknown users
+        raise _invalid_credentials()
+    if not user.check_password(password):  # also re-hashes a hash with outdated PBKDF2 parameters
+        raise _invalid_credentials()
+    if not user.is_active:
+        raise ApplicationError("account_inactive", "This account is disabled", status=403)
+    return user
+
+
+def user_login(*, request: HttpRequest, username: str, password: str) -> User:
+    """Open a Django session for these credentials. Django's login() gives the session a new key (no
+    fixation) and rotates the CSRF secret; the session slides by SESSION_COOKIE_AGE on every request."""
+    user = user_authenticate(username=username, password=password)
+    login(request, user, backend=MODEL_BACKEND)
+    return user
+
+
+def user_logout(*, request: HttpRequest) -> None:
+    """Flush the session (data and key). Idempotent: logging out without a session is a no-op."""
+    logout(request)
+
+
+def api_token_create(*, user: User, name: str = "default") -> IssuedToken:
+    """Mint a legacy opaque token valid for LEGACY_TOKEN_TTL_SECONDS. Not idempotent by design: the key
+    is shown once and never stored, so a replay cannot return it; each call is a new token."""
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        key_prefix=key[:TOKEN_PREFIX_LENGTH],
+        key_hash=token_hash(key),
+        expires_at=timezone.now() + timedelta(seconds=settings.LEGACY_TOKEN_TTL_SECONDS),
+    )
+    return IssuedToken(token=token, key=key)
+
+
+@transaction.atomic
+def api_token_login(*, username: str, password: str, name: str = "default") -> IssuedToken:
+    """Check credentials (same rules as the session login) and mint a token for that user."""
+    user = user_authenticate(username=username, password=password)
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    return api_token_create(user=user, name=name)
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Revoke a token from now on. Idempotent: revoking a revoked token keeps its first revocation time."""
+    now = timezone.now()
+    if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
+        token.revoked_at = now
