@@ -1,0 +1,152 @@
+"""Input serializers check types and shapes only; the business rules live in the services.
+Output serializers render the contract's JSON."""
+
+from rest_framework import serializers
+
+from ..models import StockMovement
+from ..selectors import ORDERINGS, ProductFilters
+from ..services.validation import ATTRIBUTE_KEY_PATTERN
+
+ATTRIBUTE_PARAM_PREFIX = "attr."
+MAX_FILTER_VALUE_LENGTH = 200
+
+
+class CategoryRefOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class CategoryOutput(CategoryRefOutput):
+    parent_id = serializers.IntegerField(allow_null=True)
+
+
+class CategoryCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
+    parent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ProductOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField()
+    category = CategoryRefOutput()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=True)
+    currency = serializers.CharField()
+    attributes = serializers.JSONField()
+    image_urls = serializers.JSONField()
+    stock = serializers.IntegerField()
+    in_stock = serializers.SerializerMethodField()
+    weight_grams = serializers.IntegerField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_in_stock(self, product) -> bool:
+        return product.stock > 0
+
+
+class ProductWriteFields(serializers.Serializer):
+    """Shapes shared by create and update; required-ness differs."""
+
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    slug = serializers.CharField(max_length=220, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    category_id = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField(max_length=3, required=False)
+    attributes = serializers.JSONField(required=False)
+    image_urls = serializers.JSONField(required=False)
+    weight_grams = serializers.IntegerField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ProductCreateInput(ProductWriteFields):
+    stock = serializers.IntegerField(required=False)
+
+
+class ProductUpdateInput(ProductWriteFields):
+    # Any value reaches the service, which answers stock_not_editable.
+    stock = serializers.JSONField(required=False)
+
+
+class StockAdjustInput(serializers.Serializer):
+    delta = serializers.IntegerField()
+    reason = serializers.ChoiceField(
+        choices=[
+            StockMovement.Reason.RESTOCK,
+            StockMovement.Reason.ADJUSTMENT,
+            StockMovement.Reason.RETURN,
+        ]
+    )
+    reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class StockMovementOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    delta = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    reason = serializers.CharField()
+    reference = serializers.CharField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ProductFilterInput(serializers.Serializer):
+    """GET /products query parameters other than attr.<name>, page and page_size."""
+
+    category = serializers.CharField(max_length=140, required=False)
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    in_stock = serializers.BooleanField(required=False)
+    q = serializers.CharField(max_length=MAX_FILTER_VALUE_LENGTH, required=False, allow_blank=True)
+    ordering = serializers.ChoiceField(choices=ORDERINGS, required=False)
+    include_inactive = serializers.BooleanField(required=False)
+
+    def validate(self, data):
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"min_price": ["min_price is greater than max_price"]})
+        return data
+
+
+def parse_attribute_params(query_params) -> dict[str, list[str]]:
+    """`attr.<name>=<value>` pairs, repeatable: values of one name are alternatives."""
+    attributes: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {}
+    for param, values in query_params.lists():
+        if not param.startswith(ATTRIBUTE_PARAM_PREFIX):
+            continue
+        name = param[len(ATTRIBUTE_PARAM_PREFIX) :]
+        if not ATTRIBUTE_KEY_PATTERN.match(name):
+            errors[param] = ["Attribute names are 1 to 64 letters, digits, '_' or '-'"]
+        elif any(len(value) > MAX_FILTER_VALUE_LENGTH or "\x00" in value for value in values):
+            errors[param] = [f"Attribute values are at most {MAX_FILTER_VALUE_LENGTH} characters, no NUL"]
+        else:
+            attributes[name] = values
+    if errors:
+        raise serializers.ValidationError(errors)
+    return attributes
+
+
+def parse_product_filters(query_params) -> ProductFilters:
+    # A plain dict, not the QueryDict: DRF reads a missing boolean in a QueryDict as False.
+    serializer = ProductFilterInput(
+        data={key: query_params[key] for key in ProductFilterInput._declared_fields if key in query_params}
+    )
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return ProductFilters(
+        category=data.get("category") or None,
+        min_price=data.get("min_price"),
+        max_price=data.get("max_price"),
+        in_stock=data.get("in_stock"),
+        attributes=parse_attribute_params(query_params),
+        q=data.get("q") or None,
+        ordering=data.get("ordering", "id"),
+        include_inactive=data.get("include_inactive", False),
+    )

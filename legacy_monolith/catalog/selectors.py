@@ -1,0 +1,114 @@
+"""Catalog reads, done the plain ORM way on purpose: this listing is the baseline the Product service
+has to beat. No cache, no denormalized search column; just filters, icontains and indexes a team
+would ordinarily have."""
+
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from legacy_monolith.core.errors import NotFoundError
+
+from .models import Category, Product, StockMovement
+
+ORDERINGS = ("id", "price", "-price", "name", "-name", "created_at", "-created_at", "stock", "-stock")
+
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+_DECIMAL = re.compile(r"^-?\d{1,18}\.\d{1,18}$")
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    """What GET /products can ask for; every field is optional. `attributes` maps a name to the
+    values any of which may match (query `attr.color=black&attr.color=white`)."""
+
+    category: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    q: str | None = None
+    ordering: str = "id"
+    include_inactive: bool = False
+
+
+def attribute_candidates(raw: str) -> list[Any]:
+    """The JSON values a query-string value stands for: always the string itself, plus the number
+    (`16`, `2.5`) or boolean (`true`/`false`) it spells, so `attr.ram_gb=16` matches 16 and "16"."""
+    candidates: list[Any] = [raw]
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        candidates.append(lowered == "true")
+    elif _INTEGER.match(raw):
+        candidates.append(int(raw))
+    elif _DECIMAL.match(raw) and math.isfinite(float(raw)):
+        candidates.append(float(raw))
+    return candidates
+
+
+def _attribute_q(name: str, values: list[str]) -> Q:
+    """Any of the values, each compared as its string and typed forms. JSON containment
+    (`attributes @> {"name": value}`) rather than `attributes__<name>` so that a name like
+    `contains` or `0` is a key, never a lookup or an array index."""
+    condition = Q()
+    for raw in values:
+        for candidate in attribute_candidates(raw):
+            condition |= Q(attributes__contains={name: candidate})
+    return condition
+
+
+def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
+    """Products matching every given filter, ordered by the whitelisted key then id (stable pages).
+
+    `category` is a slug and includes the category's direct children (a laptop listing shows
+    "gaming-laptops" too); an unknown slug matches nothing. `q` is icontains over name, description
+    and sku. `in_stock=false` means stock is zero.
+    """
+    queryset = Product.objects.select_related("category")
+    if not filters.include_inactive:
+        queryset = queryset.filter(is_active=True)
+    if filters.category:
+        queryset = queryset.filter(
+            Q(category__slug=filters.category) | Q(category__parent__slug=filters.category)
+        )
+    if filters.min_price is not None:
+        queryset = queryset.filter(price__gte=filters.min_price)
+    if filters.max_price is not None:
+        queryset = queryset.filter(price__lte=filters.max_price)
+    if filters.in_stock is True:
+        queryset = queryset.filter(stock__gt=0)
+    elif filters.in_stock is False:
+        queryset = queryset.filter(stock=0)
+    for name, values in filters.attributes.items():
+        queryset = queryset.filter(_attribute_q(name, values))
+    if filters.q:
+        queryset = queryset.filter(
+            Q(name__icontains=filters.q) | Q(description__icontains=filters.q) | Q(sku__icontains=filters.q)
+        )
+    ordering = filters.ordering if filters.ordering in ORDERINGS else "id"
+    return queryset.order_by(*((ordering,) if ordering == "id" else (ordering, "id")))
+
+
+def product_get(*, product_id: int, include_inactive: bool = False) -> Product:
+    """One product; an inactive one is visible only when include_inactive (staff)."""
+    queryset = Product.objects.select_related("category")
+    if not include_inactive:
+        queryset = queryset.filter(is_active=True)
+    product = queryset.filter(pk=product_id).first()
+    if product is None:
+        raise NotFoundError("product", product_id)
+    return product
+
+
+def category_list() -> QuerySet[Category]:
+    return Category.objects.order_by("name", "id")
+
+
+def stock_movement_list(*, product_id: int) -> QuerySet[StockMovement]:
+    """A product's stock history, newest first (404 product_not_found for an unknown product)."""
+    if not Product.objects.filter(pk=product_id).exists():
+        raise NotFoundError("product", product_id)
+    return StockMovement.objects.filter(product_id=product_id).order_by("-created_at", "-id")
