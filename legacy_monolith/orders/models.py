@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 
 from legacy_monolith.catalog.models import Product
 
@@ -58,7 +59,11 @@ class Coupon(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(value__gt=0), name="coupon_value_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(value__gt=0), name="coupon_value_positive"),
+            # Codes are matched case-insensitively, so "save10" and "SAVE10" must not both exist.
+            models.UniqueConstraint(Upper("code"), name="coupon_code_unique_ignoring_case"),
+        ]
 
 
 class Order(models.Model):
@@ -88,6 +93,8 @@ class Order(models.Model):
     shipping_carrier = models.CharField(max_length=40, blank=True)
     # NULL, not "", when absent: the unique constraint must not make key-less orders collide.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # HMAC of the checkout request that created the order: a replay of the key with another body is refused.
+    request_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)

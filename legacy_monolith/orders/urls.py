@@ -1,1 +1,18 @@
-urlpatterns: list = []
+"""/api/v1/orders/...: cart, quotes, coupons, checkout, history. Fixed paths come before <number>."""
+
+from django.urls import path
+
+from .apis.cart import CartApi, CartItemApi, CartItemsApi
+from .apis.orders import OrderApi, OrdersApi
+from .apis.pricing import CouponsApi, CouponValidateApi, ShippingQuoteApi
+
+urlpatterns = [
+    path("cart", CartApi.as_view(), name="orders-cart"),
+    path("cart/items", CartItemsApi.as_view(), name="orders-cart-items"),
+    path("cart/items/<int:product_id>", CartItemApi.as_view(), name="orders-cart-item"),
+    path("shipping/quote", ShippingQuoteApi.as_view(), name="orders-shipping-quote"),
+    path("coupons/validate", CouponValidateApi.as_view(), name="orders-coupon-validate"),
+    path("coupons", CouponsApi.as_view(), name="orders-coupons"),
+    path("", OrdersApi.as_view(), name="orders-list"),
+    path("<str:number>", OrderApi.as_view(), name="orders-detail"),
+]

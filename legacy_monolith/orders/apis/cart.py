@@ -1,0 +1,75 @@
+"""Cart endpoints: GET/DELETE /cart, POST /cart/items, PUT/DELETE /cart/items/<product_id>."""
+
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from legacy_monolith.core.errors import NotFoundError
+
+from ..pricing import MAX_LINE_QUANTITY
+from ..selectors import cart_get, cart_summary
+from ..services import cart_clear, cart_item_add, cart_item_remove, cart_item_update
+from .fields import MAX_BIGINT, IdField, StrictIntegerField
+from .serializers import CartOut
+
+
+class QuantityField(StrictIntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_LINE_QUANTITY, **kwargs)
+
+
+def _cart_response(cart, status_code=status.HTTP_200_OK) -> Response:
+    return Response(CartOut(cart_summary(cart=cart)).data, status=status_code)
+
+
+def _path_product_id(product_id: int) -> int:
+    if product_id > MAX_BIGINT:
+        raise NotFoundError("cart_item", product_id)
+    return product_id
+
+
+class CartApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response(CartOut(cart_get(user=request.user)).data)
+
+    def delete(self, request):
+        cart_clear(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartItemsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        product_id = IdField()
+        quantity = QuantityField()
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = cart_item_add(user=request.user, **data.validated_data)
+        return _cart_response(cart, status.HTTP_201_CREATED)
+
+
+class CartItemApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        quantity = QuantityField()
+
+    def put(self, request, product_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = cart_item_update(
+            user=request.user,
+            product_id=_path_product_id(product_id),
+            quantity=data.validated_data["quantity"],
+        )
+        return _cart_response(cart)
+
+    def delete(self, request, product_id: int):
+        cart = cart_item_remove(user=request.user, product_id=_path_product_id(product_id))
+        return _cart_response(cart)
