@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 
 from legacy_monolith.core.errors import NotFoundError
 
@@ -49,15 +50,16 @@ def attribute_candidates(raw: str) -> list[Any]:
     return candidates
 
 
-def _attribute_q(name: str, values: list[str]) -> Q:
-    """Any of the values, each compared as its string and typed forms. JSON containment
-    (`attributes @> {"name": value}`) rather than `attributes__<name>` so that a name like
-    `contains` or `0` is a key, never a lookup or an array index."""
+def _filter_attribute(queryset: QuerySet[Product], index: int, name: str, values: list[str]) -> QuerySet:
+    """`attributes__<name>=value` for any of the values, each in its string and typed forms. The key
+    goes through an explicit KeyTransform alias, so a name such as `contains` stays a key, never a
+    lookup. Works on PostgreSQL (`attributes -> 'name' = '"v"'`) and on the demo's SQLite."""
+    alias = f"attribute_{index}"
     condition = Q()
     for raw in values:
         for candidate in attribute_candidates(raw):
-            condition |= Q(attributes__contains={name: candidate})
-    return condition
+            condition |= Q(**{alias: candidate})
+    return queryset.alias(**{alias: KeyTransform(name, "attributes")}).filter(condition)
 
 
 def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
@@ -82,8 +84,8 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
         queryset = queryset.filter(stock__gt=0)
     elif filters.in_stock is False:
         queryset = queryset.filter(stock=0)
-    for name, values in filters.attributes.items():
-        queryset = queryset.filter(_attribute_q(name, values))
+    for index, (name, values) in enumerate(sorted(filters.attributes.items())):
+        queryset = _filter_attribute(queryset, index, name, values)
     if filters.q:
         queryset = queryset.filter(
             Q(name__icontains=filters.q) | Q(description__icontains=filters.q) | Q(sku__icontains=filters.q)

@@ -123,7 +123,7 @@ def parse_attribute_params(query_params) -> dict[str, list[str]]:
             continue
         name = param[len(ATTRIBUTE_PARAM_PREFIX) :]
         if not ATTRIBUTE_KEY_PATTERN.match(name):
-            errors[param] = ["Attribute names are 1 to 64 letters, digits, '_' or '-'"]
+            errors[param] = ["Attribute names: a letter, then up to 63 letters, digits, '_' or '-'"]
         elif any(len(value) > MAX_FILTER_VALUE_LENGTH or "\x00" in value for value in values):
             errors[param] = [f"Attribute values are at most {MAX_FILTER_VALUE_LENGTH} characters, no NUL"]
         else:

@@ -16,7 +16,8 @@ MAX_IMAGE_URLS = 20
 MAX_URL_LENGTH = 2048
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-ATTRIBUTE_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Names start with a letter: on PostgreSQL a key transform reads an all-digit name as an array index.
+ATTRIBUTE_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 
 
@@ -67,7 +68,8 @@ def _is_scalar(value: Any) -> bool:
 
 
 def clean_attributes(attributes: Any) -> dict[str, Any]:
-    """A flat JSON object: short keys (letters, digits, '_' or '-'), values string, number or boolean."""
+    """A flat JSON object: names of letters, digits, '_' or '-' starting with a letter; values string,
+    finite number or boolean."""
     if not isinstance(attributes, dict):
         raise invalid("invalid_attributes", "attributes", "Attributes must be a JSON object")
     if len(attributes) > MAX_ATTRIBUTES:
@@ -77,7 +79,7 @@ def clean_attributes(attributes: Any) -> dict[str, Any]:
             raise invalid(
                 "invalid_attributes",
                 "attributes",
-                "Attribute names are 1 to 64 letters, digits, '_' or '-'",
+                "Attribute names are 1 to 64 letters, digits, '_' or '-', starting with a letter",
                 key=str(key)[:64],
             )
         if not _is_scalar(value):

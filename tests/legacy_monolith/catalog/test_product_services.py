@@ -91,6 +91,7 @@ def test_create_with_a_taken_sku_is_a_conflict(category):
         ({"attributes": {"color": None}}, "invalid_attributes"),
         ({"attributes": {"weight": float("inf")}}, "invalid_attributes"),
         ({"attributes": {"bad key": "x"}}, "invalid_attributes"),
+        ({"attributes": {"4k": True}}, "invalid_attributes"),
         ({"attributes": {"note": "x" * 201}}, "invalid_attributes"),
         ({"attributes": {f"k{i}": i for i in range(51)}}, "invalid_attributes"),
         ({"image_urls": "https://img.example/1.jpg"}, "invalid_image_urls"),
