@@ -1,6 +1,8 @@
 """Catalog endpoints. Reads are public (active products only); writes and stock history need staff."""
 
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,6 +22,46 @@ from .serializers import (
     StockMovementOutput,
     parse_product_filters,
 )
+
+ERROR = inline_serializer(
+    name="CatalogError",
+    fields={
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+        "extra": serializers.DictField(),
+    },
+)
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="1-based; past the last page is 404 page_not_found"),
+    OpenApiParameter("page_size", int, description="1 to 100, default 20"),
+]
+PRODUCT_FILTER_PARAMETERS = [
+    OpenApiParameter("category", str, description="category slug; includes its direct children"),
+    OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
+    OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
+    OpenApiParameter("in_stock", bool),
+    OpenApiParameter(
+        "attr.<name>",
+        str,
+        description="attribute equals value (string, or the number/boolean it spells); repeat = any of",
+    ),
+    OpenApiParameter("q", str, description="case-insensitive substring of name, description or sku"),
+    OpenApiParameter("ordering", str, enum=list(selectors.ORDERINGS)),
+    OpenApiParameter("include_inactive", bool, description="staff only"),
+    *PAGE_PARAMETERS,
+]
+
+
+def page_of(output, name: str):
+    return inline_serializer(
+        name=name,
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": output(many=True),
+        },
+    )
 
 
 def is_staff(request) -> bool:
@@ -42,9 +84,17 @@ class StaffWritesMixin:
 
 
 class CategoryListCreateApi(StaffWritesMixin, APIView):
+    """Categories by name for everyone; staff create them (a taken slug is 409 category_exists)."""
+
+    @extend_schema(
+        operation_id="catalog_categories_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(CategoryOutput, "CategoryPage")},
+    )
     def get(self, request):
         return paginated(request, self, selectors.category_list(), CategoryOutput)
 
+    @extend_schema(request=CategoryCreateInput, responses={201: CategoryOutput, 400: ERROR, 409: ERROR})
     def post(self, request):
         serializer = CategoryCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -53,12 +103,20 @@ class CategoryListCreateApi(StaffWritesMixin, APIView):
 
 
 class ProductListCreateApi(StaffWritesMixin, APIView):
+    """Active products filtered, searched, sorted and paginated; staff create products."""
+
+    @extend_schema(
+        operation_id="catalog_products_list",
+        parameters=PRODUCT_FILTER_PARAMETERS,
+        responses={200: page_of(ProductOutput, "ProductPage"), 400: ERROR, 404: ERROR},
+    )
     def get(self, request):
         filters = parse_product_filters(request.query_params)
         if filters.include_inactive and not is_staff(request):
             raise PermissionDenied("include_inactive is for staff only")
         return paginated(request, self, selectors.product_list(filters=filters), ProductOutput)
 
+    @extend_schema(request=ProductCreateInput, responses={201: ProductOutput, 400: ERROR, 409: ERROR})
     def post(self, request):
         serializer = ProductCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -67,10 +125,14 @@ class ProductListCreateApi(StaffWritesMixin, APIView):
 
 
 class ProductDetailApi(StaffWritesMixin, APIView):
+    """One product; staff patch it (never its stock) or deactivate it with DELETE."""
+
+    @extend_schema(operation_id="catalog_product_get", responses={200: ProductOutput, 404: ERROR})
     def get(self, request, product_id: int):
         product = selectors.product_get(product_id=product_id, include_inactive=is_staff(request))
         return Response(ProductOutput(product).data)
 
+    @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput, 400: ERROR, 404: ERROR})
     def patch(self, request, product_id: int):
         serializer = ProductUpdateInput(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -78,14 +140,20 @@ class ProductDetailApi(StaffWritesMixin, APIView):
         product = services.product_update(product=product, data=serializer.validated_data, actor=request.user)
         return Response(ProductOutput(product).data)
 
+    @extend_schema(responses={204: None, 404: ERROR})
     def delete(self, request, product_id: int):
         services.product_deactivate(product_id=product_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProductStockApi(APIView):
+    """Staff stock adjustment by a signed delta; never below zero (409 insufficient_stock)."""
+
     permission_classes = [IsStaffRole]
 
+    @extend_schema(
+        request=StockAdjustInput, responses={200: ProductOutput, 400: ERROR, 404: ERROR, 409: ERROR}
+    )
     def post(self, request, product_id: int):
         serializer = StockAdjustInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -95,8 +163,15 @@ class ProductStockApi(APIView):
 
 
 class ProductStockMovementListApi(APIView):
+    """A product's stock history, newest first (staff)."""
+
     permission_classes = [IsStaffRole]
 
+    @extend_schema(
+        operation_id="catalog_product_stock_movements_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(StockMovementOutput, "StockMovementPage"), 404: ERROR},
+    )
     def get(self, request, product_id: int):
         movements = selectors.stock_movement_list(product_id=product_id)
         return paginated(request, self, movements, StockMovementOutput)
