@@ -73,9 +73,11 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if not filters.include_inactive:
         queryset = queryset.filter(is_active=True)
     if filters.category:
-        queryset = queryset.filter(
-            Q(category__slug=filters.category) | Q(category__parent__slug=filters.category)
-        )
+        # A subquery on the small category table, so the filter is `category_id IN (...)` on the FK index.
+        category_ids = Category.objects.filter(
+            Q(slug=filters.category) | Q(parent__slug=filters.category)
+        ).values("id")
+        queryset = queryset.filter(category_id__in=category_ids)
     if filters.min_price is not None:
         queryset = queryset.filter(price__gte=filters.min_price)
     if filters.max_price is not None:
