@@ -132,6 +132,20 @@ PAYMENT_READ_TIMEOUT = float(os.environ.get("PAYMENT_READ_TIMEOUT", "5"))
 PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
 PAYMENT_API_KEY = os.environ.get("PAYMENT_API_KEY", "dev-only-gateway-api-key")  # DEV-ONLY
 
+# --- payments ---
+# Provider webhooks older (or newer) than this are refused as replays.
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Antifraud: a score of 0-100 from the rules in payments/antifraud.py; at or above this the charge is refused.
+PAYMENT_FRAUD_REJECT_SCORE = env_int("PAYMENT_FRAUD_REJECT_SCORE", 70)
+PAYMENT_FRAUD_AMOUNT_HIGH = os.environ.get("PAYMENT_FRAUD_AMOUNT_HIGH", "1000.00")  # decimal string
+PAYMENT_FRAUD_AMOUNT_VERY_HIGH = os.environ.get("PAYMENT_FRAUD_AMOUNT_VERY_HIGH", "5000.00")  # decimal string
+PAYMENT_FRAUD_VELOCITY_WINDOW_SECONDS = env_int("PAYMENT_FRAUD_VELOCITY_WINDOW_SECONDS", 60 * 60)
+PAYMENT_FRAUD_MAX_ATTEMPTS_PER_USER = env_int("PAYMENT_FRAUD_MAX_ATTEMPTS_PER_USER", 5)
+PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD = env_int("PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD", 3)
+PAYMENT_FRAUD_MAX_DECLINES_PER_CARD = env_int("PAYMENT_FRAUD_MAX_DECLINES_PER_CARD", 2)
+PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int("PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3)
+# --- end payments ---
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "legacy_monolith.accounts.authentication.LegacyTokenAuthentication",

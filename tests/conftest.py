@@ -6,6 +6,8 @@ from rest_framework.test import APIClient
 from legacy_monolith.accounts.models import Role
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 
 @pytest.fixture
 def api_client() -> APIClient:

@@ -1,0 +1,5 @@
+"""Simulated external providers (two card gateways) for development, tests and fault injection.
+
+Run with `python -m sandbox --port 8900`. See sandbox/README.md for the HTTP API of each gateway and the
+`/_sandbox` control plane (knobs, reset, webhook log and replay).
+"""
