@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .apis.cart import CartApi, CartItemApi, CartItemsApi
-from .apis.orders import OrderApi, OrdersApi
+from .apis.orders import CheckoutApi, OrderApi, OrderCancelApi, OrdersApi
 from .apis.pricing import CouponsApi, CouponValidateApi, ShippingQuoteApi
 
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
     path("shipping/quote", ShippingQuoteApi.as_view(), name="orders-shipping-quote"),
     path("coupons/validate", CouponValidateApi.as_view(), name="orders-coupon-validate"),
     path("coupons", CouponsApi.as_view(), name="orders-coupons"),
+    path("checkout", CheckoutApi.as_view(), name="orders-checkout"),
     path("", OrdersApi.as_view(), name="orders-list"),
     path("<str:number>", OrderApi.as_view(), name="orders-detail"),
+    path("<str:number>/cancel", OrderCancelApi.as_view(), name="orders-cancel"),
 ]

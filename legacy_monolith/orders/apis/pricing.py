@@ -14,7 +14,7 @@ from ..models import Coupon
 from ..pricing import postal_code_normalize
 from ..selectors import cart_get, coupon_list, coupon_quote_for_cart, shipping_quote
 from ..services import coupon_create
-from .fields import StrictIntegerField
+from .fields import StrictCharField, StrictIntegerField
 from .serializers import CouponOut, CouponQuoteOut, ShippingQuoteOut
 
 MAX_PARCEL_GRAMS = 1_000_000
@@ -35,7 +35,7 @@ class DestinationSerializer(serializers.Serializer):
     """A country and a postal code that fits it (normalized: trimmed, upper case)."""
 
     country = CountryField()
-    postal_code = serializers.CharField(max_length=16)
+    postal_code = StrictCharField(max_length=16)
 
     def validate(self, attrs):
         try:
@@ -68,7 +68,7 @@ class CouponValidateApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=32)
+        code = StrictCharField(max_length=32)
 
     def post(self, request):
         data = self.InputSerializer(data=request.data)
