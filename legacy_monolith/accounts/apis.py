@@ -4,6 +4,7 @@ render with an output serializer."""
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -23,11 +24,17 @@ from .serializers import (
     PasswordResetInput,
     ProfileInput,
     RegisterInput,
+    ResetAcceptedOutput,
     RoleInput,
     TokenCreateInput,
     TokenOutput,
     UserOutput,
+    UserPageOutput,
 )
+
+NO_CONTENT = OpenApiResponse(description="No content")
+PAGE = OpenApiParameter("page", int, description="Page number, from 1")
+PAGE_SIZE = OpenApiParameter("page_size", int, description="Results per page (default 20, at most 100)")
 
 
 def _valid(serializer_class, request) -> dict:
@@ -44,6 +51,7 @@ class PublicApi(APIView):
 
 
 class RegisterApi(PublicApi):
+    @extend_schema(request=RegisterInput, responses={201: UserOutput})
     def post(self, request):
         user = services.user_register(**_valid(RegisterInput, request))
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
@@ -54,6 +62,7 @@ class LoginApi(PublicApi):
     """Session login. Answers the CSRF token (and sets the csrftoken cookie) the browser must echo in
     X-CSRFToken on later unsafe requests made with this session."""
 
+    @extend_schema(request=CredentialsInput, responses={200: LoginOutput})
     def post(self, request):
         user = services.user_login(request=request, **_valid(CredentialsInput, request))
         return Response(LoginOutput({"user": user, "csrf_token": get_token(request)}).data)
@@ -62,12 +71,14 @@ class LoginApi(PublicApi):
 class LogoutApi(APIView):
     """Runs session authentication, so a session logout needs its CSRF token (no cross-site logout)."""
 
+    @extend_schema(request=None, responses={204: NO_CONTENT})
     def post(self, request):
         services.user_logout(request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenCreateApi(PublicApi):
+    @extend_schema(request=TokenCreateInput, responses={201: TokenOutput})
     def post(self, request):
         issued = services.api_token_login(**_valid(TokenCreateInput, request))
         return Response(TokenOutput(issued).data, status=status.HTTP_201_CREATED)
@@ -76,6 +87,7 @@ class TokenCreateApi(PublicApi):
 class TokenCurrentApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={204: NO_CONTENT})
     def delete(self, request):
         if not isinstance(request.auth, ApiToken):
             raise ApplicationError(
@@ -88,9 +100,11 @@ class TokenCurrentApi(APIView):
 class MeApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={200: UserOutput})
     def get(self, request):
         return Response(UserOutput(request.user).data)
 
+    @extend_schema(request=ProfileInput, responses={200: UserOutput})
     def patch(self, request):
         user = services.user_update_profile(user=request.user, data=dict(_valid(ProfileInput, request)))
         return Response(UserOutput(user).data)
@@ -99,6 +113,7 @@ class MeApi(APIView):
 class PasswordChangeApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=PasswordChangeInput, responses={204: NO_CONTENT})
     def post(self, request):
         data = _valid(PasswordChangeInput, request)
         token = request.auth if isinstance(request.auth, ApiToken) else None
@@ -107,12 +122,14 @@ class PasswordChangeApi(APIView):
 
 
 class PasswordResetApi(PublicApi):
+    @extend_schema(request=PasswordResetInput, responses={202: ResetAcceptedOutput})
     def post(self, request):
         services.password_reset_request(**_valid(PasswordResetInput, request))
-        return Response({"status": "accepted"}, status=status.HTTP_202_ACCEPTED)
+        return Response(ResetAcceptedOutput({"status": "accepted"}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class PasswordResetConfirmApi(PublicApi):
+    @extend_schema(request=PasswordResetConfirmInput, responses={204: NO_CONTENT})
     def post(self, request):
         services.password_reset_confirm(**_valid(PasswordResetConfirmInput, request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -121,6 +138,7 @@ class PasswordResetConfirmApi(PublicApi):
 class UserListApi(APIView):
     permission_classes = [IsStaffRole]
 
+    @extend_schema(responses={200: UserPageOutput}, parameters=[PAGE, PAGE_SIZE])
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.user_list(), request, view=self)
@@ -130,6 +148,7 @@ class UserListApi(APIView):
 class UserRoleApi(APIView):
     permission_classes = [IsAdminRole]
 
+    @extend_schema(request=RoleInput, responses={200: UserOutput})
     def patch(self, request, user_id: int):
         data = _valid(RoleInput, request)
         user = services.user_set_role(actor=request.user, user=selectors.user_get(user_id=user_id), **data)

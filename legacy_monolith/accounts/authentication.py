@@ -3,6 +3,7 @@
 import hashlib
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .models import ApiToken
@@ -39,3 +40,18 @@ class LegacyTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class LegacyTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the legacy token in the OpenAPI schema (/api/schema/)."""
+
+    target_class = LegacyTokenAuthentication
+    name = "legacyToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Legacy opaque API token from POST /api/v1/accounts/tokens: `Token <key>`",
+        }

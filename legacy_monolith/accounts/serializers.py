@@ -113,3 +113,16 @@ class TokenOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField(source="token.expires_at")
     name = serializers.CharField(source="token.name")
     prefix = serializers.CharField(source="token.key_prefix")
+
+
+class ResetAcceptedOutput(serializers.Serializer):
+    status = serializers.CharField(help_text='Always "accepted", whether or not the address has an account')
+
+
+class UserPageOutput(serializers.Serializer):
+    """One page of users (StandardPagination's shape); documents GET /users."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = UserOutput(many=True)
