@@ -53,10 +53,10 @@ def deliver(
         "X-Sandbox-Event-Id": event.id,
         "X-Sandbox-Delivery-Attempt": str(attempt),
     }
-    status, error = None, None
+    status, error, answer = None, None, ""
     try:
         response = requests.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS)
-        status = response.status_code
+        status, answer = response.status_code, response.text[:500]
     except requests.RequestException as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
     return {
@@ -66,6 +66,7 @@ def deliver(
         "attempt": attempt,
         "trigger": trigger,
         "response_status": status,
+        "response_body": answer,
         "error": error,
         "at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
     }

@@ -130,14 +130,22 @@ class Sandbox:
         return self._wait(lambda: [e for e in self.events(gateway) if e["type"] == event_type], timeout)
 
     def wait_for_delivery(
-        self, gateway: str, event_type: str, status: int = 200, timeout: float = 10.0
+        self,
+        gateway: str,
+        event_type: str,
+        status: int = 200,
+        timeout: float = 10.0,
+        attempt: int | None = None,
     ) -> dict:
-        """The first delivery of that event type the monolith answered with `status`."""
+        """The first delivery of that event type the receiver answered with `status` (and, if given, that
+        was delivery attempt number `attempt`)."""
         return self._wait(
             lambda: [
                 d
                 for d in self.deliveries(gateway)
-                if d["type"] == event_type and d["response_status"] == status
+                if d["type"] == event_type
+                and d["response_status"] == status
+                and (attempt is None or d["attempt"] == attempt)
             ],
             timeout,
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from legacy_monolith.accounts.models import Role
 from legacy_monolith.core.errors import NotFoundError
 
 from .models import BlockedBin, BlockedCountry, Payment
@@ -56,8 +57,8 @@ def country_is_blocked(code: str) -> bool:
 def payment_list(*, user, order_number: str | None = None) -> QuerySet[Payment]:
     """Payments the user may see (staff: all), newest first, with their order and refunds."""
     payments = Payment.objects.select_related("order").prefetch_related("refunds")
-    if getattr(user, "role", None) not in ("staff", "admin"):
-        payments = payments.filter(Q(user=user) | Q(order__user=user))
+    if getattr(user, "role", None) not in (Role.STAFF, Role.ADMIN):
+        payments = payments.filter(user=user)
     if order_number:
         payments = payments.filter(order__number=order_number)
     return payments
