@@ -10,13 +10,10 @@ from .conftest import url
 from .factories import RoleUserFactory
 
 
-def group_codes(name: str) -> set[str]:
-    return {
-        f"{app}.{codename}"
-        for app, codename in Group.objects.get(name=name).permissions.values_list(
-            "content_type__app_label", "codename"
-        )
-    }
+def group_codes(role: str) -> set[str]:
+    """The permissions of the role's group (rebuilt first if a flushing test removed the groups)."""
+    permissions = role_group_get(role=role).permissions.values_list("content_type__app_label", "codename")
+    return {f"{app}.{codename}" for app, codename in permissions}
 
 
 # --- the groups of the data migration --------------------------------------------------------------------

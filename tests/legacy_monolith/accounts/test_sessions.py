@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -81,6 +82,32 @@ def test_login_refuses_an_inactive_user(api_client):
     assert response.status_code == 403
     assert response.json()["code"] == "account_inactive"
     assert api_client.get(url("me")).status_code == 401
+
+
+@pytest.mark.django_db
+def test_disabling_an_account_ends_its_open_sessions(api_client, customer):
+    session_login(api_client, customer.username)
+    assert api_client.get(url("me")).status_code == 200
+
+    customer.is_active = False
+    customer.save()
+
+    assert api_client.get(url("me")).status_code == 401
+
+
+@pytest.mark.django_db
+def test_login_keeps_pbkdf2_when_it_refreshes_an_outdated_hash(api_client):
+    """Hashes stay Django's default PBKDF2 (the Auth service upgrades them later): a hash with fewer
+    iterations than today's is re-hashed at login, still as pbkdf2_sha256."""
+    outdated = PBKDF2PasswordHasher().encode(DEFAULT_PASSWORD, "legacysalt", iterations=1000)
+    user = UserFactory(password=outdated)
+
+    assert session_login(api_client, user.username).status_code == 200
+
+    user.refresh_from_db()
+    algorithm, iterations, *_ = user.password.split("$")
+    assert algorithm == "pbkdf2_sha256"
+    assert int(iterations) == PBKDF2PasswordHasher.iterations
 
 
 @pytest.mark.django_db
