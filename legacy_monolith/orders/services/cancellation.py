@@ -19,6 +19,7 @@ from legacy_monolith.payments.services import payment_refund
 from ..models import Order
 from ..selectors import order_get
 from .coupons import coupon_redemption_undo
+from .locking import order_lock
 
 CANCELLABLE = {Order.Status.PENDING_PAYMENT, Order.Status.PAID}
 
@@ -60,7 +61,7 @@ def order_cancel(*, user, number: str) -> Order:
     """Cancel one of the caller's orders (pending_payment or paid). 409 when it is past that."""
     order = order_get(user=user, number=number)
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = order_lock(order.pk)
         _require_cancellable(order)
         seen_status = order.status
 
@@ -77,7 +78,7 @@ def order_cancel(*, user, number: str) -> Order:
             )
 
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = order_lock(order.pk)
         # The payment settled while we looked: start over, this time with the refund (at most once,
         # since a paid order never goes back to pending_payment).
         restart = order.status == Order.Status.PAID and seen_status == Order.Status.PENDING_PAYMENT

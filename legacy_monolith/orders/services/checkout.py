@@ -31,6 +31,7 @@ from ..models import Cart, CartItem, Order, OrderItem
 from ..pricing import MAX_LINE_QUANTITY, money
 from ..selectors import coupon_quote, shipping_quote
 from .coupons import coupon_redeem, coupon_redemption_undo
+from .locking import order_lock
 from .numbers import order_number_new
 
 
@@ -223,7 +224,7 @@ def _reserve(
 def _settle(*, order: Order, payment: Payment | None) -> Order:
     """Phase 3: record the outcome. Raises the payment error once the compensation is committed."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = order_lock(order.pk)
         cancelled_meanwhile = order.status != Order.Status.PENDING_PAYMENT
         if not cancelled_meanwhile and (payment is None or payment.status == Payment.Status.CAPTURED):
             order.status = Order.Status.PAID
@@ -249,6 +250,12 @@ def _refund_after_cancel(*, order: Order, payment: Payment | None) -> None:
             idempotency_key=f"refund-{order.number}-cancelled-during-checkout",
         )
         refunded = True
+        with transaction.atomic():
+            # payment_refund makes the order follow its payment ("refunded"); it stays cancelled.
+            order = order_lock(order.pk)
+            if order.cancelled_at is not None and order.status != Order.Status.CANCELLED:
+                order.status = Order.Status.CANCELLED
+                order.save(update_fields=["status", "updated_at"])
     raise ConflictError(
         "order_cancelled",
         "The order was cancelled while its payment was running"
@@ -259,7 +266,7 @@ def _refund_after_cancel(*, order: Order, payment: Payment | None) -> None:
 
 def _compensate_in_transaction(*, order: Order) -> None:
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = order_lock(order.pk)
         if order.status == Order.Status.PENDING_PAYMENT:
             _compensate(order=order)
 
