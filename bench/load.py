@@ -1,0 +1,60 @@
+"""HTTP load: a fixed list of GETs over keep-alive sessions (one per client thread), timed one by one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from .stats import ScenarioFigures, summarize
+
+
+class Client:
+    """Per-thread keep-alive sessions; fetch() times one GET including reading the body."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self._local = threading.local()
+
+    def fetch(self, path: str) -> tuple[float, int | None, str]:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        started = time.perf_counter()
+        try:
+            response = session.get(self.base_url + path, timeout=60)
+        except requests.RequestException as exc:
+            return time.perf_counter() - started, None, type(exc).__name__
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            return elapsed, None, f"HTTP {response.status_code} {response.text[:120]}"
+        try:
+            return elapsed, int(response.json()["count"]), ""
+        except (ValueError, KeyError, TypeError):
+            return elapsed, None, "200 without a page body"
+
+
+def scenario_run(
+    client: Client, paths: Sequence[str], *, concurrency: int, on_done: Callable[[], None]
+) -> tuple[ScenarioFigures, list[str]]:
+    latencies: list[float] = []
+    counts: list[int] = []
+    failures: list[str] = []
+
+    def one(path: str) -> None:
+        elapsed, count, failure = client.fetch(path)
+        latencies.append(elapsed)
+        if failure:
+            failures.append(f"{path}: {failure}")
+        else:
+            counts.append(count)
+        on_done()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, paths))
+    wall = time.perf_counter() - started
+    return summarize(latencies, errors=len(failures), wall_s=wall, counts=counts), failures
