@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from ..selectors import order_get, order_list
 from ..services import ShippingAddress, order_cancel, order_checkout
 from .fields import StrictCharField, StrictIntegerField, StrictRegexField
 from .pricing import DestinationSerializer
+from .schema import ERROR, IDEMPOTENCY_KEY_HEADER, PAGE_PARAMETERS, page_of
 from .serializers import OrderOut
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -68,14 +70,28 @@ class PaymentInput(serializers.Serializer):
 class CheckoutApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class CheckoutInput(serializers.Serializer):
         shipping = ShippingInput()
         coupon_code = StrictCharField(max_length=32, required=False, allow_null=True, allow_blank=True)
         payment = PaymentInput()
 
+    @extend_schema(
+        operation_id="orders_checkout",
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request=CheckoutInput,
+        responses={
+            201: OrderOut,
+            200: OrderOut,
+            400: ERROR,
+            402: ERROR,
+            409: ERROR,
+            422: ERROR,
+            503: ERROR,
+        },
+    )
     def post(self, request):
         key = idempotency_key_from(request)
-        data = self.InputSerializer(data=request.data)
+        data = self.CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         args = data.validated_data
         result = order_checkout(
@@ -96,6 +112,11 @@ class CheckoutApi(APIView):
 class OrdersApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(OrderOut, "OrderPage")},
+    )
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(order_list(user=request.user), request, view=self)
@@ -105,6 +126,7 @@ class OrdersApi(APIView):
 class OrderApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="orders_get", responses={200: OrderOut, 404: ERROR})
     def get(self, request, number: str):
         return Response(OrderOut(order_get(user=request.user, number=number)).data)
 
@@ -115,6 +137,11 @@ class OrderCancelApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=None,
+        responses={200: OrderOut, 404: ERROR, 409: ERROR, 503: ERROR},
+    )
     def post(self, request, number: str):
         order = order_cancel(user=request.user, number=number)
         return Response(OrderOut(order_get(user=request.user, number=order.number)).data)

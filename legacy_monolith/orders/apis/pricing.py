@@ -2,6 +2,7 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from ..pricing import postal_code_normalize
 from ..selectors import cart_get, coupon_list, coupon_quote_for_cart, shipping_quote
 from ..services import coupon_create
 from .fields import StrictCharField, StrictIntegerField
+from .schema import ERROR, PAGE_PARAMETERS, page_of
 from .serializers import CouponOut, CouponQuoteOut, ShippingQuoteOut
 
 MAX_PARCEL_GRAMS = 1_000_000
@@ -50,11 +52,16 @@ class DestinationSerializer(serializers.Serializer):
 class ShippingQuoteApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(DestinationSerializer):
+    class ShippingQuoteInput(DestinationSerializer):
         weight_grams = StrictIntegerField(min_value=0, max_value=MAX_PARCEL_GRAMS, required=False)
 
+    @extend_schema(
+        operation_id="orders_shipping_quote",
+        request=ShippingQuoteInput,
+        responses={200: ShippingQuoteOut, 400: ERROR, 422: ERROR},
+    )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.ShippingQuoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         args = data.validated_data
         weight = args.get("weight_grams")
@@ -67,11 +74,16 @@ class ShippingQuoteApi(APIView):
 class CouponValidateApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class CouponValidateInput(serializers.Serializer):
         code = StrictCharField(max_length=32)
 
+    @extend_schema(
+        operation_id="orders_coupon_validate",
+        request=CouponValidateInput,
+        responses={200: CouponQuoteOut, 400: ERROR},
+    )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.CouponValidateInput(data=request.data)
         data.is_valid(raise_exception=True)
         quote = coupon_quote_for_cart(user=request.user, code=data.validated_data["code"])
         return Response(CouponQuoteOut(quote).data)
@@ -80,7 +92,7 @@ class CouponValidateApi(APIView):
 class CouponsApi(APIView):
     permission_classes = [IsStaffRole]
 
-    class InputSerializer(serializers.Serializer):
+    class CouponCreateInput(serializers.Serializer):
         code = serializers.CharField(max_length=32)
         kind = serializers.ChoiceField(choices=Coupon.Kind.choices)
         value = serializers.DecimalField(max_digits=10, decimal_places=2)
@@ -90,13 +102,23 @@ class CouponsApi(APIView):
         usage_limit = StrictIntegerField(min_value=1, max_value=2**31 - 1, required=False, allow_null=True)
         is_active = serializers.BooleanField(required=False)
 
+    @extend_schema(
+        operation_id="orders_coupon_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(CouponOut, "CouponPage")},
+    )
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(coupon_list(), request, view=self)
         return paginator.get_paginated_response(CouponOut(page, many=True).data)
 
+    @extend_schema(
+        operation_id="orders_coupon_create",
+        request=CouponCreateInput,
+        responses={201: CouponOut, 400: ERROR, 409: ERROR},
+    )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.CouponCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         coupon = coupon_create(**data.validated_data)
         return Response(CouponOut(coupon).data, status=status.HTTP_201_CREATED)
