@@ -71,7 +71,7 @@ def brand_of(number: str) -> str:
 
 def examine(number: object, exp_month: object, exp_year: object, cvc: object, *, today: dt.date) -> CardFacts:
     """Validate a card as a gateway's tokenizer would; raise CardError with a stable code."""
-    number = str(number or "").replace(" ", "")
+    number = number.replace(" ", "") if isinstance(number, str) else ""
     if not luhn_valid(number):
         raise CardError("invalid_number", "The card number is not a valid card number")
     if not isinstance(exp_month, int) or isinstance(exp_month, bool) or not 1 <= exp_month <= 12:
@@ -81,7 +81,7 @@ def examine(number: object, exp_month: object, exp_year: object, cvc: object, *,
     if (exp_year, exp_month) < (today.year, today.month):
         raise CardError("expired_card", "The card has expired")
     brand = brand_of(number)
-    cvc = str(cvc or "")
+    cvc = cvc if isinstance(cvc, str) else ""
     if not cvc.isdigit() or len(cvc) != (4 if brand == "amex" else 3):
         raise CardError("invalid_cvc", "The card security code is invalid")
     return CardFacts(
