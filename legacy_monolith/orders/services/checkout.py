@@ -20,17 +20,22 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from legacy_monolith.catalog.models import StockMovement
-from legacy_monolith.catalog.services import stock_release, stock_reserve
+from legacy_monolith.catalog.services import stock_reserve
 from legacy_monolith.core.errors import ApplicationError, ConflictError
 from legacy_monolith.payments.gateways import CardDetails
 from legacy_monolith.payments.models import Payment
-from legacy_monolith.payments.services import payment_charge, payment_refund
+from legacy_monolith.payments.services import payment_charge
 
 from ..models import Cart, CartItem, Order, OrderItem
-from ..pricing import MAX_LINE_QUANTITY, money
+from ..pricing import money
 from ..selectors import coupon_quote, shipping_quote
-from .coupons import coupon_redeem, coupon_redemption_undo
+from .compensation import (
+    checkout_compensate,
+    checkout_compensate_in_transaction,
+    checkout_payment_error,
+    checkout_refund_after_cancel,
+)
+from .coupons import coupon_redeem
 from .locking import order_lock
 from .numbers import order_number_new
 
@@ -115,7 +120,7 @@ def order_checkout(
             client_ip=client_ip,
         )
     except ApplicationError:
-        _compensate_in_transaction(order=order)
+        checkout_compensate_in_transaction(order=order)
         raise
     return CheckoutResult(order=_settle(order=order, payment=payment), created=True)
 
@@ -139,7 +144,9 @@ def _replay(order: Order, *, request_hash: str) -> CheckoutResult:
             extra={"order_number": order.number},
         )
     if order.status == Order.Status.PAYMENT_FAILED:
-        raise _payment_error(order=order, payment=order.payments.order_by("-created_at", "-id").first())
+        raise checkout_payment_error(
+            order=order, payment=order.payments.order_by("-created_at", "-id").first()
+        )
     return CheckoutResult(order=order, created=False)
 
 
@@ -232,92 +239,7 @@ def _settle(*, order: Order, payment: Payment | None) -> Order:
             order.save(update_fields=["status", "paid_at", "updated_at"])
             return order
         if not cancelled_meanwhile:
-            _compensate(order=order)
+            checkout_compensate(order=order)
     if cancelled_meanwhile:
-        _refund_after_cancel(order=order, payment=payment)
-    raise _payment_error(order=order, payment=payment)
-
-
-def _refund_after_cancel(*, order: Order, payment: Payment | None) -> None:
-    """The customer cancelled (stock already back) while the charge ran: give a captured charge back."""
-    refunded = False
-    if payment is not None and payment.status == Payment.Status.CAPTURED:
-        payment_refund(
-            payment=payment,
-            amount=None,
-            reason="order cancelled during checkout",
-            actor=None,
-            idempotency_key=f"refund-{order.number}-cancelled-during-checkout",
-        )
-        refunded = True
-        with transaction.atomic():
-            # payment_refund makes the order follow its payment ("refunded"); it stays cancelled.
-            order = order_lock(order.pk)
-            if order.cancelled_at is not None and order.status != Order.Status.CANCELLED:
-                order.status = Order.Status.CANCELLED
-                order.save(update_fields=["status", "updated_at"])
-    raise ConflictError(
-        "order_cancelled",
-        "The order was cancelled while its payment was running"
-        + ("; the charge has been refunded" if refunded else ""),
-        extra={"order_number": order.number, "refunded": refunded},
-    )
-
-
-def _compensate_in_transaction(*, order: Order) -> None:
-    with transaction.atomic():
-        order = order_lock(order.pk)
-        if order.status == Order.Status.PENDING_PAYMENT:
-            _compensate(order=order)
-
-
-def _compensate(*, order: Order) -> None:
-    """Undo phase 1 for an order whose payment failed; the caller holds the order's row lock."""
-    items = list(order.items.order_by("product_id"))
-    stock_release(
-        lines=[(item.product_id, item.quantity) for item in items],
-        reference=order.number,
-        reason=StockMovement.Reason.RELEASE,
-        actor=order.user,
-    )
-    coupon_redemption_undo(order=order)
-    _cart_restore(user=order.user, items=items)
-    order.status = Order.Status.PAYMENT_FAILED
-    order.save(update_fields=["status", "updated_at"])
-
-
-def _cart_restore(*, user, items: list[OrderItem]) -> None:
-    """Put the order's lines back in the cart, merged with whatever the customer added meanwhile."""
-    cart, _ = Cart.objects.get_or_create(user=user)
-    cart = Cart.objects.select_for_update().get(pk=cart.pk)
-    for item in items:
-        line, created = CartItem.objects.get_or_create(
-            cart=cart, product_id=item.product_id, defaults={"quantity": item.quantity}
-        )
-        if not created:
-            line.quantity = min(line.quantity + item.quantity, MAX_LINE_QUANTITY)
-            line.save(update_fields=["quantity"])
-    cart.save(update_fields=["updated_at"])
-
-
-def _payment_error(*, order: Order, payment: Payment | None) -> ApplicationError:
-    """The error a failed payment is answered with (the same on a replay of the key)."""
-    extra = {"order_number": order.number, "payment_id": payment.id if payment else None}
-    status = payment.status if payment else Payment.Status.FAILED
-    if status == Payment.Status.DECLINED:
-        return ApplicationError(
-            "payment_declined",
-            "The card was declined" + (f" ({payment.failure_message})" if payment.failure_message else ""),
-            extra={**extra, "decline_code": payment.failure_code},
-            status=402,
-        )
-    if status == Payment.Status.REJECTED_FRAUD:
-        return ApplicationError(
-            "payment_rejected_fraud", "The payment was refused by our fraud checks", extra=extra, status=402
-        )
-    return ApplicationError(
-        "payment_gateway_unavailable",
-        "The payment provider could not complete the charge; the order was not placed, try again later",
-        extra=extra,
-        status=503,
-    )
+        checkout_refund_after_cancel(order=order, payment=payment)
+    raise checkout_payment_error(order=order, payment=payment)
