@@ -1,11 +1,14 @@
 """The `sandbox` fixture: the simulated card gateways as a real process, with the monolith pointed at it.
 
-    def test_something(sandbox):           # knobs reset, settings.PAYMENT_GATEWAYS -> this sandbox
-        sandbox.set_knobs("cardinal", error_rate=1.0)
-        sandbox.point_webhooks_at(live_server.url)   # both gateways post to /api/v1/payments/webhooks/<gw>
+    def test_something(sandbox):     # state and knobs reset; settings.PAYMENT_GATEWAYS -> this sandbox
+        sandbox.set_knobs("cardinal", error_rate=1.0)          # fault injection, next request on
+        sandbox.point_webhooks_at(monolith_url)                 # both gateways post to .../webhooks/<gw>
         sandbox.wait_for_delivery("cardinal", "charge.captured")
 
-One process per test session (`sandbox_server`); each test gets fresh state through POST /_sandbox/reset.
+One process per test session (`sandbox_server`, started on first use, on a free port); each test gets fresh
+state through POST /_sandbox/reset with a fixed seed. The sandbox and the monolith share the test settings'
+PAYMENT_API_KEY and PAYMENT_WEBHOOK_SECRET. To receive webhooks in-process use pytest-django's live_server
+(see the `monolith_url` fixture in tests/legacy_monolith/payments/conftest.py: it needs STATIC_URL set).
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def _stop(server: SandboxServer) -> None:
             server.process.wait()
     if server.process.stdout:
         server.process.stdout.close()
+    if server.process.returncode in (0, -signal.SIGTERM):
+        server.log_path.unlink(missing_ok=True)  # kept only when the sandbox died on its own
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -71,6 +72,15 @@ class PaymentsApi(APIView):
     class FilterSerializer(serializers.Serializer):
         order = serializers.CharField(max_length=20, required=False)
 
+    @extend_schema(
+        operation_id="payments_list",
+        parameters=[
+            OpenApiParameter("order", str, description="Only the payments of this order number"),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: PaymentOut(many=True)},
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -83,6 +93,7 @@ class PaymentsApi(APIView):
 class PaymentApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="payments_detail", responses={200: PaymentOut})
     def get(self, request, payment_id: int):
         return Response(PaymentOut(payment_get(user=request.user, payment_id=payment_id)).data)
 
@@ -96,6 +107,12 @@ class PaymentRefundsApi(APIView):
         )
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
+    @extend_schema(
+        operation_id="payments_refund",
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        responses={201: RefundOut, 200: OpenApiResponse(RefundOut, description="A replay of the same key")},
+    )
     def post(self, request, payment_id: int):
         key = idempotency_key_from(request)
         data = self.InputSerializer(data=request.data)
@@ -119,6 +136,21 @@ class WebhookApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="payments_webhook",
+        request={"application/json": dict},
+        parameters=[
+            OpenApiParameter(
+                SIGNATURE_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="t=<unix ts>,v1=<hex>",
+            )
+        ],
+        responses={200: inline_serializer("WebhookResult", {"status": serializers.CharField()})},
+        auth=[],
+    )
     def post(self, request, gateway: str):
         result = webhook_process(
             gateway=gateway, body=request.body, signature=request.headers.get(SIGNATURE_HEADER)

@@ -26,9 +26,9 @@ def gateway_names() -> list[str]:
 
 
 def gateway_client(name: str) -> GatewayClient:
-    """The client of a configured gateway; KeyError when the name is not one."""
+    """The client of a configured gateway; GatewayUnavailable when the name is not (or no longer) one."""
     if name not in gateway_names():
-        raise KeyError(name)
+        raise GatewayUnavailable(f"payment gateway {name!r} is not configured")
     return CLIENTS[name](settings.PAYMENT_GATEWAYS[name], settings.PAYMENT_API_KEY)
 
 

@@ -71,7 +71,12 @@ def payment_charge(
             raise ConflictError("idempotency_key_reused", "This idempotency key already paid another order")
         if payment.status in FINAL_STATUSES:
             return payment
-        _charge(payment, order, card, gateway_client(payment.gateway))
+        try:
+            client = gateway_client(payment.gateway)
+        except GatewayUnavailable as exc:
+            _unavailable(payment, exc)
+        else:
+            _charge(payment, order, card, client)
         payment.save()
     log.info(
         "payment charged",

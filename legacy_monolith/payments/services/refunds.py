@@ -61,7 +61,8 @@ def payment_refund(
                 extra={"requested": str(amount), "remaining": str(remaining)},
             )
         try:
-            result = gateway_client(payment.gateway).refund(
+            client = gateway_client(payment.gateway)
+            result = client.refund(
                 charge_ref=payment.gateway_ref,
                 amount=amount,
                 currency=payment.currency,

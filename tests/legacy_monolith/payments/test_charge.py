@@ -90,6 +90,26 @@ def test_a_card_issued_in_a_blocked_country_is_rejected_before_authorization(san
     assert sandbox.charges("cardinal") == []
 
 
+def test_an_order_shipped_to_a_blocked_country_is_rejected_before_the_gateway(sandbox, charge):
+    BlockedCountry.objects.create(code="FR", reason="test")
+    payment = charge(APPROVED)  # the factories ship to FR
+    assert (payment.status, payment.fraud_reasons) == (
+        Payment.Status.REJECTED_FRAUD,
+        ["shipping_country_blocked"],
+    )
+    assert sandbox.charges("cardinal") == []
+
+
+def test_a_customer_trying_many_cards_with_a_high_amount_is_rejected(sandbox, charge, settings):
+    settings.PAYMENT_FRAUD_AMOUNT_HIGH = "10.00"
+    first = charge(APPROVED)
+    for number in ("4111111111111111", "4012888888881881", "5555555555554444"):
+        charge(number, order=OrderFactory(user=first.user, status="pending_payment"))
+    fifth = charge("5105105105105100", order=OrderFactory(user=first.user, status="pending_payment"))
+    assert fifth.status == Payment.Status.REJECTED_FRAUD
+    assert set(fifth.fraud_reasons) >= {"amount_high", "many_cards"}
+
+
 def test_a_card_that_keeps_being_declined_is_stopped_by_velocity_rules(sandbox, charge):
     order = OrderFactory(status="pending_payment")
     outcomes = [charge(DECLINED, order=order, key=f"attempt-{i}").status for i in range(4)]

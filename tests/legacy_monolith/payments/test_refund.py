@@ -128,3 +128,11 @@ def test_a_timed_out_refund_is_reconciled_by_its_idempotency_key(sandbox, charge
     assert made.amount == Decimal("2.00")
     assert made.gateway_ref
     assert sandbox.charges("northpay")[0]["refundedValue"] == "2.00"
+
+
+def test_a_payment_whose_gateway_is_no_longer_configured_cannot_be_refunded_now(sandbox, charge, settings):
+    payment = charge(APPROVED, gateway="northpay")
+    settings.PAYMENT_GATEWAYS = {"cardinal": settings.PAYMENT_GATEWAYS["cardinal"]}
+    with pytest.raises(ApplicationError) as excinfo:
+        refund(payment)
+    assert (excinfo.value.code, excinfo.value.status_code) == ("payment_gateway_unavailable", 503)
