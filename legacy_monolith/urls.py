@@ -2,8 +2,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from legacy_monolith.core import views as core_views
+from legacy_monolith.orders.apis.orders import OrdersApi
+from legacy_monolith.payments.apis import PaymentsApi
 
+# Collections are served without a trailing slash, like every other path (APPEND_SLASH is off).
 api_v1 = [
+    path("orders", OrdersApi.as_view(), name="orders-list"),
+    path("payments", PaymentsApi.as_view(), name="payments-list"),
     path("accounts/", include("legacy_monolith.accounts.urls")),
     path("catalog/", include("legacy_monolith.catalog.urls")),
     path("orders/", include("legacy_monolith.orders.urls")),

@@ -1,9 +1,10 @@
-"""/api/v1/orders/...: cart, quotes, coupons, checkout, history. Fixed paths come before <number>."""
+"""/api/v1/orders/...: cart, quotes, coupons, checkout, orders. The collection itself (/api/v1/orders) is
+mounted in the root urls. Fixed paths come before <number>."""
 
 from django.urls import path
 
 from .apis.cart import CartApi, CartItemApi, CartItemsApi
-from .apis.orders import CheckoutApi, OrderApi, OrderCancelApi, OrdersApi
+from .apis.orders import CheckoutApi, OrderApi, OrderCancelApi
 from .apis.pricing import CouponsApi, CouponValidateApi, ShippingQuoteApi
 
 urlpatterns = [
@@ -14,7 +15,6 @@ urlpatterns = [
     path("coupons/validate", CouponValidateApi.as_view(), name="orders-coupon-validate"),
     path("coupons", CouponsApi.as_view(), name="orders-coupons"),
     path("checkout", CheckoutApi.as_view(), name="orders-checkout"),
-    path("", OrdersApi.as_view(), name="orders-list"),
     path("<str:number>", OrderApi.as_view(), name="orders-detail"),
     path("<str:number>/cancel", OrderCancelApi.as_view(), name="orders-cancel"),
 ]

@@ -15,7 +15,7 @@ OPERATIONS = {
     ("/api/v1/orders/coupons", "get"): "orders_coupon_list",
     ("/api/v1/orders/coupons", "post"): "orders_coupon_create",
     ("/api/v1/orders/checkout", "post"): "orders_checkout",
-    ("/api/v1/orders/", "get"): "orders_list",
+    ("/api/v1/orders", "get"): "orders_list",
     ("/api/v1/orders/{number}", "get"): "orders_get",
     ("/api/v1/orders/{number}/cancel", "post"): "orders_cancel",
 }

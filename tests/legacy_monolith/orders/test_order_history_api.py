@@ -10,7 +10,7 @@ from tests.factories import CouponFactory, OrderFactory, ProductFactory, UserFac
 
 pytestmark = pytest.mark.django_db
 
-ORDERS = "/api/v1/orders/"
+ORDERS = "/api/v1/orders"
 
 
 def test_the_history_lists_only_the_callers_orders_newest_first(shopper, customer):
