@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from legacy_monolith.accounts.models import Role, User
+from legacy_monolith.accounts.roles import role_group_get
 from legacy_monolith.catalog.models import Category, Product, StockMovement
 from legacy_monolith.orders.models import Coupon, Order, OrderItem, ShippingRule
 
@@ -29,6 +30,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = _DEFAULT_PASSWORD_HASH
     is_staff = factory.LazyAttribute(lambda u: u.role in (Role.STAFF, Role.ADMIN))
     is_superuser = factory.LazyAttribute(lambda u: u.role == Role.ADMIN)
+
+    @factory.post_generation
+    def role_group(obj, create, extracted, **kwargs):
+        """Put the user in their role's Group, as the accounts services do, so permissions are real."""
+        if create:
+            obj.groups.add(role_group_get(role=obj.role))
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

@@ -3,9 +3,9 @@
 import pytest
 
 from legacy_monolith.accounts.models import Role
+from tests.factories import UserFactory
 
 from .conftest import url
-from .factories import RoleUserFactory
 
 # (method, path, who is calling): every endpoint that takes a JSON body.
 BODY_ENDPOINTS = [
@@ -26,8 +26,8 @@ def call(token_client, api_client):
     """Send a raw body to an endpoint as an anonymous caller or as a fresh user of the given role."""
 
     def send(method, path, role, body: str, content_type="application/json"):
-        client = token_client(RoleUserFactory(role=role)) if role else api_client
-        target = RoleUserFactory(role=Role.CUSTOMER)
+        client = token_client(UserFactory(role=role)) if role else api_client
+        target = UserFactory(role=Role.CUSTOMER)
         return client.generic(method.upper(), url(path.format(target=target.id)), body, content_type)
 
     return send

@@ -1,6 +1,7 @@
 import pytest
 
 from legacy_monolith.accounts.models import Role
+from legacy_monolith.accounts.roles import ROLE_PERMISSIONS
 from tests.factories import UserFactory
 
 from .conftest import url
@@ -20,7 +21,7 @@ def test_me_answers_the_callers_user_json(token_client):
         "last_name": "Lovelace",
         "phone": "+33 1 23 45 67 89",
         "role": "customer",
-        "permissions": [],  # tests.factories users have no group; see test_roles for role permissions
+        "permissions": sorted(ROLE_PERMISSIONS[Role.CUSTOMER]),
         "date_joined": user.date_joined.isoformat().replace("+00:00", "Z"),
     }
 

@@ -5,9 +5,9 @@ from legacy_monolith.accounts import services
 from legacy_monolith.accounts.models import Role, User
 from legacy_monolith.accounts.roles import ALL_PERMISSIONS, ROLE_PERMISSIONS, role_group_get
 from legacy_monolith.core.errors import ApplicationError
+from tests.factories import UserFactory
 
 from .conftest import url
-from .factories import RoleUserFactory
 
 
 def group_codes(role: str) -> set[str]:
@@ -91,7 +91,7 @@ def test_a_missing_role_group_is_recreated_with_its_permissions():
     ],
 )
 def test_the_user_json_lists_the_permissions_of_the_users_role(token_client, role, present, absent):
-    user = RoleUserFactory(role=role)
+    user = UserFactory(role=role)
 
     permissions = token_client(user).get(url("me")).json()["permissions"]
 
@@ -103,7 +103,7 @@ def test_the_user_json_lists_the_permissions_of_the_users_role(token_client, rol
 
 @pytest.mark.django_db
 def test_a_permission_granted_to_the_user_alone_is_listed_too(token_client):
-    user = RoleUserFactory(role=Role.CUSTOMER)
+    user = UserFactory(role=Role.CUSTOMER)
     user.user_permissions.add(Permission.objects.get(codename="view_coupon"))
 
     assert "orders.view_coupon" in token_client(user).get(url("me")).json()["permissions"]
@@ -118,7 +118,7 @@ def set_role(client, user_id, role):
 
 @pytest.fixture
 def admin(db):
-    return RoleUserFactory(role=Role.ADMIN)
+    return UserFactory(role=Role.ADMIN)
 
 
 @pytest.mark.django_db
@@ -129,7 +129,7 @@ def admin(db):
 def test_an_admin_sets_a_role_and_the_group_and_flags_follow(
     token_client, admin, role, is_staff, is_superuser
 ):
-    user = RoleUserFactory(role=Role.CUSTOMER if role != Role.CUSTOMER else Role.STAFF)
+    user = UserFactory(role=Role.CUSTOMER if role != Role.CUSTOMER else Role.STAFF)
 
     response = set_role(token_client(admin), user.id, role)
 
@@ -143,7 +143,7 @@ def test_an_admin_sets_a_role_and_the_group_and_flags_follow(
 
 @pytest.mark.django_db
 def test_setting_the_same_role_again_changes_nothing(token_client, admin):
-    user = RoleUserFactory(role=Role.STAFF)
+    user = UserFactory(role=Role.STAFF)
     client = token_client(admin)
 
     first = set_role(client, user.id, "staff").json()
@@ -155,7 +155,7 @@ def test_setting_the_same_role_again_changes_nothing(token_client, admin):
 
 @pytest.mark.django_db
 def test_a_role_change_keeps_the_users_other_groups(token_client, admin):
-    user = RoleUserFactory(role=Role.CUSTOMER)
+    user = UserFactory(role=Role.CUSTOMER)
     newsletter = Group.objects.create(name="newsletter")
     user.groups.add(newsletter)
 
@@ -166,7 +166,7 @@ def test_a_role_change_keeps_the_users_other_groups(token_client, admin):
 
 @pytest.mark.django_db
 def test_a_promotion_takes_effect_on_the_users_next_request(token_client, admin):
-    user = RoleUserFactory(role=Role.CUSTOMER)
+    user = UserFactory(role=Role.CUSTOMER)
     client = token_client(user)
     assert client.get(url("users")).status_code == 403
 
@@ -178,8 +178,8 @@ def test_a_promotion_takes_effect_on_the_users_next_request(token_client, admin)
 @pytest.mark.django_db
 @pytest.mark.parametrize("actor_role", [Role.STAFF, Role.CUSTOMER])
 def test_only_an_admin_changes_roles(token_client, actor_role):
-    actor = RoleUserFactory(role=actor_role)
-    target = RoleUserFactory(role=Role.CUSTOMER)
+    actor = UserFactory(role=actor_role)
+    target = UserFactory(role=Role.CUSTOMER)
 
     response = set_role(token_client(actor), target.id, "admin")
 
@@ -191,7 +191,7 @@ def test_only_an_admin_changes_roles(token_client, actor_role):
 
 @pytest.mark.django_db
 def test_staff_cannot_promote_themselves(token_client):
-    actor = RoleUserFactory(role=Role.STAFF)
+    actor = UserFactory(role=Role.STAFF)
 
     assert set_role(token_client(actor), actor.id, "admin").status_code == 403
     actor.refresh_from_db()
@@ -200,8 +200,8 @@ def test_staff_cannot_promote_themselves(token_client):
 
 @pytest.mark.django_db
 def test_the_role_service_refuses_a_non_admin_actor_too():
-    staff = RoleUserFactory(role=Role.STAFF)
-    target = RoleUserFactory(role=Role.CUSTOMER)
+    staff = UserFactory(role=Role.STAFF)
+    target = UserFactory(role=Role.CUSTOMER)
 
     with pytest.raises(ApplicationError) as error:
         services.user_set_role(actor=staff, user=target, role=Role.ADMIN)
@@ -218,7 +218,7 @@ def test_changing_roles_needs_authentication(api_client, customer):
 
 @pytest.mark.django_db
 def test_the_last_active_admin_cannot_step_down(token_client, admin):
-    RoleUserFactory(role=Role.ADMIN, is_active=False)
+    UserFactory(role=Role.ADMIN, is_active=False)
 
     response = set_role(token_client(admin), admin.id, "staff")
 
@@ -230,7 +230,7 @@ def test_the_last_active_admin_cannot_step_down(token_client, admin):
 
 @pytest.mark.django_db
 def test_an_admin_may_step_down_while_another_admin_remains(token_client, admin):
-    RoleUserFactory(role=Role.ADMIN)
+    UserFactory(role=Role.ADMIN)
 
     response = set_role(token_client(admin), admin.id, "staff")
 
@@ -253,8 +253,8 @@ def test_setting_the_role_of_an_unknown_user_is_404(token_client, admin, user_id
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [Role.STAFF, Role.ADMIN])
 def test_staff_and_admins_list_users_page_by_page(token_client, role):
-    viewer = RoleUserFactory(role=role)
-    RoleUserFactory.create_batch(4)
+    viewer = UserFactory(role=role)
+    UserFactory.create_batch(4)
 
     body = token_client(viewer).get(url("users"), {"page_size": 2, "page": 2}).json()
 
@@ -281,12 +281,12 @@ def test_staff_and_admins_list_users_page_by_page(token_client, role):
 def test_listing_users_costs_the_same_queries_for_ten_users_as_for_two(
     token_client, django_assert_max_num_queries
 ):
-    viewer = RoleUserFactory(role=Role.STAFF)
+    viewer = UserFactory(role=Role.STAFF)
     client = token_client(viewer)
-    RoleUserFactory()
+    UserFactory()
     with django_assert_max_num_queries(20) as few:
         client.get(url("users"))
-    RoleUserFactory.create_batch(8, role=Role.STAFF)
+    UserFactory.create_batch(8, role=Role.STAFF)
 
     with django_assert_max_num_queries(len(few.captured_queries)):
         body = client.get(url("users")).json()
