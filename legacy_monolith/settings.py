@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "legacy_monolith.catalog",
     "legacy_monolith.orders",
     "legacy_monolith.payments",
+    "flags",  # the `flags` management command (flags/ itself needs no Django)
 ]
 
 MIDDLEWARE = [
@@ -74,6 +75,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 APPEND_SLASH = False
+STATIC_URL = "static/"  # the API serves no static files; Django's test live_server needs the setting
 
 TEMPLATES = [
     {

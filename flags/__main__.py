@@ -1,0 +1,5 @@
+import sys
+
+from flags.cli import main
+
+sys.exit(main())

@@ -1,0 +1,210 @@
+"""The `flags` command line: argument parsing and rendering only; the work is in flags/commands/*.
+
+Used by the Django management command (`manage.py flags ...`) and by `python -m flags ...` (no Django)."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from flags.audit import AuditLog
+from flags.commands.audit import audit_list, audit_verify
+from flags.commands.export import flags_export
+from flags.commands.import_ import flags_import
+from flags.commands.kill import flags_kill
+from flags.commands.list import flags_list
+from flags.commands.results import ChangeResult
+from flags.commands.rollout import flag_rollout
+from flags.commands.show import flag_show
+from flags.commands.toggle import flag_toggle
+from flags.config import FlagsConfig, default_actor
+from flags.errors import FlagsError
+from flags.features import STICKINESS_CHOICES
+from flags.store import open_store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `flags` subcommands to `parser` (a plain ArgumentParser or Django's CommandParser)."""
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, *, changes: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        if changes:
+            p.add_argument("--actor", default=None, help="who the audit log names (default: $USER@host)")
+        return p
+
+    command("list", "list every flag and what it does now")
+    command("show", "show one flag in full").add_argument("name")
+    command("on", "switch a flag on (its strategies decide who gets it)", changes=True).add_argument("name")
+    command("off", "switch a flag off: everyone gets the legacy path", changes=True).add_argument("name")
+    rollout = command("rollout", "turn a flag on for PCT%% of users, sticky per user", changes=True)
+    rollout.add_argument("name")
+    rollout.add_argument("percentage", metavar="PCT", help="whole number from 0 to 100")
+    rollout.add_argument(
+        "--stickiness",
+        default=None,
+        help=f"context field the rollout sticks to: {', '.join(STICKINESS_CHOICES)} "
+        "(default: keep the flag's, else `default`: userId, then sessionId, then the client address)",
+    )
+    command("kill", "switch every route.* flag off at once (all traffic back to the monolith)", changes=True)
+    export = command("export", "print or save all flags in Unleash's client features format")
+    export.add_argument("--output", "-o", type=Path, default=None, help="write to this file (atomically)")
+    command("import", "add or replace flags from an Unleash features file", changes=True).add_argument(
+        "file", type=Path
+    )
+    audit = command("audit", "show the latest audit entries, or verify the hash chain")
+    audit.add_argument(
+        "--verify", action="store_true", help="check every line; exit non-zero if any was altered"
+    )
+    audit.add_argument("--limit", type=int, default=20, help="entries to show (0: all)")
+
+
+class VerifyFailed(FlagsError):
+    def __init__(self, message: str) -> None:
+        super().__init__("audit_chain_broken", message)
+
+
+def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str] | None = None, config=None) -> int:
+    """Run one parsed command, render its result to `out`; raises FlagsError on bad input."""
+    opts = options if isinstance(options, dict) else vars(options)
+    out = out or sys.stdout
+    config = config or FlagsConfig.from_env()
+    as_json = bool(opts.get("json"))
+    actor = opts.get("actor") or default_actor()
+    audit = AuditLog(config.audit_path)
+    console = _console(out)
+    command = opts["command"]
+
+    if command == "audit":
+        if opts.get("verify"):
+            result = audit_verify(audit)
+            if as_json:
+                _print_json(out, result.to_dict())
+            elif result.ok:
+                console.print(f"audit log {audit.path}: {result.entries} entries, chain intact")
+            if not result.ok:
+                where = f"line {result.bad_line}: " if result.bad_line else ""
+                raise VerifyFailed(f"audit log {audit.path} is not intact: {where}{result.reason}")
+            return 0
+        listing = audit_list(audit, limit=opts.get("limit"))
+        if as_json:
+            _print_json(out, listing.to_dict())
+        else:
+            _render_audit(console, listing.entries)
+        return 0
+
+    store = open_store(config)
+    match command:
+        case "list":
+            listing = flags_list(store)
+            if as_json:
+                _print_json(out, listing.to_dict())
+            else:
+                table = Table(title=f"flags ({listing.location})")
+                for column in ("flag", "state", "type", "description"):
+                    table.add_column(column, overflow="fold")
+                for flag in listing.flags:
+                    state = f"[green]{flag.summary()}[/]" if flag.enabled else "[dim]off[/]"
+                    table.add_row(flag.name, state, flag.type, flag.description)
+                console.print(table)
+        case "show":
+            shown = flag_show(store, opts["name"])
+            if as_json:
+                _print_json(out, shown.to_dict())
+            else:
+                console.print(f"[bold]{shown.flag.name}[/]: {shown.flag.summary()}  ({shown.location})")
+                console.print(shown.flag.description or "", markup=False)
+                console.print_json(json.dumps(shown.flag.to_feature()))
+        case "on" | "off":
+            enabled = command == "on"
+            _render_change(
+                console,
+                out,
+                as_json,
+                flag_toggle(store, audit, name=opts["name"], enabled=enabled, actor=actor),
+            )
+        case "rollout":
+            result = flag_rollout(
+                store,
+                audit,
+                name=opts["name"],
+                percentage=opts["percentage"],
+                stickiness=opts.get("stickiness"),
+                actor=actor,
+            )
+            _render_change(console, out, as_json, result)
+        case "kill":
+            _render_change(console, out, as_json, flags_kill(store, audit, actor=actor))
+        case "export":
+            exported = flags_export(store, output=opts.get("output"))
+            if exported.output is None:
+                out.write(exported.text)
+            elif as_json:
+                _print_json(
+                    out, {"output": str(exported.output), "flags": len(exported.document["features"])}
+                )
+            else:
+                console.print(f"exported {len(exported.document['features'])} flags to {exported.output}")
+        case "import":
+            _render_change(console, out, as_json, flags_import(store, audit, path=opts["file"], actor=actor))
+        case _:
+            raise FlagsError("unknown_command", f"unknown flags command {command!r}")
+    return 0
+
+
+def _console(out: IO[str]) -> Console:
+    is_tty = hasattr(out, "isatty") and out.isatty()
+    return Console(file=out, width=None if is_tty else 160, soft_wrap=not is_tty, highlight=False)
+
+
+def _print_json(out: IO[str], data: Any) -> None:
+    out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _render_change(console: Console, out: IO[str], as_json: bool, result: ChangeResult) -> None:
+    if as_json:
+        _print_json(out, result.to_dict())
+        return
+    table = Table(title=f"flags {result.action} ({result.location})")
+    for column in ("flag", "before", "after"):
+        table.add_column(column, overflow="fold")
+    for change in result.changes:
+        before = change.before.summary() if change.before else "(new)"
+        after = change.after.summary() if change.changed else f"{change.after.summary()} (unchanged)"
+        table.add_row(change.name, before, after)
+    console.print(table)
+    if result.audit_entries:
+        console.print(
+            f"audited: {len(result.audit_entries)} entr{'y' if len(result.audit_entries) == 1 else 'ies'}"
+        )
+
+
+def _render_audit(console: Console, entries: list[dict[str, Any]]) -> None:
+    table = Table(title="flag audit log")
+    for column in ("when", "who", "action", "flag", "hash"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(entry["when"], entry["who"], entry["action"], entry["flag"], entry["hash"][:12])
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flags", description="Feature flags of the strangler migration")
+    add_arguments(parser)
+    options = parser.parse_args(argv)
+    try:
+        return run(options)
+    except FlagsError as exc:
+        print(f"flags: error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""`manage.py flags ...`: the flags command line (flags/cli.py) as a Django management command."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from flags import cli
+from flags.errors import FlagsError
+
+
+class Command(BaseCommand):
+    help = (
+        "Feature flags of the strangler migration: list, show, on, off, rollout, kill, export, import, audit."
+    )
+
+    def add_arguments(self, parser) -> None:
+        cli.add_arguments(parser)
+
+    def handle(self, *args, **options) -> None:
+        try:
+            cli.run(options, out=self.stdout)
+        except FlagsError as exc:
+            raise CommandError(exc.message) from exc
