@@ -47,14 +47,6 @@ def signed_webhook(event: dict, secret: str, *, timestamp: int | None = None) ->
 
 
 @pytest.fixture(scope="session")
-def monolith_url(request) -> str:
-    """pytest-django's live_server (a real HTTP server in a thread) for webhook deliveries.
-
-    Django's test static-files handler breaks on every request while STATIC_URL is unset (it is, in
-    settings.py), so the server is started with one set; the handler reads it once, at start.
-    """
-    from django.test.utils import override_settings
-
-    with override_settings(STATIC_URL="/static/"):
-        server = request.getfixturevalue("live_server")
-    return server.url
+def monolith_url(live_server) -> str:
+    """pytest-django's live_server (a real HTTP server in a thread) for webhook deliveries."""
+    return live_server.url

@@ -32,7 +32,7 @@ PAYMENT_FIELDS = {
 def test_a_customer_lists_only_their_own_payments(client_for, customer):
     mine = PaymentFactory(order=OrderFactory(user=customer))
     PaymentFactory()
-    body = client_for(customer).get("/api/v1/payments/").json()
+    body = client_for(customer).get("/api/v1/payments").json()
     assert body["count"] == 1
     [row] = body["results"]
     assert set(row) == PAYMENT_FIELDS
@@ -47,21 +47,21 @@ def test_a_customer_lists_only_their_own_payments(client_for, customer):
 
 def test_staff_list_every_payment_and_filter_by_order(client_for, staff_user):
     first, second = PaymentFactory(), PaymentFactory()
-    everything = client_for(staff_user).get("/api/v1/payments/").json()
+    everything = client_for(staff_user).get("/api/v1/payments").json()
     assert {r["id"] for r in everything["results"]} == {first.pk, second.pk}
-    filtered = client_for(staff_user).get("/api/v1/payments/", {"order": second.order.number}).json()
+    filtered = client_for(staff_user).get("/api/v1/payments", {"order": second.order.number}).json()
     assert [r["id"] for r in filtered["results"]] == [second.pk]
 
 
 def test_a_customer_filtering_on_someone_elses_order_sees_nothing(client_for, customer):
     other = PaymentFactory()
-    body = client_for(customer).get("/api/v1/payments/", {"order": other.order.number}).json()
+    body = client_for(customer).get("/api/v1/payments", {"order": other.order.number}).json()
     assert body["count"] == 0
 
 
 def test_listing_is_paginated(client_for, staff_user):
     PaymentFactory.create_batch(3)
-    body = client_for(staff_user).get("/api/v1/payments/", {"page_size": 2}).json()
+    body = client_for(staff_user).get("/api/v1/payments", {"page_size": 2}).json()
     assert (body["count"], len(body["results"]), body["next"] is not None) == (3, 2, True)
 
 
@@ -72,7 +72,7 @@ def test_a_customer_reads_their_payment_and_gets_404_for_anyone_elses(client_for
     assert (response.status_code, response.json()["code"]) == (404, "payment_not_found")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/payments/", "/api/v1/payments/1"])
+@pytest.mark.parametrize("path", ["/api/v1/payments", "/api/v1/payments/1"])
 def test_payments_need_a_login(api_client, path):
     response = api_client.get(path)
     assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
