@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from legacy_monolith.accounts.permissions import IsStaffRole
+from legacy_monolith.core.pagination import StandardPagination
 
 from .. import selectors, services
-from .pagination import StrictPagination
 from .serializers import (
     CategoryCreateInput,
     CategoryOutput,
@@ -69,7 +69,7 @@ def is_staff(request) -> bool:
 
 
 def paginated(request, view, queryset, output_serializer) -> Response:
-    paginator = StrictPagination()
+    paginator = StandardPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(output_serializer(page, many=True).data)
 
