@@ -41,3 +41,12 @@ def test_openapi_schema_is_served(api_client):
     response = api_client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "TechStore monolith API"
+
+
+def test_the_demo_logs_in_with_an_account_the_seed_creates():
+    from legacy_monolith.core.management.seeding import DEMO_PASSWORD
+    from legacy_monolith.core.management.seeding.people import BACK_OFFICE
+    from legacy_monolith.demo.__main__ import DEMO_STAFF
+
+    assert DEMO_STAFF[1] == DEMO_PASSWORD
+    assert (DEMO_STAFF[0], "staff") in BACK_OFFICE

@@ -13,7 +13,9 @@ from .journey import Journey, JourneyError, Step
 from .processes import REPO_ROOT, ProcessStartError
 from .stack import running_stack
 
-DEMO_STAFF = ("staff1", "techstore-demo")  # created by seed_techstore; development data only
+# A back-office account that seed_techstore creates (development data only). The demo is a plain HTTP
+# client and loads no Django, so the password is repeated here; a test pins it to the seed's DEMO_PASSWORD.
+DEMO_STAFF = ("staff1", "techstore-demo")
 
 
 def main(argv: list[str] | None = None) -> int:
