@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -273,7 +273,14 @@ def test_reset_deletes_seeded_rows_and_keeps_rows_users_made():
     own_product = ProductFactory(sku="SHOP-1")
     own_customer = UserFactory(username="real-customer")
     own_order = OrderFactory(user=own_customer, lines=[(own_product, 1)])
+    long_ago = AS_OF - timedelta(days=800)  # old enough to be picked, if the seed picked rows it did not make
+    Product.objects.filter(pk=own_product.pk).update(created_at=long_ago, stock=500)
+    User.objects.filter(pk=own_customer.pk).update(date_joined=long_ago)
     seed_techstore(**SMALL)
+    assert list(Order.objects.filter(user=own_customer)) == [own_order]
+    assert list(OrderItem.objects.filter(product=own_product).values_list("order", flat=True)) == [
+        own_order.pk
+    ]
 
     result = seed_techstore(users=2, products=10, orders=3, seed=9, as_of=AS_OF, mode=Mode.RESET)
 
@@ -311,8 +318,8 @@ def test_an_empty_shipping_rule_table_gets_the_default_rates_and_a_filled_one_is
 @pytest.mark.parametrize(
     ("counts", "message"),
     [
-        ({"users": 0, "products": 10, "orders": 5}, "orders need customers"),
-        ({"users": 5, "products": 0, "orders": 5}, "orders need products in stock"),
+        ({"users": 0, "products": 10, "orders": 5}, "orders need seeded customers"),
+        ({"users": 5, "products": 0, "orders": 5}, "orders need seeded products in stock"),
         ({"users": -1, "products": 0, "orders": 0}, "--users must be zero or more"),
         ({"users": 0, "products": 0, "orders": -3}, "--orders must be zero or more"),
     ],
@@ -381,3 +388,19 @@ def test_a_negative_count_exits_non_zero_from_the_shell():
     )
     assert result.returncode != 0
     assert "--products: must be zero or more, not -1" in result.stderr
+
+
+def test_orders_stop_with_a_clear_error_when_the_catalogue_sells_out():
+    with pytest.raises(SeedError, match="ran out of stock"):
+        seed_techstore(users=2, products=3, orders=500, seed=1, as_of=AS_OF)
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_tiny_catalogue_still_seeds_orders(seed):
+    seed_techstore(users=2, products=4, orders=2, seed=seed, as_of=AS_OF)
+
+    assert Order.objects.count() == 2
+    for order in Order.objects.prefetch_related("items"):
+        skus = [item.sku for item in order.items.all()]
+        assert len(skus) == len(set(skus)) >= 1

@@ -61,23 +61,56 @@ TV_BRANDS = {
     "TCL": ("C805", "P755"),
     "Hisense": ("U8N", "A6N"),
 }
-AUDIO_BRANDS = {
-    "Sony": ("WH-1000XM5", "WF-1000XM5", "ULT Wear", "SRS-XB100"),
-    "Bose": ("QuietComfort Ultra", "SoundLink Flex", "QuietComfort Earbuds"),
-    "JBL": ("Tune 770NC", "Flip 6", "Charge 5", "Live Pro 2"),
-    "Sennheiser": ("Momentum 4", "Accentum Plus", "CX Plus"),
-    "Apple": ("AirPods Pro", "AirPods Max", "AirPods 4"),
-    "Marshall": ("Major V", "Emberton II", "Motif II"),
-    "Jabra": ("Elite 10", "Elite 8 Active"),
+HEADPHONE_BRANDS = {
+    "Sony": ("WH-1000XM5", "ULT Wear", "WH-CH720N"),
+    "Bose": ("QuietComfort Ultra", "QuietComfort 45"),
+    "JBL": ("Tune 770NC", "Live 670NC"),
+    "Sennheiser": ("Momentum 4", "Accentum Plus"),
+    "Apple": ("AirPods Max",),
+    "Marshall": ("Major V", "Monitor III"),
+    "Jabra": ("Evolve2 65",),
 }
-ACCESSORY_BRANDS = {
-    "Anker": ("Nano", "PowerLine", "PowerCore", "Prime"),
-    "Belkin": ("BoostCharge", "Connect", "SoundForm"),
-    "Logitech": ("MX", "Lift", "Pebble", "G Pro"),
-    "Samsung": ("EVO Plus", "PRO Plus", "Essentials"),
-    "SanDisk": ("Extreme", "Ultra", "Extreme PRO"),
-    "Ugreen": ("Nexode", "Revodok"),
+EARBUD_BRANDS = {
+    "Sony": ("WF-1000XM5", "WF-C700N"),
+    "Bose": ("QuietComfort Earbuds", "QuietComfort Ultra Earbuds"),
+    "JBL": ("Live Pro 2", "Tune Beam"),
+    "Sennheiser": ("Momentum True Wireless 4", "CX Plus"),
+    "Apple": ("AirPods Pro 2", "AirPods 4"),
+    "Jabra": ("Elite 10", "Elite 8 Active"),
+    "Marshall": ("Motif II",),
+}
+SPEAKER_BRANDS = {
+    "Sony": ("SRS-XB100", "ULT Field 1"),
+    "Bose": ("SoundLink Flex", "SoundLink Max"),
+    "JBL": ("Flip 6", "Charge 5", "Clip 5"),
+    "Marshall": ("Emberton II", "Willen II"),
+    "Ultimate Ears": ("Boom 4", "Wonderboom 4"),
+}
+CHARGER_BRANDS = {
+    "Anker": ("Nano", "Prime"),
+    "Belkin": ("BoostCharge Pro",),
+    "Ugreen": ("Nexode",),
+    "Samsung": ("Super Fast",),
+    "Apple": ("USB-C Power Adapter",),
+}
+CABLE_BRANDS = {
+    "Anker": ("PowerLine III", "PowerLine+"),
+    "Belkin": ("Connect", "BoostCharge"),
+    "Ugreen": ("Uno",),
+    "Apple": ("Woven",),
+    "Amazon Basics": ("Braided",),
+}
+CASE_BRANDS = {
     "Spigen": ("Ultra Hybrid", "Tough Armor", "Liquid Air"),
+    "OtterBox": ("Defender", "Symmetry"),
+    "Apple": ("Silicone Case", "FineWoven Case"),
+    "Samsung": ("Clear Case", "Silicone Case"),
+}
+POWER_BANK_BRANDS = {
+    "Anker": ("PowerCore", "Prime"),
+    "Ugreen": ("Nexode",),
+    "Belkin": ("BoostCharge",),
+    "Xiaomi": ("Redmi",),
 }
 USB = ("USB-C", "USB-A", "Lightning", "HDMI", "DisplayPort")
 
@@ -169,17 +202,17 @@ CATEGORY_TREE: tuple[tuple[str, tuple[Leaf, ...]], ...] = (
              "A 120-inch picture on any white wall, with keystone correction."),
     )),
     ("Audio", (
-        Leaf("Headphones", "HPH", AUDIO_BRANDS, (49, 549), (180, 390),
+        Leaf("Headphones", "HPH", HEADPHONE_BRANDS, (49, 549), (180, 390),
              {"fit": ("Over-Ear", "On-Ear"), "wireless": ("yes",), "noise_cancelling": ("yes", "no"),
               "battery_hours": (20, 30, 40, 60)},
              "Wireless {fit} Headphones", "battery_hours", COLORS, 8,
              "Active noise cancelling that silences the open-plan office."),
-        Leaf("Earbuds", "EBD", AUDIO_BRANDS, (29, 299), (40, 70),
+        Leaf("Earbuds", "EBD", EARBUD_BRANDS, (29, 299), (40, 70),
              {"wireless": ("yes",), "noise_cancelling": ("yes", "no"), "battery_hours": (6, 8, 10),
               "water_resistance": ("IPX4", "IPX5", "IP57")},
              "True Wireless Earbuds", "battery_hours", COLORS, 8,
              "Tiny buds, a pocketable case and a snug fit for running."),
-        Leaf("Bluetooth Speakers", "SPK", AUDIO_BRANDS, (39, 449), (250, 6000),
+        Leaf("Bluetooth Speakers", "SPK", SPEAKER_BRANDS, (39, 449), (250, 6000),
              {"wireless": ("yes",), "battery_hours": (10, 12, 20, 24), "water_resistance": ("IP67", "IPX7")},
              "Portable Bluetooth Speaker", "battery_hours", COLORS, 6,
              "Waterproof, dustproof and loud enough for the beach."),
@@ -297,13 +330,13 @@ CATEGORY_TREE: tuple[tuple[str, tuple[Leaf, ...]], ...] = (
              "Fanless metal case, plug-and-play."),
     )),
     ("Accessories", (
-        Leaf("Chargers", "CHG", ACCESSORY_BRANDS, (12, 129), (50, 350), {"watts": (20, 30, 45, 65, 100, 140), "ports": (1, 2, 3, 4)},
+        Leaf("Chargers", "CHG", CHARGER_BRANDS, (12, 129), (50, 350), {"watts": (20, 30, 45, 65, 100, 140), "ports": (1, 2, 3, 4)},
              "{watts}W USB-C Charger", "watts", ("black", "white"), 9,
              "GaN technology: laptop power in a charger the size of a phone brick."),
-        Leaf("Cables", "CBL", ACCESSORY_BRANDS, (6, 49), (20, 150), {"connector": USB, "length_m": (0.5, 1.0, 2.0, 3.0)},
+        Leaf("Cables", "CBL", CABLE_BRANDS, (6, 49), (20, 150), {"connector": USB, "length_m": (0.5, 1.0, 2.0, 3.0)},
              "{connector} Cable {length_m}m", "length_m", ("black", "white", "grey", "red"), 12,
              "Braided nylon, tested for 30,000 bends."),
-        Leaf("Phone Cases", "CAS", ACCESSORY_BRANDS, (9, 59), (25, 80),
+        Leaf("Phone Cases", "CAS", CASE_BRANDS, (9, 59), (25, 80),
              {"compatible_with": ("iPhone 16", "iPhone 16 Pro", "iPhone 15", "Galaxy S24", "Pixel 9"),
               "material": ("silicone", "TPU", "leather", "polycarbonate")},
              "Case for {compatible_with}", None, COLORS, 12,
@@ -319,7 +352,7 @@ CATEGORY_TREE: tuple[tuple[str, tuple[Leaf, ...]], ...] = (
              (15, 169), (60, 140), {"dpi": (4000, 8000, 16000, 26000), "wireless": ("yes", "no")},
              "{dpi} DPI Mouse", "dpi", COLORS, 5,
              "Silent clicks and a scroll wheel that spins through 1,000 lines a second."),
-        Leaf("Power Banks", "PWB", ACCESSORY_BRANDS, (19, 149), (180, 650), {"capacity_mah": (5000, 10000, 20000, 25000), "watts": (20, 30, 65, 100)},
+        Leaf("Power Banks", "PWB", POWER_BANK_BRANDS, (19, 149), (180, 650), {"capacity_mah": (5000, 10000, 20000, 25000), "watts": (20, 30, 65, 100)},
              "{capacity_mah}mAh Power Bank", "capacity_mah", ("black", "white", "blue"), 5,
              "Charges a phone three times over and tops up a laptop on the go."),
         Leaf("Memory Cards", "MEM", {"SanDisk": ("Extreme", "Ultra", "Extreme PRO"), "Samsung": ("EVO Plus", "PRO Plus"),

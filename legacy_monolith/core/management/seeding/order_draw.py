@@ -164,19 +164,19 @@ class OrderDraw:
         """1-4 distinct products; quantities never exceed what is left (cancelled orders keep theirs)."""
         rng = self.rng
         wanted = rng.choices((1, 2, 3, 4), weights=(55, 28, 12, 5))[0]
-        lines: dict[int, tuple[Stockable, int]] = {}
-        while len(lines) < wanted and self.pool:
-            index = rng.randrange(len(self.pool))
+        picks = rng.sample(range(len(self.pool)), min(wanted, len(self.pool)))
+        lines = []
+        # Highest index first: removing a sold-out product swaps the last one into its slot, which
+        # never moves a pick still to come.
+        for index in sorted(picks, reverse=True):
             product = self.pool[index]
-            if product.id in lines:
-                continue
             quantity = min(rng.choices((1, 2, 3), weights=(80, 15, 5))[0], product.available)
             product.available -= quantity
             if product.available == 0:
                 self.pool[index] = self.pool[-1]
                 self.pool.pop()
-            lines[product.id] = (product, quantity)
-        return list(lines.values())
+            lines.append((product, quantity))
+        return lines
 
     def _coupon(self, subtotal: Decimal, when: datetime) -> Coupon | None:
         draw = self.rng.random()

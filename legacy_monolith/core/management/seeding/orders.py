@@ -21,7 +21,17 @@ from legacy_monolith.catalog.models import Product, StockMovement
 from legacy_monolith.orders.models import Coupon, CouponRedemption, Order, OrderItem, ShippingRule
 from legacy_monolith.payments.models import Payment, Refund
 
-from .base import SEED_ORDER_PREFIX, NullProgress, Progress, SeedError, bulk_insert, chunks, order_number_for
+from .base import (
+    SEED_EMAIL_DOMAIN,
+    SEED_ORDER_PREFIX,
+    SEED_SKU_REGEX,
+    NullProgress,
+    Progress,
+    SeedError,
+    bulk_insert,
+    chunks,
+    order_number_for,
+)
 from .order_draw import History, OrderDraw, Stockable
 
 HISTORY_DAYS = 365
@@ -95,21 +105,26 @@ def orders_seed(
     if count == 0:
         return {}
     window_start = as_of - timedelta(days=HISTORY_DAYS)
+    # Seeded history stays among seeded rows (seeded customers, seeded products), so --reset undoes it whole.
     customers = list(
-        User.objects.filter(role=Role.CUSTOMER, is_active=True)
+        User.objects.filter(role=Role.CUSTOMER, is_active=True, email__endswith=f"@{SEED_EMAIL_DOMAIN}")
         .order_by("date_joined", "id")
         .values_list("date_joined", "id")
     )
     if not customers:
-        raise SeedError("orders need customers: pass --users N (N > 0) or seed users first")
+        raise SeedError("orders need seeded customers: pass --users N (N > 0) or seed users first")
     stockables = [
         Stockable(**row, available=row["stock"])
-        for row in Product.objects.filter(is_active=True, stock__gt=0, created_at__lt=window_start)
+        for row in Product.objects.filter(
+            sku__regex=SEED_SKU_REGEX, is_active=True, stock__gt=0, created_at__lt=window_start
+        )
         .order_by("id")
         .values("id", "sku", "name", "price", "weight_grams", "stock", "updated_at")
     ]
     if not stockables:
-        raise SeedError("orders need products in stock: pass --products N (N > 0) or seed products first")
+        raise SeedError(
+            "orders need seeded products in stock: pass --products N (N > 0) or seed products first"
+        )
     draw = OrderDraw(
         rng,
         customers=customers,
