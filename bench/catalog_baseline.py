@@ -116,6 +116,8 @@ def environment(args: argparse.Namespace) -> dict:
         "gunicorn_threads": args.threads,
         "client_concurrency": args.concurrency,
         "debug": False,
+        # The machine may be shared: the 1-minute load average when measuring starts tells how quiet it was.
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "commit": commit or None,
     }
 
