@@ -44,7 +44,7 @@ class UnleashAdminStore:
             )
         self.config = config
         self.location = f"unleash {config.unleash_url} (project {config.project}, {config.environment})"
-        self._features = f"{config.unleash_url}/api/admin/projects/{quote(config.project)}/features"
+        self._features = f"{config.api_url}/admin/projects/{quote(config.project)}/features"
         self._session = requests.Session()
         self._session.headers.update({"Authorization": config.admin_token, "Accept": "application/json"})
 
@@ -165,8 +165,7 @@ class UnleashAdminStore:
 
     def _check_importable(self, document: Mapping[str, Any]) -> None:
         known = {
-            s["name"]
-            for s in self._call("GET", f"{self.config.unleash_url}/api/admin/strategies")["strategies"]
+            s["name"] for s in self._call("GET", f"{self.config.api_url}/admin/strategies")["strategies"]
         }
         for feature in document["features"]:
             for strategy in feature["strategies"]:
@@ -181,20 +180,20 @@ class UnleashAdminStore:
         changes = []
         for feature in document["features"]:
             name = feature["name"]
+            metadata = {
+                "name": name,
+                "type": feature.get("type") or "release",
+                "description": feature.get("description") or "",
+                "impressionData": bool(feature.get("impressionData", False)),
+            }
             try:
                 before: FlagState | None = self._state(name)
             except UnknownFlag:
                 before = None
-                self._call(
-                    "POST",
-                    self._features,
-                    json={
-                        "name": name,
-                        "type": feature.get("type") or "release",
-                        "description": feature.get("description") or "",
-                        "impressionData": bool(feature.get("impressionData", False)),
-                    },
-                )
+                self._call("POST", self._features, json=metadata)
+            else:
+                if (before.type, before.description) != (metadata["type"], metadata["description"]):
+                    self._call("PUT", self._feature_url(name), json=metadata | {"stale": False}, flag=name)
             _raw, environment = self._raw(name)
             current = environment.get("strategies", [])
             differ = [comparable_strategy(server_strategy(s)) for s in current] != [

@@ -66,6 +66,13 @@ class FlagsConfig:
         return bool(self.unleash_url)
 
     @property
+    def api_url(self) -> str:
+        """The server's API root, as Unleash SDKs take it (`http://unleash:4242/api`); given without
+        `/api`, it is added."""
+        url = self.unleash_url.rstrip("/")
+        return url if url.endswith("/api") else f"{url}/api"
+
+    @property
     def audit_path(self) -> Path:
         return self.audit_log or self.flags_file.with_name("flags-audit.log")
 

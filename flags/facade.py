@@ -38,7 +38,7 @@ class Flags:
         if self.config.uses_server:
             self.backend = "unleash"
             self._client = UnleashClient(
-                url=self.config.unleash_url,
+                url=self.config.api_url,
                 app_name=self.config.app_name,
                 environment=self.config.environment,
                 instance_id=instance_id,

@@ -53,12 +53,17 @@ class UnleashServer:
     process: subprocess.Popen
     log_path: Path
 
+    @property
+    def api_url(self) -> str:
+        """What UNLEASH_URL holds: the API root, as Unleash SDKs take it."""
+        return f"{self.url}/api"
+
     def config(self, tmp_path: Path, **overrides) -> FlagsConfig:
         """A FlagsConfig that evaluates and changes flags on this server (audit log under tmp_path)."""
         values = {
             "flags_file": tmp_path / "flags.json",
             "audit_log": tmp_path / "flags-audit.log",
-            "unleash_url": self.url,
+            "unleash_url": self.api_url,
             "client_token": self.client_token,
             "admin_token": self.admin_token,
             "environment": self.environment,
@@ -69,7 +74,7 @@ class UnleashServer:
     def env(self) -> dict[str, str]:
         """Environment variables for a process that should use this server (see FlagsConfig.from_env)."""
         return {
-            "UNLEASH_URL": self.url,
+            "UNLEASH_URL": self.api_url,
             "UNLEASH_CLIENT_TOKEN": self.client_token,
             "UNLEASH_ADMIN_TOKEN": self.admin_token,
             "UNLEASH_REFRESH_INTERVAL": "1",
