@@ -13,7 +13,7 @@ TEST_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline clean
+.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline clean unleash-install unleash-server
 
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint                    ruff"
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile)"
 	@echo "make bench-catalog-baseline  seed 100k products and measure the monolith's catalog under gunicorn"
+	@echo "make unleash-server          run a real Unleash 8 server on :4242 (npm, installed once into .cache/unleash)"
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(BASE_PYTHON)" ]; then echo "No Python >= 3.12 found: install python3.12 (e.g. 'pyenv install 3.12') and retry."; exit 1; fi
@@ -40,7 +41,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install
+test: install unleash-install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) BROKER_URL=$(TEST_BROKER_URL) \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -57,6 +58,13 @@ sandbox: install
 bench-catalog-baseline: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench} \
 		$(PY) -m bench.catalog_baseline $(BENCH_ARGS)
+
+# A real Unleash server (the flags integration tests start their own through deploy/unleash/run.sh).
+unleash-install:
+	bash deploy/unleash/install.sh
+
+unleash-server: unleash-install
+	bash deploy/unleash/run.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
