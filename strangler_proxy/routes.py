@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import unquote
 
 Mode = Literal["route", "shadow", "default"]
 IdentitySource = Literal["session", "legacy_token", "jwt", "anonymous"]
@@ -96,3 +97,103 @@ class TraceContext:
     trace_id: str
     span_id: str
     traceparent: str
+
+
+GATEWAY_UPSTREAM_NAME = "gateway"
+# Not an address: the upstream recorded when the gateway answers by itself (e.g. an /api/v2 area that
+# no service serves yet). Nothing ever connects to it.
+GATEWAY = Upstream(name=GATEWAY_UPSTREAM_NAME, scheme="http", host="gateway.invalid", port=0)
+# RFC 9110 section 9.2.2: repeating these has the same effect as sending them once.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+class UnsafePath(ValueError):
+    """The request target is malformed or tries to leave its path (traversal, NUL, empty segments)."""
+
+
+# On the raw target: only visible ASCII; no backslash; no encoded slash or backslash (they would let
+# a path look different to the gateway and to the upstream).
+_RAW_UNSAFE = re.compile(r"[^\x21-\x7e]|\\|%2[fF]|%5[cC]")
+# On the decoded path: control characters, backslash, empty segments, dot segments.
+_DECODED_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]|//|/\.\.?(?:/|$)")
+
+
+def route_path(target: str) -> str:
+    """The path routes are matched against: the request target without its query, percent-decoded.
+    Raises UnsafePath for anything a well-behaved client never sends (so nothing is forwarded)."""
+    path = target.split("?", 1)[0]
+    if not path.startswith("/"):
+        raise UnsafePath("the request target must be an absolute path")
+    if _RAW_UNSAFE.search(path):
+        raise UnsafePath("the path holds characters or escapes that are not allowed")
+    if "%" in path:
+        try:
+            path = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            raise UnsafePath("the path's percent-escapes are not UTF-8") from None
+    if _DECODED_UNSAFE.search(path):
+        raise UnsafePath("the path holds a dot segment, an empty segment or a control character")
+    return path
+
+
+# --- matching and deciding ------------------------------------------------------------------------------
+
+
+def match_route(routes: tuple[Route, ...], method: str, path: str) -> Route | None:
+    """The first route whose methods and path pattern accept the request; None sends it to legacy."""
+    for route in routes:
+        if (not route.methods or method in route.methods) and route.path.match(path):
+            return route
+    return None
+
+
+def is_idempotent(method: str, has_idempotency_key: bool) -> bool:
+    """May the request be sent again elsewhere (a fallback)? RFC 9110 idempotent methods, or any
+    request that carries an Idempotency-Key (the monolith deduplicates checkout and refunds by it)."""
+    return method in IDEMPOTENT_METHODS or has_idempotency_key
+
+
+def decide(table: RouteTable, route: Route | None, *, flag_enabled: bool, idempotent: bool) -> Decision:
+    """Where a request goes, given its route (None: unmatched) and whether the route's flag is on.
+
+    - unmatched: legacy (mode "default");
+    - shadow: legacy answers; the target gets a mirrored copy when the flag is on;
+    - route: the target when the flag is on (or when the route has no flag and no legacy: an /api/v2
+      area served only by its service), else legacy; with neither, the gateway itself (GATEWAY) answers.
+    """
+    if route is None:
+        return Decision(
+            None,
+            "default",
+            None,
+            False,
+            table.default_upstream,
+            None,
+            None,
+            table.default_timeout,
+            table.default_bulkhead,
+            idempotent,
+        )
+    flag_on = flag_enabled and route.flag is not None
+    shadow = None
+    fallback = None
+    if route.mode == "shadow":
+        upstream = route.legacy or GATEWAY
+        shadow = route.target if flag_on else None
+    elif route.target is not None and (flag_on or (route.flag is None and route.legacy is None)):
+        upstream = route.target
+        fallback = route.legacy if route.fallback else None
+    else:
+        upstream = route.legacy or GATEWAY
+    return Decision(
+        route.id,
+        route.mode,
+        route.flag,
+        flag_on,
+        upstream,
+        fallback,
+        shadow,
+        route.timeout,
+        route.bulkhead,
+        idempotent,
+    )

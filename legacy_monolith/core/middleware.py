@@ -1,6 +1,5 @@
 """Request id propagation and a body-size guard, ahead of every view."""
 
-import re
 import uuid
 
 from django.conf import settings
@@ -8,8 +7,7 @@ from django.http import JsonResponse
 
 from .exceptions import error_body
 from .logging import request_id_var
-
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+from .request_ids import SAFE_REQUEST_ID as _SAFE_REQUEST_ID
 
 
 class RequestIdMiddleware:

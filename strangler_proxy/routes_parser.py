@@ -1,0 +1,343 @@
+"""routes.yaml -> RouteTable. Every problem is reported at once with its line (YAML node marks), so the
+gateway refuses to start with a message an operator can act on."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Set
+from urllib.parse import urlsplit
+
+import yaml
+
+from strangler_proxy.routes import GATEWAY_UPSTREAM_NAME, Route, RouteTable, Upstream
+
+TOP_KEYS = frozenset({"upstreams", "defaults", "routes"})
+DEFAULTS_KEYS = frozenset({"legacy", "timeout", "bulkhead"})
+ROUTE_KEYS = frozenset(
+    {"id", "methods", "path", "legacy", "target", "flag", "mode", "fallback", "timeout", "bulkhead"}
+)
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MAX_TIMEOUT = 600.0
+
+_ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+_ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_TAG = "tag:yaml.org,2002:"
+_NULL = _TAG + "null"
+
+
+class RoutesError(ValueError):
+    """routes.yaml is unusable. `problems` are (line, message) pairs; str() names the file and each line."""
+
+    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
+        self.source = source
+        self.problems = sorted(problems)
+        lines = [f"{source}:{line}: {message}" for line, message in self.problems]
+        super().__init__("invalid route table:\n" + "\n".join(lines))
+
+
+def interpolate(value: str, env: Mapping[str, str]) -> str:
+    """Expand `${NAME}` and `${NAME:-default}` (the default also applies when NAME is set but empty);
+    KeyError(NAME) when NAME is unset and has no default."""
+
+    def expand(match: re.Match[str]) -> str:
+        current = env.get(match["name"], "")
+        if current:
+            return current
+        if match["default"] is None:
+            raise KeyError(match["name"])
+        return match["default"]
+
+    return _ENV_REFERENCE.sub(expand, value)
+
+
+def parse_upstream(name: str, url: str) -> Upstream:
+    """`scheme://host[:port]` -> Upstream; ValueError says what is wrong with the URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"upstream {name!r}: {url!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"upstream {name!r}: {url!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"upstream {name!r}: {url!r} has no host")
+    if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise ValueError(f"upstream {name!r}: {url!r} must be scheme://host[:port] and nothing else")
+    default_port = 443 if parts.scheme == "https" else 80
+    return Upstream(name=name, scheme=parts.scheme, host=parts.hostname, port=port or default_port)
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"{node.tag.removeprefix(_TAG)} {node.value!r}"
+
+
+class _Reader:
+    """Walks the composed YAML, turning nodes into values and collecting (line, message) problems."""
+
+    def __init__(self, env: Mapping[str, str], known_flags: Set[str] | None) -> None:
+        self.env = env
+        self.known_flags = known_flags
+        self.problems: list[tuple[int, str]] = []
+        self.upstreams: dict[str, Upstream] = {}
+
+    def problem(self, node: yaml.Node, message: str) -> None:
+        self.problems.append((node.start_mark.line + 1, message))
+
+    def mapping(self, node: yaml.Node, what: str, allowed: frozenset[str] | None) -> dict[str, yaml.Node]:
+        """{key: value node}; keys that are not names, repeated or not `allowed` are problems."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{what} must be a mapping, got {_kind(node)}")
+            return {}
+        entries: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key_node.tag != _TAG + "str":
+                self.problem(key_node, f"{what}: keys must be names, got {_kind(key_node)}")
+            elif key in entries:
+                self.problem(key_node, f"{what}: duplicate key {key!r}")
+            elif allowed is not None and key not in allowed:
+                self.problem(key_node, f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+            else:
+                entries[key] = value_node
+        return entries
+
+    def scalar(self, node: yaml.Node, what: str, *kinds: str) -> object:
+        """The value of a scalar node whose YAML type is one of `kinds` (an int passes as a float);
+        None (with a problem recorded unless the node is an accepted null) otherwise."""
+        kind = node.tag.removeprefix(_TAG) if isinstance(node, yaml.ScalarNode) else ""
+        if kind == "int" and "float" in kinds:
+            kind = "float"
+        if kind not in kinds:
+            self.problem(node, f"{what} must be {' or '.join(kinds)}, got {_kind(node)}")
+            return None
+        value = yaml.SafeLoader("").construct_object(node) if kind != "null" else None
+        return float(value) if kind == "float" else value
+
+    def positive(self, node: yaml.Node, what: str, *, integer: bool) -> float | int | None:
+        value = self.scalar(node, what, "int" if integer else "float")
+        if value is not None and not (0 < value <= (1_000_000 if integer else MAX_TIMEOUT)):
+            self.problem(node, f"{what} must be greater than 0{'' if integer else ' and at most 600'}")
+            return None
+        return value
+
+    def upstream_ref(self, node: yaml.Node, what: str, *, nullable: bool) -> Upstream | None:
+        name = self.scalar(node, what, *(("str", "null") if nullable else ("str",)))
+        if name is not None and name not in self.upstreams:
+            known = ", ".join(sorted(self.upstreams)) or "none"
+            self.problem(node, f"{what}: unknown upstream {name!r} (known: {known})")
+            return None
+        return self.upstreams.get(name) if name is not None else None
+
+    # --- sections ------------------------------------------------------------------------------------------
+
+    def read_upstreams(self, node: yaml.Node) -> None:
+        for name, url_node in self.mapping(node, "upstreams", None).items():
+            if not _UPSTREAM_NAME.match(name) or name == GATEWAY_UPSTREAM_NAME:
+                self.problem(
+                    url_node,
+                    f"upstream name {name!r}: use lower-case letters, digits, '-', '_'"
+                    f" (and not the reserved {GATEWAY_UPSTREAM_NAME!r})",
+                )
+                continue
+            raw = self.scalar(url_node, f"upstream {name!r}", "str")
+            if raw is None:
+                continue
+            try:
+                self.upstreams[name] = parse_upstream(name, interpolate(raw, self.env))
+            except KeyError as exc:
+                self.problem(
+                    url_node,
+                    f"upstream {name!r}: environment variable {exc.args[0]} is not set"
+                    " and has no default (write ${NAME:-default})",
+                )
+            except ValueError as exc:
+                self.problem(url_node, str(exc))
+
+    def read_defaults(self, node: yaml.Node | None, at: yaml.Node) -> tuple[Upstream | None, float, int]:
+        fields = self.mapping(node, "defaults", DEFAULTS_KEYS) if node is not None else {}
+        legacy, timeout, bulkhead = self.upstreams.get("legacy"), 30.0, 100
+        if "legacy" in fields:
+            legacy = self.upstream_ref(fields["legacy"], "defaults.legacy", nullable=False)
+        elif legacy is None:
+            self.problem(at, "no upstream named 'legacy': define one or set defaults.legacy")
+        if "timeout" in fields:
+            timeout = self.positive(fields["timeout"], "defaults.timeout", integer=False) or timeout
+        if "bulkhead" in fields:
+            bulkhead = self.positive(fields["bulkhead"], "defaults.bulkhead", integer=True) or bulkhead
+        return legacy, float(timeout), int(bulkhead)
+
+    def read_route(
+        self, node: yaml.Node, defaults: tuple[Upstream | None, float, int], seen_ids: dict[str, int]
+    ) -> Route | None:
+        before = len(self.problems)
+        line = node.start_mark.line + 1
+        fields = self.mapping(node, f"route at line {line}", ROUTE_KEYS)
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        name = f"route at line {line}"
+        route_id = self.scalar(fields["id"], f"{name}: id", "str") if "id" in fields else None
+        if "id" not in fields:
+            self.problem(node, f"{name}: 'id' is required")
+        elif route_id is not None:
+            name = f"route {route_id!r}"
+            if not _ROUTE_ID.match(route_id):
+                self.problem(fields["id"], f"{name}: ids are lower-case letters, digits, '.', '_' or '-'")
+            elif route_id in seen_ids:
+                self.problem(fields["id"], f"{name}: duplicate id (first used at line {seen_ids[route_id]})")
+            seen_ids.setdefault(route_id, fields["id"].start_mark.line + 1)
+
+        methods = self.read_methods(fields["methods"], name) if "methods" in fields else frozenset()
+        pattern = self.read_path(fields.get("path"), name, node)
+        legacy, timeout, bulkhead = defaults
+        if "legacy" in fields:
+            legacy = self.upstream_ref(fields["legacy"], f"{name}: legacy", nullable=True)
+        target = None
+        if "target" in fields:
+            target = self.upstream_ref(fields["target"], f"{name}: target", nullable=True)
+        elif legacy is not None:
+            self.problem(node, f"{name}: 'target' is required (null only where the monolith never served)")
+
+        flag = self.read_flag(fields.get("flag"), name)
+        if flag is None and "flag" not in fields and legacy is not None and target is not None:
+            self.problem(
+                node, f"{name}: 'flag' is required: it decides between {legacy.name} and {target.name}"
+            )
+        if flag is not None and target is None and "target" in fields and fields["target"].tag == _NULL:
+            self.problem(fields["flag"], f"{name}: a route without a target has nothing for its flag to move")
+
+        mode = self.scalar(fields["mode"], f"{name}: mode", "str") if "mode" in fields else "route"
+        if mode not in ("route", "shadow", None):
+            self.problem(fields["mode"], f"{name}: mode must be 'route' or 'shadow', got {mode!r}")
+        elif mode == "shadow" and None in (legacy, target, flag):
+            self.problem(fields["mode"], f"{name}: a shadow route needs legacy, target and flag")
+
+        fallback = legacy is not None and mode == "route"
+        if "fallback" in fields:
+            fallback = self.scalar(fields["fallback"], f"{name}: fallback", "bool")
+            if fallback and legacy is None:
+                self.problem(fields["fallback"], f"{name}: fallback needs a legacy upstream to fall back to")
+        if "timeout" in fields:
+            timeout = self.positive(fields["timeout"], f"{name}: timeout", integer=False)
+        if "bulkhead" in fields:
+            bulkhead = self.positive(fields["bulkhead"], f"{name}: bulkhead", integer=True)
+
+        if len(self.problems) > before:
+            return None
+        return Route(
+            id=route_id,
+            path=pattern,
+            legacy=legacy,
+            target=target,
+            flag=flag,
+            methods=methods,
+            mode=mode,
+            fallback=bool(fallback),
+            timeout=float(timeout),
+            bulkhead=int(bulkhead),
+            line=line,
+        )
+
+    def read_methods(self, node: yaml.Node, name: str) -> frozenset[str]:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, f"{name}: methods must be a non-empty list such as [GET, HEAD]")
+            return frozenset()
+        methods = set()
+        for method_node in node.value:
+            method = self.scalar(method_node, f"{name}: method", "str")
+            if method is not None and method.upper() not in HTTP_METHODS:
+                self.problem(method_node, f"{name}: unknown method {method!r}")
+            elif method is not None:
+                methods.add(method.upper())
+        return frozenset(methods)
+
+    def read_path(self, node: yaml.Node | None, name: str, route: yaml.Node) -> re.Pattern[str] | None:
+        if node is None:
+            self.problem(route, f"{name}: 'path' (a regular expression) is required")
+            return None
+        source = self.scalar(node, f"{name}: path", "str")
+        if source is None:
+            return None
+        if not source.startswith("^/"):
+            self.problem(node, f"{name}: path {source!r} must be anchored: start it with '^/'")
+            return None
+        try:
+            return re.compile(source)
+        except re.error as exc:
+            self.problem(node, f"{name}: path {source!r} is not a valid regular expression: {exc}")
+            return None
+
+    def read_flag(self, node: yaml.Node | None, name: str) -> str | None:
+        if node is None:
+            return None
+        flag = self.scalar(node, f"{name}: flag", "str")
+        if flag is not None and self.known_flags is not None and flag not in self.known_flags:
+            self.problem(
+                node,
+                f"{name}: flag {flag!r} does not exist in the flags store"
+                " (create it there first: flags file or Unleash)",
+            )
+        return flag
+
+
+def parse_routes(
+    text: str,
+    *,
+    source: str = "routes.yaml",
+    env: Mapping[str, str] | None = None,
+    known_flags: Set[str] | None = None,
+) -> RouteTable:
+    """Parse and validate a route table. `env` feeds `${NAME:-default}` in upstream URLs; `known_flags`
+    are the flags the flags store holds (None: not checked). Raises RoutesError listing every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RoutesError(source, [(mark.line + 1 if mark else 0, f"not valid YAML: {exc}")]) from None
+    if root is None:
+        raise RoutesError(source, [(1, "the file is empty: it needs 'upstreams:' and 'routes:'")])
+    reader = _Reader({} if env is None else env, known_flags)
+    top = reader.mapping(root, "the route table", TOP_KEYS)
+    for required in ("upstreams", "routes"):
+        if isinstance(root, yaml.MappingNode) and required not in top:
+            reader.problem(root, f"the route table needs a '{required}:' section")
+    if "upstreams" in top:
+        reader.read_upstreams(top["upstreams"])
+    defaults = reader.read_defaults(top.get("defaults"), top.get("upstreams", root))
+    routes: list[Route] = []
+    routes_node = top.get("routes")
+    if routes_node is not None and not isinstance(routes_node, yaml.SequenceNode):
+        reader.problem(routes_node, f"routes must be a list, got {_kind(routes_node)}")
+    elif routes_node is not None:
+        seen_ids: dict[str, int] = {}
+        routes = [r for item in routes_node.value if (r := reader.read_route(item, defaults, seen_ids))]
+    if reader.problems:
+        raise RoutesError(source, reader.problems)
+    legacy, timeout, bulkhead = defaults
+    return RouteTable(
+        source=source,
+        upstreams=dict(reader.upstreams),
+        routes=tuple(routes),
+        default_upstream=legacy,
+        default_timeout=timeout,
+        default_bulkhead=bulkhead,
+        flags=frozenset(r.flag for r in routes if r.flag),
+    )
+
+
+def load_routes(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, known_flags: Set[str] | None = None
+) -> RouteTable:
+    """Read and parse routes.yaml (see parse_routes); an unreadable file is a RoutesError too."""
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoutesError(source, [(0, f"cannot read the route table: {exc}")]) from None
+    return parse_routes(text, source=source, env=os.environ if env is None else env, known_flags=known_flags)
