@@ -7,7 +7,6 @@ PY := $(VENV)/bin/python
 # Services profile used by the tests (override on the command line or in the environment).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/techstore
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
-TEST_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
 
 # First interpreter >= 3.12 found on PATH or under pyenv.
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
@@ -42,7 +41,7 @@ fmt: install
 	$(VENV)/bin/ruff format .
 
 test: install unleash-install
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) BROKER_URL=$(TEST_BROKER_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: install
