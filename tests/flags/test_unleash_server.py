@@ -18,7 +18,9 @@ from tests.flags.builders import feature, rollout_strategy
 pytestmark = pytest.mark.e2e
 
 USERS = [f"user-{i}" for i in range(1000)]
-VISIBLE_WITHIN = 2.0  # seconds: one 1 s poll, plus the server's own publication of the change
+# Seconds for a change to reach the facade: Unleash publishes a change to its client API on a 1 s tick
+# (updateMaxRevisionId, fixed in the server), then the client polls every 1 s; measured max about 1.7 s.
+VISIBLE_WITHIN = 2.5
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def test_importing_the_same_file_again_changes_nothing(flags_cmd, server_config)
     assert len(list(AuditLog(server_config.audit_path).entries())) == audited
 
 
-def test_on_and_off_through_the_admin_api_reach_the_facade_within_two_seconds(
+def test_on_and_off_through_the_admin_api_reach_the_facade_within_about_two_seconds(
     flags_cmd, server_flag, server_flags
 ):
     context = FlagContext(user_id="42")
@@ -131,7 +133,9 @@ def test_a_half_rollout_on_the_server_is_sticky_per_user_and_enables_about_half(
     assert {u: other_worker.is_enabled(server_flag, FlagContext(user_id=u)) for u in USERS} == first
 
 
-def test_off_after_a_rollout_brings_every_user_back_within_two_seconds(flags_cmd, server_flag, server_flags):
+def test_off_after_a_rollout_brings_every_user_back_within_about_two_seconds(
+    flags_cmd, server_flag, server_flags
+):
     flags_cmd("rollout", server_flag, "50", "--stickiness", "userId")
     seconds_until(lambda: any(server_flags.is_enabled(server_flag, {"userId": u}) for u in USERS[:50]))
 
