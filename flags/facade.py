@@ -13,6 +13,7 @@ from UnleashClient.utils import InstanceAllowType
 from flags.caches import FlagsFileCache, MemoryCache
 from flags.config import FlagsConfig
 from flags.context import FlagContext
+from flags.errors import FlagsError
 from flags.flagsfile import ensure_flags_file
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,15 @@ class Flags:
     """Evaluates flags through UnleashClient (Unleash's own engine decides every strategy).
 
     Backends: the flags file (default; re-read when it changes, within `file_poll_interval`) or an
-    Unleash server (`UNLEASH_URL`, polled every `refresh_interval`). Unknown flags are off."""
+    Unleash server (`UNLEASH_URL`, polled every `refresh_interval`). Unknown flags are off, and so is
+    every flag while a server has not answered yet: the safe side is the legacy path."""
 
     def __init__(self, config: FlagsConfig | None = None) -> None:
         self.config = config or FlagsConfig.from_env()
         instance_id = f"{self.config.app_name}-{socket.gethostname()}-{os.getpid()}-{next(_instances)}"
         if self.config.uses_server:
+            if not self.config.client_token:
+                raise FlagsError("invalid_configuration", "UNLEASH_URL is set, UNLEASH_CLIENT_TOKEN is not")
             self.backend = "unleash"
             self._client = UnleashClient(
                 url=self.config.api_url,

@@ -1,13 +1,12 @@
 """Where the commands read and change flags: the flags file, or an Unleash server's Admin API."""
 
 import copy
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flags.config import FlagsConfig
 from flags.errors import UnknownFlag
-from flags.features import ROUTE_PREFIX, FlagState, check_flag_name, validate_features, with_rollout
+from flags.features import ROUTE_PREFIX, FlagState, validate_features, with_rollout
 from flags.flagsfile import FlagsFile
 
 
@@ -115,8 +114,3 @@ def open_store(config: FlagsConfig) -> FlagStore:
 
         return UnleashAdminStore(config)
     return FileFlagStore(config)
-
-
-def check_names(names: Sequence[str]) -> None:
-    for name in names:
-        check_flag_name(name)

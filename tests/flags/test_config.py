@@ -64,3 +64,15 @@ def test_a_refresh_interval_that_is_not_a_positive_number_is_refused(raw):
 )
 def test_the_environment_comes_from_the_client_token(token, environment):
     assert environment_of_token(token) == environment
+
+
+def test_a_server_without_a_client_token_is_refused_when_the_facade_starts():
+    from flags import Flags
+
+    with pytest.raises(FlagsError, match="UNLEASH_CLIENT_TOKEN"):
+        Flags(FlagsConfig.from_env({"UNLEASH_URL": "http://127.0.0.1:9/api"}))
+
+
+def test_the_api_url_is_the_unleash_url_with_api_at_the_end():
+    assert FlagsConfig.from_env({"UNLEASH_URL": "http://u:4242"}).api_url == "http://u:4242/api"
+    assert FlagsConfig.from_env({"UNLEASH_URL": "http://u:4242/api/"}).api_url == "http://u:4242/api"
