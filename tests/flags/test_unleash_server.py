@@ -3,6 +3,7 @@ polling UnleashClient, refresh 1 s) sees each change within about a second."""
 
 import io
 import json
+import subprocess
 import time
 import uuid
 
@@ -14,6 +15,7 @@ from flags.audit import AuditLog
 from flags.config import BOOTSTRAP_FILE
 from flags.store import UnknownFlag, open_store
 from tests.flags.builders import feature, rollout_strategy
+from tests.flags.unleash_fixtures import INSTALL
 
 pytestmark = pytest.mark.e2e
 
@@ -231,3 +233,12 @@ def test_an_unreachable_server_is_one_clear_error(flags_cmd, monkeypatch):
 def test_the_store_names_an_unknown_flag(server_config):
     with pytest.raises(UnknownFlag):
         open_store(server_config).get_flag("route.it.nowhere")
+
+
+def test_the_install_script_does_nothing_once_the_server_is_installed(unleash_server):
+    start = time.monotonic()
+    done = subprocess.run(["bash", str(INSTALL)], capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 0
+    assert done.stdout == ""
+    assert time.monotonic() - start < 5
