@@ -1,5 +1,12 @@
-"""The gateway's one composition point: `mitmdump --mode reverse:<monolith> -s strangler_proxy/addon.py`."""
+"""The gateway's one composition point: `mitmdump --mode reverse:<monolith> -s strangler_proxy/addon.py`.
 
+Order matters (each hook runs addon by addon in this order): Tracing first, so even requests the gateway
+refuses carry a request id; EdgeIdentity strips client X-Strangler-* headers before anything reads them
+and says who the user is; RateLimit may answer 429; Router picks the upstream; Forwarder calls it (pooled
+connections, timeouts, bulkheads, breakers, fallback); Audit and Metrics record what happened.
+"""
+
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -7,4 +14,30 @@ from pathlib import Path
 if importlib.util.find_spec("strangler_proxy") is None:  # loaded by path as a mitmproxy script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-addons: list = []
+# (module, class) in chain order.
+CHAIN: tuple[tuple[str, str], ...] = (
+    ("strangler_proxy.tracing", "Tracing"),
+    ("strangler_proxy.identity", "EdgeIdentity"),
+    ("strangler_proxy.ratelimit", "RateLimit"),
+    ("strangler_proxy.routing", "Router"),
+    ("strangler_proxy.forwarding", "Forwarder"),
+    ("strangler_proxy.audit", "Audit"),
+    ("strangler_proxy.metrics", "Metrics"),
+)
+
+
+def build_addons() -> list[object]:
+    """One instance of each addon of CHAIN whose module exists in this checkout (rate limiting, forwarding,
+    audit and metrics are optional while they are being written); an existing module that fails to
+    import is an error, never skipped."""
+    built: list[object] = []
+    for module_name, class_name in CHAIN:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        built.append(getattr(importlib.import_module(module_name), class_name)())
+    return built
+
+
+addons = build_addons()
+
+__all__ = ["CHAIN", "addons", "build_addons"]

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ROUTES_FILE = Path(__file__).resolve().parent / "routes.yaml"
 HEALTH_PATH = "/_strangler/health"  # answered by the gateway itself; never forwarded
 API_V2_PREFIX = "/api/v2"
+FLAGS_WAIT = 10.0  # seconds an Unleash-backed store may take to deliver its first features at start
 
 IDENTITY_KEY = "strangler.identity"
 SESSION_KEY = "strangler.session_id"  # EdgeIdentity: a hash of the client's credential
@@ -93,10 +95,12 @@ class Router:
         if self.flags is None or "strangler_flags_file" in updated:
             self._open_flags()
         if self.table is None or updated & {"strangler_routes", "strangler_flags_file"}:
+            path = ctx.options.strangler_routes
             try:
-                self.table = load_routes(
-                    ctx.options.strangler_routes, known_flags=frozenset(self.flags.known_flags())
-                )
+                # Structure first; then the flags, once the store has them (an Unleash client fetches
+                # its first features in the background).
+                named = load_routes(path).flags
+                self.table = load_routes(path, known_flags=self._known_flags(named))
             except RoutesError as exc:
                 raise exceptions.OptionsError(str(exc)) from None
             logger.info(
@@ -105,6 +109,15 @@ class Router:
                 len(self.table.routes),
                 self.table.default_upstream.url,
             )
+
+    def _known_flags(self, wanted: frozenset[str]) -> frozenset[str]:
+        """The flags the store has. A server-backed store gets FLAGS_WAIT seconds to deliver `wanted`."""
+        deadline = time.monotonic() + (FLAGS_WAIT if getattr(self.flags, "backend", "") == "unleash" else 0)
+        while True:
+            known = frozenset(self.flags.known_flags())
+            if wanted <= known or time.monotonic() >= deadline:
+                return known
+            time.sleep(0.05)
 
     def _open_flags(self) -> None:
         if not self._owns_flags:

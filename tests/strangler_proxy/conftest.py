@@ -9,7 +9,9 @@ is not needed there: import the fixtures or the classes).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -23,17 +25,46 @@ from pathlib import Path
 
 import pytest
 import requests
+from mitmproxy.log import LegacyLogEvents
+from mitmproxy.test import taddons
 
 from flags.config import BOOTSTRAP_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
+HEALTH_PATH = "/_strangler/health"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# --- addons in mitmproxy's test context ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def addon_context(*addons, **options) -> Iterator[taddons.context]:
+    """taddons.context that also removes the log handler its master installs on the root logger: left
+    behind, that handler forwards later log records to a closed event loop and raises."""
+    with taddons.context(*addons) as tctx:
+        try:
+            for addon in addons:
+                if options:
+                    tctx.configure(addon, **options)
+            yield tctx
+        finally:
+            logging.getLogger().removeHandler(tctx.master._legacy_log_events)
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_mitmproxy_log_handlers():
+    """Each taddons.context installs a root log handler bound to its event loop; drop them after a test."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, LegacyLogEvents)]:
+        root.removeHandler(handler)
 
 
 # --- the stand-in upstream ------------------------------------------------------------------------------
@@ -72,15 +103,17 @@ class _EchoHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         status = standin.fail_status or 200
-        payload = json.dumps(
-            {
-                "upstream": standin.name,
-                "method": self.command,
-                "path": self.path,
-                "headers": dict(self.headers.items()),
-                "body": body.decode("utf-8", "replace"),
-            }
-        ).encode()
+        document = {
+            "upstream": standin.name,
+            "method": self.command,
+            "path": self.path,
+            "headers": dict(self.headers.items()),
+            "body": body.decode("utf-8", "replace"),
+        }
+        answer = standin.responder(received) if standin.responder and not standin.fail_status else None
+        if answer is not None:
+            status, document = answer
+        payload = json.dumps(document).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -104,14 +137,17 @@ class _EchoServer(ThreadingHTTPServer):
 @dataclass
 class StandinUpstream:
     """A real echo service on 127.0.0.1:`port`. Knobs: `fail_status` (answer that status), `delay` (seconds
-    before answering), `drop_connections` (close without answering); `stop()` kills it, `start()` brings it
-    back on the same port. `received` lists every request that reached it."""
+    before answering), `drop_connections` (close without answering), `responder` (a function of the
+    ReceivedRequest returning (status, JSON document) to answer instead of the echo, or None to echo);
+    `stop()` kills it, `start()` brings it back on the same port. `received` lists every request that
+    reached it."""
 
     name: str = "standin"
     port: int = field(default_factory=free_port)
     fail_status: int | None = None
     delay: float = 0.0
     drop_connections: bool = False
+    responder: Callable[[ReceivedRequest], tuple[int, object] | None] | None = None
     received: list[ReceivedRequest] = field(default_factory=list)
     _server: _EchoServer | None = None
     _thread: threading.Thread | None = None
@@ -145,7 +181,7 @@ class StandinUpstream:
 
     def reset(self) -> None:
         """Back to answering 200 at once, and forget what was received."""
-        self.fail_status, self.delay, self.drop_connections = None, 0.0, False
+        self.fail_status, self.delay, self.drop_connections, self.responder = None, 0.0, False, None
         with self._lock:
             self.received.clear()
 
@@ -264,23 +300,15 @@ def start_gateway(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise GatewayStartError("the gateway exited during start-up", process.returncode, gateway.log())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                pass
-        except OSError:
-            time.sleep(0.05)
-            continue
-        # Listening; make sure start-up checks (errorcheck) did not decide to exit right after.
-        try:
-            requests.get(f"{gateway.url}/_strangler/health", timeout=5)
-        except requests.RequestException:
-            if process.poll() is not None:
-                raise GatewayStartError(
-                    "the gateway exited during start-up", process.returncode, gateway.log()
-                ) from None
-        return gateway
+        try:  # the gateway answers its health path itself, whatever the upstreams do
+            health = requests.get(f"{gateway.url}{HEALTH_PATH}", timeout=2)
+            if health.status_code == 200 and health.json().get("status") == "ok":
+                return gateway
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.05)
     gateway.stop()
-    raise GatewayStartError(f"the gateway did not listen within {timeout:.0f} s", None, gateway.log())
+    raise GatewayStartError(f"the gateway did not answer within {timeout:.0f} s", None, gateway.log())
 
 
 @pytest.fixture
