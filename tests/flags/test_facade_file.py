@@ -79,13 +79,13 @@ def test_default_stickiness_uses_the_user_then_the_session_then_the_client_addre
     )
     flags = make_flags()
 
-    def answers(make_context) -> set[bool]:
-        return {flags.is_enabled("route.catalog.read", make_context()) for _ in range(30)}
+    def answers(contexts) -> set[bool]:
+        return {flags.is_enabled("route.catalog.read", context) for context in contexts}
 
     for i in range(40):
-        assert len(answers(lambda: FlagContext(user_id=f"u{i}", session_id=f"s{time.monotonic_ns()}"))) == 1
-        assert len(answers(lambda: FlagContext(session_id=f"s{i}"))) == 1
-        assert len(answers(lambda: FlagContext(remote_address=f"10.0.0.{i}"))) == 1
+        assert len(answers(FlagContext(user_id=f"u{i}", session_id=f"s{i}-{n}") for n in range(30))) == 1
+        assert len(answers(FlagContext(session_id=f"s{i}") for _ in range(30))) == 1
+        assert len(answers(FlagContext(remote_address=f"10.0.0.{i}") for _ in range(30))) == 1
     by_address = [
         flags.is_enabled("route.catalog.read", FlagContext(remote_address=f"10.1.{i // 250}.{i % 250}"))
         for i in range(1000)
