@@ -76,7 +76,6 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 APPEND_SLASH = False
 STATIC_URL = "static/"  # the API serves no static files; Django's test live_server needs the setting
-STATIC_URL = "static/"  # the API serves no static files; Django's test live_server needs the setting
 
 TEMPLATES = [
     {
