@@ -7,7 +7,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 prefix="${UNLEASH_SERVER_DIR:-$root/.cache/unleash}"
-spec="${UNLEASH_SERVER_VERSION:-8}"
+spec="${UNLEASH_SERVER_VERSION:-8.2.0}"  # the release the tests ran against; any 8.x works
 marker="$prefix/.installed-unleash-server@$spec"
 
 installed() { [[ -f $marker && -f $prefix/node_modules/unleash-server/package.json ]]; }
