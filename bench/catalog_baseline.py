@@ -28,6 +28,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from legacy_monolith.core.argtypes import count, positive
+
 from .catalog_db import BenchError, database_prepare
 from .load import Client, scenario_run
 from .stats import ScenarioFigures
@@ -38,45 +40,19 @@ DEFAULT_OUTPUT = REPO_ROOT / "var" / "bench" / "catalog-baseline.json"
 PAGE_SIZE = 20  # the contract's default page size; every scenario uses it
 
 
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.catalog_baseline", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--products", type=_positive, default=100_000, help="products to seed (default 100000)"
+        "--products", type=positive, default=100_000, help="products to seed (default 100000)"
     )
-    parser.add_argument(
-        "--requests", type=_positive, default=300, help="measured requests per scenario (300)"
-    )
-    parser.add_argument("--concurrency", type=_positive, default=4, help="client threads (default 4)")
-    parser.add_argument(
-        "--warmup", type=_non_negative, default=20, help="unmeasured requests per scenario (20)"
-    )
+    parser.add_argument("--requests", type=positive, default=300, help="measured requests per scenario (300)")
+    parser.add_argument("--concurrency", type=positive, default=4, help="client threads (default 4)")
+    parser.add_argument("--warmup", type=count, default=20, help="unmeasured requests per scenario (20)")
     parser.add_argument("--seed", type=int, default=42, help="seed for the data and the request mix (42)")
-    parser.add_argument("--workers", type=_positive, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument(
-        "--threads", type=_positive, default=4, help="gunicorn threads per worker (default 4)"
-    )
+    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--threads", type=positive, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument(
         "--keep-db", action="store_true", help="reuse the bench database if it holds this seed"
     )

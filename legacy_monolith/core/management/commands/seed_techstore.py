@@ -11,25 +11,9 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
+from legacy_monolith.core.argtypes import count, positive
 from legacy_monolith.core.management.seeding import Mode, SeedError, seed_techstore
 from legacy_monolith.core.management.seeding.report import RichProgress, summary_notes, summary_table
-
-
-def count(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {value}")
-    return value
-
-
-def positive(raw: str) -> int:
-    value = count(raw)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def day(raw: str) -> datetime:
