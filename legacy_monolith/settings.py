@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "legacy_monolith.orders",
     "legacy_monolith.payments",
     "flags",  # the `flags` management command (flags/ itself needs no Django)
+    "strangler_proxy",  # the `gateway` management command (the gateway itself needs no Django)
 ]
 
 MIDDLEWARE = [

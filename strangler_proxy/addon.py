@@ -1,9 +1,12 @@
 """The gateway's one composition point: `mitmdump --mode reverse:<monolith> -s strangler_proxy/addon.py`.
 
-Order matters (each hook runs addon by addon in this order): Tracing first, so even requests the gateway
-refuses carry a request id; EdgeIdentity strips client X-Strangler-* headers before anything reads them
-and says who the user is; RateLimit may answer 429; Router picks the upstream; Forwarder calls it (pooled
-connections, timeouts, bulkheads, breakers, fallback); Audit and Metrics record what happened.
+Order matters (each hook runs addon by addon in this order):
+- Tracing first, so even requests the gateway refuses carry a request id and a traceparent;
+- RequestGuard refuses malformed requests (HTTP version, oversized head, path traversal) before anything
+  is looked up or forwarded;
+- EdgeIdentity strips client X-Strangler-* headers before anything reads them and says who the user is;
+- RateLimit may answer 429; Router picks the upstream; Forwarder calls it (pooled connections, timeouts,
+  bulkheads, breakers, fallback); Audit and Metrics record what happened.
 """
 
 import importlib
@@ -14,9 +17,12 @@ from pathlib import Path
 if importlib.util.find_spec("strangler_proxy") is None:  # loaded by path as a mitmproxy script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from strangler_proxy import protocol_errors
+
 # (module, class) in chain order.
 CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.tracing", "Tracing"),
+    ("strangler_proxy.guard", "RequestGuard"),
     ("strangler_proxy.identity", "EdgeIdentity"),
     ("strangler_proxy.ratelimit", "RateLimit"),
     ("strangler_proxy.routing", "Router"),
@@ -38,6 +44,7 @@ def build_addons() -> list[object]:
     return built
 
 
+protocol_errors.install()  # mitmproxy's own protocol-error pages become the gateway's JSON errors
 addons = build_addons()
 
 __all__ = ["CHAIN", "addons", "build_addons"]

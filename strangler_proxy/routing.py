@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
@@ -19,6 +20,7 @@ from mitmproxy.net.http import url
 
 from flags import FlagContext, Flags, FlagsConfig
 from strangler_proxy.gateway_errors import answer, error_response
+from strangler_proxy.guard import PATH_KEY
 from strangler_proxy.routes import (
     ANONYMOUS,
     GATEWAY,
@@ -45,6 +47,23 @@ DECISION_KEY = "strangler.decision"
 FORWARD_KEY = "strangler.forward"  # the Forwarder's result (its upstream_name is the final upstream)
 ROUTE_HEADER = "X-Strangler-Route"
 UPSTREAM_HEADER = "X-Strangler-Upstream"
+
+
+def load_routes_with_flags(
+    path: str | os.PathLike[str], flags: Flags, env: Mapping[str, str] | None = None
+) -> RouteTable:
+    """Load routes.yaml, checking its flags against `flags`. A server-backed store fetches its first
+    features in the background, so it gets FLAGS_WAIT seconds to deliver the flags the routes name."""
+    try:
+        named = load_routes(path, env=env).flags
+    except RoutesError:
+        named = frozenset()  # the file has problems anyway: report them all, unknown flags included
+    deadline = time.monotonic() + (FLAGS_WAIT if flags.backend == "unleash" else 0)
+    known = frozenset(flags.known_flags())
+    while not named <= known and time.monotonic() < deadline:
+        time.sleep(0.05)
+        known = frozenset(flags.known_flags())
+    return load_routes(path, env=env, known_flags=known)
 
 
 def flag_context(flow: http.HTTPFlow) -> FlagContext:
@@ -95,12 +114,8 @@ class Router:
         if self.flags is None or "strangler_flags_file" in updated:
             self._open_flags()
         if self.table is None or updated & {"strangler_routes", "strangler_flags_file"}:
-            path = ctx.options.strangler_routes
             try:
-                # Structure first; then the flags, once the store has them (an Unleash client fetches
-                # its first features in the background).
-                named = load_routes(path).flags
-                self.table = load_routes(path, known_flags=self._known_flags(named))
+                self.table = load_routes_with_flags(ctx.options.strangler_routes, self.flags)
             except RoutesError as exc:
                 raise exceptions.OptionsError(str(exc)) from None
             logger.info(
@@ -109,15 +124,6 @@ class Router:
                 len(self.table.routes),
                 self.table.default_upstream.url,
             )
-
-    def _known_flags(self, wanted: frozenset[str]) -> frozenset[str]:
-        """The flags the store has. A server-backed store gets FLAGS_WAIT seconds to deliver `wanted`."""
-        deadline = time.monotonic() + (FLAGS_WAIT if getattr(self.flags, "backend", "") == "unleash" else 0)
-        while True:
-            known = frozenset(self.flags.known_flags())
-            if wanted <= known or time.monotonic() >= deadline:
-                return known
-            time.sleep(0.05)
 
     def _open_flags(self) -> None:
         if not self._owns_flags:
@@ -136,11 +142,13 @@ class Router:
         if flow.response or flow.error:
             return
         request = flow.request
-        try:
-            path = route_path(request.path)
-        except UnsafePath as exc:
-            answer(flow, error_response(400, "bad_request_path", str(exc)))
-            return
+        path = flow.metadata.get(PATH_KEY)  # RequestGuard checked and decoded it
+        if path is None:
+            try:
+                path = route_path(request.path)
+            except UnsafePath as exc:
+                answer(flow, error_response(400, "bad_request_path", str(exc)))
+                return
         if path == HEALTH_PATH:
             body = {"status": "ok", "routes": len(self.table.routes)}
             answer(flow, http.Response.make(200, json.dumps(body), {"Content-Type": "application/json"}))

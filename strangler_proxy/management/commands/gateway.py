@@ -1,0 +1,70 @@
+"""`manage.py gateway`: check the route table, then run the strangler gateway in the foreground."""
+
+import os
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from flags.errors import FlagsError
+from strangler_proxy.launch import DEFAULT_ROUTES, RUNNERS, LaunchError, check_routes, plan_launch
+from strangler_proxy.routes_parser import RoutesError
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the strangler gateway (mitmproxy + strangler_proxy addons) in front of the monolith. "
+        "The route table is checked first; a bad one stops here with its file and line."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--listen",
+            default=os.environ.get("GATEWAY_LISTEN", "127.0.0.1:8080"),
+            help="HOST:PORT (GATEWAY_LISTEN, default 127.0.0.1:8080)",
+        )
+        parser.add_argument(
+            "--routes",
+            default=os.environ.get("ROUTES_FILE") or str(DEFAULT_ROUTES),
+            help="the route table (ROUTES_FILE, default strangler_proxy/routes.yaml)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("GATEWAY_WORKERS") or 1),
+            help="gateway processes sharing the port; more than 1 needs the fast runner (GATEWAY_WORKERS, 1)",
+        )
+        parser.add_argument(
+            "--upstream",
+            default=os.environ.get("MONOLITH_URL") or "http://127.0.0.1:8000",
+            help="the monolith, where unmatched requests go (MONOLITH_URL, default http://127.0.0.1:8000)",
+        )
+        parser.add_argument(
+            "--runner",
+            choices=RUNNERS,
+            default=os.environ.get("GATEWAY_RUNNER", "auto"),
+            help="auto (default): the fast runner when present, else mitmdump (GATEWAY_RUNNER)",
+        )
+        parser.add_argument(
+            "--print-command", action="store_true", help="print what would run, and do not run it"
+        )
+
+    def handle(self, *args, **options) -> None:
+        routes = Path(options["routes"]).resolve()
+        try:
+            launch = plan_launch(
+                listen=options["listen"],
+                routes=routes,
+                workers=options["workers"],
+                upstream=options["upstream"],
+                runner=options["runner"],
+            )
+            env = {**os.environ, **launch.env}
+            count = check_routes(routes, env)
+        except (LaunchError, RoutesError, FlagsError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"route table {routes}: {count} routes; runner: {launch.runner}")
+        self.stdout.write(" ".join(launch.argv))
+        if options["print_command"]:
+            return
+        self.stdout.flush()
+        os.execve(launch.argv[0], launch.argv, env)  # noqa: S606 - the gateway replaces this process
