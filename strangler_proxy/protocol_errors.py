@@ -32,7 +32,9 @@ def error_response_bytes(status_code: int, message: str = "") -> bytes:
     """The wire bytes of a JSON error response that closes the connection, like mitmproxy's own."""
     body = {
         "code": CODES.get(status_code, "gateway_error"),
-        "message": message or status_codes.RESPONSES.get(status_code, "Error"),
+        "message": (message or status_codes.RESPONSES.get(status_code, "Error")).replace(
+            "mitmproxy", "the gateway"
+        ),
         "extra": {},
     }
     response = http.Response.make(
