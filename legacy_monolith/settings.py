@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "legacy_monolith.core.middleware.HeadResponseMiddleware",
     "legacy_monolith.core.middleware.RequestIdMiddleware",
     "legacy_monolith.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

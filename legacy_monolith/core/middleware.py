@@ -51,3 +51,20 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class HeadResponseMiddleware:
+    """A HEAD answer has GET's headers and no body (RFC 9110, 9.3.2). Django leaves dropping the body to
+    the server and gunicorn sends it, so a keep-alive client (the gateway's pooled upstream connections)
+    would read those bytes as the start of the next response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method == "HEAD" and not response.streaming:
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response
