@@ -8,10 +8,10 @@ client keeps warm keep-alive connections per upstream across all clients (aiohtt
 Which flows it handles: every flow the Router decided (flow.metadata["strangler.decision"]) whose request
 body is buffered. Left to mitmproxy's own forwarding, which streams them (stream_large_bodies) so memory
 stays flat: requests whose body mitmproxy streams (larger than stream_large_bodies, or chunked and
-growing past it), upgrades (WebSocket), and answers to safe requests (GET/HEAD/OPTIONS/TRACE) whose body is
-larger than `strangler_buffer_limit` -- the pooled call is abandoned after the headers (or the first
-`strangler_buffer_limit` bytes of a chunked body) and mitmproxy sends the request again, so such an
-upstream sees it twice. Answers to other methods are always buffered (they cannot be sent twice).
+growing past it), upgrades (WebSocket), HEAD (see left_to_mitmproxy), and answers to safe requests
+(GET/OPTIONS/TRACE) larger than `strangler_buffer_limit`: the pooled call is abandoned after the headers
+(or the first `strangler_buffer_limit` bytes of a chunked body) and mitmproxy sends the request again, so
+such an upstream sees it twice. Answers to other methods are always buffered (they cannot be sent twice).
 
 Fallback rule (resilience.may_fall_back): when the target fails (transport error, timeout, a status of
 `strangler_breaker_failure_statuses`, its breaker open, its bulkhead full) and the decision has a fallback,
@@ -226,9 +226,9 @@ class Forwarder:
     # --- per request -----------------------------------------------------------------------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        """A request whose body mitmproxy streams is sent on once this hook returns: only the breaker can
-        still divert it (to the fallback, or a 503) before any byte goes out."""
-        if flow.response or flow.error or not flow.request.stream or not self._enabled():
+        """A request left to mitmproxy (see left_to_mitmproxy) is sent on once this hook returns: only the
+        breaker can still divert it (to the fallback, or a 503) before any byte goes out."""
+        if flow.response or flow.error or not left_to_mitmproxy(flow.request) or not self._enabled():
             return
         decision: Decision | None = flow.metadata.get(DECISION_KEY)
         if decision is None or decision.upstream is GATEWAY:
@@ -257,7 +257,7 @@ class Forwarder:
         if decision is None or decision.upstream is GATEWAY or PASSTHROUGH_KEY in flow.metadata:
             return
         request = flow.request
-        if request.stream or "upgrade" in request.headers:
+        if left_to_mitmproxy(request):  # a body mitmproxy began streaming late (chunked)
             flow.metadata[PASSTHROUGH_KEY] = "request"
             return
         started = time.perf_counter()
@@ -506,6 +506,14 @@ class Forwarder:
         if retry_after is not None:
             response.headers["Retry-After"] = retry_after_header(retry_after)
         return response
+
+
+def left_to_mitmproxy(request: http.Request) -> bool:
+    """Requests mitmproxy forwards itself: a body it streams (over stream_large_bodies), an upgrade
+    (WebSocket), and HEAD -- some servers (gunicorn serving Django) send a body to HEAD anyway, and on a
+    pooled connection those stray bytes break the answer (aiohttp reads them as the next status line);
+    mitmproxy's own per-client connection survives them, and HEAD is too rare to need the pool."""
+    return bool(request.stream) or request.method == "HEAD" or "upgrade" in request.headers
 
 
 def parse_settings(options) -> ForwarderSettings:
