@@ -367,3 +367,31 @@ class Audit:
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m strangler_proxy.audit LOG`: verify every chain of the log (per-process files included)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m strangler_proxy.audit", description=main.__doc__)
+    parser.add_argument("log", type=Path, help="the configured strangler_audit_log path")
+    parser.add_argument("--json", action="store_true", help="one JSON object per chain")
+    args = parser.parse_args(argv)
+    found = chains(args.log)
+    if not found:
+        print(f"no audit log at {args.log}")
+        return 1
+    failed = False
+    for chain in found:
+        result = verify_chain(chain)
+        failed |= not result.ok
+        if args.json:
+            print(json.dumps({"file": str(chain), **result.to_dict()}))
+        else:
+            verdict = "ok" if result.ok else f"BROKEN at line {result.bad_line}: {result.reason}"
+            print(f"{chain}: {result.entries} entries, {verdict}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

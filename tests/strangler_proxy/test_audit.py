@@ -247,3 +247,17 @@ def test_an_unwritable_audit_path_is_refused(tmp_path):
     audit = Audit()
     with taddons.context(audit) as tctx, pytest.raises(exceptions.OptionsError, match="audit log"):
         tctx.configure(audit, strangler_audit_log=str(blocker / "gateway.jsonl"))
+
+
+def test_the_verify_command_checks_every_chain_and_fails_on_an_edit(tmp_path, capsys):
+    from strangler_proxy.audit import main
+
+    path = write_entries(tmp_path / "gateway.jsonl", 3)
+    write_entries(tmp_path / "gateway.w2.jsonl", 2)
+    assert main([str(path)]) == 0
+    assert "gateway.w2.jsonl: 2 entries, ok" in capsys.readouterr().out
+    entries = lines_of(path)
+    entries[0]["user"] = "someone else"
+    rewrite(path, entries)
+    assert main([str(path)]) == 1
+    assert "BROKEN at line 1" in capsys.readouterr().out
