@@ -187,6 +187,7 @@ class ChainWriter:
                 self._rotate()
             self._file.write(data)
             self._file.flush()
+            os.fsync(self._file.fileno())  # the head never names a line that is not on disk
             self._size += len(data)
             self._entries += len(batch)
             write_atomically(

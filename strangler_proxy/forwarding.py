@@ -205,6 +205,8 @@ class Forwarder:
             raise exceptions.OptionsError(f"Forwarder: {exc}") from None
         if self.settings is not None and settings.breaker != self.settings.breaker:
             self._breakers.clear()
+        if self.settings is not None and settings.queue_timeout != self.settings.queue_timeout:
+            self._bulkheads.clear()  # calls in flight release their old bulkhead; new ones use new ones
         if self.settings is not None and settings.keepalive != self.settings.keepalive:
             self._close_session_later()
         self.settings = settings
