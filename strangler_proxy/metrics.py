@@ -7,8 +7,10 @@ counts every finished request from flow.metadata (decision, forward result).
 Several worker processes: set PROMETHEUS_MULTIPROC_DIR (an empty directory) in the parent BEFORE anything
 imports prometheus_client, so each worker writes its values to files there; serve them once, from the
 parent, with `start_metrics_server(port)` (it aggregates the directory) and give the workers
-strangler_metrics_port=0; call `mark_worker_dead(pid)` when a worker exits. If the workers are given the
-port anyway, the first one to bind it serves the aggregate and the others skip serving.
+strangler_metrics_port=0; call `mark_worker_dead(pid)` when a worker exits, and empty the directory when
+the runner starts. If the workers are given the port anyway, the first one to bind it serves the aggregate
+and the others skip serving (a runner worker, STRANGLER_WORKER_ID set, without the directory: the first
+one serves only its own counts, with a warning).
 """
 
 from __future__ import annotations
@@ -156,8 +158,15 @@ class Metrics:
         try:
             self._server, _ = start_metrics_server(port, host)
         except OSError as exc:
-            if MULTIPROCESS and exc.errno == errno.EADDRINUSE:
-                logger.info("metrics port %d is served by another worker", port)
+            if exc.errno == errno.EADDRINUSE and (MULTIPROCESS or os.environ.get("STRANGLER_WORKER_ID")):
+                if MULTIPROCESS:
+                    logger.info("metrics port %d is served by another worker", port)
+                else:
+                    logger.warning(
+                        "metrics port %d is served by another worker, which shows only its own counts: "
+                        "set PROMETHEUS_MULTIPROC_DIR to aggregate the workers",
+                        port,
+                    )
                 return
             raise exceptions.OptionsError(f"cannot serve metrics on {host}:{port}: {exc}") from None
         self._serving = (host, port)

@@ -149,3 +149,17 @@ def test_multiprocess_mode_sums_the_workers_counters_and_shows_the_worst_breaker
     labels = (("route", "catalog.read"), ("status", "200"), ("upstream", "product"))
     assert found[("strangler_requests_total", labels)] == 7
     assert found[("strangler_breaker_state", (("upstream", "product"),))] == 2
+
+
+def test_a_runner_worker_whose_port_another_worker_holds_starts_without_serving(monkeypatch):
+    monkeypatch.setenv("STRANGLER_WORKER_ID", "1")
+    port = free_port()
+    server, _ = metrics.start_metrics_server(port)  # worker 0 serves
+    try:
+        addon = metrics.Metrics()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, strangler_metrics_port=port)
+            assert addon._server is None
+    finally:
+        server.shutdown()
+        server.server_close()
