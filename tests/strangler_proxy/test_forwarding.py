@@ -44,13 +44,7 @@ class _ShapedHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.hits.append(self.path)
-        if self.path == "/rude":
-            body = b'{"rude": false}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        elif self.path == "/cookies":
+        if self.path == "/cookies":
             body = b'{"ok": true}'
             self.send_response(200)
             self.send_header("Set-Cookie", "sessionid=abc; HttpOnly; Path=/")
@@ -89,16 +83,25 @@ class _ShapedHandler(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
 
-    do_POST = do_HEAD = do_GET
+    def do_POST(self):
+        if self.path != "/sink":
+            return self.do_GET()
+        self.server.hits.append(self.path)
+        remaining, received = int(self.headers.get("Content-Length") or 0), 0
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            received += len(chunk)
+        body = json.dumps({"received": received}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    def do_HEAD(self):  # noqa: F811 (HEAD: headers of /big/N, no body)
-        if self.path == "/rude":  # like gunicorn serving Django: a body even to HEAD
-            body = b'{"rude": true}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
+    def do_HEAD(self):  # headers of /big/N, no body
         size = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/big/") else 0
         self.send_response(200)
         self.send_header("Content-Length", str(size))
@@ -660,3 +663,19 @@ def test_a_body_sent_to_head_never_breaks_the_next_answers(gateway_process, tmp_
     finally:
         rude.sock.close()
     assert statuses == [200] * 15
+
+
+@pytest.mark.e2e
+def test_a_large_upload_streams_through_the_gateway_with_flat_memory(shaped_upstream, gateway_process):
+    port = shaped_upstream.server_port
+    gateway = gateway_process(env={"GATEWAY_AUDIT_LOG": ""}, legacy_url=f"http://127.0.0.1:{port}")
+    process = psutil.Process(gateway.process.pid)
+    requests.post(f"{gateway.url}/sink", data=b"x" * 1000, timeout=30).raise_for_status()  # warm up
+    before = process.memory_info().rss
+    size = 50 * 1024 * 1024
+
+    response = requests.post(f"{gateway.url}/sink", data=b"x" * size, timeout=60)
+    growth_mb = (process.memory_info().rss - before) / 2**20
+    print(f"gateway RSS grew by {growth_mb:.1f} MB for a 50 MB upload")
+    assert response.json() == {"received": size}
+    assert growth_mb < 30
