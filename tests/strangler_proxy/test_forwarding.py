@@ -532,6 +532,30 @@ def test_a_streamed_request_body_is_left_to_mitmproxy(make_standin):
     assert product.received == []
 
 
+def test_answers_to_flows_mitmproxy_forwarded_count_for_the_breaker_and_the_record():
+    target = upstream("product", 1)
+
+    async def scenario(forwarder):
+        flows = []
+        for status in (503, 503):
+            flow = make_flow("POST", route=decision(target))
+            flow.metadata[PASSTHROUGH_KEY] = "request"
+            flow.response = tflow.tresp(status_code=status)
+            forwarder.response(flow)
+            flows.append(flow)
+        return flows, forwarder.breaker("product").state
+
+    flows, state = run_forwarder(scenario, strangler_breaker_failures=2)
+    assert state is BreakerState.OPEN
+    result = flows[-1].metadata[FORWARD_KEY]
+    assert (result.upstream_name, result.status, result.passthrough, result.breaker_state) == (
+        "product",
+        503,
+        True,
+        "open",
+    )
+
+
 def test_flows_already_answered_or_without_a_decision_are_skipped(make_standin):
     product = make_standin("product")
     answered = make_flow(route=decision(upstream("product", product.port)))
