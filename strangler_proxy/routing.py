@@ -66,6 +66,30 @@ def load_routes_with_flags(
     return load_routes(path, env=env, known_flags=known)
 
 
+class FlagMemo:
+    """Remembers a flag's answer for one context for `ttl` seconds. Unleash's engine costs ~60 us per call
+    (JSON both ways over FFI), most of a routed request's gateway CPU; a user's requests within `ttl` reuse
+    the answer. A flag change therefore shows up to `ttl` later than the store has it (0 disables)."""
+
+    def __init__(self, flags: Flags, *, ttl: float = 0.25, max_entries: int = 50_000, clock=time.monotonic):
+        self.flags, self.ttl, self.max_entries, self.clock = flags, ttl, max_entries, clock
+        self._answers: dict[tuple, tuple[float, bool]] = {}
+
+    def is_enabled(self, name: str, context: FlagContext) -> bool:
+        if self.ttl <= 0:
+            return self.flags.is_enabled(name, context)
+        key = (name, context.user_id, context.session_id, context.remote_address)
+        now = self.clock()
+        remembered = self._answers.get(key)
+        if remembered is not None and remembered[0] > now:
+            return remembered[1]
+        answer = self.flags.is_enabled(name, context)
+        if remembered is None and len(self._answers) >= self.max_entries:
+            del self._answers[next(iter(self._answers))]  # the oldest insertion goes first
+        self._answers[key] = (now + self.ttl, answer)
+        return answer
+
+
 def flag_context(flow: http.HTTPFlow) -> FlagContext:
     """Who is asking, for the flag: the user (EdgeIdentity), the credential's hash as the session, and the
     client address (Unleash's stickiness falls back from userId to sessionId)."""
@@ -79,21 +103,29 @@ def flag_context(flow: http.HTTPFlow) -> FlagContext:
 
 
 def rewrite_to(request: http.Request, upstream) -> None:
-    """Point the request at `upstream`: scheme, host, port and the Host header."""
-    request.scheme = upstream.scheme
-    request.host = upstream.host
-    request.port = upstream.port
-    request.host_header = url.hostport(upstream.scheme, upstream.host, upstream.port)
+    """Point the request at `upstream`: scheme, host, port and the Host header (or HTTP/2 :authority).
+    Already pointed there (mitmproxy's reverse mode points every request at the monolith): nothing to do."""
+    data = request.data
+    scheme = upstream.scheme.encode()
+    if data.host == upstream.host and data.port == upstream.port and data.scheme == scheme:
+        return
+    data.scheme, data.host, data.port = scheme, upstream.host, upstream.port  # one Host update, below
+    authority = url.hostport(upstream.scheme, upstream.host, upstream.port)
+    if data.authority:  # absolute-form request target (HTTP/1) or :authority (HTTP/2)
+        data.authority = authority.encode()
+    request.host_header = authority
 
 
 class Router:
     """Options: `strangler_routes` (routes.yaml; ROUTES_FILE), `strangler_flags_file` (the flags file when no
-    Unleash server is configured; FLAGS_FILE). A bad route table stops the gateway at start."""
+    Unleash server is configured; FLAGS_FILE), `strangler_flag_memo_ttl` (see FlagMemo). A bad route table
+    stops the gateway at start."""
 
     def __init__(self, flags: Flags | None = None) -> None:
         self.flags = flags
         self._owns_flags = flags is None
         self.table: RouteTable | None = None
+        self.memo: FlagMemo | None = FlagMemo(flags) if flags is not None else None
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -109,10 +141,21 @@ class Router:
             "The flags file the routes' flags are read from (default: FLAGS_FILE or var/flags.json); "
             "ignored when UNLEASH_URL points at an Unleash server.",
         )
+        loader.add_option(
+            "strangler_flag_memo_ttl",
+            float,
+            0.25,
+            "Seconds a flag's answer for one user/session/address is reused (0: ask the flags client every "
+            "time). A flag change shows up to this much later.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if self.flags is None or "strangler_flags_file" in updated:
             self._open_flags()
+        if self.memo is None or self.memo.flags is not self.flags or "strangler_flag_memo_ttl" in updated:
+            if ctx.options.strangler_flag_memo_ttl < 0:
+                raise exceptions.OptionsError("strangler_flag_memo_ttl must be 0 or more")
+            self.memo = FlagMemo(self.flags, ttl=ctx.options.strangler_flag_memo_ttl)
         if self.table is None or updated & {"strangler_routes", "strangler_flags_file"}:
             try:
                 self.table = load_routes_with_flags(ctx.options.strangler_routes, self.flags)
@@ -157,7 +200,7 @@ class Router:
         route = match_route(table.routes, request.method, path)
         flag_enabled = False
         if route is not None and route.flag is not None:
-            flag_enabled = self.flags.is_enabled(route.flag, flag_context(flow))
+            flag_enabled = self.memo.is_enabled(route.flag, flag_context(flow))
         idempotent = is_idempotent(request.method, "Idempotency-Key" in request.headers)
         decision = decide(table, route, flag_enabled=flag_enabled, idempotent=idempotent)
         flow.metadata[DECISION_KEY] = decision

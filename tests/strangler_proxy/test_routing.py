@@ -9,9 +9,10 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 
+from flags import FlagContext
 from flags.flagsfile import dump_features, write_atomically
 from strangler_proxy.routes import Decision, Identity
-from strangler_proxy.routing import DECISION_KEY, IDENTITY_KEY, SESSION_KEY, Router, flag_context
+from strangler_proxy.routing import DECISION_KEY, IDENTITY_KEY, SESSION_KEY, FlagMemo, Router, flag_context
 from tests.flags.builders import feature, rollout_strategy
 
 ROUTES = """\
@@ -325,3 +326,39 @@ def test_a_route_flag_missing_from_the_flags_store_stops_configuration(tmp_path,
         ):
             tctx.configure(addon, strangler_routes=str(routes_file), strangler_flags_file=str(only_catalog))
         addon.done()
+
+
+def test_an_absolute_form_request_is_pointed_at_the_upstream_too(make_router, flags_file):
+    set_flags(flags_file, catalog=True)
+    router = make_router()
+    flow = request_flow()
+    flow.request.authority = "evil.example"
+
+    router.requestheaders(flow)
+
+    assert flow.request.authority == "product.internal:8443"
+    assert flow.request.host_header == "product.internal:8443"
+
+
+def test_a_flag_answer_is_reused_for_the_same_user_within_the_memo_ttl_and_asked_again_after():
+    class CountingFlags:
+        calls = 0
+
+        def is_enabled(self, name, context):
+            self.calls += 1
+            return True
+
+    now = [100.0]
+    flags = CountingFlags()
+    memo = FlagMemo(flags, ttl=0.25, clock=lambda: now[0])
+    alice, bob = FlagContext(user_id="1"), FlagContext(user_id="2")
+
+    assert memo.is_enabled("route.x", alice)
+    assert memo.is_enabled("route.x", alice)
+    assert memo.is_enabled("route.x", bob)
+    assert flags.calls == 2
+    now[0] += 0.3
+    assert memo.is_enabled("route.x", alice)
+    assert flags.calls == 3
+    assert FlagMemo(flags, ttl=0).is_enabled("route.x", alice)
+    assert flags.calls == 4
