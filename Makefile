@@ -12,7 +12,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline clean unleash-install unleash-server gateway
+.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline clean unleash-install unleash-server gateway bench-gateway
 
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint                    ruff"
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile)"
 	@echo "make bench-catalog-baseline  seed 100k products and measure the monolith's catalog under gunicorn"
+	@echo "make bench-gateway           the gateway vs direct, nginx and stock mitmdump (installs nginx, wrk)"
 	@echo "make gateway                 run the strangler gateway on :8080 in front of the monolith on :8000 (GATEWAY_ARGS=...)"
 	@echo "make unleash-server          run a real Unleash 8 server on :4242 (npm, installed once into .cache/unleash)"
 
@@ -58,6 +59,18 @@ sandbox: install
 bench-catalog-baseline: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench} \
 		$(PY) -m bench.catalog_baseline $(BENCH_ARGS)
+
+# nginx (the reference proxy and the static origin) and wrk come from Debian; apt-get needs root, which CI
+# has (it runs as root); elsewhere sudo is used. The bench never touches the system nginx config.
+APT_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+bench-gateway: install
+	@if ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || ! command -v wrk >/dev/null; then \
+		echo "installing nginx and wrk (Debian packages)"; \
+		$(APT_SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(APT_SUDO) apt-get install -y -qq --no-install-recommends nginx wrk; \
+	fi
+	DATABASE_URL=$${BENCH_GATEWAY_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_gateway} \
+		$(PY) -m bench.gateway $(BENCH_ARGS)
 
 # The strangler gateway in front of `make monolith` (routes: strangler_proxy/routes.yaml; flags: var/flags.json).
 gateway: install

@@ -1,0 +1,287 @@
+"""make bench-gateway: our gateway against direct, nginx and stock mitmdump, interleaved in one run.
+
+Two upstreams: the monolith's product detail (GET /api/v1/catalog/products/<id>, gunicorn gthread, small seed)
+and a static nginx origin serving the same bytes. Four configs in front of each: direct, nginx as reverse
+proxy (the reference), stock `mitmdump --mode reverse`, our gateway (`python -m strangler_proxy`). wrk drives
+each (config, upstream) at concurrency 1, 16 and 64 with keep-alive; the configs take turns (round-robin)
+within each repetition, because the machine is noisy, and the medians over the repetitions are reported.
+Prints a table, writes var/bench/gateway.json and ends with that JSON on one stdout line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .gateway_stack import CONFIGS, UPSTREAMS, Stack, StackError, database_prepare, gateway_addon_names
+from .report import emit_json_line, git_commit, load_average, median
+from .wrk import WrkError, WrkResult, wrk_run
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/techstore_bench_gateway"
+DEFAULT_OUTPUT = REPO_ROOT / "var" / "bench" / "gateway.json"
+GOAL_SHARE_OF_NGINX = 0.5  # gateway req/s at c=16 on the monolith, as a share of nginx's
+GOAL_ADDED_P50_MS = 1.0  # gateway p50 minus direct p50 at c=1 on the monolith
+FLOOR_TIMES_STOCK = 3.0  # gateway req/s at c=16 on the monolith, as a multiple of stock mitmdump's
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _concurrencies(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected numbers such as 1,16,64") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r}: every concurrency must be at least 1")
+    return values
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
+    parser.add_argument("--repetitions", type=_positive_int, default=3, help="rounds of every run (3)")
+    parser.add_argument(
+        "--concurrency", type=_concurrencies, default=(1, 16, 64), help="wrk connections (1,16,64)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 2 s per run, one repetition (figures are rough)"
+    )
+    parser.add_argument(
+        "--workers", type=_positive_int, default=None, help="gateway worker processes (default: CPU count)"
+    )
+    parser.add_argument("--products", type=_positive_int, default=200, help="products to seed (200)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the data (42)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per config (2)")
+    parser.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for python -m strangler_proxy (repeatable), e.g. --gateway-arg=--loop=asyncio",
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON figures go")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.repetitions, args.warmup = 2.0, 1, 1.0
+    return args
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def measure(
+    stack: Stack, args: argparse.Namespace, err: Console
+) -> dict[tuple[str, str, int], list[WrkResult]]:
+    """Every (upstream, config, concurrency), round-robin over configs, `repetitions` times."""
+    runs: dict[tuple[str, str, int], list[WrkResult]] = {}
+    order = [(c, upstream, config) for c in args.concurrency for upstream in UPSTREAMS for config in CONFIGS]
+    with Progress(
+        TextColumn("[bold]{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=args.no_progress,
+    ) as progress:
+        warm = progress.add_task("warm-up", total=len(UPSTREAMS) * len(CONFIGS))
+        for upstream in UPSTREAMS:
+            for config in CONFIGS:
+                progress.update(warm, description=f"warm-up {config} -> {upstream}")
+                wrk_run(stack.url(config, upstream), connections=16, seconds=args.warmup)
+                progress.advance(warm)
+        task = progress.add_task("measuring", total=len(order) * args.repetitions)
+        for repetition in range(args.repetitions):
+            for c, upstream, config in order:
+                progress.update(task, description=f"#{repetition + 1} c={c} {config} -> {upstream}")
+                result = wrk_run(stack.url(config, upstream), connections=c, seconds=args.duration)
+                runs.setdefault((upstream, config, c), []).append(result)
+                progress.advance(task)
+    return runs
+
+
+def summarize(runs: dict[tuple[str, str, int], list[WrkResult]]) -> dict:
+    """Medians per (upstream, config, concurrency), plus every run's figures."""
+    results: dict = {}
+    for (upstream, config, c), rounds in runs.items():
+        results.setdefault(upstream, {}).setdefault(config, {})[f"c{c}"] = {
+            "rps": round(median([r.rps for r in rounds]), 1),
+            "p50_ms": round(median([r.p50_ms for r in rounds]), 3),
+            "p99_ms": round(median([r.p99_ms for r in rounds]), 3),
+            "errors": sum(r.errors for r in rounds),
+            "runs": [r.as_dict() for r in rounds],
+        }
+    return results
+
+
+def headline(results: dict) -> dict:
+    """The figures the issue asks for (monolith endpoint), their ratios, and the goals met or not."""
+    mono = results["monolith"]
+
+    def fig(config: str, c: int, key: str, upstream: dict = mono) -> float | None:
+        return upstream.get(config, {}).get(f"c{c}", {}).get(key)
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 3) if a is not None and b else None
+
+    def added(config: str) -> float | None:
+        p50, direct = fig(config, 1, "p50_ms"), fig("direct", 1, "p50_ms")
+        return round(p50 - direct, 3) if p50 is not None and direct is not None else None
+
+    out = {
+        "gateway_rps_c16": fig("gateway", 16, "rps"),
+        "stock_mitmdump_rps_c16": fig("stock_mitmdump", 16, "rps"),
+        "nginx_rps_c16": fig("nginx", 16, "rps"),
+        "direct_rps_c16": fig("direct", 16, "rps"),
+        "gateway_added_p50_ms_c1": added("gateway"),
+        "nginx_added_p50_ms_c1": added("nginx"),
+        "stock_mitmdump_added_p50_ms_c1": added("stock_mitmdump"),
+    }
+    out["gateway_vs_nginx_rps_c16"] = ratio(out["gateway_rps_c16"], out["nginx_rps_c16"])
+    out["gateway_vs_stock_mitmdump_rps_c16"] = ratio(out["gateway_rps_c16"], out["stock_mitmdump_rps_c16"])
+    out["gateway_vs_direct_rps_c16"] = ratio(out["gateway_rps_c16"], out["direct_rps_c16"])
+    static = results.get("static", {})
+    out["static_gateway_rps_c16"] = fig("gateway", 16, "rps", static)
+    out["static_stock_mitmdump_rps_c16"] = fig("stock_mitmdump", 16, "rps", static)
+    out["static_nginx_rps_c16"] = fig("nginx", 16, "rps", static)
+    out["static_gateway_vs_stock_mitmdump_rps_c16"] = ratio(
+        out["static_gateway_rps_c16"], out["static_stock_mitmdump_rps_c16"]
+    )
+    share, times, added_ms = (
+        out["gateway_vs_nginx_rps_c16"],
+        out["gateway_vs_stock_mitmdump_rps_c16"],
+        out["gateway_added_p50_ms_c1"],
+    )
+    out["goal_half_nginx_rps_c16_met"] = share is not None and share >= GOAL_SHARE_OF_NGINX
+    out["goal_added_p50_c1_met"] = added_ms is not None and added_ms <= GOAL_ADDED_P50_MS
+    out["floor_3x_stock_mitmdump_met"] = times is not None and times >= FLOOR_TIMES_STOCK
+    return out
+
+
+def table(results: dict, concurrencies: Sequence[int]) -> Table:
+    out = Table(title="Gateway bench: req/s · p50 ms · p99 ms (medians of the repetitions)")
+    out.add_column("upstream")
+    out.add_column("config")
+    for c in concurrencies:
+        out.add_column(f"c={c}", justify="right")
+    for upstream in UPSTREAMS:
+        for config in CONFIGS:
+            cells = []
+            for c in concurrencies:
+                f = results.get(upstream, {}).get(config, {}).get(f"c{c}")
+                if f is None:
+                    cells.append("-")
+                    continue
+                flag = f" [red]{f['errors']} err[/red]" if f["errors"] else ""
+                cells.append(f"{f['rps']:,.0f} · {f['p50_ms']:.2f} · {f['p99_ms']:.2f}{flag}")
+            out.add_row(upstream, config, *cells)
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    database_url = os.environ["DATABASE_URL"]
+    out, err = Console(width=140), Console(stderr=True)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    load_before = load_average()
+    started = time.monotonic()
+    # Imported late: the stack pulls in the monolith's process helpers.
+    from .gateway_stack import running_stack
+
+    try:
+        err.print(f"• preparing the bench database ({args.products} products, seed {args.seed})")
+        database_prepare(database_url, products=args.products, seed=args.seed)
+        err.print("• starting the monolith, nginx, stock mitmdump and the gateway")
+        with running_stack(
+            database_url=database_url,
+            gateway_workers=workers,
+            log_dir=args.output.parent,
+            gateway_args=tuple(args.gateway_arg),
+        ) as stack:
+            err.print(
+                f"• measuring GET {stack.product_path}; logs in {args.output.parent}/gateway-bench.*.log"
+            )
+            runs = measure(stack, args, err)
+            versions = stack.versions
+            product_path = stack.product_path
+    except (StackError, WrkError) as exc:
+        err.print(f"[red]bench failed:[/red] {exc}")
+        return 2
+
+    results = summarize(runs)
+    out.print(table(results, args.concurrency))
+    summary = headline(results)
+    report = {
+        "bench": "gateway",
+        **summary,
+        "results": results,
+        "endpoint": product_path,
+        "goals": {
+            "gateway_vs_nginx_rps_c16": f">= {GOAL_SHARE_OF_NGINX}",
+            "gateway_added_p50_ms_c1": f"<= {GOAL_ADDED_P50_MS}",
+            "gateway_vs_stock_mitmdump_rps_c16": f">= {FLOOR_TIMES_STOCK} (floor)",
+        },
+        "settings": {
+            "duration_s": args.duration,
+            "repetitions": args.repetitions,
+            "concurrency": list(args.concurrency),
+            "warmup_s": args.warmup,
+            "products": args.products,
+            "gateway_workers": workers,
+            "gateway_args": args.gateway_arg,
+            "gateway_addons": gateway_addon_names(),
+            "monolith": "gunicorn gthread, 2 workers x 4 threads, DEBUG off",
+            "stock_mitmdump": "mitmdump -q --mode reverse:<upstream> (defaults otherwise)",
+            "nginx": "reverse proxy, keep-alive upstream pool (keepalive 64), worker_processes = CPU count",
+        },
+        "env": {
+            "python": platform.python_version(),
+            **versions,
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
+            "commit": git_commit(),
+        },
+        "seconds": round(time.monotonic() - started, 1),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    errors = sum(
+        f["errors"] for per_config in results.values() for cs in per_config.values() for f in cs.values()
+    )
+    if errors:
+        err.print(f"[red]{errors} requests failed (non-2xx or socket errors): the figures are suspect[/red]")
+    s = summary
+    err.print(
+        f"gateway at c=16 on the monolith: {s['gateway_rps_c16']} req/s = "
+        f"{s['gateway_vs_nginx_rps_c16']} x nginx "
+        f"(goal >= {GOAL_SHARE_OF_NGINX}), {s['gateway_vs_stock_mitmdump_rps_c16']} x stock mitmdump "
+        f"(floor >= {FLOOR_TIMES_STOCK}); added p50 at c=1: {s['gateway_added_p50_ms_c1']} ms "
+        f"(goal <= {GOAL_ADDED_P50_MS})"
+    )
+    emit_json_line(report, args.output)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The fast gateway runner: `python -m strangler_proxy --listen 127.0.0.1:8080 --workers N --upstream URL`.
+
+A supervisor process binds the port and runs N worker processes; each worker runs mitmproxy's proxy core
+(a lean master: only the mitmproxy addons a reverse-proxy gateway needs, plus the gateway's addons from
+strangler_proxy/addon.py) on its own SO_REUSEPORT socket of the shared port. Crashed workers are restarted;
+SIGTERM/SIGINT stop every worker gracefully. Targets mitmproxy 12.x (checked at start).
+
+Modules: config (command line, GATEWAY_* environment), master (lean master, hook dispatch, listener hook,
+version check), worker (one worker process), supervisor (the parent).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from .config import ConfigError, RunnerConfig, parse_config
+from .master import UnsupportedMitmproxy, check_mitmproxy
+from .supervisor import EXIT_REFUSED, RunnerStartError, Supervisor, bind_listeners
+from .worker import WORKER_ENV, worker_main
+
+__all__ = ["RunnerConfig", "check_mitmproxy", "main", "parse_config", "run"]
+
+
+def prepare_certificate_store(config: RunnerConfig) -> None:
+    """Create mitmproxy's CA files once, here, so N workers starting together do not race to write them."""
+    from mitmproxy import certs, options
+
+    opts = options.Options()
+    opts.set(*(s for s in config.settings if s.split("=", 1)[0] in ("confdir", "key_size")))
+    confdir = os.path.expanduser(opts.confdir)
+    certs.CertStore.from_store(path=confdir, basename=options.CONF_BASENAME, key_size=opts.key_size)
+
+
+def run(config: RunnerConfig) -> int:
+    """Serve until a stop signal; 0 after a clean stop, 1 when workers keep crashing, 2 when refused."""
+    check_mitmproxy()
+    prepare_certificate_store(config)
+    listeners = bind_listeners(config.host, config.port, config.workers, config.backlog)
+    return Supervisor(config, listeners).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    raw_spec = os.environ.pop(WORKER_ENV, None)
+    if raw_spec is not None:
+        return worker_main(raw_spec)
+    try:
+        return run(parse_config(argv))
+    except (ConfigError, UnsupportedMitmproxy, RunnerStartError) as exc:
+        print(f"strangler_proxy: {exc}", file=sys.stderr, flush=True)
+        return EXIT_REFUSED
