@@ -94,6 +94,10 @@ def make_flow(path="/api/v1/catalog/products/1", method="GET", user_id=None, add
 
 
 def run_limiter(scenario, clock=None, **options):
+    # In-process buckets unless the test names a Redis: REDIS_URL (set by make test) would otherwise
+    # become the default and share buckets between tests.
+    options.setdefault("strangler_redis_url", "")
+
     async def main():
         limiter = RateLimit(clock=clock) if clock else RateLimit()
         with taddons.context(RoutesOption(), limiter) as tctx:
