@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import time
@@ -28,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
+import aiohttp
 from mitmproxy import ctx, exceptions, http
 
 from strangler_proxy.routes import ANONYMOUS, Identity, Upstream
@@ -206,7 +207,7 @@ class EdgeIdentity:
         self.lookup_url = ""
         self.cookie_name = "sessionid"
         self.timeout = 2.0
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -276,12 +277,11 @@ class EdgeIdentity:
             headers[USER_ID_HEADER] = identity.user_id
 
     async def _ask_monolith(self, credential: Credential, flow: http.HTTPFlow) -> Lookup:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-                follow_redirects=False,
-                trust_env=False,
+        if self._client is None:  # created on first use: aiohttp needs the running loop
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=20),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies to another's lookup
             )
         headers = {
             credential.header[0]: credential.header[1],
@@ -292,21 +292,23 @@ class EdgeIdentity:
         if request_id:
             headers["X-Request-ID"] = request_id
         try:
-            answer = await self._client.get(self.lookup_url, headers=headers)
-        except httpx.HTTPError as exc:
-            logger.warning("identity lookup at %s failed: %s", self.lookup_url, exc)
+            async with self._client.get(self.lookup_url, headers=headers, allow_redirects=False) as answer:
+                status = answer.status
+                body = await answer.read() if status == 200 else b""
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("identity lookup at %s failed: %r", self.lookup_url, exc)
             return Lookup(None)
-        if answer.status_code in (401, 403):
+        if status in (401, 403):
             return Lookup(None, rejected=True)
-        if answer.status_code != 200:
-            logger.warning("identity lookup at %s answered %s", self.lookup_url, answer.status_code)
+        if status != 200:
+            logger.warning("identity lookup at %s answered %s", self.lookup_url, status)
             return Lookup(None)
         try:
-            return Lookup(identity_from_me(answer.json(), credential.kind))
+            return Lookup(identity_from_me(json.loads(body), credential.kind))
         except ValueError:
             return Lookup(None)
 
     async def done(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
