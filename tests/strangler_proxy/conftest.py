@@ -287,7 +287,14 @@ def start_gateway(
     """Start mitmdump with the gateway addon on a free port; return once it accepts connections."""
     port = free_port()
     argv = gateway_argv(legacy_url=legacy_url, port=port, routes=routes_yaml, extra=list(extra_args or []))
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "MONOLITH_URL": legacy_url, **(env or {})}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "MONOLITH_URL": legacy_url,
+        # the audit chain beside the gateway's log, not in the repository's var/
+        "GATEWAY_AUDIT_LOG": str(log_path.with_suffix(".audit.jsonl")),
+        **(env or {}),
+    }
     if flags_file is not None:
         full_env["FLAGS_FILE"] = str(flags_file)
     log_path.parent.mkdir(parents=True, exist_ok=True)
