@@ -10,7 +10,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,67 @@ class Verification:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries, "bad_line": self.bad_line, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ChainWalk:
+    """Hashes of the lines walked, in order, and the first failure if the chain broke."""
+
+    hashes: list[str]
+    failure: Verification | None = None
+
+
+def walk_chain(
+    lines: Iterable[bytes], *, prev_hash: str | None = GENESIS, first_number: int = 1, where: str = ""
+) -> ChainWalk:
+    """Check that each line is a JSON object linked to the line before and hashing to its own `hash`.
+
+    `prev_hash=None` accepts whatever the first line links to (a chain whose start was rotated away).
+    Lines are numbered from `first_number`; `where` prefixes every reason (e.g. the file's name)."""
+    hashes: list[str] = []
+    for number, raw in enumerate(lines, start=first_number):
+        try:
+            entry = json.loads(raw)
+            if not isinstance(entry, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return ChainWalk(
+                hashes, Verification(False, number, number, f"{where}not a JSON object (edited or cut)")
+            )
+        if prev_hash is not None and entry.get("prev_hash") != prev_hash:
+            reason = f"{where}prev_hash does not match the line before (removed or reordered)"
+            return ChainWalk(hashes, Verification(False, number, number, reason))
+        if entry.get("hash") != entry_hash(entry):
+            reason = f"{where}hash does not match its content (edited)"
+            return ChainWalk(hashes, Verification(False, number, number, reason))
+        prev_hash = entry["hash"]
+        hashes.append(prev_hash)
+    return ChainWalk(hashes)
+
+
+def check_head(head_path: Path, hashes: list[str], total: int) -> Verification:
+    """The head record names the last entry written; the log must still hold it at that position.
+
+    `hashes` are the current file's, `total` the lines walked across every file of the chain."""
+    count = len(hashes)
+    if not head_path.exists():
+        if count:
+            return Verification(False, total, None, f"head record {head_path.name} is missing")
+        return Verification(True, total)
+    try:
+        head = json.loads(head_path.read_text(encoding="utf-8"))
+        recorded, recorded_hash = int(head["entries"]), str(head["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return Verification(False, total, None, f"head record {head_path.name} is unreadable")
+    first = total - count  # lines before the current file
+    if recorded > count:
+        reason = f"the log ends at line {count} but {recorded} entries were written"
+        return Verification(False, total, first + count + 1, reason)
+    if recorded and hashes[recorded - 1] != recorded_hash:
+        return Verification(
+            False, total, first + recorded, "differs from the last entry the head record names"
+        )
+    return Verification(True, total)
 
 
 class AuditLog:
@@ -98,50 +159,11 @@ class AuditLog:
             raise FlagsError("unreadable_file", f"cannot read the audit log {self.path}: {exc}") from None
         if lines and lines[-1] == b"":
             lines.pop()
-        prev_hash = GENESIS
-        hashes = []
-        for number, raw in enumerate(lines, start=1):
-            try:
-                entry = json.loads(raw)
-                if not isinstance(entry, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                return Verification(False, len(lines), number, "not a JSON object (edited or truncated)")
-            if entry.get("prev_hash") != prev_hash:
-                return Verification(
-                    False,
-                    len(lines),
-                    number,
-                    "prev_hash does not match the line before (removed or reordered)",
-                )
-            if entry.get("hash") != entry_hash(entry):
-                return Verification(False, len(lines), number, "hash does not match its content (edited)")
-            prev_hash = entry["hash"]
-            hashes.append(prev_hash)
-        return self._check_head(hashes)
+        walk = walk_chain(lines)
+        return walk.failure or check_head(self.head_path, walk.hashes, len(lines))
 
     def _missing_reason(self) -> str:
         return "the audit log is missing but its head record exists" if self.head_path.exists() else ""
-
-    def _check_head(self, hashes: list[str]) -> Verification:
-        """The head names the last entry written; the log must still hold it at that position."""
-        count = len(hashes)
-        if not self.head_path.exists():
-            if count:
-                return Verification(False, count, None, f"head record {self.head_path.name} is missing")
-            return Verification(True, 0)
-        try:
-            head = json.loads(self.head_path.read_text(encoding="utf-8"))
-            recorded, recorded_hash = int(head["entries"]), str(head["hash"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return Verification(False, count, None, f"head record {self.head_path.name} is unreadable")
-        if recorded > count:
-            return Verification(
-                False, count, count + 1, f"the log ends at line {count} but {recorded} entries were written"
-            )
-        if recorded and hashes[recorded - 1] != recorded_hash:
-            return Verification(False, count, recorded, "differs from the last entry the head record names")
-        return Verification(True, count)
 
 
 def _last_line(log) -> tuple[bytes, int]:

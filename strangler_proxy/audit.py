@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.utils import human
 
-from flags.audit import GENESIS, Verification, canonical, entry_hash
+from flags.audit import GENESIS, Verification, canonical, check_head, entry_hash, walk_chain
 from flags.flagsfile import write_atomically
 from strangler_proxy.ratelimit import RATE_LIMIT_KEY
 from strangler_proxy.routes import ANONYMOUS
@@ -88,50 +88,19 @@ def verify_chain(path: Path) -> Verification:
     The oldest file present may start anywhere in the chain (older backups were rotated away); every later
     line must point at the one before it and hash to its own `hash`. `bad_line` counts lines across the
     files in that order; `reason` names the file."""
-    files = [*backups(path), path]
-    prev_hash: str | None = None  # None: accept the first line's prev_hash (the chain's visible start)
+    prev_hash: str | None = None  # accept the first line's prev_hash: the chain's visible start
     total = 0
-    current_hashes: list[str] = []
-    for file in files:
+    hashes: list[str] = []
+    for file in [*backups(path), path]:
         if not file.exists():
             continue
-        current_hashes = []
-        for raw in _lines(file):
-            total += 1
-            try:
-                entry = json.loads(raw)
-                if not isinstance(entry, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                return Verification(False, total, total, f"{file.name}: not a JSON object (edited or cut)")
-            if prev_hash is not None and entry.get("prev_hash") != prev_hash:
-                return Verification(
-                    False, total, total, f"{file.name}: prev_hash does not match the line before"
-                )
-            if entry.get("hash") != entry_hash(entry):
-                return Verification(False, total, total, f"{file.name}: hash does not match its content")
-            prev_hash = entry["hash"]
-            current_hashes.append(prev_hash)
-    return _check_head(path, current_hashes, total)
-
-
-def _check_head(path: Path, hashes: list[str], total: int) -> Verification:
-    head_path = head_of(path)
-    if not head_path.exists():
-        ok = not hashes
-        return Verification(ok, total, None, "" if ok else f"head record {head_path.name} is missing")
-    try:
-        head = json.loads(head_path.read_text(encoding="utf-8"))
-        recorded, recorded_hash = int(head["entries"]), str(head["hash"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return Verification(False, total, None, f"head record {head_path.name} is unreadable")
-    if recorded > len(hashes):
-        return Verification(
-            False, total, None, f"{path.name} ends at line {len(hashes)} but {recorded} lines were written"
-        )
-    if recorded and hashes[recorded - 1] != recorded_hash:
-        return Verification(False, total, recorded, f"{path.name}: differs from the line the head names")
-    return Verification(True, total)
+        walk = walk_chain(_lines(file), prev_hash=prev_hash, first_number=total + 1, where=f"{file.name}: ")
+        if walk.failure:
+            return walk.failure
+        hashes = walk.hashes
+        total += len(hashes)
+        prev_hash = hashes[-1] if hashes else prev_hash
+    return check_head(head_of(path), hashes, total)
 
 
 def head_of(path: Path) -> Path:

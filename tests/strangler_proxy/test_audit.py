@@ -71,7 +71,7 @@ def test_verify_finds_lines_cut_from_the_end(tmp_path):
     rewrite(path, lines_of(path)[:-2])
     result = verify_chain(path)
     assert not result.ok
-    assert "5 lines were written" in result.reason
+    assert "5 entries were written" in result.reason
 
 
 def test_verify_finds_a_line_that_is_not_json(tmp_path):
