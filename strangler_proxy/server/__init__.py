@@ -6,7 +6,8 @@ strangler_proxy/addon.py) on its own SO_REUSEPORT socket of the shared port. Cra
 SIGTERM/SIGINT stop every worker gracefully. Targets mitmproxy 12.x (checked at start).
 
 Modules: config (command line, GATEWAY_* environment), master (lean master, hook dispatch, listener hook,
-version check), worker (one worker process), supervisor (the parent).
+version check), worker (one worker process), supervisor (the parent), parent_metrics (one Prometheus
+endpoint for all workers).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from .config import ConfigError, RunnerConfig, parse_config
 from .master import UnsupportedMitmproxy, check_mitmproxy
+from .parent_metrics import ParentMetrics
 from .supervisor import EXIT_REFUSED, RunnerStartError, Supervisor, bind_listeners
 from .worker import WORKER_ENV, worker_main
 
@@ -38,7 +40,23 @@ def run(config: RunnerConfig) -> int:
     check_mitmproxy()
     prepare_certificate_store(config)
     listeners = bind_listeners(config.host, config.port, config.workers, config.backlog)
-    return Supervisor(config, listeners).run()
+    metrics = ParentMetrics.for_config(config)
+    try:
+        if metrics is not None:
+            try:
+                metrics.start()
+            except OSError as exc:
+                raise RunnerStartError(
+                    f"cannot serve metrics on {metrics.host}:{metrics.port}: {exc}"
+                ) from exc
+            config = metrics.worker_config(config)
+        supervisor = Supervisor(config, listeners, on_worker_exit=metrics and metrics.worker_exited)
+        return supervisor.run()
+    finally:
+        if metrics is not None:
+            metrics.stop()
+        for sock in listeners:
+            sock.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

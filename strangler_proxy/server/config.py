@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from mitmproxy.utils import human
 
 ADDON_SETS = ("auto", "gateway", "passthrough")
+RUNNER_OWNED_OPTIONS = frozenset({"mode", "listen_host", "listen_port", "server"})
 
 
 class ConfigError(ValueError):
@@ -242,6 +243,8 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
     for spec in args.settings:
         if "=" not in spec:
             raise ConfigError(f"--set {spec!r}: expected NAME=VALUE")
+        if spec.split("=", 1)[0] in RUNNER_OWNED_OPTIONS:
+            raise ConfigError(f"--set {spec!r}: the runner sets this itself (use --listen / --upstream)")
     return RunnerConfig(
         host=host,
         port=port,

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -83,6 +84,7 @@ class Supervisor:
     config: RunnerConfig
     listeners: list[socket.socket]
     out: TextIO = field(default_factory=lambda: sys.stderr)
+    on_worker_exit: Callable[[int], None] | None = None
     slots: list[Slot] = field(init=False)
     crashes: deque = field(init=False, default_factory=deque)
     stopping: bool = field(init=False, default=False)
@@ -152,6 +154,8 @@ class Supervisor:
             for slot in self.slots:
                 if slot.process is not None and slot.process.poll() is not None:
                     code = slot.process.returncode
+                    if self.on_worker_exit is not None:
+                        self.on_worker_exit(slot.process.pid)
                     slot.process, slot.ready = None, False
                     self._close_ready(slot)
                     self.crashes.append(now)

@@ -205,13 +205,10 @@ async def serve(spec: WorkerSpec, sock: socket.socket) -> None:
 
 
 def _tune_gc() -> None:
-    """Objects alive after start-up (modules, addons, route tables) leave the collector's view, and young
-    collections run less often: each request allocates many short-lived objects."""
+    """Objects alive after start-up (modules, addons, route tables) leave the collector's view, so the full
+    collections that per-request garbage triggers do not walk them again and again."""
     gc.collect()
     gc.freeze()
-    threshold = os.environ.get("GATEWAY_GC_THRESHOLD")
-    if threshold:
-        gc.set_threshold(int(threshold), *gc.get_threshold()[1:])
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -243,6 +240,13 @@ def worker_main(raw_spec: str) -> int:
     _exit_with_parent(spec.parent_pid)
     sock = socket.socket(fileno=spec.listen_fd)
     prefix = f"strangler_proxy worker {spec.slot} (pid {os.getpid()})"
+    profile_path = os.environ.get("GATEWAY_PROFILE")  # diagnostics: a cProfile dump per worker at exit
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         asyncio.run(serve(spec, sock), loop_factory=loop_factory(spec.config.loop))
     except (WorkerStartError, exceptions.OptionsError, exceptions.AddonManagerError) as exc:
@@ -250,4 +254,8 @@ def worker_main(raw_spec: str) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 0
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile_path}.w{spec.slot}.{os.getpid()}")
     return 0

@@ -253,6 +253,7 @@ def test_workers_that_keep_crashing_make_the_runner_give_up(start_runner):
         (["--stream-large-bodies", "lots"], "--stream-large-bodies"),
         (["--upstream", "ftp://127.0.0.1:21"], "--upstream"),
         (["--routes", "/nonexistent/routes.yaml"], "no such file"),
+        (["--set", "mode=regular"], "the runner sets this itself"),
     ],
 )
 def test_a_bad_configuration_is_refused_before_serving(start_runner, args, message):
@@ -264,29 +265,48 @@ def test_a_bad_configuration_is_refused_before_serving(start_runner, args, messa
     assert not runner.workers()
 
 
-def test_the_gateway_addons_run_in_the_workers(tmp_path, standin_upstream):
+def test_the_gateway_addons_run_in_every_worker_and_the_parent_serves_their_metrics(
+    tmp_path, standin_upstream
+):
     flags = write_flags_file(tmp_path / "flags.json")
+    metrics_port = free_port()
     env = {
         "MONOLITH_URL": standin_upstream.url,
         "FLAGS_FILE": str(flags),
         "GATEWAY_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
-        "GATEWAY_METRICS_PORT": "",
+        "GATEWAY_METRICS_PORT": str(metrics_port),
     }
-    args = ["--workers", "1", "--upstream", standin_upstream.url, "--addons", "gateway"]
+    args = ["--workers", "2", "--upstream", standin_upstream.url, "--addons", "gateway", "--worker-header"]
     runner = launch(tmp_path / "gateway.log", *args, env=env)
     try:
         wait_for(lambda: "serving on" in runner.log() or runner.process.poll() is not None, "the gateway")
         assert runner.process.poll() is None, runner.log()
 
-        answer = requests.get(f"{runner.url}/api/v1/catalog/products/1", timeout=WAIT)
+        answered_by: set[str] = set()
+        for _ in range(200):
+            answer = requests.get(
+                f"{runner.url}/api/v1/catalog/products/1", headers={"Connection": "close"}, timeout=WAIT
+            )
+            assert answer.status_code == 200
+            answered_by.add(answer.headers[WORKER_HEADER])
+            if len(answered_by) == 2:
+                break
+        exposition = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=WAIT).text
 
-        assert answer.status_code == 200
+        assert len(answered_by) == 2
         assert answer.headers.get("X-Request-ID")
         assert answer.headers.get("traceparent")
         received = standin_upstream.requests_to("/api/v1/catalog/products/1")[-1]
         assert received.header("X-Request-ID") == answer.headers["X-Request-ID"]
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in exposition.splitlines()
+            if line.startswith("strangler_requests_total{") and 'status="200"' in line
+        )
+        assert counted == len(standin_upstream.requests_to("/api/v1/catalog/products/1"))
     finally:
         assert runner.stop() == 0
+    assert sorted(p.name for p in tmp_path.glob("audit.w*.jsonl")) == ["audit.w0.jsonl", "audit.w1.jsonl"]
 
 
 # ---------------------------------------------------------------- configuration and version checks
