@@ -25,7 +25,7 @@ from mitmproxy.test import tflow
 
 from strangler_proxy.server import config as runner_config
 from strangler_proxy.server import master as lean
-from strangler_proxy.server.worker import WORKER_HEADER
+from strangler_proxy.server.worker import WORKER_HEADER, gateway_settings
 
 from .conftest import REPO, free_port, write_flags_file
 
@@ -346,6 +346,21 @@ def test_the_configuration_travels_to_the_workers_unchanged():
     )
 
     assert runner_config.RunnerConfig.from_json(config.to_json()) == config
+
+
+def test_workers_run_mitmproxy_with_the_gateway_settings():
+    config = runner_config.parse_config(
+        ["--listen", "127.0.0.1:9000", "--upstream", "http://127.0.0.1:8000", "--routes", __file__], env={}
+    )
+
+    settings = gateway_settings(config)
+
+    assert settings["mode"] == ["reverse:http://127.0.0.1:8000"]
+    assert (settings["listen_host"], settings["listen_port"]) == ("127.0.0.1", 9000)
+    assert settings["connection_strategy"] == "lazy"
+    assert settings["stream_large_bodies"] == "1m"
+    assert settings["body_size_limit"] is None
+    assert settings["strangler_routes"] == __file__
 
 
 def test_the_installed_mitmproxy_is_supported():
