@@ -177,7 +177,6 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_serving(start_runner):
         if replacement in seen:
             break
     assert replacement in seen
-    assert victim not in seen or len(seen) > 1
 
 
 def test_sigterm_stops_every_worker_and_frees_the_port(start_runner):
