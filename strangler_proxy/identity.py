@@ -31,6 +31,7 @@ from typing import Literal
 
 import aiohttp
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
 from strangler_proxy.routes import ANONYMOUS, Identity, Upstream
 from strangler_proxy.routes_parser import parse_upstream
@@ -191,9 +192,11 @@ def identity_from_me(body: object, source: Literal["session", "legacy_token"]) -
 
 
 def _legacy_from_mode(modes: list[str]) -> Upstream | None:
+    """The reverse-mode upstream, parsed by mitmproxy itself (`reverse:URL[@listen]` included)."""
     for spec in modes:
-        if spec.startswith("reverse:"):
-            return parse_upstream("legacy", spec.removeprefix("reverse:"))
+        mode = ProxyMode.parse(spec)
+        if isinstance(mode, ReverseMode):
+            return parse_upstream("legacy", mode.data)
     return None
 
 

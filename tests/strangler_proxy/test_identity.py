@@ -352,3 +352,18 @@ def test_without_an_identity_url_the_reverse_mode_upstream_answers_lookups():
         pass
 
     assert addon.lookup_url == "http://127.0.0.1:8765/api/v1/accounts/me"
+
+
+@pytest.mark.parametrize(
+    "modes",
+    [
+        ["reverse:http://127.0.0.1:8000"],
+        ["reverse:http://127.0.0.1:8000@8080"],
+        ["regular", "reverse:http://127.0.0.1:8000"],
+    ],
+)
+def test_the_legacy_upstream_comes_from_any_reverse_mode_spec_mitmproxy_accepts(modes):
+    from strangler_proxy.identity import _legacy_from_mode
+
+    legacy = _legacy_from_mode(modes)
+    assert (legacy.host, legacy.port) == ("127.0.0.1", 8000)
