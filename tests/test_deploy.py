@@ -36,8 +36,11 @@ def test_every_variable_the_compose_file_sets_on_our_processes_is_documented(nam
     assert not undocumented
 
 
+ROUTES = (ROOT / "strangler_proxy" / "routes.yaml").read_text()
+
+
 def test_every_documented_variable_is_read_by_the_code():
-    unread = {var for var in README_VARS if f'"{var}"' not in CODE}
+    unread = {var for var in README_VARS if f'"{var}"' not in CODE and f"${{{var}:" not in ROUTES}
     assert not unread
 
 

@@ -61,17 +61,18 @@ class ParentMetrics:
 
     def start(self) -> None:
         """Serve the aggregate; raises OSError when the port is taken."""
-        os.environ[MULTIPROC_ENV] = (
-            self.directory
-        )  # before prometheus_client is imported, here and in workers
+        # before prometheus_client is imported, here and in workers
+        os.environ[MULTIPROC_ENV] = self.directory
         from strangler_proxy import metrics
 
         self._module = metrics
         self._server, _thread = metrics.start_metrics_server(self.port, self.host)
 
     def worker_config(self, config: RunnerConfig) -> RunnerConfig:
-        """The workers write to the directory and leave the port to the parent."""
-        return replace(config, settings=(*config.settings, "strangler_metrics_port=0"))
+        """The workers write to the directory and leave the port to the parent (a port the user set with
+        --set is the parent's, so it is not passed on: mitmproxy refuses an option given twice)."""
+        kept = tuple(s for s in config.settings if not s.startswith("strangler_metrics_port="))
+        return replace(config, settings=(*kept, "strangler_metrics_port=0"))
 
     def worker_exited(self, pid: int) -> None:
         if self._module is not None:

@@ -492,3 +492,18 @@ def test_the_lean_addons_leave_out_the_crl_request_hook():
     assert set(names) == {"Core", "Proxyserver", "NextLayer", "UpstreamTlsConfig", "ErrorCheck"}
     assert names["UpstreamTlsConfig"].request is None
     names["ErrorCheck"].finish()
+
+
+def test_a_metrics_port_set_with_set_is_served_by_the_parent_and_not_passed_to_the_workers():
+    from strangler_proxy.server.config import RunnerConfig
+    from strangler_proxy.server.parent_metrics import ParentMetrics
+
+    config = RunnerConfig(
+        addon_set="gateway", settings=("strangler_metrics_port=9464", "strangler_forward=true")
+    )
+    parent = ParentMetrics.for_config(config)
+    assert parent is not None
+    assert parent.port == 9464
+    assert parent.worker_config(config).settings == ("strangler_forward=true", "strangler_metrics_port=0")
+    if parent.owns_directory:
+        parent.stop()
