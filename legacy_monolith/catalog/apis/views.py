@@ -1,14 +1,15 @@
 """Catalog endpoints. Reads are public (active products only); writes and stock history need staff."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from legacy_monolith.accounts.permissions import IsStaffRole
+from legacy_monolith.core.openapi import ERROR, PAGE_PARAMETERS, page_of
 from legacy_monolith.core.pagination import StandardPagination
 
 from .. import selectors, services
@@ -23,18 +24,6 @@ from .serializers import (
     parse_product_filters,
 )
 
-ERROR = inline_serializer(
-    name="CatalogError",
-    fields={
-        "code": serializers.CharField(),
-        "message": serializers.CharField(),
-        "extra": serializers.DictField(),
-    },
-)
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="1-based; past the last page is 404 page_not_found"),
-    OpenApiParameter("page_size", int, description="1 to 100, default 20"),
-]
 PRODUCT_FILTER_PARAMETERS = [
     OpenApiParameter("category", str, description="category slug; includes its direct children"),
     OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
@@ -50,18 +39,6 @@ PRODUCT_FILTER_PARAMETERS = [
     OpenApiParameter("include_inactive", bool, description="staff only"),
     *PAGE_PARAMETERS,
 ]
-
-
-def page_of(output, name: str):
-    return inline_serializer(
-        name=name,
-        fields={
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": output(many=True),
-        },
-    )
 
 
 def is_staff(request) -> bool:
