@@ -13,8 +13,8 @@ from flags.errors import FlagsError
 from flags.features import parse_features, validate_features
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a temp file beside `path`, fsync it, then os.replace: a reader sees the old or the new file."""
+def _complete_temp_file(path: Path, text: str) -> str:
+    """A temp file beside `path` holding all of `text`, fsynced; the caller links or renames it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -22,11 +22,20 @@ def write_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a temp file beside `path`, fsync it, then os.replace: a reader sees the old or the new file."""
+    tmp = _complete_temp_file(path, text)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -53,13 +62,8 @@ def ensure_flags_file(path: Path, bootstrap: Path) -> bool:
             "unreadable_file", f"cannot read the bootstrap flags file {bootstrap}: {exc}"
         ) from None
     parse_features(text, str(bootstrap))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _complete_temp_file(path, text)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.link(tmp, path)
     except FileExistsError:
         return False
