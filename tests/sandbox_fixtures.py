@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import requests
 
+from legacy_monolith.demo.processes import stop_process_group
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GATEWAYS = ("cardinal", "northpay")
 SANDBOX_SEED = 20240601
@@ -66,13 +68,7 @@ def _start_sandbox(api_key: str, webhook_secret: str) -> SandboxServer:
 
 
 def _stop(server: SandboxServer) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
+    stop_process_group(server.process, grace=5)
     if server.process.stdout:
         server.process.stdout.close()
     if server.process.returncode in (0, -signal.SIGTERM):

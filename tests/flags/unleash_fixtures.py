@@ -6,8 +6,6 @@ Reusable outside tests/flags: register this module as a pytest plugin (`pytest_p
 variables a subprocess (e.g. mitmdump running the gateway) needs to use it."""
 
 import os
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ import pytest
 import requests
 
 from flags.config import FlagsConfig
+from legacy_monolith.demo.processes import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "deploy" / "unleash" / "install.sh"
@@ -25,12 +24,6 @@ RUN = REPO / "deploy" / "unleash" / "run.sh"
 ADMIN_TOKEN = "*:*.test-only-unleash-admin-token"
 CLIENT_TOKEN = "default:development.test-only-unleash-client-token"
 START_TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def unleash_database_url() -> str:
@@ -87,13 +80,7 @@ class UnleashServer:
             return ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process_group(self.process, grace=15)
 
 
 def start_unleash_server(log_path: Path) -> UnleashServer:

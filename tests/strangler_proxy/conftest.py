@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -29,16 +28,11 @@ from mitmproxy.log import LegacyLogEvents
 from mitmproxy.test import taddons
 
 from flags.config import BOOTSTRAP_FILE
+from legacy_monolith.demo.processes import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 HEALTH_PATH = "/_strangler/health"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- addons in mitmproxy's test context ----------------------------------------------------------------
@@ -250,13 +244,7 @@ class GatewayProcess:
             return ""
 
     def stop(self, grace: float = 10.0) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process, grace)
 
 
 class GatewayStartError(RuntimeError):
