@@ -17,7 +17,7 @@ from legacy_monolith.catalog.models import Category, Product
 
 PRICE_QUANTUM = Decimal("0.01")
 
-# What a bulk path selects (`Product.objects.values(*PRODUCT_ROW_FIELDS)`, plus `version`).
+# What a bulk path selects: `Product.objects.values(*PRODUCT_ROW_FIELDS)` (the category joined).
 PRODUCT_ROW_FIELDS = (
     "id",
     "sku",
@@ -36,8 +36,9 @@ PRODUCT_ROW_FIELDS = (
     "is_active",
     "created_at",
     "updated_at",
+    "sync_version",
 )
-CATEGORY_ROW_FIELDS = ("id", "name", "slug", "parent_id")
+CATEGORY_ROW_FIELDS = ("id", "name", "slug", "parent_id", "sync_version")
 
 
 def render_timestamp(value: datetime) -> str:
@@ -62,7 +63,7 @@ def _version(source: Any, explicit: int | None) -> int:
 
 
 def product_row_to_document(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A `.values(*PRODUCT_ROW_FIELDS, "version")` row (category joined) as a product document."""
+    """A `.values(*PRODUCT_ROW_FIELDS)` row (category joined) as a product document."""
     return {
         "id": row["id"],
         "sku": row["sku"],
@@ -79,7 +80,7 @@ def product_row_to_document(row: Mapping[str, Any]) -> dict[str, Any]:
         "is_active": row["is_active"],
         "created_at": render_timestamp(row["created_at"]),
         "updated_at": render_timestamp(row["updated_at"]),
-        "version": int(row.get("version") or 0),
+        "version": row["sync_version"],
     }
 
 
@@ -105,19 +106,19 @@ def product_to_document(product: Product, *, version: int | None = None) -> dict
             "is_active": product.is_active,
             "created_at": product.created_at,
             "updated_at": product.updated_at,
-            "version": _version(product, version),
+            "sync_version": _version(product, version),
         }
     )
 
 
 def category_row_to_document(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A `.values(*CATEGORY_ROW_FIELDS, "version")` row as a category document."""
+    """A `.values(*CATEGORY_ROW_FIELDS)` row as a category document."""
     return {
         "id": row["id"],
         "name": row["name"],
         "slug": row["slug"],
         "parent_id": row["parent_id"],
-        "version": int(row.get("version") or 0),
+        "version": row["sync_version"],
     }
 
 
@@ -128,7 +129,7 @@ def category_to_document(category: Category, *, version: int | None = None) -> d
             "name": category.name,
             "slug": category.slug,
             "parent_id": category.parent_id,
-            "version": _version(category, version),
+            "sync_version": _version(category, version),
         }
     )
 
