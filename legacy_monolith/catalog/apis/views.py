@@ -1,4 +1,5 @@
-"""Catalog endpoints. Reads are public (active products only); writes and stock history need staff."""
+"""Catalog endpoints. Reads are public (active products only); writes and stock history need staff.
+Public reads go through `reads` (the Product service while its flag is on, with fallback to the tables)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,7 +13,7 @@ from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.openapi import ERROR, PAGE_PARAMETERS, page_of
 from legacy_monolith.core.pagination import StandardPagination
 
-from .. import selectors, services
+from .. import reads, selectors, services
 from .serializers import (
     CategoryCreateInput,
     CategoryOutput,
@@ -69,7 +70,7 @@ class CategoryListCreateApi(StaffWritesMixin, APIView):
         responses={200: page_of(CategoryOutput, "CategoryPage")},
     )
     def get(self, request):
-        return paginated(request, self, selectors.category_list(), CategoryOutput)
+        return paginated(request, self, reads.category_list(request=request), CategoryOutput)
 
     @extend_schema(request=CategoryCreateInput, responses={201: CategoryOutput, 400: ERROR, 409: ERROR})
     def post(self, request):
@@ -91,7 +92,7 @@ class ProductListCreateApi(StaffWritesMixin, APIView):
         filters = parse_product_filters(request.query_params)
         if filters.include_inactive and not is_staff(request):
             raise PermissionDenied("include_inactive is for staff only")
-        return paginated(request, self, selectors.product_list(filters=filters), ProductOutput)
+        return paginated(request, self, reads.product_list(request=request, filters=filters), ProductOutput)
 
     @extend_schema(request=ProductCreateInput, responses={201: ProductOutput, 400: ERROR, 409: ERROR})
     def post(self, request):
@@ -106,7 +107,9 @@ class ProductDetailApi(StaffWritesMixin, APIView):
 
     @extend_schema(operation_id="catalog_product_get", responses={200: ProductOutput, 404: ERROR})
     def get(self, request, product_id: int):
-        product = selectors.product_get(product_id=product_id, include_inactive=is_staff(request))
+        product = reads.product_get(
+            request=request, product_id=product_id, include_inactive=is_staff(request)
+        )
         return Response(ProductOutput(product).data)
 
     @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput, 400: ERROR, 404: ERROR})
