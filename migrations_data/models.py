@@ -24,7 +24,8 @@ class OutboxEvent(models.Model):
     entity = models.CharField(max_length=32, choices=Entity.choices)
     entity_id = models.BigIntegerField()
     op = models.CharField(max_length=8, choices=Op.choices)
-    # The row's sync_version after the change (for a delete: the version it had when deleted).
+    # The row's sync_version after the change; a delete takes a fresh version from the same counter,
+    # greater than any the row had, so the tombstone wins over every earlier upsert.
     version = models.BigIntegerField()
     # Database defaults: the triggers insert rows without going through Django.
     created_at = models.DateTimeField(db_default=Now())

@@ -10,6 +10,7 @@ class Category(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
+    sync_version = models.BigIntegerField(default=0, editable=False)  # trigger-set: migrations_data 0002
 
     class Meta:
         verbose_name_plural = "categories"
@@ -34,6 +35,7 @@ class Product(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    sync_version = models.BigIntegerField(default=0, editable=False, db_index=True)  # trigger-set
 
     class Meta:
         ordering = ["id"]
