@@ -1,5 +1,8 @@
-"""What a caller-supplied X-Request-ID may look like. No Django here: the gateway imports it too."""
+"""What a caller-supplied X-Request-ID may look like; one copy, in extracted.common.tracecontext.
 
-import re
+No Django here: the gateway imports it too.
+"""
 
-SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+from extracted.common.tracecontext import SAFE_REQUEST_ID
+
+__all__ = ["SAFE_REQUEST_ID"]

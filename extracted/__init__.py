@@ -1,0 +1,1 @@
+"""Extracted services (one package each) and their shared chassis in `extracted.common`."""

@@ -1,0 +1,1 @@
+"""The service chassis: settings, tracing, logs, errors, health, metrics, internal auth, events, outbox."""

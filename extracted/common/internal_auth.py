@@ -1,0 +1,65 @@
+"""Service-to-service calls: `Authorization: Bearer <INTERNAL_API_TOKEN>` for /internal/ endpoints.
+
+Views use `authentication_classes = [InternalTokenAuthentication]` and
+`permission_classes = [IsInternalCaller]` (or `INTERNAL_API` as class attributes via `InternalAPIView`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
+
+
+@dataclass(frozen=True)
+class InternalCaller:
+    """The authenticated principal of an internal call (another service or a migration job)."""
+
+    is_authenticated: bool = True
+    is_internal: bool = True
+
+
+def token_matches(presented: str) -> bool:
+    """Constant-time comparison with settings.INTERNAL_API_TOKEN."""
+    return hmac.compare_digest(presented.encode(), settings.INTERNAL_API_TOKEN.encode())
+
+
+class InternalTokenAuthentication(BaseAuthentication):
+    """Bearer INTERNAL_API_TOKEN. A wrong token is a 401 `authentication_failed`; none at all is left to
+    the permission (401 `not_authenticated`)."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed bearer Authorization header")
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Malformed bearer token") from None
+        if not token_matches(token):
+            raise exceptions.AuthenticationFailed("Invalid internal API token")
+        return InternalCaller(), token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="internal"'
+
+
+class IsInternalCaller(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, InternalCaller)
+
+
+class InternalAPIView(APIView):
+    """Base view of /internal/ endpoints: bearer token required."""
+
+    authentication_classes = [InternalTokenAuthentication]
+    permission_classes = [IsInternalCaller]

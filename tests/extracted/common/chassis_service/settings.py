@@ -1,0 +1,13 @@
+"""Settings of the chassis test service: nothing but the chassis (database: CHASSIS_DATABASE_URL)."""
+
+from extracted.common.settings import service_settings
+
+globals().update(
+    service_settings(
+        "chassis_service",
+        database_env="CHASSIS_DATABASE_URL",
+        root_urlconf="tests.extracted.common.chassis_service.urls",
+        default_port=8199,
+    )
+)
+READINESS_CHECKS = {"probe": "tests.extracted.common.chassis_service.views.probe_check"}

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from extracted.common.urls import chassis_urlpatterns
+from tests.extracted.common.chassis_service import views
+
+urlpatterns = [
+    *chassis_urlpatterns(),
+    path("widgets/<int:pk>", views.widget, name="widget-detail"),
+    path("echo", views.echo, name="echo"),
+    path("internal/ping", views.InternalPing.as_view(), name="internal-ping"),
+]
