@@ -1,0 +1,433 @@
+"""The comparator's normalisation rules: a YAML file (`SHADOW_RULES`, default shadow/rules.yaml) read once.
+
+    version: 1
+    defaults:                        # apply to every route
+      headers: [content-type]        # response headers compared (status is always compared)
+      shapes: [uuid, iso_timestamp]  # string values of these shapes become a placeholder (<uuid>, ...)
+      ignore: [body.meta.request_id] # body paths never compared
+      unordered: [body.tags]         # lists compared as multisets
+      tolerance:                     # numbers equal within max(absolute, relative * larger magnitude)
+        - {path: 'body.items[*].score', absolute: 0.01, relative: 0.001}
+      noise: {relative: 20, absolute: 0.03}   # Diffy thresholds, percent (shadow/noise.py)
+    routes:                          # every entry whose `route` (an id or glob) matches, in file order
+      - route: catalog.*
+        ignore: ['body.results[*].etag']   # quote paths with * inside [ ] (YAML aliases)
+
+For a route, the defaults come first; each matching entry then adds its ignore/unordered/tolerance/shapes
+and replaces `headers` and the noise thresholds it names. Paths use shadow/paths.py's syntax. Every
+problem is reported at once with its line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shadow.errors import RulesError
+from shadow.paths import parse_pattern
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
+
+BUILTIN_SHAPES: dict[str, str] = {
+    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "uuid_hex": r"[0-9a-f]{32}",
+    "iso_timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?",
+    "http_date": r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT",
+    "traceparent": r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}",
+}
+TOP_KEYS = frozenset({"version", "defaults", "routes"})
+RULE_KEYS = frozenset({"headers", "ignore", "shapes", "tolerance", "unordered", "noise"})
+ROUTE_KEYS = RULE_KEYS | {"route"}
+_BODY = frozenset({"body"})
+_SHAPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+IGNORE, UNORDERED, TOLERANCE = 1, 2, 4
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    name: str
+    pattern: str
+
+    @property
+    def placeholder(self) -> str:
+        return f"<{self.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """Two numbers at `path` are equal when |a - b| <= max(absolute, relative * max(|a|, |b|))."""
+
+    path: str
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def within(self, a: float, b: float) -> bool:
+        return abs(a - b) <= max(self.absolute, self.relative * max(abs(a), abs(b)))
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseThresholds:
+    """Diffy's thresholds, both in percent (shadow/noise.py has the formula)."""
+
+    relative: float = 20.0
+    absolute: float = 0.03
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """One section of the file (defaults or a route entry), as written."""
+
+    headers: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    shapes: tuple[Shape, ...] = ()
+    tolerance: tuple[Tolerance, ...] = ()
+    unordered: tuple[str, ...] = ()
+    noise: dict[str, float] = field(default_factory=dict)
+
+    def then(self, other: RuleSet) -> RuleSet:
+        """These rules followed by `other`'s: lists add up, headers and noise thresholds are replaced."""
+        return RuleSet(
+            headers=other.headers if other.headers is not None else self.headers,
+            ignore=self.ignore + other.ignore,
+            shapes=tuple({s.name: s for s in self.shapes + other.shapes}.values()),
+            tolerance=self.tolerance + other.tolerance,
+            unordered=self.unordered + other.unordered,
+            noise={**self.noise, **other.noise},
+        )
+
+
+def _alternation(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{parse_pattern(p, roots=_BODY).pattern})" for p in patterns))
+
+
+class RouteRules:
+    """The effective rules of one route, compiled. Per-path decisions are memoised: a route's responses
+    have few distinct stable paths, so after warm-up each decision is one dict lookup."""
+
+    def __init__(self, route: str, rules: RuleSet) -> None:
+        self.route = route
+        self.rule_set = rules
+        self.headers = tuple(dict.fromkeys(h.lower() for h in (rules.headers or ())))
+        self.noise = replace(NoiseThresholds(), **rules.noise)
+        self.tolerances = tuple((parse_pattern(t.path, roots=_BODY), t) for t in rules.tolerance)
+        self._ignore = _alternation(rules.ignore)
+        self._unordered = _alternation(rules.unordered)
+        self._shapes = (
+            re.compile("|".join(f"(?P<{s.name}>{s.pattern})" for s in rules.shapes)) if rules.shapes else None
+        )
+        self._actions: dict[str, int] = {}
+        self.trivial = not (rules.ignore or rules.unordered or rules.tolerance or rules.shapes)
+
+    def action(self, path: str) -> int:
+        """Bit set of IGNORE, UNORDERED, TOLERANCE for a stable body path."""
+        found = self._actions.get(path)
+        if found is None:
+            found = 0
+            if self._ignore is not None and self._ignore.fullmatch(path):
+                found |= IGNORE
+            if self._unordered is not None and self._unordered.fullmatch(path):
+                found |= UNORDERED
+            if any(pattern.fullmatch(path) for pattern, _ in self.tolerances):
+                found |= TOLERANCE
+            if len(self._actions) < 100_000:
+                self._actions[path] = found
+        return found
+
+    def tolerance(self, path: str) -> Tolerance | None:
+        for pattern, tolerance in self.tolerances:
+            if pattern.fullmatch(path):
+                return tolerance
+        return None
+
+    def shape(self, value: str) -> str:
+        """`value`, or its shape's placeholder when the whole string has one of the route's shapes."""
+        if self._shapes is None:
+            return value
+        match = self._shapes.fullmatch(value)
+        return value if match is None else f"<{match.lastgroup}>"
+
+
+@dataclass(frozen=True)
+class Rules:
+    source: str
+    defaults: RuleSet
+    routes: tuple[tuple[str, RuleSet], ...] = ()
+    _compiled: dict[str, RouteRules] = field(default_factory=dict, compare=False, repr=False)
+
+    def for_route(self, route: str) -> RouteRules:
+        found = self._compiled.get(route)
+        if found is None:
+            merged = self.defaults
+            for glob, rules in self.routes:
+                if fnmatch.fnmatchcase(route, glob):
+                    merged = merged.then(rules)
+            found = self._compiled[route] = RouteRules(route, merged)
+        return found
+
+
+def default_rules() -> Rules:
+    """What an empty rules file means: status and content-type compared, nothing normalised."""
+    return Rules(source="(built-in)", defaults=RuleSet(headers=("content-type",)))
+
+
+def rules_path() -> Path:
+    return Path(os.environ.get("SHADOW_RULES") or DEFAULT_RULES_FILE)
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """Read and validate a rules file (default: `SHADOW_RULES`, else shadow/rules.yaml)."""
+    path = Path(path) if path is not None else rules_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(str(path), [(0, f"cannot read the rules file: {exc.strerror or exc}")]) from None
+    return parse_rules(text, source=str(path))
+
+
+# --- parsing --------------------------------------------------------------------------------------------
+
+
+class _Map(dict):
+    line: int = 0
+    lines: dict[str, int]
+
+
+class _Seq(list):
+    line: int = 0
+    lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings and lists remember the line of each entry."""
+
+    duplicates: list[tuple[int, str]]
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
+    mapping = _Map()
+    mapping.line, mapping.lines = node.start_mark.line + 1, {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str):
+            loader.duplicates.append((line, f"keys must be names, got {key!r}"))
+            continue
+        if key in mapping:
+            loader.duplicates.append((line, f"duplicate key {key!r}"))
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = line
+    return mapping
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
+    items = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    items.line, items.lines = node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value]
+    return items
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def parse_rules(text: str, *, source: str = "<rules>") -> Rules:
+    loader = _LineLoader(text)
+    loader.duplicates = []
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        hint = " (quote paths that contain * inside [ ] lists)" if "alias" in str(exc) else ""
+        problem = f"not valid YAML{hint}: {exc}"
+        raise RulesError(source, [((mark.line + 1) if mark else 0, problem)]) from None
+    finally:
+        loader.dispose()
+    reader = _Reader(loader.duplicates)
+    rules = reader.document(document)
+    if reader.problems:
+        raise RulesError(source, reader.problems)
+    return Rules(source=source, defaults=rules[0], routes=rules[1])
+
+
+class _Reader:
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = list(problems)
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append((line, message))
+
+    def keys(self, mapping: _Map, allowed: frozenset[str], what: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.problem(
+                    mapping.lines[key], f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})"
+                )
+
+    def document(self, doc: Any) -> tuple[RuleSet, tuple[tuple[str, RuleSet], ...]]:
+        if doc is None:
+            return default_rules().defaults, ()
+        if not isinstance(doc, _Map):
+            self.problem(getattr(doc, "line", 1), "the rules file must be a mapping")
+            return RuleSet(), ()
+        self.keys(doc, TOP_KEYS, "rules file")
+        if doc.get("version", 1) != 1:
+            self.problem(doc.lines["version"], "version must be 1")
+        defaults = default_rules().defaults
+        if "defaults" in doc:
+            defaults = self.rule_set(doc["defaults"], doc.lines["defaults"], "defaults", RULE_KEYS)
+            if defaults.headers is None:
+                defaults = replace(defaults, headers=("content-type",))
+        routes = []
+        entries = doc.get("routes") or _Seq()
+        if not isinstance(entries, list):
+            self.problem(doc.lines["routes"], "routes must be a list")
+            entries = _Seq()
+        for index, entry in enumerate(entries):
+            line = entries.lines[index] if isinstance(entries, _Seq) else doc.lines["routes"]
+            rules = self.rule_set(entry, line, f"routes[{index}]", ROUTE_KEYS)
+            glob = entry.get("route") if isinstance(entry, dict) else None
+            if not isinstance(glob, str) or not glob.strip():
+                self.problem(line, f"routes[{index}]: 'route' (a route id or glob) is required")
+                continue
+            routes.append((glob, rules))
+        return defaults, tuple(routes)
+
+    def rule_set(self, section: Any, line: int, what: str, allowed: frozenset[str]) -> RuleSet:
+        if not isinstance(section, _Map):
+            self.problem(line, f"{what} must be a mapping")
+            return RuleSet()
+        self.keys(section, allowed, what)
+        at = section.lines.get
+        headers = None
+        if "headers" in section:
+            headers = tuple(self.strings(section["headers"], at("headers"), f"{what}.headers"))
+            for name in headers:
+                if not _HEADER_NAME.fullmatch(name):
+                    self.problem(at("headers"), f"{what}.headers: {name!r} is not a header name")
+        return RuleSet(
+            headers=headers,
+            ignore=self.paths(section, "ignore", what),
+            unordered=self.paths(section, "unordered", what),
+            shapes=self.shapes(section.get("shapes"), at("shapes", line), f"{what}.shapes"),
+            tolerance=self.tolerances(section.get("tolerance"), at("tolerance", line), f"{what}.tolerance"),
+            noise=self.noise(section.get("noise"), at("noise", line), f"{what}.noise"),
+        )
+
+    def strings(self, value: Any, line: int, what: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.problem(line, f"{what} must be a list of non-empty strings")
+            return []
+        return list(value)
+
+    def paths(self, section: _Map, key: str, what: str) -> tuple[str, ...]:
+        line = section.lines.get(key, section.line)
+        value = section.get(key)
+        items = self.strings(value, line, f"{what}.{key}")
+        good = []
+        for index, path in enumerate(items):
+            item_line = value.lines[index] if isinstance(value, _Seq) else line
+            try:
+                parse_pattern(path, roots=_BODY)
+            except ValueError as exc:
+                self.problem(item_line, f"{what}.{key}: {exc}")
+            else:
+                good.append(path)
+        return tuple(good)
+
+    def shapes(self, value: Any, line: int, what: str) -> tuple[Shape, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(line, f"{what} must be a list of shape names or {{name, pattern}} mappings")
+            return ()
+        shapes = []
+        for index, item in enumerate(value):
+            item_line = value.lines[index] if isinstance(value, _Seq) else line
+            name, pattern = (item, None) if isinstance(item, str) else (None, None)
+            if isinstance(item, _Map):
+                self.keys(item, frozenset({"name", "pattern"}), what)
+                name, pattern = item.get("name"), item.get("pattern")
+            if not isinstance(name, str) or not _SHAPE_NAME.fullmatch(name):
+                self.problem(item_line, f"{what}: a shape needs a name of lower-case letters, digits, '_'")
+                continue
+            if pattern is None:
+                if name not in BUILTIN_SHAPES:
+                    known = ", ".join(sorted(BUILTIN_SHAPES))
+                    self.problem(item_line, f"{what}: unknown built-in shape {name!r} (known: {known})")
+                    continue
+                pattern = BUILTIN_SHAPES[name]
+            if not isinstance(pattern, str):
+                self.problem(item_line, f"{what}: shape {name!r}: pattern must be a string")
+                continue
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                self.problem(item_line, f"{what}: shape {name!r}: bad regular expression: {exc}")
+                continue
+            if compiled.groups:
+                self.problem(item_line, f"{what}: shape {name!r}: use (?:...) instead of capturing groups")
+                continue
+            shapes.append(Shape(name, pattern))
+        return tuple(shapes)
+
+    def tolerances(self, value: Any, line: int, what: str) -> tuple[Tolerance, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(line, f"{what} must be a list of {{path, absolute, relative}} mappings")
+            return ()
+        found = []
+        for index, item in enumerate(value):
+            item_line = value.lines[index] if isinstance(value, _Seq) else line
+            if not isinstance(item, _Map):
+                self.problem(item_line, f"{what}: each entry is a mapping {{path, absolute, relative}}")
+                continue
+            self.keys(item, frozenset({"path", "absolute", "relative"}), what)
+            try:
+                parse_pattern(item.get("path"), roots=_BODY)
+            except ValueError as exc:
+                self.problem(item_line, f"{what}: {exc}")
+                continue
+            bounds = {}
+            for key in ("absolute", "relative"):
+                number = item.get(key, 0.0)
+                if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+                    self.problem(item.lines.get(key, item_line), f"{what}: {key} must be a number >= 0")
+                    continue
+                bounds[key] = float(number)
+            if len(bounds) < 2:
+                continue
+            if not any(bounds.values()):
+                self.problem(item_line, f"{what}: give absolute and/or relative greater than 0")
+                continue
+            found.append(Tolerance(item["path"], **bounds))
+        return tuple(found)
+
+    def noise(self, value: Any, line: int, what: str) -> dict[str, float]:
+        if value is None:
+            return {}
+        if not isinstance(value, _Map):
+            self.problem(line, f"{what} must be a mapping {{relative, absolute}} (percent)")
+            return {}
+        self.keys(value, frozenset({"relative", "absolute"}), what)
+        found = {}
+        for key in ("relative", "absolute"):
+            if key not in value:
+                continue
+            number = value[key]
+            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= 100:
+                self.problem(value.lines[key], f"{what}.{key} must be a percentage from 0 to 100")
+                continue
+            found[key] = float(number)
+        return found
