@@ -1,0 +1,258 @@
+"""/internal/v1: the import path (backfill, follow), verify, sync status and stock reserve/release.
+
+Callers are other services and migration jobs with `Authorization: Bearer <INTERNAL_API_TOKEN>`. Bodies
+are validated strictly: unknown keys, wrong types and oversized batches are a 400 before the store sees
+them; documents go through the product contract's validation (invalid_document names the field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from extracted.common.errors import ApplicationError
+from extracted.common.internal_auth import InternalAPIView
+from extracted.product_service import contract, services
+from extracted.product_service.selectors import catalog_store
+from extracted.product_service.store.port import StockLine
+
+from .v1 import ERROR
+
+MAX_IMPORT_DOCUMENTS = 5000
+MAX_VERIFY_RANGES = 1000
+MAX_DIGEST_SPAN = 100_000
+MAX_STOCK_LINES = 200
+SMALL_BODY_BYTES = 256 * 1024  # everything but the imports
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not declare (a typo must not be silently ignored)."""
+
+    def validate(self, attrs):
+        unknown = (
+            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        )
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return attrs
+
+
+class ProductImportInput(StrictSerializer):
+    products = serializers.ListField(
+        child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS, default=list
+    )
+    deleted = serializers.ListField(
+        child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS, default=list
+    )
+
+
+class CategoryImportInput(StrictSerializer):
+    categories = serializers.ListField(child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS)
+
+
+class ChecksumsInput(StrictSerializer):
+    ranges = serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.IntegerField(min_value=0, max_value=contract.MAX_ID), min_length=2, max_length=2
+        ),
+        max_length=MAX_VERIFY_RANGES,
+    )
+
+    def validate_ranges(self, ranges):
+        for index, (lo, hi) in enumerate(ranges):
+            if lo > hi:
+                raise serializers.ValidationError(f"ranges[{index}]: lo must not be greater than hi")
+        return [(lo, hi) for lo, hi in ranges]
+
+
+class DigestsInput(StrictSerializer):
+    lo = serializers.IntegerField(min_value=0, max_value=contract.MAX_ID)
+    hi = serializers.IntegerField(min_value=0, max_value=contract.MAX_ID)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs["lo"] > attrs["hi"]:
+            raise serializers.ValidationError({"lo": ["lo must not be greater than hi"]})
+        if attrs["hi"] - attrs["lo"] > MAX_DIGEST_SPAN:
+            raise serializers.ValidationError({"hi": [f"A drill-down spans at most {MAX_DIGEST_SPAN} ids"]})
+        return attrs
+
+
+class StockLineInput(StrictSerializer):
+    product_id = serializers.IntegerField(min_value=1, max_value=contract.MAX_ID)
+    quantity = serializers.IntegerField(min_value=1, max_value=contract.MAX_INT32)
+
+
+class ReserveInput(StrictSerializer):
+    reference = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
+    lines = serializers.ListField(child=StockLineInput(), min_length=1, max_length=MAX_STOCK_LINES)
+
+
+class ReleaseInput(StrictSerializer):
+    reference = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
+
+
+IMPORT_RESULT = inline_serializer(
+    name="ImportResult",
+    fields={
+        "applied": serializers.IntegerField(),
+        "stale": serializers.IntegerField(),
+        "deleted": serializers.IntegerField(),
+    },
+)
+RESERVATION = inline_serializer(
+    name="Reservation",
+    fields={
+        "reference": serializers.CharField(),
+        "status": serializers.CharField(),
+        "created": serializers.BooleanField(),
+        "lines": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+def validated(
+    serializer_class: type[serializers.Serializer], request, max_bytes: int = SMALL_BODY_BYTES
+) -> dict:
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > max_bytes:
+        raise ApplicationError(
+            "payload_too_large",
+            f"Request body exceeds {max_bytes} bytes",
+            extra={"limit_bytes": max_bytes, "content_length": length},
+            status=413,
+        )
+    if not isinstance(request.data, dict):
+        raise ApplicationError(
+            "validation_error", "The request body must be a JSON object", extra={"fields": {}}
+        )
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def checked_documents(docs: list[Any], validate, where: str) -> list[dict]:
+    try:
+        return contract.validate_many(docs, validate, where)
+    except contract.ContractError as exc:
+        raise ApplicationError(exc.code, exc.message, extra=exc.extra) from None
+
+
+def import_result(result) -> dict:
+    return {"applied": result.applied, "stale": result.stale, "deleted": result.deleted}
+
+
+def reservation_body(reservation) -> dict:
+    return {
+        "reference": reservation.reference,
+        "status": reservation.status,
+        "created": reservation.created,
+        "lines": [{"product_id": line.product_id, "quantity": line.quantity} for line in reservation.lines],
+    }
+
+
+class ProductImportApi(InternalAPIView):
+    """Bulk upsert keyed by id with the version rule, then tombstones; idempotent."""
+
+    @extend_schema(
+        request=ProductImportInput, responses={200: IMPORT_RESULT, 400: ERROR, 401: ERROR, 413: ERROR}
+    )
+    def post(self, request):
+        data = validated(ProductImportInput, request, settings.PRODUCT_INTERNAL_MAX_BODY_BYTES)
+        products = checked_documents(data["products"], contract.validate_product, "products")
+        deleted = checked_documents(data["deleted"], contract.validate_tombstone, "deleted")
+        return Response(import_result(services.products_import(products=products, deleted=deleted)))
+
+
+class CategoryImportApi(InternalAPIView):
+    @extend_schema(
+        request=CategoryImportInput, responses={200: IMPORT_RESULT, 400: ERROR, 401: ERROR, 413: ERROR}
+    )
+    def post(self, request):
+        data = validated(CategoryImportInput, request, settings.PRODUCT_INTERNAL_MAX_BODY_BYTES)
+        categories = checked_documents(data["categories"], contract.validate_category, "categories")
+        return Response(import_result(services.categories_import(categories=categories)))
+
+
+class ChecksumsApi(InternalAPIView):
+    """Count and digest of each id range lo <= id < hi (verify's first pass)."""
+
+    @extend_schema(request=ChecksumsInput, responses={400: ERROR, 401: ERROR})
+    def post(self, request):
+        data = validated(ChecksumsInput, request)
+        checksums = catalog_store().range_checksums(data["ranges"])
+        return Response(
+            {"ranges": [{"lo": c.lo, "hi": c.hi, "count": c.count, "digest": c.digest} for c in checksums]}
+        )
+
+
+class DigestsApi(InternalAPIView):
+    """Each product's digest in lo <= id < hi (verify's drill-down)."""
+
+    @extend_schema(request=DigestsInput, responses={400: ERROR, 401: ERROR})
+    def post(self, request):
+        data = validated(DigestsInput, request)
+        digests = catalog_store().digests(data["lo"], data["hi"])
+        return Response({"digests": {str(pid): digest for pid, digest in sorted(digests.items())}})
+
+
+class SyncStatusApi(InternalAPIView):
+    """How far the import path got: product count, highest version, when the last write landed."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                name="SyncStatus",
+                fields={
+                    "products": serializers.IntegerField(),
+                    "max_version": serializers.IntegerField(),
+                    "last_applied_at": serializers.DateTimeField(allow_null=True),
+                },
+            ),
+            401: ERROR,
+        }
+    )
+    def get(self, request):
+        stats = catalog_store().stats()
+        last = stats.last_applied_at
+        return Response(
+            {
+                "products": stats.products,
+                "max_version": stats.max_version,
+                "last_applied_at": serializers.DateTimeField().to_representation(last) if last else None,
+            }
+        )
+
+
+class StockReserveApi(InternalAPIView):
+    """All lines or none; a replayed reference returns the first answer (409 out_of_stock: short lines)."""
+
+    @extend_schema(
+        request=ReserveInput,
+        responses={200: RESERVATION, 201: RESERVATION, 400: ERROR, 401: ERROR, 409: ERROR},
+    )
+    def post(self, request):
+        data = validated(ReserveInput, request)
+        lines = [StockLine(line["product_id"], line["quantity"]) for line in data["lines"]]
+        reservation = services.stock_reserve(reference=data["reference"], lines=lines)
+        return Response(reservation_body(reservation), status=201 if reservation.created else 200)
+
+
+class StockReleaseApi(InternalAPIView):
+    """Give a reservation back (once); 404 reservation_not_found for an unknown reference."""
+
+    @extend_schema(request=ReleaseInput, responses={200: RESERVATION, 400: ERROR, 401: ERROR, 404: ERROR})
+    def post(self, request):
+        data = validated(ReleaseInput, request)
+        reservation = services.stock_release(reference=data["reference"])
+        if reservation is None:
+            raise ApplicationError(
+                "reservation_not_found",
+                f"Reservation {data['reference']} does not exist",
+                extra={"reference": data["reference"]},
+                status=404,
+            )
+        return Response(reservation_body(reservation))

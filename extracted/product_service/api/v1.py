@@ -1,0 +1,118 @@
+"""/api/v1/catalog reads, answering exactly what the monolith answers (legacy_monolith/catalog/apis):
+the same JSON, filters, pagination, errors and Content-Type. Reads only: writes stay on the monolith, so
+other methods are 405 here (Allow: GET, HEAD, OPTIONS)."""
+
+import orjson
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.views import APIView
+
+from extracted.product_service import selectors
+from extracted.product_service.store.port import ORDERINGS
+
+from .filters import parse_product_query
+from .identity import caller_is_staff
+from .pagination import page_request, paginated_body
+from .render import category_v1, product_v1
+
+JSON = "application/json"
+
+ERROR = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+        "extra": serializers.DictField(),
+    },
+)
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="1-based; past the last page is 404 page_not_found"),
+    OpenApiParameter("page_size", int, description="1 to 100, default 20"),
+]
+FILTER_PARAMETERS = [
+    OpenApiParameter("category", str, description="category slug; includes its direct children"),
+    OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
+    OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
+    OpenApiParameter("in_stock", bool),
+    OpenApiParameter(
+        "attr.<name>",
+        str,
+        description="attribute equals value (string, or the number/boolean it spells); repeat = any of",
+    ),
+    OpenApiParameter("q", str, description="case-insensitive substring of name, description or sku"),
+    OpenApiParameter("include_inactive", bool, description="staff only: always 403 here (api/identity.py)"),
+]
+V1_PAGE = inline_serializer(
+    name="V1Page",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+def json_response(body: bytes, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type=JSON)
+
+
+class CategoryListApi(APIView):
+    """Categories by name, then id, one page at a time."""
+
+    @extend_schema(
+        operation_id="v1_catalog_categories_list", parameters=PAGE_PARAMETERS, responses={200: V1_PAGE}
+    )
+    def get(self, request):
+        page = page_request(request.query_params)
+
+        def fetch(offset: int, limit: int):
+            categories = selectors.catalog_store().list_categories()
+            return len(categories), categories[offset : offset + limit]
+
+        body = selectors.cached_listing(
+            "v1-categories",
+            request.build_absolute_uri(),
+            lambda: paginated_body(request, page, fetch, category_v1),
+        )
+        return json_response(body)
+
+
+class ProductListApi(APIView):
+    """Active products, filtered, searched, sorted and paginated as the monolith does it."""
+
+    @extend_schema(
+        operation_id="v1_catalog_products_list",
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: V1_PAGE, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def get(self, request):
+        query, _ = parse_product_query(request.query_params)
+        if query.include_inactive and not caller_is_staff(request):
+            raise PermissionDenied("include_inactive is for staff only")
+        page = page_request(request.query_params)
+
+        def fetch(offset: int, limit: int):
+            docs, count = selectors.catalog_store().list_products(query, offset=offset, limit=limit)
+            return count, docs
+
+        body = selectors.cached_listing(
+            "v1", request.build_absolute_uri(), lambda: paginated_body(request, page, fetch, product_v1)
+        )
+        return json_response(body)
+
+
+class ProductDetailApi(APIView):
+    """One active product."""
+
+    @extend_schema(operation_id="v1_catalog_product_get", responses={200: OpenApiTypes.OBJECT, 404: ERROR})
+    def get(self, request, product_id: int):
+        doc = selectors.product_document(product_id=product_id, include_inactive=caller_is_staff(request))
+        return json_response(orjson.dumps(product_v1(doc)))

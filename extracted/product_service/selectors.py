@@ -1,0 +1,46 @@
+"""Catalog reads: the store behind the cache-aside. Views call these; they return rendered JSON bytes
+(listing pages) or documents (one product)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import orjson
+
+from extracted.common.errors import NotFoundError
+from extracted.product_service.cache import read_cache
+from extracted.product_service.contract import MAX_ID
+from extracted.product_service.store import CatalogStore, store_from_settings
+
+_store: CatalogStore | None = None
+_store_lock = threading.Lock()
+
+
+def catalog_store() -> CatalogStore:
+    """The process's store (CATALOG_STORE_URL), built on first use."""
+    global _store
+    if _store is None:
+        with _store_lock:
+            if _store is None:
+                _store = store_from_settings()
+    return _store
+
+
+def product_document(*, product_id: int, include_inactive: bool = False) -> dict:
+    """One product document (cached, inactive ones included, then filtered); 404 product_not_found."""
+    if not 0 < product_id <= MAX_ID:
+        raise NotFoundError("product", product_id)
+    raw = read_cache().product(
+        product_id,
+        lambda: orjson.dumps(catalog_store().get_product(product_id, include_inactive=True)),
+    )
+    doc = orjson.loads(raw)
+    if not doc["is_active"] and not include_inactive:
+        raise NotFoundError("product", product_id)
+    return doc
+
+
+def cached_listing(namespace: str, request_key: str, render: Callable[[], dict]) -> bytes:
+    """A listing or search page as JSON bytes, cached per listing generation under `request_key`."""
+    return read_cache().listing(namespace, request_key, lambda: orjson.dumps(render()))

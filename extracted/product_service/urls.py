@@ -1,0 +1,40 @@
+"""The Product service's routes: chassis (health, readiness, metrics), /api/v1 and /api/v2 catalog reads,
+/internal/v1 and the OpenAPI schema at /api/schema/."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from extracted.common.urls import chassis_urlpatterns
+
+from .api import internal, v1, v2
+
+urlpatterns = [
+    *chassis_urlpatterns(),
+    path("api/v1/catalog/categories", v1.CategoryListApi.as_view(), name="v1-catalog-categories"),
+    path("api/v1/catalog/products", v1.ProductListApi.as_view(), name="v1-catalog-products"),
+    path(
+        "api/v1/catalog/products/<int:product_id>", v1.ProductDetailApi.as_view(), name="v1-catalog-product"
+    ),
+    path("api/v2/catalog/categories", v2.CategoryListV2Api.as_view(), name="v2-catalog-categories"),
+    path("api/v2/catalog/products", v2.ProductSearchApi.as_view(), name="v2-catalog-products"),
+    path(
+        "api/v2/catalog/products/<int:product_id>", v2.ProductDetailV2Api.as_view(), name="v2-catalog-product"
+    ),
+    path("internal/v1/import/products", internal.ProductImportApi.as_view(), name="internal-import-products"),
+    path(
+        "internal/v1/import/categories",
+        internal.CategoryImportApi.as_view(),
+        name="internal-import-categories",
+    ),
+    path("internal/v1/verify/checksums", internal.ChecksumsApi.as_view(), name="internal-verify-checksums"),
+    path("internal/v1/verify/digests", internal.DigestsApi.as_view(), name="internal-verify-digests"),
+    path("internal/v1/sync/status", internal.SyncStatusApi.as_view(), name="internal-sync-status"),
+    path("internal/v1/stock/reserve", internal.StockReserveApi.as_view(), name="internal-stock-reserve"),
+    path("internal/v1/stock/release", internal.StockReleaseApi.as_view(), name="internal-stock-release"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+handler400 = "legacy_monolith.core.views.bad_request"
+handler403 = "legacy_monolith.core.views.permission_denied"
+handler404 = "legacy_monolith.core.views.not_found"
+handler500 = "legacy_monolith.core.views.server_error"
