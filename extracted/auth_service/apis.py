@@ -1,0 +1,158 @@
+"""Auth service HTTP API: first-party password login (feeds /o/authorize), the caller's identity,
+password change, account unlock (RBAC + the ABAC policy), and the JWKS."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth import login, logout
+from django.utils.http import url_has_allowed_host_and_scheme
+from oauth2_provider.views import JwksInfoView
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from extracted.common.errors import ApplicationError
+
+from . import keys, services
+from .authentication import TokenPrincipal
+from .models import Role
+from .policies import Subject
+from .rbac import require_roles
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+AUTHORIZE_PATH = "/o/authorize"
+
+
+class CredentialsInput(serializers.Serializer):
+    username = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    next = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+
+
+class PasswordChangeInput(serializers.Serializer):
+    current_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    legacy_user_id = serializers.IntegerField(allow_null=True)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")[:45]
+
+
+def _safe_next(request, target: str) -> str:
+    """Only a relative continuation of the authorization flow on this host is followed."""
+    if target.startswith(AUTHORIZE_PATH) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=False
+    ):
+        return target
+    return ""
+
+
+class LoginApi(APIView):
+    """POST credentials: a session on this service (cookie `auth_sessionid`) that /o/authorize uses to
+    issue the authorization code. A GET here is where /o/authorize sends a caller without a session."""
+
+    authentication_classes: list = []
+
+    def get(self, request):
+        raise ApplicationError(
+            "login_required",
+            "POST username and password here, then follow `next`",
+            extra={"next": _safe_next(request, request.query_params.get("next", ""))},
+            status=401,
+        )
+
+    def post(self, request):
+        data = _valid(CredentialsInput, request)
+        user = services.user_authenticate(
+            username=data["username"], password=data["password"], ip=_ip(request)
+        )
+        login(request, user, backend=MODEL_BACKEND)  # a new session key: no fixation
+        return Response({"user": UserOutput(user).data, "next": _safe_next(request, data.get("next", ""))})
+
+
+class LogoutApi(APIView):
+    authentication_classes: list = []
+
+    def post(self, request):
+        logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _principal(request) -> TokenPrincipal:
+    return request.user
+
+
+class MeApi(APIView):
+    """Who the bearer token speaks for, read from the token alone (verified locally)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        principal = _principal(request)
+        return Response(
+            {
+                "sub": principal.subject,
+                "roles": list(principal.roles),
+                "scopes": list(principal.scopes),
+                "legacy_user_id": principal.legacy_user_id,
+                "client_id": principal.client_id,
+            }
+        )
+
+
+def _token_user(request):
+    user_id = _principal(request).user_id
+    if user_id is None:
+        raise ApplicationError("user_token_required", "This needs a user's token, not a client's", status=403)
+    return services.user_get(user_id=user_id)
+
+
+class PasswordChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        data = _valid(PasswordChangeInput, request)
+        services.user_change_password(user=_token_user(request), ip=_ip(request), **data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccountUnlockApi(APIView):
+    """RBAC lets staff and admins in; the account.unlock policy then decides for this account."""
+
+    permission_classes = [IsAuthenticated, require_roles(Role.STAFF, Role.ADMIN)]
+
+    def post(self, request, user_id: int):
+        principal = _principal(request)
+        actor = Subject(principal.subject, principal.roles)
+        was_locked = services.account_unlock(
+            actor=actor, user=services.user_get(user_id=user_id), ip=_ip(request)
+        )
+        return Response({"unlocked": was_locked})
+
+
+class JwksApi(JwksInfoView):
+    """Every key that verifies: our ES256 access-token keys first, then the RS256 key of OIDC id_tokens
+    (django-oauth-toolkit's own JWKS document, which this replaces under the same URL name)."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        document = json.loads(response.content)
+        document["keys"] = [*keys.jwks()["keys"], *document["keys"]]
+        response.content = json.dumps(document)
+        return response

@@ -1,0 +1,67 @@
+"""DRF authentication by a JWT access token, verified locally (no introspection call).
+
+The principal is built from the token alone (subject, roles, scopes, legacy user id), so the same class
+serves any resource server given a way to find the key of a kid; here the key store answers it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication
+
+from extracted.common.errors import ApplicationError
+
+from . import keys
+from .tokens import AccessTokenClaims, InvalidToken, verify_access_token
+
+
+@dataclass(frozen=True)
+class TokenPrincipal:
+    """Who a verified access token speaks for (a user, or a client for client-credentials tokens)."""
+
+    subject: str
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...]
+    legacy_user_id: int | None
+    client_id: str | None
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def user_id(self) -> int | None:
+        return int(self.subject) if self.subject.isdigit() else None
+
+    @classmethod
+    def from_claims(cls, claims: AccessTokenClaims) -> TokenPrincipal:
+        return cls(claims.subject, claims.roles, claims.scopes, claims.legacy_user_id, claims.client_id)
+
+
+class InvalidTokenError(ApplicationError):
+    status_code = 401
+    www_authenticate = 'Bearer realm="techstore", error="invalid_token"'
+
+
+class JwtAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme != self.keyword or not token:
+            return None
+        try:
+            claims = verify_access_token(
+                token.strip(),
+                key_for_kid=keys.verifying_public_key,
+                issuer=settings.AUTH_ISSUER,
+                audience=settings.AUTH_AUDIENCE,
+            )
+        except InvalidToken as exc:
+            raise InvalidTokenError(exc.code, exc.message) from None
+        return TokenPrincipal.from_claims(claims), claims
+
+    def authenticate_header(self, request) -> str:
+        return f'{self.keyword} realm="techstore"'

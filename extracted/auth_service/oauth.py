@@ -1,0 +1,97 @@
+"""django-oauth-toolkit wiring: our ES256 JWTs as access tokens, OIDC claims, and the audit trail of
+token issue, refresh, revoke and refresh-token reuse."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from . import keys
+from .audit import Event, audit_record
+from .tokens import issue_access_token
+
+CLIENT_SUBJECT_PREFIX = "client:"  # sub of a client-credentials token (no user)
+
+
+def _user_of(request):
+    user = getattr(request, "user", None)
+    if request.grant_type == "client_credentials" or user is None or not user.is_authenticated:
+        return None
+    return user
+
+
+def access_token_generator(request, refresh_token: bool = False) -> str:
+    """ACCESS_TOKEN_GENERATOR: oauthlib calls it with the token request once it is validated."""
+    user = _user_of(request)
+    client_id = request.client.client_id
+    material = keys.signing_key_active()
+    return issue_access_token(
+        private_key=material.private_key,
+        kid=material.kid,
+        issuer=settings.AUTH_ISSUER,
+        audience=settings.AUTH_AUDIENCE,
+        subject=str(user.pk) if user else CLIENT_SUBJECT_PREFIX + client_id,
+        ttl_seconds=request.expires_in,
+        scopes=request.scopes or (),
+        roles=[user.role] if user else [],
+        legacy_user_id=user.legacy_user_id if user else None,
+        client_id=client_id,
+    )
+
+
+class AuthServiceValidator(OAuth2Validator):
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "roles": "profile", "legacy_user_id": "profile"}
+
+    def get_additional_claims(self, request):
+        user = request.user
+        return {
+            "preferred_username": user.username,
+            "email": user.email,
+            "roles": [user.role],
+            "legacy_user_id": user.legacy_user_id,
+        }
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        super().save_bearer_token(token, request, *args, **kwargs)
+        user = _user_of(request)
+        refreshed = request.grant_type == "refresh_token"
+        audit_record(
+            event=Event.TOKEN_REFRESHED if refreshed else Event.TOKEN_ISSUED,
+            username=user.username if user else "",
+            user_id=user.pk if user else None,
+            client_id=request.client.client_id,
+            data={"grant_type": request.grant_type, "scope": token.get("scope", "")},
+        )
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if not valid:
+            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+            replayed = (
+                get_refresh_token_model()
+                .objects.filter(token_checksum=checksum, revoked__isnull=False)
+                .select_related("user")
+                .first()
+            )
+            if replayed is not None:  # a rotated-out (or revoked) token came back: its family is revoked
+                audit_record(
+                    event=Event.REFRESH_REUSED,
+                    outcome="refused",
+                    reason="refresh_token_reused",
+                    username=replayed.user.username,
+                    user_id=replayed.user_id,
+                    client_id=client.client_id,
+                    data={"token_family": str(replayed.token_family)},
+                )
+        return valid
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        audit_record(
+            event=Event.TOKEN_REVOKED,
+            client_id=getattr(request.client, "client_id", ""),
+            data={"token_type_hint": token_type_hint or ""},
+        )

@@ -1,0 +1,147 @@
+"""Settings for the Auth service (`python -m extracted.auth_service ...`), on the chassis helper.
+
+The environment is read here once (extracted.common.settings reads the shared variables). Defaults give
+the embedded profile: SQLite under var/, a development key encryption key and a development OIDC RSA key
+file under var/, both refused when DEBUG is off.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from extracted.auth_service.crypto import KeyMaterialError, parse_encryption_key
+from extracted.common.settings import env_int, service_settings
+
+globals().update(
+    service_settings(
+        "auth_service",
+        database_env="AUTH_DATABASE_URL",
+        root_urlconf="extracted.auth_service.urls",
+        default_port=8102,
+        with_auth=True,
+        apps=["django.contrib.sessions", "oauth2_provider", "extracted.auth_service"],
+    )
+)
+_env = os.environ
+
+AUTH_USER_MODEL = "auth_service.User"
+MIDDLEWARE = [
+    *MIDDLEWARE,  # noqa: F821 (from service_settings)
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+# The gateway serves the monolith and this service on one host: a distinct cookie name keeps the two
+# sessions apart. The session only carries a login into the authorization-code flow.
+SESSION_COOKIE_NAME = "auth_sessionid"
+SESSION_COOKIE_AGE = env_int(_env, "AUTH_SESSION_COOKIE_AGE", 15 * 60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG  # noqa: F821
+LOGIN_URL = "/api/v1/auth/login"  # where /o/authorize/ sends a caller without a session (?next=...)
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# Argon2id for every new hash; PBKDF2 kept so users synced from the monolith log in with their hash, which
+# Django re-hashes with Argon2id at that user's first successful login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- tokens ---
+AUTH_ISSUER = _env.get("AUTH_ISSUER", "http://127.0.0.1:8102")
+AUTH_AUDIENCE = _env.get("AUTH_AUDIENCE", "techstore")
+AUTH_ACCESS_TOKEN_TTL_SECONDS = env_int(_env, "AUTH_ACCESS_TOKEN_TTL_SECONDS", 15 * 60)
+AUTH_REFRESH_TOKEN_TTL_SECONDS = env_int(_env, "AUTH_REFRESH_TOKEN_TTL_SECONDS", 14 * 24 * 60 * 60)
+AUTH_ID_TOKEN_TTL_SECONDS = env_int(_env, "AUTH_ID_TOKEN_TTL_SECONDS", 15 * 60)
+AUTH_AUTHORIZATION_CODE_TTL_SECONDS = env_int(_env, "AUTH_AUTHORIZATION_CODE_TTL_SECONDS", 60)
+# How long a rotated-out signing key keeps verifying: by default the access token lifetime.
+AUTH_KEY_ROTATION_OVERLAP_SECONDS = env_int(
+    _env, "AUTH_KEY_ROTATION_OVERLAP_SECONDS", AUTH_ACCESS_TOKEN_TTL_SECONDS
+)
+
+# AES-256-GCM key sealing the ES256 private keys in the auth database (32 bytes, base64url).
+DEV_KEY_ENCRYPTION_KEY = (
+    "ZGV2LW9ubHktYXV0aC1rZXktZW5jcnlwdGlvbi1rZXk"  # DEV-ONLY (b64 "dev-only-auth-key-encryption-key")
+)
+AUTH_KEY_ENCRYPTION_KEY = _env.get("AUTH_KEY_ENCRYPTION_KEY", DEV_KEY_ENCRYPTION_KEY)
+try:
+    parse_encryption_key(AUTH_KEY_ENCRYPTION_KEY)
+except KeyMaterialError as exc:
+    raise ImproperlyConfigured(f"AUTH_KEY_ENCRYPTION_KEY: {exc}") from None
+
+# OIDC id_tokens: django-oauth-toolkit signs them RS256 (its only asymmetric choice) with this PEM key.
+# Development: a key generated once into var/ (DEV-ONLY).
+AUTH_OIDC_RSA_PRIVATE_KEY = _env.get("AUTH_OIDC_RSA_PRIVATE_KEY", "")
+_oidc_key_is_dev = not AUTH_OIDC_RSA_PRIVATE_KEY
+if _oidc_key_is_dev:
+    from extracted.auth_service.crypto import dev_rsa_key_pem
+
+    AUTH_OIDC_RSA_PRIVATE_KEY = dev_rsa_key_pem(Path(VAR_DIR) / "auth_service-oidc-rsa.pem")  # noqa: F821
+
+# --- lockout ---
+AUTH_LOCKOUT_THRESHOLD = env_int(_env, "AUTH_LOCKOUT_THRESHOLD", 5)
+AUTH_LOCKOUT_WINDOW_SECONDS = env_int(_env, "AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60)
+AUTH_LOCKOUT_SECONDS = env_int(_env, "AUTH_LOCKOUT_SECONDS", 15 * 60)
+
+if not DEBUG:  # noqa: F821
+    insecure = [
+        name
+        for name, dev in (
+            ("AUTH_KEY_ENCRYPTION_KEY", AUTH_KEY_ENCRYPTION_KEY == DEV_KEY_ENCRYPTION_KEY),
+            ("AUTH_OIDC_RSA_PRIVATE_KEY", _oidc_key_is_dev),
+        )
+        if dev
+    ]
+    if insecure:
+        raise ImproperlyConfigured(f"DEBUG is off but {', '.join(insecure)} still hold development defaults")
+
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "extracted.auth_service.oauth.AuthServiceValidator",
+    # Access tokens are our ES256 JWTs, verified locally from the JWKS; refresh tokens stay opaque.
+    "ACCESS_TOKEN_GENERATOR": "extracted.auth_service.oauth.access_token_generator",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": AUTH_ACCESS_TOKEN_TTL_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": AUTH_REFRESH_TOKEN_TTL_SECONDS,
+    "ID_TOKEN_EXPIRE_SECONDS": AUTH_ID_TOKEN_TTL_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": AUTH_AUTHORIZATION_CODE_TTL_SECONDS,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a replayed refresh token revokes its whole family
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only SHA-256 checksums of tokens at rest
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": AUTH_OIDC_RSA_PRIVATE_KEY,
+    "OIDC_ISS_ENDPOINT": AUTH_ISSUER,
+    "SCOPES": {
+        "openid": "OpenID Connect sign-in",
+        "profile": "Username, roles and legacy user id",
+        "email": "Email address",
+        "read": "Read access",
+        "write": "Write access",
+    },
+    "DEFAULT_SCOPES": ["read"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", "techstore"],  # techstore:// = the mobile app
+}
+
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F821
+    "DEFAULT_AUTHENTICATION_CLASSES": ["extracted.auth_service.authentication.JwtAuthentication"],
+    "EXCEPTION_HANDLER": "extracted.auth_service.errors.exception_handler",
+}

@@ -1,0 +1,38 @@
+"""Routes: the chassis (health, metrics), django-oauth-toolkit's endpoints (no trailing slashes, like
+every TechStore path), OIDC discovery and the JWKS at the root, and /api/v1/auth/."""
+
+from django.urls import include, path
+from oauth2_provider import views as oauth_views
+
+from extracted.common.urls import chassis_urlpatterns
+
+from . import apis
+
+# Named as in django-oauth-toolkit's own urls (namespace oauth2_provider), so its discovery document
+# points at these paths and at our JWKS.
+oauth_patterns = [
+    path("o/authorize", oauth_views.AuthorizationView.as_view(), name="authorize"),
+    path("o/token", oauth_views.TokenView.as_view(), name="token"),
+    path("o/revoke", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("o/userinfo", oauth_views.UserInfoView.as_view(), name="user-info"),
+    path(
+        ".well-known/openid-configuration",
+        oauth_views.ConnectDiscoveryInfoView.as_view(),
+        name="oidc-connect-discovery-info",
+    ),
+    path(".well-known/jwks.json", apis.JwksApi.as_view(), name="jwks-info"),
+]
+
+api_patterns = [
+    path("login", apis.LoginApi.as_view(), name="auth-login"),
+    path("logout", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("me", apis.MeApi.as_view(), name="auth-me"),
+    path("password/change", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
+    path("users/<int:user_id>/unlock", apis.AccountUnlockApi.as_view(), name="auth-account-unlock"),
+]
+
+urlpatterns = [
+    *chassis_urlpatterns(),
+    path("", include((oauth_patterns, "oauth2_provider"))),
+    path("api/v1/auth/", include(api_patterns)),
+]

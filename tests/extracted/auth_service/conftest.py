@@ -1,0 +1,81 @@
+"""Auth service test session: settings = extracted.auth_service.settings on AUTH_DATABASE_URL (real
+PostgreSQL in `make test`). Run as its own session: `pytest --ds=extracted.auth_service.settings
+--confcutdir=tests/extracted/auth_service tests/extracted/auth_service`.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.test import Client
+from rest_framework.test import APIClient
+
+from extracted.auth_service import keys
+from extracted.auth_service.models import Role, User
+from extracted.auth_service.tokens import issue_access_token
+
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def browser() -> Client:
+    """A plain Django client: the OAuth endpoints take form posts and answer redirects."""
+    return Client()
+
+
+def legacy_pbkdf2_hash(password: str) -> str:
+    """A hash the way the monolith stores it (PBKDF2-SHA256; few iterations to keep the test quick)."""
+    return PBKDF2PasswordHasher().encode(password, PBKDF2PasswordHasher().salt(), iterations=1000)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(*, role: str = Role.CUSTOMER, password: str = PASSWORD, legacy: bool = False, **fields) -> User:
+        number = next(_numbers)
+        user = User(
+            username=fields.pop("username", f"user{number}"),
+            email=fields.pop("email", f"user{number}@techstore.example"),
+            role=role,
+            legacy_user_id=fields.pop("legacy_user_id", 1000 + number),
+            **fields,
+        )
+        if legacy:
+            user.password = legacy_pbkdf2_hash(password)
+        else:
+            user.set_password(password)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def bearer(db):
+    """`bearer(user)` -> an Authorization header value with an access token signed by the active key."""
+
+    def make(user: User, **overrides) -> str:
+        material = keys.signing_key_active()
+        token = issue_access_token(
+            private_key=material.private_key,
+            kid=material.kid,
+            issuer=settings.AUTH_ISSUER,
+            audience=settings.AUTH_AUDIENCE,
+            subject=str(user.pk),
+            ttl_seconds=300,
+            scopes=["read"],
+            roles=[user.role],
+            legacy_user_id=user.legacy_user_id,
+            **overrides,
+        )
+        return f"Bearer {token}"
+
+    return make
