@@ -1,4 +1,4 @@
-"""The comparator's normalisation rules: a YAML file (`SHADOW_RULES`, default shadow/rules.yaml) read once.
+"""The comparator's normalisation rules: a YAML file (settings.SHADOW_RULES, default shadow/rules.yaml).
 
     version: 1
     defaults:                        # apply to every route
@@ -21,7 +21,6 @@ problem is reported at once with its line.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -180,13 +179,9 @@ def default_rules() -> Rules:
     return Rules(source="(built-in)", defaults=RuleSet(headers=("content-type",)))
 
 
-def rules_path() -> Path:
-    return Path(os.environ.get("SHADOW_RULES") or DEFAULT_RULES_FILE)
-
-
 def load_rules(path: str | Path | None = None) -> Rules:
-    """Read and validate a rules file (default: `SHADOW_RULES`, else shadow/rules.yaml)."""
-    path = Path(path) if path is not None else rules_path()
+    """Read and validate a rules file (default: shadow/rules.yaml; the CLI passes settings.SHADOW_RULES)."""
+    path = Path(path) if path is not None else DEFAULT_RULES_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

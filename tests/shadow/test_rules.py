@@ -21,14 +21,6 @@ def test_the_shipped_rules_file_is_valid():
     assert "content-type" in rules.for_route("catalog.read").headers
 
 
-def test_the_rules_path_comes_from_shadow_rules(tmp_path, monkeypatch):
-    path = tmp_path / "r.yaml"
-    path.write_text("version: 1\ndefaults:\n  headers: [etag]\n")
-    monkeypatch.setenv("SHADOW_RULES", str(path))
-
-    assert load_rules().for_route("x").headers == ("etag",)
-
-
 def test_every_problem_is_reported_with_its_line():
     text = """version: 1
 defaults:
