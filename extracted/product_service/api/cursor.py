@@ -4,28 +4,14 @@ ordering, is a 400 invalid_cursor."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict
-from decimal import Decimal
-
-import orjson
 from django.core import signing
 
 from extracted.common.errors import ApplicationError
+from extracted.product_service.store.common import query_fingerprint
 from extracted.product_service.store.port import ProductQuery
 
 SALT = "product_service.v2.cursor"
 MAX_CURSOR_LENGTH = 2048
-
-
-def query_fingerprint(query: ProductQuery) -> str:
-    """Stable across processes: the same filters and ordering, the same fingerprint."""
-    fields = asdict(query)
-    fields["attributes"] = {name: list(values) for name, values in sorted(query.attributes.items())}
-    raw = orjson.dumps(
-        fields, option=orjson.OPT_SORT_KEYS, default=lambda v: str(v) if isinstance(v, Decimal) else None
-    )
-    return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
 def encode_cursor(position: str, query: ProductQuery) -> str:

@@ -31,13 +31,12 @@ SMALL_BODY_BYTES = 256 * 1024  # everything but the imports
 class StrictSerializer(serializers.Serializer):
     """Refuses keys it does not declare (a typo must not be silently ignored)."""
 
-    def validate(self, attrs):
-        unknown = (
-            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        )
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return attrs
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({str(key)[:64]: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
 
 
 class ProductImportInput(StrictSerializer):
@@ -73,7 +72,6 @@ class DigestsInput(StrictSerializer):
     hi = serializers.IntegerField(min_value=0, max_value=contract.MAX_ID)
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         if attrs["lo"] > attrs["hi"]:
             raise serializers.ValidationError({"lo": ["lo must not be greater than hi"]})
         if attrs["hi"] - attrs["lo"] > MAX_DIGEST_SPAN:

@@ -1,0 +1,145 @@
+"""/internal/v1: bearer token, strict validation, the version rule through HTTP, verify, status, stock."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from extracted.product_service.contract import doc_digest
+
+from .documents import CATEGORIES, product_doc
+
+pytestmark = pytest.mark.django_db
+
+IMPORT = "/internal/v1/import/products"
+
+
+def test_internal_endpoints_need_the_token(api_client, seeded):
+    assert api_client.post(IMPORT, {"products": []}, format="json").status_code == 401
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer wrong")
+    answer = api_client.get("/internal/v1/sync/status")
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "authentication_failed"
+
+
+def test_an_import_applies_newer_versions_and_counts_older_ones_stale(internal_client, seeded):
+    body = {"products": [product_doc(3, version=5), product_doc(4, version=1), product_doc(99, version=1)]}
+    assert internal_client.post(IMPORT, body, format="json").json() == {
+        "applied": 2,
+        "stale": 1,
+        "deleted": 0,
+    }
+    assert internal_client.post(IMPORT, body, format="json").json() == {
+        "applied": 0,
+        "stale": 3,
+        "deleted": 0,
+    }
+
+
+def test_a_tombstone_deletes_and_blocks_a_stale_upsert(internal_client, api_client, seeded):
+    answer = internal_client.post(IMPORT, {"deleted": [{"id": 3, "version": 9}]}, format="json")
+    assert answer.json()["deleted"] == 1
+    assert api_client.get("/api/v1/catalog/products/3").status_code == 404
+    stale = internal_client.post(IMPORT, {"products": [product_doc(3, version=8)]}, format="json")
+    assert stale.json() == {"applied": 0, "stale": 1, "deleted": 0}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"products": [], "extra_key": 1}, "validation_error", None),
+        ({"products": "no"}, "validation_error", None),
+        ({"products": [{**product_doc(1), "price": "12.3"}]}, "invalid_document", "products[0].price"),
+        ({"products": [{**product_doc(1), "colour": "red"}]}, "invalid_document", "products[0].colour"),
+        ({"deleted": [{"id": 1}]}, "invalid_document", "deleted[0].version"),
+    ],
+)
+def test_imports_are_validated_strictly(internal_client, seeded, body, code, field):
+    answer = internal_client.post(IMPORT, body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == code
+    if field:
+        assert answer.json()["extra"]["field"] == field
+
+
+def test_a_body_above_the_limit_is_413(internal_client, seeded, settings):
+    big = orjson.dumps({"ranges": [[0, 1]] * 60_000})
+    answer = internal_client.post("/internal/v1/verify/checksums", big, content_type="application/json")
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "payload_too_large"
+
+
+def test_category_import_follows_the_version_rule(internal_client, seeded):
+    renamed = {**CATEGORIES[2], "name": "Sound", "version": 2}
+    body = {"categories": [renamed, CATEGORIES[0]]}
+    answer = internal_client.post("/internal/v1/import/categories", body, format="json")
+    assert answer.json() == {"applied": 1, "stale": 1, "deleted": 0}
+
+
+def test_checksums_and_digests_match_the_contract_digests(internal_client, seeded):
+    checksums = internal_client.post(
+        "/internal/v1/verify/checksums", {"ranges": [[1, 11], [11, 100], [500, 600]]}, format="json"
+    ).json()["ranges"]
+    assert [(r["lo"], r["hi"], r["count"]) for r in checksums] == [(1, 11, 10), (11, 100, 20), (500, 600, 0)]
+    digests = internal_client.post("/internal/v1/verify/digests", {"lo": 1, "hi": 4}, format="json").json()
+    assert digests == {"digests": {str(i): doc_digest(seeded[i - 1]) for i in (1, 2, 3)}}
+
+
+def test_sync_status_reports_count_and_max_version(internal_client, seeded):
+    internal_client.post(IMPORT, {"products": [product_doc(2, version=42)]}, format="json")
+    status = internal_client.get("/internal/v1/sync/status").json()
+    assert status["products"] == 30
+    assert status["max_version"] == 42
+    assert status["last_applied_at"].endswith("Z")
+
+
+def test_reserve_is_all_or_nothing_and_idempotent_per_reference(
+    internal_client, api_client, seeded, django_capture_on_commit_callbacks
+):
+    reserve = "/internal/v1/stock/reserve"
+    short = internal_client.post(
+        reserve,
+        {
+            "reference": "order-1",
+            "lines": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}],
+        },
+        format="json",
+    )
+    assert short.status_code == 409
+    assert short.json()["code"] == "out_of_stock"
+    assert short.json()["extra"]["lines"] == [{"product_id": 5, "requested": 1, "available": 0}]
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 4
+
+    body = {"reference": "order-2", "lines": [{"product_id": 4, "quantity": 3}]}
+    with django_capture_on_commit_callbacks(execute=True):  # the cache drops the product's old stock
+        first = internal_client.post(reserve, body, format="json")
+        again = internal_client.post(reserve, body, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 1
+
+
+def test_release_gives_the_stock_back_once(internal_client, api_client, seeded):
+    body = {"reference": "order-3", "lines": [{"product_id": 4, "quantity": 2}]}
+    internal_client.post("/internal/v1/stock/reserve", body, format="json")
+    for _ in range(2):
+        answer = internal_client.post("/internal/v1/stock/release", {"reference": "order-3"}, format="json")
+        assert answer.json()["status"] == "released"
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 4
+    unknown = internal_client.post("/internal/v1/stock/release", {"reference": "nope"}, format="json")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "reservation_not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"reference": "bad ref!", "lines": [{"product_id": 1, "quantity": 1}]},
+        {"reference": "r", "lines": []},
+        {"reference": "r", "lines": [{"product_id": 1, "quantity": 0}]},
+        {"reference": "r", "lines": [{"product_id": 1, "quantity": 1, "price": 3}]},
+    ],
+)
+def test_reserve_input_is_validated_strictly(internal_client, seeded, body):
+    answer = internal_client.post("/internal/v1/stock/reserve", body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "validation_error"
