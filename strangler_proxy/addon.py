@@ -6,7 +6,8 @@ Order matters (each hook runs addon by addon in this order):
   is looked up or forwarded;
 - EdgeIdentity strips client X-Strangler-* headers before anything reads them and says who the user is;
 - RateLimit may answer 429; Router picks the upstream; Forwarder calls it (pooled connections, timeouts,
-  bulkheads, breakers, fallback); Audit and Metrics record what happened.
+  bulkheads, breakers, fallback); Shadow mirrors shadow routes' requests in the background and publishes
+  the shadow pairs; Audit and Metrics record what happened.
 """
 
 import importlib
@@ -27,6 +28,7 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.ratelimit", "RateLimit"),
     ("strangler_proxy.routing", "Router"),
     ("strangler_proxy.forwarding", "Forwarder"),
+    ("strangler_proxy.shadow_capture", "Shadow"),
     ("strangler_proxy.audit", "Audit"),
     ("strangler_proxy.metrics", "Metrics"),
 )

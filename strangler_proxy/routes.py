@@ -31,6 +31,35 @@ class Upstream:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteSafety:
+    """How a shadow route makes mirrored writes safe (routes.yaml `shadow.writes`; every field must be
+    true): the copy carries X-Strangler-Shadow: 1, its Idempotency-Key is rewritten, and the target
+    promises to run shadow traffic in dry-run/sandbox mode."""
+
+    marker: bool = True
+    rewrite_idempotency_key: bool = True
+    target_dry_run: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowOptions:
+    """The mirrored copies of a shadow route (routes.yaml `shadow:`): an optional `secondary` legacy
+    instance (noise), the candidate asked `candidate_repeats` times (2: candidate-only noise), a sticky
+    `sample` percentage on top of the flag, the copies' own `timeout` and `bulkhead`, and `writes`."""
+
+    secondary: Upstream | None = None
+    candidate_repeats: int = 1
+    sample: float = 100.0
+    timeout: float = 5.0
+    bulkhead: int = 20
+    writes: WriteSafety | None = None
+
+
+# A shadow route that accepts any other method mirrors writes and must declare `shadow.writes`.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """One entry of the route table. `legacy` is None for paths the monolith never served (/api/v2)."""
 
@@ -45,6 +74,7 @@ class Route:
     timeout: float = 30.0
     bulkhead: int = 100
     line: int = 0  # where the route starts in routes.yaml, for messages
+    shadow: ShadowOptions | None = None  # mode "shadow" only (defaults when the route has no `shadow:`)
 
 
 @dataclass(frozen=True, slots=True)

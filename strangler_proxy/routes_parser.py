@@ -3,6 +3,7 @@ gateway refuses to start with a message an operator can act on."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping, Set
@@ -10,13 +11,23 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from strangler_proxy.routes import GATEWAY_UPSTREAM_NAME, Route, RouteTable, Upstream
+from strangler_proxy.routes import (
+    GATEWAY_UPSTREAM_NAME,
+    READ_METHODS,
+    Route,
+    RouteTable,
+    ShadowOptions,
+    Upstream,
+    WriteSafety,
+)
 
 TOP_KEYS = frozenset({"upstreams", "defaults", "routes"})
 DEFAULTS_KEYS = frozenset({"legacy", "timeout", "bulkhead"})
 ROUTE_KEYS = frozenset(
-    {"id", "methods", "path", "legacy", "target", "flag", "mode", "fallback", "timeout", "bulkhead"}
+    {"id", "methods", "path", "legacy", "target", "flag", "mode", "fallback", "timeout", "bulkhead", "shadow"}
 )
+SHADOW_KEYS = frozenset({"secondary", "candidate_repeats", "sample", "timeout", "bulkhead", "writes"})
+WRITES_KEYS = frozenset({"marker", "rewrite_idempotency_key", "target_dry_run"})
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_TIMEOUT = 600.0
 
@@ -227,6 +238,12 @@ class _Reader:
         if "bulkhead" in fields:
             bulkhead = self.positive(fields["bulkhead"], f"{name}: bulkhead", integer=True)
 
+        shadow = None
+        if mode == "shadow":
+            shadow = self.read_shadow(fields.get("shadow"), name, methods, fields["mode"], target)
+        elif "shadow" in fields:
+            self.problem(fields["shadow"], f"{name}: 'shadow' options need mode: shadow")
+
         if len(self.problems) > before:
             return None
         return Route(
@@ -241,7 +258,77 @@ class _Reader:
             timeout=float(timeout),
             bulkhead=int(bulkhead),
             line=line,
+            shadow=shadow,
         )
+
+    def read_shadow(
+        self,
+        node: yaml.Node | None,
+        name: str,
+        methods: frozenset[str],
+        at: yaml.Node,
+        target: Upstream | None,
+    ) -> ShadowOptions:
+        """The route's `shadow:` options. A route that mirrors writes (any method but GET/HEAD/OPTIONS;
+        no `methods` means every method) must declare `writes` with all three safeguards true."""
+        fields = self.mapping(node, f"{name}: shadow", SHADOW_KEYS) if node is not None else {}
+        options = ShadowOptions()
+        if "secondary" in fields:
+            secondary = self.upstream_ref(fields["secondary"], f"{name}: shadow.secondary", nullable=True)
+            if secondary is not None and target is not None and secondary.name == target.name:
+                self.problem(
+                    fields["secondary"], f"{name}: shadow.secondary must be a legacy instance, not the target"
+                )
+            options = dataclasses.replace(options, secondary=secondary)
+        if "candidate_repeats" in fields:
+            repeats = self.scalar(fields["candidate_repeats"], f"{name}: shadow.candidate_repeats", "int")
+            if repeats not in (1, 2, None):
+                self.problem(fields["candidate_repeats"], f"{name}: shadow.candidate_repeats must be 1 or 2")
+            options = dataclasses.replace(options, candidate_repeats=repeats or 1)
+        if "sample" in fields:
+            sample = self.scalar(fields["sample"], f"{name}: shadow.sample", "float")
+            if sample is not None and not 0 < sample <= 100:
+                self.problem(
+                    fields["sample"], f"{name}: shadow.sample is a percentage: greater than 0, at most 100"
+                )
+            options = dataclasses.replace(options, sample=sample or 100.0)
+        if "timeout" in fields:
+            timeout = self.positive(fields["timeout"], f"{name}: shadow.timeout", integer=False)
+            options = dataclasses.replace(options, timeout=float(timeout or options.timeout))
+        if "bulkhead" in fields:
+            bulkhead = self.positive(fields["bulkhead"], f"{name}: shadow.bulkhead", integer=True)
+            options = dataclasses.replace(options, bulkhead=int(bulkhead or options.bulkhead))
+        if "writes" in fields:
+            options = dataclasses.replace(options, writes=self.read_write_safety(fields["writes"], name))
+        writes = (methods or HTTP_METHODS) - READ_METHODS
+        if writes and options.writes is None:
+            self.problem(
+                node if node is not None else at,
+                f"{name}: mode shadow would mirror writes ({', '.join(sorted(writes))}) to the target;"
+                " declare how they are made safe (shadow: {writes: {marker: true,"
+                " rewrite_idempotency_key: true, target_dry_run: true}}) or restrict methods to GET, HEAD,"
+                " OPTIONS",
+            )
+        return options
+
+    def read_write_safety(self, node: yaml.Node, name: str) -> WriteSafety | None:
+        fields = self.mapping(node, f"{name}: shadow.writes", WRITES_KEYS)
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        safe = True
+        for key in sorted(WRITES_KEYS):
+            if key not in fields:
+                self.problem(node, f"{name}: shadow.writes.{key} is required (and must be true)")
+                safe = False
+                continue
+            value = self.scalar(fields[key], f"{name}: shadow.writes.{key}", "bool")
+            if value is False:
+                self.problem(
+                    fields[key],
+                    f"{name}: shadow.writes.{key} must be true: without it a mirrored write is unsafe",
+                )
+            safe = safe and value is True
+        return WriteSafety() if safe else None
 
     def read_methods(self, node: yaml.Node, name: str) -> frozenset[str]:
         if not isinstance(node, yaml.SequenceNode) or not node.value:

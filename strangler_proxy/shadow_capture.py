@@ -1,0 +1,527 @@
+"""Shadow addon: on routes in mode `shadow`, legacy answers the client while the gateway sends a copy of the
+request to the target (and, when configured, to a secondary legacy instance and a second time to the
+target), then publishes the shadow pair for the comparator (shadow/pairs.py, shadow/transport.py).
+
+The client's path never waits for shadow work: the `request` hook only snapshots the request and starts a
+background task (the Forwarder, earlier in the chain, has already obtained legacy's answer for buffered
+requests; HEAD and streamed requests are forwarded by mitmproxy after the hook, concurrently with the
+copies). The copies have their own aiohttp client, timeout and bulkhead (full: the copy is skipped, never
+queued), so a slow or dead candidate costs the client nothing. The pair is offered to a
+BackgroundPublisher, which never blocks or raises: a full buffer drops the pair and counts it.
+
+Who is mirrored: the route's flag (the Router's decision; a percentage rollout is sticky per user), then
+the route's `shadow.sample` percentage, sticky per user (else per credential, else per client address).
+Writes are mirrored only on routes that declare `shadow.writes` (routes_parser refuses the route table
+otherwise); their copies carry `X-Strangler-Shadow: 1` (EdgeIdentity strips any client-sent one) and an
+Idempotency-Key replaced by `shadow-<hmac of the original>`, and they never go to the secondary (a legacy
+instance has no dry-run mode). Read copies carry the marker too, so a target can always tell shadow
+traffic apart.
+
+(Not named shadow.py: mitmdump puts this directory first on sys.path when it loads addon.py as a script,
+and a module named `shadow` here would hide the top-level `shadow` package.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.utils import human
+from prometheus_client import Counter, Histogram
+from yarl import URL
+
+from shadow.pairs import DEFAULT_BODY_LIMIT, RESPONSE_HEADERS, Exchange, ShadowPair, select_headers
+from shadow.transport import BackgroundPublisher, open_publisher, parse_queue_url, queue_url_from_env
+from strangler_proxy.metrics import LATENCY_BUCKETS
+from strangler_proxy.resilience import Bulkhead, BulkheadFull
+from strangler_proxy.routes import (
+    ANONYMOUS,
+    READ_METHODS,
+    Decision,
+    Route,
+    RouteTable,
+    ShadowOptions,
+    Upstream,
+)
+from strangler_proxy.routes_parser import RoutesError, load_routes
+from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY, SESSION_KEY
+from strangler_proxy.tracing import TRACE_KEY
+
+logger = logging.getLogger(__name__)
+
+SHADOW_HEADER = "X-Strangler-Shadow"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+CAPTURE_KEY = "strangler.shadow"  # flow.metadata: the capture in flight (its task, the primary's answer)
+DEV_KEY_SECRET = "strangler-shadow-dev-secret"  # development default; set SHADOW_KEY_SECRET elsewhere
+_NOT_COPIED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        SHADOW_HEADER.lower(),
+    }
+)
+_SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+_READ_CHUNK = 64 * 1024
+
+MIRRORED = Counter("strangler_shadow_mirrored", "Requests mirrored on shadow routes.", ["route"])
+SKIPPED = Counter(
+    "strangler_shadow_skipped",
+    "Requests on shadow routes not mirrored: flag_off, not_sampled, streamed, write_not_declared.",
+    ["route", "reason"],
+)
+PUBLISHED = Counter("strangler_shadow_pairs_published", "Shadow pairs handed to the queue.", ["route"])
+DROPPED = Counter(
+    "strangler_shadow_pairs_dropped",
+    "Shadow pairs lost: queue_full (the publish buffer) or publish_failed (the queue refused them).",
+    ["reason"],
+)
+COPY_ERRORS = Counter(
+    "strangler_shadow_copy_errors",
+    "Mirrored copies without an answer, by reason (timeout, connect_failed, bulkhead_full, ...).",
+    ["route", "role", "reason"],
+)
+COPY_LATENCY = Histogram(
+    "strangler_shadow_copy_duration_seconds",
+    "Time a mirrored copy took (answered or not), by route and role (candidate, candidate2, secondary).",
+    ["route", "role"],
+    buckets=LATENCY_BUCKETS,
+)
+
+_children: dict[tuple, object] = {}
+
+
+def _child(metric, *labels: str):
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
+# --- pure decisions -------------------------------------------------------------------------------------
+
+
+def is_write(method: str) -> bool:
+    return method not in READ_METHODS
+
+
+def sampled(route_id: str, sticky_key: str | None, percent: float) -> bool:
+    """Is this user (sticky_key) in the route's `percent` sample? The same key always gets the same answer
+    for a route; no key: a coin toss per request."""
+    if percent >= 100:
+        return True
+    if sticky_key is None:
+        return random.random() * 100 < percent
+    digest = hashlib.blake2b(f"{route_id}:{sticky_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest) % 10_000 < percent * 100
+
+
+def shadow_idempotency_key(secret: bytes, original: str) -> str:
+    """The key a mirrored write carries instead of the client's: stable for one original (the target
+    deduplicates the copies of one request) and never equal to a key a client would send."""
+    return "shadow-" + hmac.new(secret, original.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def copy_headers(fields: list[tuple[str, str]], *, write: bool, secret: bytes) -> list[tuple[str, str]]:
+    """The copy's headers: the client's (after the gateway's own: identity, request id, traceparent) minus
+    hop-by-hop ones, plus the shadow marker; a write's Idempotency-Key rewritten."""
+    headers = []
+    for name, value in fields:
+        lower = name.lower()
+        if lower in _NOT_COPIED:
+            continue
+        if write and lower == "idempotency-key":
+            value = shadow_idempotency_key(secret, value)
+        headers.append((name, value))
+    headers.append((SHADOW_HEADER, "1"))
+    return headers
+
+
+def sticky_key(flow: http.HTTPFlow) -> str | None:
+    identity = flow.metadata.get(IDENTITY_KEY, ANONYMOUS)
+    if identity.user_id:
+        return f"user:{identity.user_id}"
+    session = flow.metadata.get(SESSION_KEY)
+    if session:
+        return f"session:{session}"
+    peer = flow.client_conn.peername
+    return f"address:{peer[0]}" if peer else None
+
+
+# --- the addon ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Capture:
+    """A mirrored request: what the copies send, and legacy's answer once it is known."""
+
+    route: Route
+    options: ShadowOptions
+    target: Upstream
+    method: str
+    target_path: str  # path and query, as the client sent them
+    header_fields: list[tuple[str, str]]
+    body: bytes
+    trace_id: str
+    user: str | None
+    write: bool
+    primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowSettings:
+    queue_url: str
+    body_limit: int
+    buffer: int
+    key_secret: bytes
+
+
+class Shadow:
+    """Options: strangler_shadow_queue (SHADOW_QUEUE_URL; default: BROKER_URL's AMQP broker, else the file
+    queue under var/shadow/queue), strangler_shadow_body_limit, strangler_shadow_buffer,
+    strangler_shadow_key_secret (SHADOW_KEY_SECRET). Reads the route table of the Router's
+    `strangler_routes` (or the one given)."""
+
+    def __init__(self, table: RouteTable | None = None, publisher: BackgroundPublisher | None = None) -> None:
+        self._given_table = table
+        self.routes: dict[str, Route] = self._shadow_routes(table) if table else {}
+        self.settings: ShadowSettings | None = None
+        self.publisher = publisher
+        self._owns_publisher = publisher is None
+        self._session: aiohttp.ClientSession | None = None
+        self._bulkheads: dict[tuple[str, str, int], Bulkhead] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "strangler_shadow_queue",
+            str,
+            queue_url_from_env(),
+            "Where shadow pairs go: amqp://... (topic exchange strangler.shadow) or file:///dir (the file "
+            "queue). Default: SHADOW_QUEUE_URL, else BROKER_URL when it is AMQP, else var/shadow/queue.",
+        )
+        loader.add_option(
+            "strangler_shadow_body_limit",
+            str,
+            "64k",
+            "Bytes of each body kept in a shadow pair; larger bodies are cut there (their sha256 is kept).",
+        )
+        loader.add_option(
+            "strangler_shadow_buffer",
+            int,
+            10_000,
+            "Shadow pairs waiting to be published before new ones drop.",
+        )
+        loader.add_option(
+            "strangler_shadow_key_secret",
+            str,
+            os.environ.get("SHADOW_KEY_SECRET") or DEV_KEY_SECRET,
+            "HMAC key of the Idempotency-Key a mirrored write carries (SHADOW_KEY_SECRET).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        options = ctx.options
+        if self._given_table is None and (not self.routes or "strangler_routes" in updated):
+            path = getattr(options, "strangler_routes", None)
+            if path:
+                try:
+                    self.routes = self._shadow_routes(load_routes(path))
+                except RoutesError as exc:
+                    raise exceptions.OptionsError(str(exc)) from None
+        if self.settings is not None and not any(name.startswith("strangler_shadow") for name in updated):
+            return
+        try:
+            parse_queue_url(options.strangler_shadow_queue)
+            limit = human.parse_size(options.strangler_shadow_body_limit)
+        except ValueError as exc:
+            raise exceptions.OptionsError(f"Shadow: {exc}") from None
+        if not limit:
+            raise exceptions.OptionsError("strangler_shadow_body_limit must be a positive size such as 64k")
+        if options.strangler_shadow_buffer < 1:
+            raise exceptions.OptionsError("strangler_shadow_buffer must be at least 1")
+        settings = ShadowSettings(
+            queue_url=options.strangler_shadow_queue,
+            body_limit=limit,
+            buffer=options.strangler_shadow_buffer,
+            key_secret=options.strangler_shadow_key_secret.encode(),
+        )
+        if (
+            self._owns_publisher
+            and self.routes
+            and (
+                self.publisher is None
+                or self.settings is None
+                or (settings.queue_url, settings.buffer) != (self.settings.queue_url, self.settings.buffer)
+            )
+        ):
+            if self.publisher is not None:
+                self.publisher.close(timeout=1.0)
+            url = settings.queue_url
+            self.publisher = BackgroundPublisher(
+                lambda: open_publisher(url),
+                maxsize=settings.buffer,
+                on_publish=_published,
+                on_drop=_dropped,
+            )
+        self.settings = settings
+
+    @staticmethod
+    def _shadow_routes(table: RouteTable) -> dict[str, Route]:
+        return {route.id: route for route in table.routes if route.mode == "shadow"}
+
+    # --- per request ---------------------------------------------------------------------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        decision: Decision | None = flow.metadata.get(DECISION_KEY)
+        if decision is None or decision.mode != "shadow" or flow.error or self.publisher is None:
+            return
+        route = self.routes.get(decision.route_id)
+        if route is None:
+            return
+        if decision.shadow is None:
+            _child(SKIPPED, route.id, "flag_off").inc()
+            return
+        request = flow.request
+        body = request.raw_content
+        if body is None:  # streamed by mitmproxy: there is nothing to send a copy of
+            _child(SKIPPED, route.id, "streamed").inc()
+            return
+        options = route.shadow or ShadowOptions()
+        write = is_write(request.method)
+        if write and options.writes is None:  # routes_parser refuses such a table; never mirror anyway
+            _child(SKIPPED, route.id, "write_not_declared").inc()
+            return
+        if not sampled(route.id, sticky_key(flow), options.sample):
+            _child(SKIPPED, route.id, "not_sampled").inc()
+            return
+        trace = flow.metadata.get(TRACE_KEY)
+        identity = flow.metadata.get(IDENTITY_KEY, ANONYMOUS)
+        capture = _Capture(
+            route=route,
+            options=options,
+            target=decision.shadow,
+            method=request.method,
+            target_path=request.path,
+            header_fields=list(request.headers.items(multi=True)),
+            body=body,
+            trace_id=trace.trace_id if trace else "",
+            user=identity.user_id,
+            write=write,
+        )
+        flow.metadata[CAPTURE_KEY] = capture
+        if flow.response is not None:  # the Forwarder already has legacy's answer
+            self._primary_answered(flow, capture)
+        _child(MIRRORED, route.id).inc()
+        task = asyncio.get_running_loop().create_task(self._mirror(capture))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        capture: _Capture | None = flow.metadata.get(CAPTURE_KEY)
+        if capture is not None and not capture.primary.done():
+            self._primary_answered(flow, capture)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        capture: _Capture | None = flow.metadata.get(CAPTURE_KEY)
+        if capture is not None and not capture.primary.done():
+            capture.primary.set_result(("error", str(flow.error.msg if flow.error else "error"), None))
+
+    @staticmethod
+    def _primary_answered(flow: http.HTTPFlow, capture: _Capture) -> None:
+        forward = flow.metadata.get(FORWARD_KEY)
+        elapsed = getattr(forward, "latency_ms", None)
+        if elapsed is None or not elapsed:
+            elapsed = (time.time() - flow.request.timestamp_start) * 1000
+        capture.primary.set_result(("response", flow.response, elapsed))
+
+    # --- the background part -------------------------------------------------------------------------
+
+    async def _mirror(self, capture: _Capture) -> None:
+        try:
+            pair = await self._pair(capture)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug here must never reach the client's flow
+            logger.exception("shadow capture of %s failed", capture.route.id)
+            return
+        self.publisher.offer(pair)
+
+    async def _pair(self, capture: _Capture) -> ShadowPair:
+        options = capture.options
+        jobs = [self._copy(capture, capture.target, "candidate")]
+        if options.candidate_repeats == 2:
+            jobs.append(self._copy(capture, capture.target, "candidate2"))
+        if options.secondary is not None and not capture.write:
+            jobs.append(self._copy(capture, options.secondary, "secondary"))
+        results = await asyncio.gather(*jobs)
+        answers = {exchange_role: exchange for exchange_role, exchange in results}
+        primary = await self._primary(capture)
+        path, _, query = capture.target_path.partition("?")
+        return ShadowPair.build(
+            route=capture.route.id,
+            trace_id=capture.trace_id,
+            user=capture.user,
+            method=capture.method,
+            path=path,
+            query=query,
+            header_fields=capture.header_fields,
+            body=capture.body,
+            primary=primary,
+            candidate=answers["candidate"],
+            secondary=answers.get("secondary"),
+            candidate2=answers.get("candidate2"),
+            limit=self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT,
+        )
+
+    async def _primary(self, capture: _Capture) -> Exchange:
+        limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
+        try:
+            kind, value, elapsed = await asyncio.wait_for(
+                asyncio.shield(capture.primary), capture.route.timeout + capture.options.timeout
+            )
+        except TimeoutError:
+            return Exchange.failed("no_answer", (capture.route.timeout + capture.options.timeout) * 1000)
+        if kind == "error":
+            return Exchange.failed(value, 0.0)
+        response: http.Response = value
+        raw = response.raw_content
+        if raw is None:  # mitmproxy streamed it to the client
+            return Exchange.answered(
+                response.status_code, response.headers.items(multi=True), b"", elapsed, error="body_streamed"
+            )
+        body = response.get_content(strict=False) or b""
+        return Exchange.answered(
+            response.status_code, response.headers.items(multi=True), body, elapsed, limit=limit
+        )
+
+    async def _copy(self, capture: _Capture, upstream: Upstream, role: str) -> tuple[str, Exchange]:
+        route, options = capture.route, capture.options
+        started = time.perf_counter()
+        bulkhead = self._bulkhead(route.id, upstream.name, options.bulkhead)
+        try:
+            await bulkhead.acquire()
+        except BulkheadFull:
+            return role, self._copy_failed(route.id, role, "bulkhead_full", started)
+        try:
+            exchange = await self._send(capture, upstream, started)
+        finally:
+            bulkhead.release()
+        elapsed = time.perf_counter() - started
+        _child(COPY_LATENCY, route.id, role).observe(elapsed)
+        if exchange.error is not None:
+            _child(COPY_ERRORS, route.id, role, exchange.error).inc()
+        return role, exchange
+
+    async def _send(self, capture: _Capture, upstream: Upstream, started: float) -> Exchange:
+        options = capture.options
+        limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
+        secret = self.settings.key_secret if self.settings else DEV_KEY_SECRET.encode()
+        headers = copy_headers(capture.header_fields, write=capture.write, secret=secret)
+        try:
+            async with self._client().request(
+                capture.method,
+                URL(upstream.url + capture.target_path, encoded=True),
+                headers=headers,
+                data=capture.body or None,
+                timeout=aiohttp.ClientTimeout(total=options.timeout, sock_connect=min(2.0, options.timeout)),
+                allow_redirects=False,
+            ) as answer:
+                digest = hashlib.sha256()
+                kept = bytearray()
+                size = 0
+                async for chunk in answer.content.iter_chunked(_READ_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if len(kept) < limit:
+                        kept += chunk[: limit - len(kept)]
+                header_fields = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.raw_headers]
+                status = answer.status
+        except aiohttp.ConnectionTimeoutError:
+            return Exchange.failed("connect_timeout", _ms(started))
+        except aiohttp.ClientConnectorError:
+            return Exchange.failed("connect_failed", _ms(started))
+        except TimeoutError:
+            return Exchange.failed("timeout", _ms(started))
+        except aiohttp.ClientError as exc:
+            logger.debug("shadow copy to %s: %r", upstream.name, exc)
+            return Exchange.failed("disconnected", _ms(started))
+        selected = select_headers(header_fields, keep=RESPONSE_HEADERS)
+        selected.pop("content-encoding", None)  # the body is kept decoded, as the primary's is
+        return Exchange(
+            status=status,
+            headers=selected,
+            body=bytes(kept),
+            body_truncated=size > limit,
+            body_sha256=digest.hexdigest(),
+            body_size=size,
+            content_type=selected.get("content-type"),
+            elapsed_ms=round(_ms(started), 3),
+        )
+
+    def _copy_failed(self, route_id: str, role: str, reason: str, started: float) -> Exchange:
+        _child(COPY_ERRORS, route_id, role, reason).inc()
+        return Exchange.failed(reason, _ms(started))
+
+    def _bulkhead(self, route_id: str, upstream: str, limit: int) -> Bulkhead:
+        key = (route_id, upstream, limit)
+        bulkhead = self._bulkheads.get(key)
+        if bulkhead is None:  # no queueing: a copy that cannot start at once is not worth waiting for
+            bulkhead = self._bulkheads[key] = Bulkhead(f"shadow:{route_id}->{upstream}", limit, 0.0)
+        return bulkhead
+
+    def _client(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.5, ttl_dns_cache=300),
+                auto_decompress=True,  # bodies are compared decoded
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
+                trust_env=False,
+                requote_redirect_url=False,
+            )
+        return session
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for the mirrors in flight (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def done(self) -> None:
+        await self.drain(timeout=2.0)
+        for task in list(self._tasks):
+            task.cancel()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        if self._owns_publisher and self.publisher is not None:
+            publisher, self.publisher = self.publisher, None
+            await asyncio.get_running_loop().run_in_executor(None, publisher.close, 3.0)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _published(pair: ShadowPair) -> None:
+    _child(PUBLISHED, pair.route).inc()
+
+
+def _dropped(reason: str) -> None:
+    _child(DROPPED, reason).inc()
