@@ -230,3 +230,10 @@ def catalog_client() -> CatalogClient:
             if _client is None:
                 _client = CatalogClient(CatalogClientConfig.from_settings())
     return _client
+
+
+def use_catalog_client(client: CatalogClient | None) -> CatalogClient | None:
+    """Replace the process's client (tests; None: rebuilt from settings on next use); returns the previous."""
+    global _client
+    previous, _client = _client, client
+    return previous

@@ -143,10 +143,37 @@ def sandbox_process(
     )
 
 
+def service_process(
+    service: str,
+    *,
+    port: int,
+    env: Mapping[str, str],
+    workers: int = 2,
+    threads: int = 4,
+    log_path: Path | None = None,
+) -> ManagedProcess:
+    """An extracted service (`python -m extracted.<service> serve`) under gunicorn on 127.0.0.1:port.
+    Its database must be migrated first: `service_manage(service, "migrate", env=env)`."""
+    argv = python_argv(
+        "-m", f"extracted.{service}", "serve", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads),
+    )  # fmt: skip
+    return ManagedProcess(service, argv, f"http://127.0.0.1:{port}/readyz", env=env, log_path=log_path)
+
+
+def service_manage(service: str, *args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess:
+    """Run `python -m extracted.<service> <args>` in a child process; raise on failure."""
+    return _run_checked(python_argv("-m", f"extracted.{service}", *args), env=env)
+
+
 def manage(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess:
     """Run a manage.py command in a child process with the given environment; raise on failure."""
+    return _run_checked(python_argv("manage.py", *args), env=env)
+
+
+def _run_checked(argv: list[str], *, env: Mapping[str, str]) -> subprocess.CompletedProcess:
     result = subprocess.run(  # noqa: S603
-        python_argv("manage.py", *args),
+        argv,
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -154,5 +181,6 @@ def manage(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess:
         check=False,
     )
     if result.returncode != 0:
-        raise ProcessStartError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        shown = " ".join(argv[1:])
+        raise ProcessStartError(f"{shown} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -1,0 +1,40 @@
+"""Checkpoints of resumable sync jobs (SyncCheckpoint rows): where a run stands, saved after every batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from migrations_data.models import SyncCheckpoint
+
+
+@dataclass(frozen=True)
+class Resume:
+    last_id: int
+    rows_done: int
+
+    @property
+    def resumed(self) -> bool:
+        return self.last_id > 0
+
+
+def checkpoint_start(*, name: str, restart: bool = False) -> Resume:
+    """Where a run of job `name` starts: after the last id of an unfinished run, else from the start."""
+    checkpoint, created = SyncCheckpoint.objects.get_or_create(name=name)
+    if created or restart or checkpoint.finished_at is not None:
+        SyncCheckpoint.objects.filter(pk=checkpoint.pk).update(
+            position={"last_id": 0}, rows_done=0, started_at=timezone.now(), finished_at=None
+        )
+        return Resume(last_id=0, rows_done=0)
+    return Resume(last_id=int(checkpoint.position.get("last_id", 0)), rows_done=checkpoint.rows_done)
+
+
+def checkpoint_advance(*, name: str, last_id: int, rows_done: int) -> None:
+    SyncCheckpoint.objects.filter(name=name).update(
+        position={"last_id": last_id}, rows_done=rows_done, updated_at=timezone.now()
+    )
+
+
+def checkpoint_finish(*, name: str) -> None:
+    SyncCheckpoint.objects.filter(name=name).update(finished_at=timezone.now(), updated_at=timezone.now())

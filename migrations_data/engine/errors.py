@@ -1,0 +1,32 @@
+"""The one exception base of the sync toolkit: a stable code and one clear line for the command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SyncError(Exception):
+    """A sync job cannot go on. `manage.py sync` prints `code: message` and exits 2."""
+
+    code = "sync_error"
+
+    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.extra = extra or {}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class TargetUnavailable(SyncError):
+    """The target service did not answer (down, timed out, 5xx after the retries)."""
+
+    code = "target_unavailable"
+
+
+class TargetRefused(SyncError):
+    """The target service answered a 4xx: the request (a document, a token) is wrong; no retry helps."""
+
+    code = "target_refused"

@@ -1,0 +1,159 @@
+"""`manage.py sync <entity> <action>`: data sync between the monolith and the extracted services.
+
+    sync products backfill [--batch-size N] [--dry-run] [--restart] [--no-progress] [--json]
+    sync products follow   (the outbox relay, migrations_data.outbox)
+    sync products status   [--json]
+    sync products verify   [--repair] [--format table|json] [--range-size N]
+
+An entity is one entry of ENTITIES (its actions, each a parser setup and a function that does the work
+and returns a result); `sync users ...` is added the same way. Exit codes: 0 done (verify: no
+differences, or all repaired), 1 verify found differences, 2 error (one line: `code: message`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from migrations_data.engine import SyncError
+from migrations_data.engine.http import InternalApiClient
+from migrations_data.engine.progress import progress_tracker
+from migrations_data.engine.report import backfill_table, console_for, verify_table, write_json
+
+EXIT_OK, EXIT_DIFFERENCES, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Action:
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[dict[str, Any], Any], int]  # (options, command) -> exit code
+
+
+# --- products ----------------------------------------------------------------------------------------
+
+
+def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=1000, help="rows per import call (default 1000)")
+    parser.add_argument("--dry-run", action="store_true", help="read and translate only; send nothing")
+    parser.add_argument("--restart", action="store_true", help="ignore an unfinished run's checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def products_backfill(options: dict[str, Any], command) -> int:
+    from migrations_data.products.backfill import backfill_products
+
+    if options["batch_size"] < 1:
+        raise SyncError("--batch-size must be at least 1", code="invalid_option")
+    client = InternalApiClient.from_settings()
+    show_progress = not options["no_progress"] and not options["json"]
+    with progress_tracker(enabled=show_progress) as tracker:
+        results = backfill_products(
+            client=client,
+            batch_size=options["batch_size"],
+            dry_run=options["dry_run"],
+            restart=options["restart"],
+            tracker=tracker,
+        )
+    if options["json"]:
+        write_json(command.stdout, {"backfill": [r.as_dict() for r in results]})
+    else:
+        console_for(command.stdout).print(backfill_table(results))
+    return EXIT_OK
+
+
+def _verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repair", action="store_true", help="re-sync exactly the differing ids")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--range-size", type=int, default=1000, help="ids per checksum range (default 1000)")
+
+
+def products_verify(options: dict[str, Any], command) -> int:
+    from migrations_data.products.verify import verify_products
+
+    if options["range_size"] < 1:
+        raise SyncError("--range-size must be at least 1", code="invalid_option")
+    report = verify_products(
+        client=InternalApiClient.from_settings(), repair=options["repair"], range_size=options["range_size"]
+    )
+    if options["format"] == "json":
+        write_json(command.stdout, report.as_dict())
+    else:
+        console_for(command.stdout).print(verify_table(report))
+    if report.repaired is not None:
+        return EXIT_OK if report.repaired["remaining"] == 0 else EXIT_DIFFERENCES
+    return EXIT_OK if report.differences == 0 else EXIT_DIFFERENCES
+
+
+def _follow_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="relay what is pending, then stop")
+
+
+def products_follow(options: dict[str, Any], command) -> int:
+    from migrations_data.outbox.relay import run_relay
+
+    run_relay(once=options["once"])
+    return EXIT_OK
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def products_status(options: dict[str, Any], command) -> int:
+    from migrations_data.outbox.status import sync_status
+
+    status = sync_status()
+    data = status.as_dict() if hasattr(status, "as_dict") else status
+    if options["json"]:
+        write_json(command.stdout, data)
+    else:
+        for key, value in data.items():
+            command.stdout.write(f"{key}: {value}\n")
+    return EXIT_OK
+
+
+ENTITIES: dict[str, dict[str, Action]] = {
+    "products": {
+        "backfill": Action(
+            "copy every category and product into the Product service", _backfill_arguments, products_backfill
+        ),
+        "follow": Action(
+            "relay the outbox to the broker (incremental sync)", _follow_arguments, products_follow
+        ),
+        "status": Action("lag and checkpoints of the sync", _status_arguments, products_status),
+        "verify": Action(
+            "compare both sides by range checksums; --repair fixes the differences",
+            _verify_arguments,
+            products_verify,
+        ),
+    },
+}
+
+
+class Command(BaseCommand):
+    help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
+
+    def add_arguments(self, parser) -> None:
+        entities = parser.add_subparsers(dest="entity", metavar="ENTITY", required=True)
+        for entity, actions in ENTITIES.items():
+            entity_parser = entities.add_parser(entity, help=f"sync {entity}")
+            sub = entity_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+            for name, action in actions.items():
+                action.configure(sub.add_parser(name, help=action.help, description=action.help))
+
+    def handle(self, *args, **options) -> None:
+        action = ENTITIES[options["entity"]][options["action"]]
+        try:
+            code = action.run(options, self)
+        except SyncError as exc:
+            self.stderr.write(f"sync {options['entity']} {options['action']}: {exc}")
+            sys.exit(EXIT_ERROR)
+        if code != EXIT_OK:
+            sys.exit(code)

@@ -1,0 +1,129 @@
+"""`sync products verify [--repair]`: the monolith's products, translated, against the Product service.
+
+Source digests: every product row (`.values()` + the category join, streamed with a server-side cursor
+on PostgreSQL) through the ACL translator and the contract's canonical digest. Target digests: the
+service's /internal/v1/verify endpoints. Repair re-syncs exactly the differing ids: rows that are
+missing or different get a fresh sync_version (an UPDATE fires the versioning trigger) and are upserted,
+so the service applies them over whatever it holds; ids gone from the monolith get tombstones with a
+fresh version from the same counter. The repaired ranges are then verified again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from acl_adapters.catalog.translate import PRODUCT_ROW_FIELDS, product_row_to_document
+from extracted.product_service.contract import doc_digest
+from legacy_monolith.catalog.models import Product
+from migrations_data.engine.http import InternalApiClient
+from migrations_data.engine.verify import (
+    RangeChecksum,
+    VerifyReport,
+    VerifySides,
+    compare_ids,
+    verify_entity,
+)
+from migrations_data.outbox.triggers import COUNTER_TABLE, SEQUENCE
+
+from .spec import product_spec
+
+CHECKSUMS = "/internal/v1/verify/checksums"
+DIGESTS = "/internal/v1/verify/digests"
+STREAM_CHUNK = 5000
+
+
+def _rows():
+    return Product.objects.order_by("id").values(*PRODUCT_ROW_FIELDS)
+
+
+def _source_stream() -> Iterator[tuple[int, str]]:
+    for row in _rows().iterator(chunk_size=STREAM_CHUNK):
+        yield row["id"], doc_digest(product_row_to_document(row))
+
+
+def _source_digests(lo: int, hi: int) -> dict[int, str]:
+    return {
+        row["id"]: doc_digest(product_row_to_document(row)) for row in _rows().filter(id__gte=lo, id__lt=hi)
+    }
+
+
+def product_sides(client: InternalApiClient) -> VerifySides:
+    def target_checksums(ranges: list[tuple[int, int]]) -> list[RangeChecksum]:
+        answer = client.post(CHECKSUMS, {"ranges": [[lo, hi] for lo, hi in ranges]})
+        return [RangeChecksum(r["lo"], r["hi"], r["count"], r["digest"]) for r in answer["ranges"]]
+
+    def target_digests(lo: int, hi: int) -> dict[int, str]:
+        answer = client.post(DIGESTS, {"lo": lo, "hi": hi})
+        return {int(key): value for key, value in answer["digests"].items()}
+
+    return VerifySides(
+        source_max_id=lambda: Product.objects.aggregate(top=Max("id"))["top"] or 0,
+        source_stream=_source_stream,
+        source_digests=_source_digests,
+        target_checksums=target_checksums,
+        target_digests=target_digests,
+    )
+
+
+def verify_products(
+    *, client: InternalApiClient, repair: bool = False, range_size: int = 1000, ranges_per_call: int = 1000
+) -> VerifyReport:
+    sides = product_sides(client)
+    report = verify_entity("products", sides, range_size=range_size, ranges_per_call=ranges_per_call)
+    if repair and report.differences:
+        repaired = repair_products(
+            client=client, upsert_ids=report.missing + report.different, delete_ids=report.extra
+        )
+        recheck = VerifyReport(entity="products")
+        for lo, hi in sorted(
+            {_range_of(i, range_size) for i in (*report.missing, *report.different, *report.extra)}
+        ):
+            compare_ids(sides.source_digests(lo, hi), sides.target_digests(lo, hi), recheck)
+        repaired["remaining"] = recheck.differences
+        report.repaired = repaired
+    return report
+
+
+def _range_of(item_id: int, range_size: int) -> tuple[int, int]:
+    lo = item_id // range_size * range_size
+    return lo, lo + range_size
+
+
+def next_versions(count: int) -> list[int]:
+    """Fresh versions from the counter the versioning triggers use (greater than any a row has had)."""
+    if count == 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [SEQUENCE, count])
+            return [row[0] for row in cursor.fetchall()]
+        with transaction.atomic():
+            cursor.execute(f"UPDATE {COUNTER_TABLE} SET value = value + %s WHERE id = 1", [count])  # noqa: S608
+            cursor.execute(f"SELECT value FROM {COUNTER_TABLE} WHERE id = 1")  # noqa: S608
+            top = cursor.fetchone()[0]
+        return list(range(top - count + 1, top + 1))
+
+
+def repair_products(*, client: InternalApiClient, upsert_ids: list[int], delete_ids: list[int]) -> dict:
+    """Re-sync exactly these ids: upsert the ones the monolith has (with a fresh version, so the service
+    applies them), tombstone the ones it does not."""
+    spec = product_spec(client)
+    upsert_ids = sorted(set(upsert_ids))
+    if upsert_ids:
+        # Any UPDATE fires the versioning trigger: the row gets the next version (and an outbox row).
+        Product.objects.filter(id__in=upsert_ids).update(sync_version=0)
+    rows = spec.fetch_ids(upsert_ids) if upsert_ids else []
+    present = {row["id"] for row in rows}
+    gone = sorted((set(delete_ids) | set(upsert_ids)) - present)
+    tombstones = [{"id": i, "version": v} for i, v in zip(gone, next_versions(len(gone)), strict=True)]
+    result = spec.send([spec.translate(row) for row in rows], tombstones)
+    return {
+        "upserted": len(rows),
+        "tombstoned": len(tombstones),
+        "applied": result.applied,
+        "stale": result.stale,
+        "deleted": result.deleted,
+    }
