@@ -132,5 +132,7 @@ def verifying_public_key(kid: str) -> ec.EllipticCurvePublicKey | None:
 
 
 def jwks() -> dict:
-    """The JWKS of every key that verifies now: the active key first, then retiring ones."""
+    """The JWKS of every key that verifies now: the active key first (made if the store is empty, so
+    resource servers can fetch it before the first token), then retiring ones."""
+    signing_key_active()
     return {"keys": [crypto.jwk_for_jwks(row.public_jwk, kid=row.kid) for row in _verifying(timezone.now())]}
