@@ -4,6 +4,8 @@ of its internal API. The monolith side is the test database; each test starts fr
 import pytest
 
 from migrations_data.engine.http import InternalApiClient
+from migrations_data.engine.verify import VerifySides, verify_entity
+from migrations_data.products.verify import product_sides
 from tests.e2e.product_service import running_product_service
 
 TOMBSTONE_VERSION = 2**62  # newer than anything a test writes
@@ -22,7 +24,7 @@ def sync_client(product_service, settings):
     settings.PRODUCT_SERVICE_URL = product_service.url
     settings.INTERNAL_API_TOKEN = product_service.token
     client = InternalApiClient(product_service.url, product_service.token, attempts=2, backoff_max=0.2)
-    left = documents_of(client)
+    left = every_target_id(client)
     if left:
         tombstones = [{"id": i, "version": TOMBSTONE_VERSION} for i in left]
         client.post("/internal/v1/import/products", {"products": [], "deleted": tombstones})
@@ -35,6 +37,19 @@ def target_digests(sync_client):
     """{id: digest} of every document the service holds now."""
 
     return lambda: documents_of(sync_client)
+
+
+def every_target_id(client: InternalApiClient) -> list[int]:
+    """Every id the service holds a document for: verify against an empty source lists them as extra."""
+    target = product_sides(client)
+    empty = VerifySides(
+        source_max_id=lambda: 0,
+        source_stream=lambda: iter(()),
+        source_digests=lambda lo, hi: {},
+        target_checksums=target.target_checksums,
+        target_digests=target.target_digests,
+    )
+    return verify_entity("products", empty).extra
 
 
 def documents_of(client: InternalApiClient, span: int = 100_000) -> dict[int, str]:
