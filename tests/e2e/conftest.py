@@ -16,10 +16,5 @@ def e2e_database_url():
         yield url
 
 
-@pytest.fixture(scope="module")
-def product_service_process(tmp_path_factory):
-    """A REAL Product service (gunicorn) on its own throwaway database (tests/e2e/product_service.py)."""
-    from tests.e2e.product_service import running_product_service
-
-    with running_product_service(var_dir=tmp_path_factory.mktemp("product-service")) as service:
-        yield service
+# A REAL Product service (gunicorn) on its own throwaway database: tests/e2e/product_service.py.
+from tests.e2e.product_service import product_service as product_service_process  # noqa: E402, F401

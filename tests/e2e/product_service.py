@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from legacy_monolith.demo.processes import ManagedProcess, free_port, service_manage, service_process
 from tests.e2e.databases import throwaway_database
 
@@ -61,3 +63,10 @@ def running_product_service(
             yield service
         finally:
             service.stop()
+
+
+@pytest.fixture(scope="module")
+def product_service(tmp_path_factory):
+    """A REAL Product service for the module (import this fixture where it is needed)."""
+    with running_product_service(var_dir=tmp_path_factory.mktemp("product-service")) as service:
+        yield service

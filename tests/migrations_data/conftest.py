@@ -6,19 +6,13 @@ import pytest
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.engine.verify import VerifySides, verify_entity
 from migrations_data.products.verify import product_sides
-from tests.e2e.product_service import running_product_service
+from tests.e2e.product_service import product_service  # noqa: F401 - a fixture
 
 TOMBSTONE_VERSION = 2**62  # newer than anything a test writes
 
 
-@pytest.fixture(scope="module")
-def product_service(tmp_path_factory):
-    with running_product_service(var_dir=tmp_path_factory.mktemp("product-service")) as service:
-        yield service
-
-
 @pytest.fixture
-def sync_client(product_service, settings):
+def sync_client(product_service, settings):  # noqa: F811 - the imported fixture
     """The internal API client, and the settings `manage.py sync` builds its own from, on the service.
     Whatever a previous test left in the service is tombstoned first (tombstones are not verified)."""
     settings.PRODUCT_SERVICE_URL = product_service.url
