@@ -83,8 +83,8 @@ class Command(BaseCommand):
             raise CommandError(f"audit chain broken at entry {verification.bad_line}: {verification.reason}")
 
     def _clients_create(
-        self, *, name: str, grant: str, redirect_uri: list[str], confidential: bool, json: bool, **_
-    ) -> dict:
+        self, *, name: str, grant: str, redirect_uri: list[str], confidential: bool, **options
+    ) -> None:
         application_model = get_application_model()
         is_code = grant == "authorization-code"
         if is_code and not redirect_uri:
@@ -108,8 +108,5 @@ class Command(BaseCommand):
             algorithm=application_model.RS256_ALGORITHM if is_code else application_model.NO_ALGORITHM,
         )
         result = {"client_id": app.client_id, "client_secret": secret or None, "grant": grant}
-        if not json:
-            self.stdout.write(
-                f"client {name}: client_id={app.client_id}" + (f" client_secret={secret}" if secret else "")
-            )
-        return result
+        text = f"client {name}: client_id={app.client_id}" + (f" client_secret={secret}" if secret else "")
+        self._emit(result, as_json=options["json"], text=text)

@@ -1,0 +1,130 @@
+"""The auth service as real processes: `python -m extracted.auth_service migrate`, `auth clients create`,
+`serve` (gunicorn, 2 workers), then `auth keys rotate` and `auth audit verify` while it serves."""
+
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+import requests
+
+from extracted.auth_service.crypto import new_encryption_key, public_key_from_jwk
+from extracted.auth_service.tokens import InvalidToken, verify_access_token
+from legacy_monolith.demo.processes import ManagedProcess, free_port, python_argv
+
+SERVICE = "extracted.auth_service"
+ISSUER = "https://auth.techstore.test"
+
+
+def cli(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        python_argv("-m", SERVICE, *args), env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The service under gunicorn on its own throwaway PostgreSQL database, with a real encryption key."""
+    tmp = tmp_path_factory.mktemp("auth-serve")
+    base = os.environ.get("AUTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth")
+    name = f"auth_serve_{uuid.uuid4().hex[:8]}"
+    admin = base.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    env = {
+        **os.environ,
+        "AUTH_DATABASE_URL": base.rsplit("/", 1)[0] + "/" + name,
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_KEY_ENCRYPTION_KEY": new_encryption_key(),
+        "STRANGLER_VAR_DIR": str(tmp / "var"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"),
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("BROKER_URL", None)
+    try:
+        assert cli(env, "migrate", "--noinput", "-v0").returncode == 0
+        created = cli(
+            env,
+            "auth",
+            "clients",
+            "create",
+            "order-service",
+            "--grant",
+            "client-credentials",
+            "--confidential",
+            "--json",
+        )
+        assert created.returncode == 0, created.stderr
+        client = json.loads(created.stdout)
+        port = free_port()
+        process = ManagedProcess(
+            "auth_service",
+            python_argv("-m", SERVICE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
+            f"http://127.0.0.1:{port}/healthz",
+            env=env,
+            log_path=tmp / "service.log",
+        )
+        with process:
+            yield f"http://127.0.0.1:{port}", env, client
+    finally:
+        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
+
+
+def client_token(url, client) -> str:
+    answer = requests.post(
+        f"{url}/o/token",
+        data={"grant_type": "client_credentials", "scope": "read"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def verify_with_jwks(url, token):
+    published = {k["kid"]: k for k in requests.get(f"{url}/.well-known/jwks.json", timeout=5).json()["keys"]}
+    return verify_access_token(
+        token,
+        key_for_kid=lambda kid: public_key_from_jwk(published[kid]) if kid in published else None,
+        issuer=ISSUER,
+        audience="techstore",
+    )
+
+
+def test_a_client_credentials_token_from_the_served_service_verifies_from_its_jwks(served):
+    url, _, client = served
+    claims = verify_with_jwks(url, client_token(url, client))
+    assert claims.subject == f"client:{client['client_id']}"
+    me = requests.get(
+        f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {client_token(url, client)}"}, timeout=5
+    )
+    assert (me.status_code, me.json()["client_id"]) == (200, client["client_id"])
+
+
+def test_rotating_keys_while_serving_keeps_old_tokens_valid_through_their_overlap_only(served):
+    url, env, client = served
+    before = client_token(url, client)
+    rotated = cli(env, "auth", "keys", "rotate", "--overlap", "600", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    rotation = json.loads(rotated.stdout)
+    after = client_token(url, client)
+    assert verify_with_jwks(url, before).kid == rotation["retiring_kid"]
+    assert verify_with_jwks(url, after).kid == rotation["new_kid"]  # every worker signs with the new key
+
+    # A rotation without overlap retires the key it replaces at once; the first key is still in its overlap.
+    assert cli(env, "auth", "keys", "rotate", "--overlap", "0").returncode == 0
+    with pytest.raises(InvalidToken) as refused:
+        verify_with_jwks(url, after)
+    assert refused.value.code == "unknown_kid"
+    me = requests.get(f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {after}"}, timeout=5)
+    assert (me.status_code, me.json()["code"]) == (401, "unknown_kid")
+    assert verify_with_jwks(url, before).kid == rotation["retiring_kid"]
+
+
+def test_the_audit_chain_of_the_served_service_verifies(served):
+    url, env, client = served
+    client_token(url, client)
+    verified = cli(env, "auth", "audit", "verify", "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
+    assert json.loads(verified.stdout)["entries"] >= 1
