@@ -1,0 +1,43 @@
+"""The catalog store adapters the contract suite runs against, whichever are reachable here:
+
+- `orm_postgresql`: the ORM adapter on the session's own database when PRODUCT_DATABASE_URL is
+  PostgreSQL (make test sets it);
+- `orm_sqlite`: the ORM adapter on a SQLite file, the embedded profile (a second database alias);
+- `mongo_via_mongomock`: the Mongo adapter on mongomock, since no MongoDB server runs on the test
+  machine. mongomock, not MongoDB: what it lacks (e.g. $text) is skipped for it alone, by name.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections
+
+SQLITE_ALIAS = "catalog_store_sqlite"
+ORM_POSTGRESQL = "orm_postgresql"
+ORM_SQLITE = "orm_sqlite"
+MONGO_VIA_MONGOMOCK = "mongo_via_mongomock"
+ADAPTERS = (ORM_POSTGRESQL, ORM_SQLITE, MONGO_VIA_MONGOMOCK)
+
+
+def _sqlite_alias() -> str:
+    """The alias of a SQLite database: the session's own if it is SQLite, else a throwaway file
+    registered as a second database (pytest-django creates and migrates it like the default one)."""
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return "default"
+    if SQLITE_ALIAS not in settings.DATABASES:
+        path = str(Path(tempfile.mkdtemp(prefix="catalog-store-")) / "store.sqlite3")
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}
+        settings.DATABASES[SQLITE_ALIAS] = config
+        configured = connections.configure_settings(
+            {"default": settings.DATABASES["default"], SQLITE_ALIAS: config}
+        )
+        connections.settings[SQLITE_ALIAS] = configured[SQLITE_ALIAS]
+    return SQLITE_ALIAS
+
+
+SQLITE_DATABASE = _sqlite_alias()
+POSTGRESQL_AVAILABLE = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+DATABASES = sorted({"default", SQLITE_DATABASE})
