@@ -1,19 +1,22 @@
 """`manage.py sync <entity> <action>`: data sync between the monolith and the extracted services.
 
     sync products backfill [--batch-size N] [--dry-run] [--restart] [--no-progress] [--json]
-    sync products follow   (the outbox relay, migrations_data.outbox)
-    sync products status   [--json]
+    sync products follow   [--once] [--batch-size N] [--no-progress] [--json]   (the outbox relay)
+    sync products status   [--queue Q] [--json] [--check]
     sync products verify   [--repair] [--format table|json] [--range-size N]
 
 An entity is one entry of ENTITIES (its actions, each a parser setup and a function that does the work
 and returns a result); `sync users ...` is added the same way. Exit codes: 0 done (verify: no
-differences, or all repaired), 1 verify found differences, 2 error (one line: `code: message`).
+differences, or all repaired), 1 verify found differences (status --check: not in sync), 2 error
+(one line: `code: message`).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,30 +96,58 @@ def products_verify(options: dict[str, Any], command) -> int:
 
 def _follow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="relay what is pending, then stop")
+    parser.add_argument("--batch-size", type=int, default=500, help="outbox rows per transaction")
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between empty polls")
+    parser.add_argument("--exchange", default=None, help="topic exchange (default strangler.events)")
+    parser.add_argument("--metrics-port", type=int, default=None, help="serve the lag gauges on this port")
+    parser.add_argument("--no-progress", action="store_true", help="no live display")
+    parser.add_argument("--json", action="store_true", help="print the run's summary as JSON")
 
 
 def products_follow(options: dict[str, Any], command) -> int:
+    """Relay the outbox until SIGTERM/SIGINT (or, with --once, until it is drained)."""
     from migrations_data.outbox.relay import run_relay
 
-    run_relay(once=options["once"])
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = run_relay(
+            batch_size=options["batch_size"],
+            once=options["once"],
+            poll_interval=options["poll_interval"],
+            stop_event=stop,
+            progress=not options["no_progress"] and not options["json"],
+            metrics_port=options["metrics_port"],
+            **({"exchange": options["exchange"]} if options["exchange"] else {}),
+        )
+    except ValueError as exc:
+        raise SyncError(str(exc), code="invalid_option") from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if options["json"]:
+        write_json(command.stdout, result.as_dict())
+    else:
+        for key, value in result.as_dict().items():
+            command.stdout.write(f"{key}: {value}\n")
     return EXIT_OK
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--queue", default=None, help="also report this consumer queue's depth")
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless fully in sync")
 
 
 def products_status(options: dict[str, Any], command) -> int:
-    from migrations_data.outbox.status import sync_status
+    from migrations_data.outbox.status import status_table, sync_status
 
-    status = sync_status()
-    data = status.as_dict() if hasattr(status, "as_dict") else status
+    status = sync_status(queue=options["queue"])
     if options["json"]:
-        write_json(command.stdout, data)
+        write_json(command.stdout, status.as_dict())
     else:
-        for key, value in data.items():
-            command.stdout.write(f"{key}: {value}\n")
-    return EXIT_OK
+        console_for(command.stdout).print(status_table(status))
+    return EXIT_DIFFERENCES if options["check"] and not status.in_sync else EXIT_OK
 
 
 ENTITIES: dict[str, dict[str, Action]] = {
