@@ -334,6 +334,7 @@ class FileQueueReader:
         self.offsets: dict[str, int] = self._read_offsets()
         self._acked: dict[str, int] = dict(self.offsets)
         self._since_commit = 0
+        self._torn: dict[str, tuple[int, int]] = {}  # segment -> (start, end) of its skipped torn line
         self.torn_lines = 0
 
     def _read_offsets(self) -> dict[str, int]:
@@ -385,14 +386,21 @@ class FileQueueReader:
             self.torn_lines += 1
             logger.warning("shadow queue %s: skipping a torn last line of %d bytes", name, size - position)
             self.offsets[name] = size
-            if self._acked.get(name, 0) >= position:
-                self._acked[name] = size
+            self._torn[name] = (position, size)
+            self._advance(name, self._acked.get(name, 0))
         return messages
+
+    def _advance(self, name: str, position: int) -> None:
+        """Acknowledged up to `position`; a torn line right after it counts as done too."""
+        torn = self._torn.get(name)
+        if torn is not None and position >= torn[0]:
+            position = max(position, torn[1])
+        if position > self._acked.get(name, 0):
+            self._acked[name] = position
 
     def _acker(self, name: str, position: int) -> Callable[[], None]:
         def ack() -> None:
-            if position > self._acked.get(name, 0):
-                self._acked[name] = position
+            self._advance(name, position)
             self._since_commit += 1
             if self._since_commit >= self.commit_every:
                 self.commit()

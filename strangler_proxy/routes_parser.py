@@ -301,7 +301,7 @@ class _Reader:
         if "writes" in fields:
             options = dataclasses.replace(options, writes=self.read_write_safety(fields["writes"], name))
         writes = (methods or HTTP_METHODS) - READ_METHODS
-        if writes and options.writes is None:
+        if writes and "writes" not in fields:  # a wrong `writes` declaration is reported by itself
             self.problem(
                 node if node is not None else at,
                 f"{name}: mode shadow would mirror writes ({', '.join(sorted(writes))}) to the target;"
