@@ -99,7 +99,7 @@ def service_settings(
     base_apps = ["django.contrib.contenttypes"]
     if with_auth:
         base_apps.append("django.contrib.auth")
-    base_apps += ["rest_framework", "extracted.common"]
+    base_apps += ["rest_framework", "extracted.common", "extracted.common.outbox"]
     return {
         "SERVICE_NAME": name,
         "SERVICE_PORT": default_port,
