@@ -1,0 +1,49 @@
+"""The Product service's event consumers (chassis: idempotent, retried with backoff, dead-lettered).
+
+- `product_service.catalog`: catalog.product.upserted|deleted and catalog.category.upserted from the
+  monolith's outbox relay, applied through the store with the version rule (the service end of
+  `sync products follow`): an older or equal version is a no-op, a tombstone beats every older upsert.
+- `product_service.stock`: stock.adjusted, order.placed (reserve), order.cancelled (release); see stock.py
+  for who owns stock before and after cutover.
+Run one with `python -m extracted.product_service consume product_service.catalog`.
+"""
+
+from __future__ import annotations
+
+from extracted.common.consumers import EventConsumer
+from extracted.common.events import Envelope
+from extracted.product_service import contract, services
+
+from . import stock
+
+
+def on_product_upserted(envelope: Envelope) -> None:
+    services.products_import(products=[contract.validate_product(envelope.data)])
+
+
+def on_product_deleted(envelope: Envelope) -> None:
+    services.products_import(products=[], deleted=[contract.validate_tombstone(envelope.data)])
+
+
+def on_category_upserted(envelope: Envelope) -> None:
+    services.categories_import(categories=[contract.validate_category(envelope.data)])
+
+
+class CatalogConsumer(EventConsumer):
+    name = "product_service.catalog"
+    bindings = ("catalog.product.upserted", "catalog.product.deleted", "catalog.category.upserted")
+    handlers = {
+        "catalog.product.upserted": on_product_upserted,
+        "catalog.product.deleted": on_product_deleted,
+        "catalog.category.upserted": on_category_upserted,
+    }
+
+
+class StockConsumer(EventConsumer):
+    name = "product_service.stock"
+    bindings = ("stock.adjusted", "order.placed", "order.cancelled")
+    handlers = {
+        "stock.adjusted": stock.on_stock_adjusted,
+        "order.placed": stock.on_order_placed,
+        "order.cancelled": stock.on_order_cancelled,
+    }
