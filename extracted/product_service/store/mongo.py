@@ -71,8 +71,9 @@ class MongoCatalogStore:
 
     supports_relevance = True
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, *, chunk_size: int = common.IMPORT_CHUNK):
         self.db = database
+        self.chunk_size = chunk_size
         self.products = database["products"]
         self.categories = database["categories"]
         self.tombstones = database["tombstones"]
@@ -104,7 +105,7 @@ class MongoCatalogStore:
     ) -> ImportResult:
         prepared, _ = common.prepare_products(docs)
         applied = 0
-        for chunk in common.chunks(prepared):
+        for chunk in common.chunks(prepared, self.chunk_size):
             ids = [doc["id"] for doc in chunk]
             blocked = {row["_id"]: row["version"] for row in self.tombstones.find({"_id": {"$in": ids}})}
             chunk = [doc for doc in chunk if doc["version"] > blocked.get(doc["id"], -1)]
@@ -191,7 +192,7 @@ class MongoCatalogStore:
     def delete_products(self, tombstones: Sequence[Mapping[str, Any]]) -> ImportResult:
         prepared, _ = common.prepare_tombstones(tombstones)
         deleted = 0
-        for chunk in common.chunks(prepared):
+        for chunk in common.chunks(prepared, self.chunk_size):
             ids = [item["id"] for item in chunk]
             stored = {
                 row["_id"]: row["version"]
@@ -220,7 +221,7 @@ class MongoCatalogStore:
     def upsert_categories(self, docs: Sequence[Mapping[str, Any]]) -> ImportResult:
         prepared, _ = common.prepare_categories(docs)
         applied = 0
-        for chunk in common.chunks(prepared):
+        for chunk in common.chunks(prepared, self.chunk_size):
             writes = [
                 (
                     doc,

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from django.db import IntegrityError, connections, transaction
-from django.db.models import BooleanField, Count, F, FloatField, Max, Q, QuerySet
+from django.db.models import BooleanField, CharField, Count, F, FloatField, Func, Max, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
@@ -60,15 +60,17 @@ CATEGORY_COLUMNS = ("id", "name", "slug", "parent_id", "version")
 TOMBSTONE_COLUMNS = ("id", "version", "deleted_at")
 # The full-text document of a product on PostgreSQL; the migration indexes this exact expression.
 TSVECTOR_SQL = "to_tsvector('simple'::regconfig, (name::text || ' ' || sku::text || ' ' || description))"
-RANK_SQL = f"ts_rank({TSVECTOR_SQL}, plainto_tsquery('simple'::regconfig, %s))"
+# float8, so the rank a cursor carries compares equal to the rank the next query computes.
+RANK_SQL = f"ts_rank({TSVECTOR_SQL}, plainto_tsquery('simple'::regconfig, %s))::float8"
 MATCH_SQL = f"{TSVECTOR_SQL} @@ plainto_tsquery('simple'::regconfig, %s)"
 
 
 class OrmCatalogStore:
     """The catalog store on the Django database `using` (the service's PRODUCT_DATABASE_URL)."""
 
-    def __init__(self, *, using: str = "default"):
+    def __init__(self, *, using: str = "default", chunk_size: int = common.IMPORT_CHUNK):
         self.using = using
+        self.chunk_size = chunk_size
 
     @property
     def supports_relevance(self) -> bool:
@@ -89,7 +91,7 @@ class OrmCatalogStore:
         prepared, _ = common.prepare_products(docs)
         applied = 0
         with transaction.atomic(using=self.using):
-            for chunk in common.chunks(prepared):
+            for chunk in common.chunks(prepared, self.chunk_size):
                 applied += self._upsert_product_chunk(chunk, preserve_stock)
         return ImportResult(applied=applied, stale=len(docs) - applied)
 
@@ -159,7 +161,7 @@ class OrmCatalogStore:
         prepared, _ = common.prepare_tombstones(tombstones)
         deleted = 0
         with transaction.atomic(using=self.using):
-            for chunk in common.chunks(prepared):
+            for chunk in common.chunks(prepared, self.chunk_size):
                 ids = [item["id"] for item in chunk]
                 stored = dict(
                     self._products().select_for_update().filter(id__in=ids).values_list("id", "version")
@@ -187,7 +189,7 @@ class OrmCatalogStore:
         prepared, _ = common.prepare_categories(docs)
         applied = 0
         with transaction.atomic(using=self.using):
-            for chunk in common.chunks(prepared):
+            for chunk in common.chunks(prepared, self.chunk_size):
                 rows = [tuple(doc[column] for column in CATEGORY_COLUMNS) for doc in chunk]
                 applied += len(self._upsert_rows(CatalogCategory, CATEGORY_COLUMNS, rows))
         return ImportResult(applied=applied, stale=len(docs) - applied)
@@ -343,16 +345,35 @@ class OrmCatalogStore:
                 )
                 result[facet] = common.in_stock_facet(counts["yes"], counts["no"])
             else:
-                name = facet.split(".", 1)[1]
-                values = (
-                    queryset.alias(facet_value=KeyTransform(name, "attributes"))
-                    .filter(facet_value__isnull=False)
-                    .values_list("facet_value")
-                    .annotate(n=Count("id"))
-                    .values_list("facet_value", "n")
-                )
+                values = self._attribute_counts(queryset, facet.split(".", 1)[1])
                 result[facet] = common.attribute_facet(values)
         return result
+
+    def _attribute_counts(self, queryset: QuerySet, name: str) -> list[tuple[Any, int]]:
+        """(value, count) of one attribute over the result set, a number and its string kept apart.
+        PostgreSQL groups the jsonb values themselves; SQLite's JSON_EXTRACT gives 16 for both 16 and
+        "16", so there the JSON_TYPE goes into the group and turns the value back into its JSON type."""
+        if self._vendor == "postgresql":
+            return list(
+                queryset.annotate(facet_value=KeyTransform(name, "attributes"))
+                .filter(facet_value__isnull=False)
+                .values_list("facet_value")
+                .annotate(n=Count("id"))
+                .values_list("facet_value", "n")
+            )
+        path = Value(f'$."{name}"')
+        rows = (
+            queryset.annotate(
+                facet_type=Func(F("attributes"), path, function="JSON_TYPE", output_field=CharField()),
+                facet_value=Func(F("attributes"), path, function="JSON_EXTRACT", output_field=CharField()),
+            )
+            .filter(facet_type__isnull=False)
+            .values_list("facet_type", "facet_value")
+            .annotate(n=Count("id"))
+            .values_list("facet_type", "facet_value", "n")
+        )
+        typed = {"true": lambda _: True, "false": lambda _: False, "integer": int, "real": float, "text": str}
+        return [(typed[kind](value), n) for kind, value, n in rows if kind in typed]
 
     # -- stock ------------------------------------------------------------------------------------
 
