@@ -140,3 +140,41 @@ def test_the_consume_command_names_the_known_consumers_when_asked_for_another(se
     settings.CONSUMERS = ["tests.extracted.common.chassis_service.consumers.WidgetConsumer"]
     with pytest.raises(CommandError, match=r"no consumer named 'nope'.*known: widgets"):
         call_command("consume", "nope", "--once")
+
+
+def test_the_embedded_filesystem_broker_retries_at_once_and_dead_letters_poison(tmp_path, widgets):
+    from extracted.common.settings import filesystem_broker_options
+
+    options = filesystem_broker_options(tmp_path / "broker")
+    envelope = widget_created()
+    test_consumers.FAILURES_LEFT[envelope.id] = 99
+    with Connection("filesystem://", transport_options={**options, "polling_interval": 0.05}) as conn:
+        worker = ConsumerWorker(widgets(), conn, max_attempts=MAX_ATTEMPTS)
+        worker.declare()
+        with Publisher("filesystem://", transport_options=options) as publisher:
+            publisher.publish(envelope)
+        stats = worker.run(once=True, idle_timeout=0.5)
+        [dead] = dead_letters(conn, widgets.name)
+    assert worker.retry_queues() == []
+    assert (stats.retried, stats.dead_lettered) == (MAX_ATTEMPTS - 1, 1)
+    assert dead.headers["x-attempts"] == MAX_ATTEMPTS
+    assert effects() == 0
+
+
+def test_a_consumer_reconnects_after_losing_the_broker(rabbit, widgets):
+    from tests.extracted.common.flaky_proxy import FlakyProxy
+
+    proxy = FlakyProxy(("127.0.0.1", 5672), drop_first=2)
+    try:
+        with Connection(f"amqp://guest:guest@127.0.0.1:{proxy.port}//", connect_timeout=2) as conn:
+            with Connection(rabbit.url) as direct:
+                worker_for(rabbit, widgets, direct)
+            publish(rabbit, widget_created())
+            worker = ConsumerWorker(
+                widgets(), conn, exchange=rabbit.exchange, max_attempts=MAX_ATTEMPTS, retry_base_ms=50
+            )
+            stats = worker.run(max_messages=1)
+        assert stats.processed == 1
+        assert proxy.accepted >= 3
+    finally:
+        proxy.close()
