@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.utils.http import url_has_allowed_host_and_scheme
 from oauth2_provider.views import JwksInfoView
@@ -15,7 +16,7 @@ from rest_framework.views import APIView
 
 from extracted.common.errors import ApplicationError
 
-from . import keys, services
+from . import exchange, keys, services
 from .authentication import TokenPrincipal
 from .models import Role
 from .policies import Subject
@@ -34,6 +35,18 @@ class CredentialsInput(serializers.Serializer):
 class PasswordChangeInput(serializers.Serializer):
     current_password = serializers.CharField(max_length=4096, trim_whitespace=False)
     new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class ExchangeInput(serializers.Serializer):
+    client_id = serializers.CharField(max_length=100)
+    legacy_token = serializers.CharField(max_length=256, required=False)
+    legacy_session = serializers.CharField(max_length=256, required=False)
+    scope = serializers.CharField(max_length=500, required=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("legacy_token")) == bool(attrs.get("legacy_session")):
+            raise serializers.ValidationError("Give exactly one of legacy_token and legacy_session")
+        return attrs
 
 
 class UserOutput(serializers.Serializer):
@@ -92,6 +105,23 @@ class LogoutApi(APIView):
     def post(self, request):
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenExchangeApi(APIView):
+    """A valid legacy token or session (checked by the monolith) -> an access + refresh token pair."""
+
+    authentication_classes: list = []
+
+    def post(self, request):
+        data = _valid(ExchangeInput, request)
+        token = exchange.token_exchange(
+            client_id=data["client_id"],
+            legacy_token=data.get("legacy_token", ""),
+            legacy_session=data.get("legacy_session", ""),
+            scope=data.get("scope") or settings.AUTH_EXCHANGE_DEFAULT_SCOPE,
+            ip=_ip(request),
+        )
+        return Response(token, headers={"Cache-Control": "no-store"})
 
 
 def _principal(request) -> TokenPrincipal:

@@ -92,6 +92,11 @@ if _oidc_key_is_dev:
 
     AUTH_OIDC_RSA_PRIVATE_KEY = dev_rsa_key_pem(Path(VAR_DIR) / "auth_service-oidc-rsa.pem")  # noqa: F821
 
+# --- token exchange: the monolith judges its own legacy tokens and sessions (GET /api/v1/accounts/me) ---
+MONOLITH_URL = _env.get("MONOLITH_URL", "http://127.0.0.1:8000")
+AUTH_LEGACY_TIMEOUT_SECONDS = float(_env.get("AUTH_LEGACY_TIMEOUT_SECONDS", "5"))
+AUTH_EXCHANGE_DEFAULT_SCOPE = _env.get("AUTH_EXCHANGE_DEFAULT_SCOPE", "read write")
+
 # --- lockout ---
 AUTH_LOCKOUT_THRESHOLD = env_int(_env, "AUTH_LOCKOUT_THRESHOLD", 5)
 AUTH_LOCKOUT_WINDOW_SECONDS = env_int(_env, "AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60)

@@ -27,6 +27,7 @@ api_patterns = [
     path("login", apis.LoginApi.as_view(), name="auth-login"),
     path("logout", apis.LogoutApi.as_view(), name="auth-logout"),
     path("me", apis.MeApi.as_view(), name="auth-me"),
+    path("token/exchange", apis.TokenExchangeApi.as_view(), name="auth-token-exchange"),
     path("password/change", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
     path("users/<int:user_id>/unlock", apis.AccountUnlockApi.as_view(), name="auth-account-unlock"),
 ]

@@ -11,7 +11,8 @@ import requests
 
 from extracted.auth_service.crypto import new_encryption_key, public_key_from_jwk
 from extracted.auth_service.tokens import InvalidToken, verify_access_token
-from legacy_monolith.demo.processes import ManagedProcess, free_port, python_argv
+from legacy_monolith.demo.processes import free_port, python_argv, service_manage, service_process
+from tests.e2e.databases import admin_connection
 
 SERVICE = "extracted.auth_service"
 ISSUER = "https://auth.techstore.test"
@@ -29,8 +30,9 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("auth-serve")
     base = os.environ.get("AUTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth")
     name = f"auth_serve_{uuid.uuid4().hex[:8]}"
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    conn = admin_connection(base)
+    with conn.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
     env = {
         **os.environ,
         "AUTH_DATABASE_URL": base.rsplit("/", 1)[0] + "/" + name,
@@ -42,32 +44,18 @@ def served(tmp_path_factory):
     env.pop("REDIS_URL", None)
     env.pop("BROKER_URL", None)
     try:
-        assert cli(env, "migrate", "--noinput", "-v0").returncode == 0
-        created = cli(
-            env,
-            "auth",
-            "clients",
-            "create",
-            "order-service",
-            "--grant",
-            "client-credentials",
-            "--confidential",
-            "--json",
-        )
-        assert created.returncode == 0, created.stderr
-        client = json.loads(created.stdout)
+        service_manage("auth_service", "migrate", "--noinput", "-v0", env=env)
+        created = service_manage(
+            "auth_service", "auth", "clients", "create", "order-service", "--grant", "client-credentials",
+            "--confidential", "--json", env=env,
+        )  # fmt: skip
         port = free_port()
-        process = ManagedProcess(
-            "auth_service",
-            python_argv("-m", SERVICE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
-            f"http://127.0.0.1:{port}/healthz",
-            env=env,
-            log_path=tmp / "service.log",
-        )
-        with process:
-            yield f"http://127.0.0.1:{port}", env, client
+        with service_process("auth_service", port=port, env=env, log_path=tmp / "service.log"):
+            yield f"http://127.0.0.1:{port}", env, json.loads(created.stdout)
     finally:
-        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
+        with conn.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
 
 
 def client_token(url, client) -> str:
