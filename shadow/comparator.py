@@ -1,9 +1,12 @@
 """Diff one shadow pair: status, selected headers and the body, after the route's normalisation rules.
 
 Fast path first: each JSON body is parsed and normalised once (ignored paths dropped, shaped values
-replaced by placeholders, unordered lists sorted) and serialised canonically; only when the canonical
-bytes of two answers differ does DeepDiff run (per-path ignore_order and numeric tolerance), to name the
-differing paths. Bodies that are not JSON, or were capped at the capture limit, are compared by sha256.
+replaced by placeholders, unordered lists sorted) and serialised canonically. Only when the canonical
+bytes of two answers differ are the trees walked side by side to name the differing paths: objects key
+by key, lists of equal length element by element, numbers with the path's tolerance; DeepDiff takes
+over for the lists whose elements must be aligned (different lengths: ignore_order for unordered paths,
+otherwise its insert/remove detection). Bodies that are not JSON, or were capped at the capture limit,
+are compared by sha256.
 
 Differences are reported by stable path (shadow/paths.py: list indices as [*]) so they count per field.
 Noise paths come from the same comparison of primary vs secondary, and of candidate vs candidate2.
@@ -151,7 +154,10 @@ class Comparator:
         elif left.body_kind != "json":
             found.append(Difference(BODY, "body_hash", a.body_sha256, b.body_sha256))
         elif left.canonical != right.canonical:
-            found.extend(_deep_diff(rules, left.tree, right.tree))
+            body: list[Difference] = []
+            _walk(rules, left.tree, right.tree, BODY, rules.action(BODY), body)
+            body.sort(key=lambda d: d.path)
+            found.extend(body)
         return found
 
 
@@ -206,39 +212,82 @@ def _normalise(rules: RouteRules, value: Any, path: str, action: int) -> Any:
     return value
 
 
-def stable_path(parts: list[Any]) -> str:
-    """DeepDiff's list-form path (keys and indices) -> our stable path under `body`."""
-    return BODY + "".join(key_segment(p) if isinstance(p, str) else ITEM for p in parts)
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def _walk(rules: RouteRules, a: Any, b: Any, path: str, action: int, out: list[Difference]) -> None:
+    """Append the differences between `a` and `b` (normalised trees at stable `path`) to `out`."""
+    kind_a, kind_b = type(a), type(b)
+    if kind_a is kind_b and kind_a in _LEAVES:
+        if a == b:
+            return
+        tolerance = rules.tolerance(path) if action & TOLERANCE and kind_a in (int, float) else None
+        if tolerance is None or not tolerance.within(a, b):
+            out.append(Difference(path, "changed", _short(a), _short(b)))
+        return
+    if kind_a is dict and kind_b is dict:
+        for key in a.keys() | b.keys():
+            child = path + key_segment(key)
+            if key not in b:
+                out.append(Difference(child, "removed", _short(a[key]), None))
+            elif key not in a:
+                out.append(Difference(child, "added", None, _short(b[key])))
+            else:
+                _walk(rules, a[key], b[key], child, rules.action(child), out)
+        return
+    if kind_a is list and kind_b is list:
+        if action & UNORDERED or len(a) != len(b):
+            if a != b:
+                out.extend(_deep_diff(rules, a, b, path))
+            return
+        child = path + ITEM
+        bits = rules.action(child)
+        for item_a, item_b in zip(a, b, strict=True):
+            _walk(rules, item_a, item_b, child, bits, out)
+        return
+    numbers = (int, float)
+    if action & TOLERANCE and kind_a in numbers and kind_b in numbers:
+        tolerance = rules.tolerance(path)
+        if tolerance is not None and tolerance.within(a, b):
+            return
+    out.append(Difference(path, "type", _short(a), _short(b)))
+
+
+def stable_path(parts: list[Any], base: str = BODY) -> str:
+    """DeepDiff's list-form path (keys and indices) under `base` -> our stable path."""
+    return base + "".join(key_segment(p) if isinstance(p, str) else ITEM for p in parts)
 
 
 class _ToleranceOperator:
     """DeepDiff custom operator: numbers at a tolerance path that are within it are equal."""
 
-    def __init__(self, rules: RouteRules) -> None:
+    def __init__(self, rules: RouteRules, base: str) -> None:
         self.rules = rules
+        self.base = base
 
     def match(self, level) -> bool:
         t1, t2 = level.t1, level.t2
         return (
             type(t1) in (int, float)
             and type(t2) in (int, float)
-            and bool(self.rules.action(stable_path(level.path(output_format="list"))) & TOLERANCE)
+            and bool(self.rules.action(stable_path(level.path(output_format="list"), self.base)) & TOLERANCE)
         )
 
     def give_up_diffing(self, level, diff_instance) -> bool:
-        tolerance = self.rules.tolerance(stable_path(level.path(output_format="list")))
+        tolerance = self.rules.tolerance(stable_path(level.path(output_format="list"), self.base))
         return tolerance is not None and tolerance.within(level.t1, level.t2)
 
 
-def _deep_diff(rules: RouteRules, left: Any, right: Any) -> list[Difference]:
+def _deep_diff(rules: RouteRules, left: Any, right: Any, base: str) -> list[Difference]:
+    """DeepDiff of two lists at stable path `base` (per-path ignore_order and tolerance)."""
     diff = DeepDiff(
         left,
         right,
         view="tree",
         ignore_order_func=lambda level: bool(
-            rules.action(stable_path(level.path(output_format="list"))) & UNORDERED
+            rules.action(stable_path(level.path(output_format="list"), base)) & UNORDERED
         ),
-        custom_operators=[_ToleranceOperator(rules)] if rules.tolerances else None,
+        custom_operators=[_ToleranceOperator(rules, base)] if rules.tolerances else None,
         verbose_level=2,
     )
     found = []
@@ -247,13 +296,12 @@ def _deep_diff(rules: RouteRules, left: Any, right: Any) -> list[Difference]:
         for level in levels:
             found.append(
                 Difference(
-                    stable_path(level.path(output_format="list")),
+                    stable_path(level.path(output_format="list"), base),
                     kind,
                     _short(level.t1),
                     _short(level.t2),
                 )
             )
-    found.sort(key=lambda d: d.path)
     return found
 
 

@@ -238,3 +238,16 @@ def test_keys_that_are_not_plain_names_are_quoted_in_paths(key):
     import json
 
     assert result.paths == (f"body[{json.dumps(key)}]",)
+
+
+def test_a_value_inserted_into_a_list_is_reported_as_added_not_as_every_later_element_changed():
+    result = compare(answer(PRODUCT), answer(changed(tags=["a", "x", "b", "c"])))
+
+    assert [d.to_dict() for d in result.differences] == [
+        {"path": "body.tags[*]", "kind": "added", "primary": None, "candidate": "x"}
+    ]
+
+
+def test_a_number_rendered_differently_or_a_boolean_for_a_number_is_a_type_difference():
+    assert [d.kind for d in compare(answer({"n": 1}), answer({"n": 1.0})).differences] == ["type"]
+    assert [d.kind for d in compare(answer({"n": True}), answer({"n": 1})).differences] == ["type"]
