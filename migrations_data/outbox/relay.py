@@ -1,0 +1,334 @@
+"""The monolith's outbox relay: the trigger-written outbox rows, published to the broker.
+
+Built on the chassis' generic relay (extracted.common.outbox.relay.OutboxRelay: one transaction per batch,
+claim with SELECT ... FOR UPDATE SKIP LOCKED in id order, publish each event with publisher confirms
+through extracted.common.broker.Publisher, mark sent in the transaction that locked the rows; on a broker
+failure the rows stay pending and the relay backs off and retries). This module is the monolith's
+`source` for it: MonolithOutboxSource turns outbox rows into events.
+
+Coalescing: the rows of one entity in a claimed batch become ONE event carrying the entity's CURRENT row
+(category joined), translated by the ACL (acl_adapters.catalog.translate), so its version is the newest.
+Marking that event sent marks all those rows. An upsert whose row is gone by then is marked sent without
+an event: its delete is in the outbox too, with a greater version. Deletes are `{id, version}` tombstones.
+
+Nothing is lost: a row is marked sent only in the transaction in which its event was confirmed. An event
+may be published twice (a crash between confirm and commit), which the consumer's version rule makes a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models import Count, F, Min
+from django.utils import timezone
+
+from acl_adapters.catalog.translate import (
+    CATEGORY_ROW_FIELDS,
+    PRODUCT_ROW_FIELDS,
+    category_row_to_document,
+    product_row_to_document,
+)
+from extracted.common.broker import Publisher
+from extracted.common.events import Envelope
+from extracted.common.outbox.relay import OutboxRelay, PendingEvent
+from extracted.common.settings import EVENTS_EXCHANGE, filesystem_broker_options
+from extracted.common.tracecontext import new_trace_id
+from legacy_monolith.catalog.models import Category, Product
+
+from ..models import OutboxEvent
+from . import metrics
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "monolith"
+RELAY_NAME = "monolith"
+ROUTING_KEYS = {
+    ("product", "upsert"): "catalog.product.upserted",
+    ("product", "delete"): "catalog.product.deleted",
+    ("category", "upsert"): "catalog.category.upserted",
+    ("category", "delete"): "catalog.category.deleted",
+}
+BACKLOG_REFRESH_SECONDS = 1.0
+
+
+def broker_connection_args(broker_url: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(url, transport options) for the monolith's BROKER_URL; unset = the embedded profile's kombu
+    filesystem transport in var/broker, the folder the services read. Publisher adds confirms on amqp."""
+    from django.conf import settings
+
+    url = settings.BROKER_URL if broker_url is None else broker_url
+    if not url:
+        return "filesystem://", filesystem_broker_options(settings.VAR_DIR / "broker")
+    return url, {}
+
+
+def outbox_backlog() -> tuple[int, float]:
+    """(pending rows, age in seconds of the oldest pending row; 0 when none)."""
+    backlog = OutboxEvent.objects.filter(sent_at__isnull=True).aggregate(
+        n=Count("id"), oldest=Min("created_at")
+    )
+    oldest = backlog["oldest"]
+    age = max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest else 0.0
+    return backlog["n"], age
+
+
+@dataclass
+class RelayResult:
+    """What a run of the relay did; `as_dict()` is the --json form."""
+
+    rows: int = 0  # outbox rows marked sent
+    events: int = 0  # events confirmed by the broker
+    skipped: int = 0  # upserts of rows deleted meanwhile (their tombstone is sent instead)
+    failures: int = 0  # publish failures (each followed by a backoff and a retry)
+    by_type: Counter = field(default_factory=Counter)
+    max_version: int = 0
+    seconds: float = 0.0
+    stopped_by: str = ""  # "drained" (once) or "stopped"
+
+    @property
+    def coalesced(self) -> int:
+        """Outbox rows that did not need an event of their own."""
+        return self.rows - self.events - self.skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "events": self.events,
+            "coalesced": self.coalesced,
+            "skipped": self.skipped,
+            "failures": self.failures,
+            "by_type": dict(sorted(self.by_type.items())),
+            "max_version": self.max_version,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events / self.seconds, 1) if self.seconds else 0.0,
+            "stopped_by": self.stopped_by,
+        }
+
+
+def _current_documents(entity: str, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The entities' current rows as contract documents (the ACL translators), by id."""
+    if not ids:
+        return {}
+    if entity == "product":
+        rows = Product.objects.filter(id__in=ids).values(*PRODUCT_ROW_FIELDS)
+        return {row["id"]: product_row_to_document(row) for row in rows}
+    rows = Category.objects.filter(id__in=ids).values(*CATEGORY_ROW_FIELDS)
+    return {row["id"]: category_row_to_document(row) for row in rows}
+
+
+class MonolithOutboxSource:
+    """The OutboxRelay source over migrations_data.OutboxEvent (rows written by the catalog triggers).
+
+    Also the relay's observer: it keeps the RelayResult, the backlog gauges and the live display current
+    as the relay claims, marks and fails.
+    """
+
+    def __init__(self, *, result: RelayResult | None = None, on_change=None) -> None:
+        self.result = result or RelayResult()
+        self.on_change = on_change or (lambda: None)
+        self._rows_of: dict[int, list[int]] = {}  # event id (newest row id) -> the rows it stands for
+        self._events: dict[int, Envelope] = {}
+        self.pending, self.lag, self._measured = 0, 0.0, float("-inf")
+
+    def atomic(self):
+        return transaction.atomic()
+
+    def claim(self, batch_size: int) -> list[PendingEvent]:
+        self._rows_of, self._events = {}, {}
+        while True:  # a batch made only of skipped rows is marked and the next one read
+            rows = list(
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True)
+                .order_by("id")
+                .values("id", "entity", "entity_id", "op", "version", "created_at")[:batch_size]
+            )
+            if not rows:
+                self.refresh_backlog(force=True)
+                return []
+            pending = self._coalesce(rows)
+            if pending:
+                return pending
+
+    def _coalesce(self, rows: list[dict[str, Any]]) -> list[PendingEvent]:
+        groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault((row["entity"], row["entity_id"]), []).append(row)
+        documents = {
+            entity: _current_documents(
+                entity,
+                [
+                    entity_id
+                    for (e, entity_id), g in groups.items()
+                    if e == entity and g[-1]["op"] == "upsert"
+                ],
+            )
+            for entity in ("product", "category")
+        }
+        pending, skipped = [], []
+        for (entity, entity_id), group in sorted(groups.items(), key=lambda item: item[1][-1]["id"]):
+            newest = max(group, key=lambda row: row["version"])
+            if newest["op"] == "delete":
+                data = {"id": entity_id, "version": newest["version"]}
+            else:
+                data = documents[entity].get(entity_id)
+                if data is None:
+                    skipped += [row["id"] for row in group]
+                    continue
+            event_id = group[-1]["id"]
+            envelope = Envelope(
+                id=str(uuid.uuid4()),
+                type=ROUTING_KEYS[(entity, newest["op"])],
+                occurred_at=newest["created_at"].astimezone(UTC),
+                trace_id=new_trace_id(),  # a trigger cannot see the request's trace
+                source=SOURCE,
+                data=data,
+            )
+            self._rows_of[event_id] = [row["id"] for row in group]
+            self._events[event_id] = envelope
+            pending.append(PendingEvent(event_id, envelope))
+        if skipped:
+            self._mark(skipped, sent=True)
+            self.result.rows += len(skipped)
+            self.result.skipped += len(skipped)
+        return pending
+
+    def _mark(self, row_ids: list[int], *, sent: bool) -> None:
+        changes: dict[str, Any] = {"attempts": F("attempts") + 1}
+        if sent:
+            changes["sent_at"] = timezone.now()
+        OutboxEvent.objects.filter(id__in=row_ids).update(**changes)
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        row_ids = [row_id for event_id in ids for row_id in self._rows_of[event_id]]
+        self._mark(row_ids, sent=True)
+        self.result.rows += len(row_ids)
+        self.result.events += len(ids)
+        for event_id in ids:
+            envelope = self._events[event_id]
+            self.result.by_type[envelope.type] += 1
+            self.result.max_version = max(self.result.max_version, int(envelope.data.get("version", 0)))
+        self.refresh_backlog()
+
+    def mark_failed(self, ids: Sequence[int], error: str) -> None:
+        self._mark([row_id for event_id in ids for row_id in self._rows_of[event_id]], sent=False)
+        self.result.failures += 1
+        self.refresh_backlog()  # the lag grows while the broker is down: that is when it matters
+
+    def refresh_backlog(self, *, force: bool = False) -> None:
+        """Measure the backlog (at most once a BACKLOG_REFRESH_SECONDS) into the gauges and the display."""
+        now = time.monotonic()
+        if force or now - self._measured >= BACKLOG_REFRESH_SECONDS:
+            try:
+                with transaction.atomic(savepoint=True):
+                    self.pending, self.lag = outbox_backlog()
+            except DatabaseError:
+                logger.debug("could not measure the outbox backlog", exc_info=True)
+            else:
+                self._measured = now
+                metrics.OUTBOX_PENDING.set(self.pending)
+                metrics.LAG_SECONDS.set(self.lag)
+        self.on_change()
+
+
+class _Display:
+    """One live status line on stderr (rich), or nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn
+
+            self.progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True)
+            )
+            self.task = self.progress.add_task("relay starting", total=None)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> _Display:
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def show(self, source: MonolithOutboxSource) -> None:
+        if self.progress:
+            result = source.result
+            rate = result.events / max(time.monotonic() - self.started, 1e-9)
+            self.progress.update(
+                self.task,
+                description=(
+                    f"relay: {result.events:,} events ({rate:,.0f}/s), {result.rows:,} outbox rows, "
+                    f"pending {source.pending:,}, lag {source.lag:.1f} s, failures {result.failures}"
+                ),
+            )
+
+    def __exit__(self, *exc_info) -> None:
+        if self.progress:
+            self.progress.stop()
+
+
+def run_relay(
+    *,
+    batch_size: int = 500,
+    once: bool = False,
+    poll_interval: float = 1.0,
+    stop_event: threading.Event | None = None,
+    progress: bool = True,
+    exchange: str = EVENTS_EXCHANGE,
+    broker_url: str | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    max_backoff: float = 5.0,
+) -> RelayResult:
+    """Relay the outbox to the broker until `stop_event` is set or, with `once`, until it is drained.
+
+    batch_size: outbox rows claimed per transaction. poll_interval: seconds to wait when nothing is
+    pending. exchange: the topic exchange (tests pass their own). broker_url: default settings.BROKER_URL.
+    metrics_port: serve the gauges strangler_sync_outbox_pending and strangler_sync_lag_seconds on
+    metrics_host:metrics_port while running. A broker failure leaves the rows pending; the relay backs
+    off (up to `max_backoff` seconds) and retries for as long as it takes.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    stop_event = stop_event or threading.Event()
+    url, transport_options = broker_connection_args(broker_url)
+    started = time.monotonic()
+    server = None
+    with (
+        Publisher(
+            url, transport_options=transport_options, exchange=exchange, backoff_max=max_backoff
+        ) as publisher,
+        _Display(progress) as display,
+    ):
+        source = MonolithOutboxSource()
+        source.on_change = lambda: display.show(source)
+        relay = OutboxRelay(
+            source,
+            publisher,
+            name=RELAY_NAME,
+            batch_size=batch_size,
+            idle_seconds=poll_interval,
+            backoff_base=0.1,
+            backoff_max=max_backoff,
+            sleep=lambda seconds: (close_old_connections(), stop_event.wait(seconds)),
+        )
+        relay.stop_event = stop_event  # the caller's event stops the loop (its sleeps wait on it too)
+        try:
+            if metrics_port:
+                server = metrics.serve(metrics_port, metrics_host)
+            relay.run(until_empty=once)
+        finally:
+            source.result.seconds = time.monotonic() - started
+            source.result.stopped_by = "stopped" if stop_event.is_set() else "drained"
+            if server is not None:
+                metrics.stop(server)
+    return source.result

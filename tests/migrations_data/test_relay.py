@@ -1,0 +1,389 @@
+"""The outbox relay against REAL PostgreSQL and RabbitMQ: what it publishes, coalescing, two relays side
+by side, and no loss when the broker connection drops (a TCP relay in front of RabbitMQ the test cuts).
+
+Every test publishes to its own exchange and reads its own queue (uuid names, deleted afterwards).
+The helpers here (EventQueue, relay_running) are shared with the broker-restart drill.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import orjson
+import pytest
+import requests
+from django.db import connections
+from django.db.models import F
+from django.utils import timezone
+from kombu import Connection, Exchange, Queue
+
+from acl_adapters.catalog.translate import product_to_document
+from legacy_monolith.catalog.models import Category, Product
+from legacy_monolith.demo.processes import free_port
+from migrations_data.models import OutboxEvent
+from migrations_data.outbox.relay import RelayResult, run_relay
+from migrations_data.outbox.status import sync_status
+from tests.factories import CategoryFactory, ProductFactory
+
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+WAIT_SECONDS = 60.0  # a deadline for waits, never an assertion on speed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+@dataclass
+class EventQueue:
+    """A durable queue bound to every routing key of a test's own durable exchange (both deleted after)."""
+
+    url: str
+    exchange: str
+    queue: str
+    received: list[dict] = field(default_factory=list)
+
+    def drain(self) -> list[dict]:
+        """Take every message waiting now; returns them and keeps them in `received`."""
+        taken = []
+        with Connection(self.url) as conn:
+            queue = Queue(self.queue, channel=conn.default_channel)
+            while (message := queue.get(no_ack=True)) is not None:
+                taken.append(orjson.loads(message.body))
+        self.received += taken
+        return taken
+
+    def latest_versions(self) -> dict[tuple[str, int], int]:
+        """Highest version received per (routing key's entity, id), every message drained so far."""
+        latest: dict[tuple[str, int], int] = {}
+        for event in self.received:
+            key = (event["type"].split(".")[1], event["data"]["id"])
+            latest[key] = max(latest.get(key, 0), event["data"]["version"])
+        return latest
+
+
+@contextmanager
+def event_queue(url: str = RABBITMQ_URL) -> Iterator[EventQueue]:
+    suffix = uuid.uuid4().hex[:12]
+    events = EventQueue(url=url, exchange=f"test.h3a.events.{suffix}", queue=f"test.h3a.sync.{suffix}")
+    exchange = Exchange(events.exchange, type="topic", durable=True)
+    with Connection(url) as conn:
+        Queue(events.queue, exchange, routing_key="#", durable=True)(conn.default_channel).declare()
+    try:
+        yield events
+    finally:
+        with Connection(url) as conn:
+            channel = conn.default_channel
+            Queue(events.queue, channel=channel).delete()
+            exchange(channel).delete()
+
+
+@pytest.fixture
+def events() -> Iterator[EventQueue]:
+    with event_queue() as queue:
+        yield queue
+
+
+@dataclass
+class RunningRelay:
+    stop_event: threading.Event
+    thread: threading.Thread
+    outcome: dict
+
+
+@contextmanager
+def relay_running(**options) -> Iterator[RunningRelay]:
+    """run_relay in a thread (its own database connection) until the block ends; re-raises its error."""
+    stop_event = threading.Event()
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = run_relay(stop_event=stop_event, progress=False, **options)
+        except BaseException as exc:  # handed to the test thread below
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target, name="outbox-relay", daemon=True)
+    thread.start()
+    running = RunningRelay(stop_event, thread, outcome)
+    try:
+        yield running
+    finally:
+        stop_event.set()
+        thread.join(timeout=WAIT_SECONDS)
+    assert not thread.is_alive(), "the relay did not stop"
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def mark_all_sent() -> None:
+    """What the fixtures wrote counts as relayed already: a test sees only its own changes."""
+    OutboxEvent.objects.filter(sent_at__isnull=True).update(sent_at=timezone.now())
+
+
+def pending() -> int:
+    return OutboxEvent.objects.filter(sent_at__isnull=True).count()
+
+
+def current_versions() -> dict[tuple[str, int], int]:
+    """(entity, id) -> newest version in the outbox: what the consumer must end up with."""
+    latest: dict[tuple[str, int], int] = {}
+    for entity, entity_id, version in OutboxEvent.objects.values_list("entity", "entity_id", "version"):
+        latest[(entity, entity_id)] = max(latest.get((entity, entity_id), 0), version)
+    return latest
+
+
+def relay_once(events: EventQueue, **options) -> RelayResult:
+    return run_relay(once=True, exchange=events.exchange, broker_url=events.url, progress=False, **options)
+
+
+class CuttableLink:
+    """A TCP relay in front of RabbitMQ: `cut()` drops every connection and refuses new ones until
+    `restore()`. The broker itself keeps running; only this client's network path fails."""
+
+    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 5672)) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.refusing = False
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.refusing:
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.refusing = True
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def restore(self) -> None:
+        self.refusing = False
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def cuttable_link() -> Iterator[CuttableLink]:
+    link = CuttableLink()
+    yield link
+    link.close()
+
+
+# --- what is published -----------------------------------------------------------------------------
+
+
+def test_the_relay_publishes_exactly_the_changed_products_with_their_versions(events):
+    products = ProductFactory.create_batch(5, category=CategoryFactory())
+    mark_all_sent()
+    changed = [products[0].pk, products[1].pk]
+    Product.objects.filter(pk__in=changed).update(stock=F("stock") + 1)
+    gone = products[2].pk
+    Product.objects.filter(pk=gone).delete()
+    tombstone_version = OutboxEvent.objects.get(entity="product", entity_id=gone, op="delete").version
+
+    result = relay_once(events)
+
+    received = events.drain()
+    upserts = {e["data"]["id"]: e for e in received if e["type"] == "catalog.product.upserted"}
+    assert sorted(upserts) == sorted(changed)
+    for product_id, event in upserts.items():
+        product = Product.objects.select_related("category").get(pk=product_id)
+        assert event["data"] == product_to_document(product)
+        assert event["data"]["version"] == product.sync_version
+    deletes = [e["data"] for e in received if e["type"] == "catalog.product.deleted"]
+    assert deletes == [{"id": gone, "version": tombstone_version}]
+    assert len(received) == 3
+    assert (result.rows, result.events, pending()) == (3, 3, 0)
+
+
+def test_every_event_carries_the_envelope_of_the_events_contract(events):
+    ProductFactory()
+    relay_once(events)
+    for event in events.drain():
+        assert set(event) == {"id", "type", "occurred_at", "trace_id", "source", "version", "data"}
+        assert str(uuid.UUID(event["id"])) == event["id"]
+        assert event["occurred_at"].endswith("Z")
+        assert (event["source"], event["version"]) == ("monolith", 1)
+        assert event["type"] in {"catalog.product.upserted", "catalog.category.upserted"}
+
+
+def test_a_category_rename_publishes_the_category_and_each_of_its_products_again(events):
+    category = CategoryFactory()
+    inside = ProductFactory.create_batch(2, category=category)
+    ProductFactory()  # elsewhere
+    mark_all_sent()
+    Category.objects.filter(pk=category.pk).update(name="Laptops and tablets")
+    relay_once(events)
+    received = events.drain()
+    assert [e["data"]["name"] for e in received if e["type"] == "catalog.category.upserted"] == [
+        "Laptops and tablets"
+    ]
+    products = [e["data"] for e in received if e["type"] == "catalog.product.upserted"]
+    assert sorted(doc["id"] for doc in products) == sorted(p.pk for p in inside)
+    assert {doc["category"]["name"] for doc in products} == {"Laptops and tablets"}
+
+
+def test_several_changes_of_one_product_in_a_batch_become_one_event_with_the_latest_version(events):
+    product = ProductFactory(stock=1)
+    mark_all_sent()
+    for stock in range(2, 7):
+        Product.objects.filter(pk=product.pk).update(stock=stock)
+    result = relay_once(events, batch_size=100)
+    [event] = events.drain()
+    product.refresh_from_db()
+    assert (event["data"]["stock"], event["data"]["version"]) == (6, product.sync_version)
+    assert (result.rows, result.events, result.coalesced) == (5, 1, 4)
+
+
+def test_an_update_followed_by_a_delete_publishes_only_the_tombstone(events):
+    product = ProductFactory()
+    mark_all_sent()
+    Product.objects.filter(pk=product.pk).update(stock=0)
+    Product.objects.filter(pk=product.pk).delete()
+    relay_once(events)
+    assert [e["type"] for e in events.drain()] == ["catalog.product.deleted"]
+
+
+def test_two_relays_side_by_side_publish_each_outbox_row_once(events):
+    products = ProductFactory.create_batch(60, category=CategoryFactory())
+    mark_all_sent()
+    Product.objects.filter(pk__in=[p.pk for p in products]).update(weight_grams=777)
+    options = {"exchange": events.exchange, "broker_url": events.url, "batch_size": 5, "poll_interval": 0.05}
+    with relay_running(**options), relay_running(**options):
+        wait_until(lambda: pending() == 0, "both relays to drain the outbox")
+    ids = [e["data"]["id"] for e in events.drain()]
+    assert sorted(ids) == sorted(p.pk for p in products)  # each exactly once: SKIP LOCKED split the rows
+
+
+# --- failures: nothing lost ------------------------------------------------------------------------
+
+
+def test_a_dropped_broker_connection_loses_no_change_and_the_relay_resumes(events, cuttable_link):
+    category = CategoryFactory()
+    first = ProductFactory.create_batch(10, category=category)
+    with relay_running(
+        exchange=events.exchange, broker_url=cuttable_link.url, batch_size=4, poll_interval=0.05
+    ):
+        wait_until(lambda: pending() == 0, "the first changes to be relayed")
+        cuttable_link.cut()
+        Product.objects.filter(pk__in=[p.pk for p in first[:5]]).update(stock=F("stock") + 3)
+        second = ProductFactory.create_batch(10, category=category)
+        Product.objects.filter(pk=second[0].pk).delete()
+        wait_until(
+            lambda: OutboxEvent.objects.filter(sent_at__isnull=True, attempts__gt=0).exists(),
+            "the relay to fail a publish while the link is cut",
+        )
+        assert pending() > 0  # nothing was marked sent while the broker was unreachable
+        cuttable_link.restore()
+        wait_until(lambda: pending() == 0, "the relay to catch up after the link came back")
+    events.drain()
+    assert events.latest_versions() == current_versions()
+
+
+def test_a_relay_stopped_while_the_broker_is_unreachable_leaves_the_rows_pending(events, cuttable_link):
+    cuttable_link.cut()
+    ProductFactory.create_batch(3)
+    before = pending()
+    with relay_running(exchange=events.exchange, broker_url=cuttable_link.url, poll_interval=0.05) as relay:
+        wait_until(lambda: OutboxEvent.objects.filter(attempts__gt=0).exists(), "a failed publish attempt")
+    assert relay.outcome["result"].stopped_by == "stopped"
+    assert relay.outcome["result"].failures >= 1
+    assert pending() == before
+    assert events.drain() == []
+
+
+# --- lag: metrics and status -----------------------------------------------------------------------
+
+
+def test_the_metrics_port_serves_the_outbox_backlog_and_lag_gauges(events, cuttable_link):
+    cuttable_link.cut()  # keep rows pending so the gauges have something to show
+    ProductFactory.create_batch(2)
+    port = free_port()
+    with relay_running(
+        exchange=events.exchange, broker_url=cuttable_link.url, metrics_port=port, poll_interval=0.05
+    ):
+
+        def gauges() -> dict[str, float]:
+            try:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except requests.ConnectionError:
+                return {}
+            return {
+                line.split()[0]: float(line.split()[1])
+                for line in text.splitlines()
+                if line.startswith(("strangler_sync_outbox_pending ", "strangler_sync_lag_seconds "))
+            }
+
+        wait_until(lambda: gauges().get("strangler_sync_outbox_pending", 0) >= pending() > 0, "the gauges")
+        assert gauges()["strangler_sync_lag_seconds"] > 0
+
+
+def test_status_reports_the_pending_rows_and_the_age_of_the_oldest(settings):
+    settings.PRODUCT_SERVICE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    mark_all_sent()
+    ProductFactory.create_batch(2)
+    status = sync_status()
+    assert status.outbox_pending == pending() > 0
+    assert status.relay_lag_seconds > 0
+    assert status.target_error is not None
+    assert "target_unavailable" in status.target_error
+    assert status.consumer_lag_versions is None
+    assert not status.in_sync
+
+
+def test_status_reports_the_rabbitmq_queue_depth_and_a_missing_queue_as_an_error(events):
+    ProductFactory()
+    relay_once(events)
+    waiting = len(current_versions())
+    status = sync_status(queue=events.queue, broker_url=events.url)
+    assert (status.queue_depth, status.queue_error) == (waiting, None)
+    missing = sync_status(queue=f"{events.queue}.missing", broker_url=events.url)
+    assert missing.queue_depth is None
+    assert "NOT_FOUND" in missing.queue_error
