@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -179,9 +180,9 @@ def test_the_html_report_escapes_what_comes_from_pairs(queue, tmp_path):
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x>" not in html
-    assert "<script" not in html  # and no external assets: nothing loaded from anywhere
-    assert "<link" not in html
-    assert "src=" not in html
+    assert "&lt;img src=x&gt;" in html
+    tags = set(re.findall(r"<([a-z0-9]+)", html))  # and no external assets: nothing loads from anywhere
+    assert tags.isdisjoint({"script", "link", "img", "iframe", "object", "embed"})
     assert "url(" not in html
 
 
