@@ -20,10 +20,8 @@ import random
 import secrets
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,7 +33,7 @@ from rich.table import Table
 from legacy_monolith.core.argtypes import count, positive
 
 from .catalog_db import BenchError, database_prepare
-from .load import Client
+from .load import Client, TimedRun, timed_run
 from .report import emit_json_line, git_commit, load_average
 from .stats import ScenarioFigures, summarize
 
@@ -93,44 +91,25 @@ def product_database_prepare(url: str, console: Console) -> None:
         conn.close()
 
 
-def _timed(client: Client, paths: Sequence[str], concurrency: int, on_done) -> tuple[list, list, list, float]:
-    """Raw (latencies, counts, failures, wall seconds) of GETs over `paths` with `concurrency` threads."""
-    latencies: list[float] = []
-    counts: list[int] = []
-    failures: list[str] = []
-
-    def one(path: str) -> None:
-        elapsed, matched, failure = client.fetch(path)
-        latencies.append(elapsed)
-        if failure:
-            failures.append(f"{path}: {failure}")
-        else:
-            counts.append(matched)
-        on_done()
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, paths))
-    return latencies, counts, failures, time.perf_counter() - started
-
-
 def interleaved(
     clients: dict[str, Client], paths: list[str], *, concurrency: int, on_done
 ) -> tuple[dict[str, ScenarioFigures], list[str]]:
     """Every target gets every path; targets take turns in rounds of ROUND requests."""
-    raw = {name: ([], [], [], 0.0) for name in clients}
-    failures: list[str] = []
+    runs = {name: TimedRun() for name in clients}
     for start in range(0, len(paths), ROUND):
         chunk = paths[start : start + ROUND]
         for name, client in clients.items():
-            latencies, counts, failed, wall = _timed(client, chunk, concurrency, on_done)
-            kept = raw[name]
-            raw[name] = (kept[0] + latencies, kept[1] + counts, kept[2] + failed, kept[3] + wall)
-            failures.extend(f"{name} {failure}" for failure in failed)
+            run = timed_run(client, chunk, concurrency=concurrency, on_done=on_done)
+            total = runs[name]
+            total.latencies += run.latencies
+            total.counts += run.counts
+            total.failures += [f"{name} {failure}" for failure in run.failures]
+            total.wall_s += run.wall_s
     figures = {
-        name: summarize(lat, errors=len(failed), wall_s=wall, counts=counts)
-        for name, (lat, counts, failed, wall) in raw.items()
+        name: summarize(run.latencies, errors=len(run.failures), wall_s=run.wall_s, counts=run.counts)
+        for name, run in runs.items()
     }
+    failures = [failure for run in runs.values() for failure in run.failures]
     return figures, failures
 
 
@@ -295,7 +274,7 @@ def _measure(
                 step = lambda t=task: progress.advance(t)  # noqa: E731
                 interleaved(clients, warm, concurrency=args.concurrency, on_done=step)
                 # Warm cache: the measured requests were asked once before (every measured one is a hit).
-                _timed(clients["service_warm"], measured, args.concurrency, step)
+                timed_run(clients["service_warm"], measured, concurrency=args.concurrency, on_done=step)
                 progress.update(task, description=scenario, total=len(measured) * 3, completed=0)
                 figures[scenario], failed = interleaved(
                     clients, measured, concurrency=args.concurrency, on_done=step

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import requests
 
@@ -37,24 +38,40 @@ class Client:
             return elapsed, None, "200 without a page body"
 
 
-def scenario_run(
+@dataclass
+class TimedRun:
+    """One run, raw: per-request latencies (s), page counts of the successes, failures, wall time."""
+
+    latencies: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def timed_run(
     client: Client, paths: Sequence[str], *, concurrency: int, on_done: Callable[[], None]
-) -> tuple[ScenarioFigures, list[str]]:
-    latencies: list[float] = []
-    counts: list[int] = []
-    failures: list[str] = []
+) -> TimedRun:
+    run = TimedRun()
 
     def one(path: str) -> None:
         elapsed, count, failure = client.fetch(path)
-        latencies.append(elapsed)
+        run.latencies.append(elapsed)
         if failure:
-            failures.append(f"{path}: {failure}")
+            run.failures.append(f"{path}: {failure}")
         else:
-            counts.append(count)
+            run.counts.append(count)
         on_done()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, paths))
-    wall = time.perf_counter() - started
-    return summarize(latencies, errors=len(failures), wall_s=wall, counts=counts), failures
+    run.wall_s = time.perf_counter() - started
+    return run
+
+
+def scenario_run(
+    client: Client, paths: Sequence[str], *, concurrency: int, on_done: Callable[[], None]
+) -> tuple[ScenarioFigures, list[str]]:
+    run = timed_run(client, paths, concurrency=concurrency, on_done=on_done)
+    figures = summarize(run.latencies, errors=len(run.failures), wall_s=run.wall_s, counts=run.counts)
+    return figures, run.failures

@@ -294,22 +294,19 @@ class ReadCache:
 
 
 _cache: ReadCache | None = None
-_cache_lock = threading.Lock()
 
 
 def read_cache() -> ReadCache:
-    """The process's cache, built from settings on first use."""
+    """The process's cache, built from settings on first use (a race builds two; one is kept)."""
     global _cache
     if _cache is None:
-        with _cache_lock:
-            if _cache is None:
-                backend = RedisBackend(settings.REDIS_URL) if settings.REDIS_URL else LocalBackend()
-                _cache = ReadCache(
-                    backend,
-                    prefix=settings.PRODUCT_CACHE_PREFIX,
-                    ttl_seconds=settings.PRODUCT_CACHE_TTL_SECONDS,
-                    enabled=settings.PRODUCT_CACHE_ENABLED,
-                )
+        backend = RedisBackend(settings.REDIS_URL) if settings.REDIS_URL else LocalBackend()
+        _cache = ReadCache(
+            backend,
+            prefix=settings.PRODUCT_CACHE_PREFIX,
+            ttl_seconds=settings.PRODUCT_CACHE_TTL_SECONDS,
+            enabled=settings.PRODUCT_CACHE_ENABLED,
+        )
     return _cache
 
 

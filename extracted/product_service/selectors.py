@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import orjson
@@ -14,16 +13,13 @@ from extracted.product_service.contract import MAX_ID
 from extracted.product_service.store import CatalogStore, store_from_settings
 
 _store: CatalogStore | None = None
-_store_lock = threading.Lock()
 
 
 def catalog_store() -> CatalogStore:
-    """The process's store (CATALOG_STORE_URL), built on first use."""
+    """The process's store (CATALOG_STORE_URL), built on first use (a race builds two; one is kept)."""
     global _store
     if _store is None:
-        with _store_lock:
-            if _store is None:
-                _store = store_from_settings()
+        _store = store_from_settings()
     return _store
 
 

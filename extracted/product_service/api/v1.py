@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from extracted.product_service import selectors
 from extracted.product_service.store.port import ORDERINGS
+from legacy_monolith.core.openapi import ERROR, PAGE_PARAMETERS
 
 from .filters import parse_product_query
 from .identity import caller_is_staff
@@ -20,18 +21,6 @@ from .render import category_v1, product_v1
 
 JSON = "application/json"
 
-ERROR = inline_serializer(
-    name="Error",
-    fields={
-        "code": serializers.CharField(),
-        "message": serializers.CharField(),
-        "extra": serializers.DictField(),
-    },
-)
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="1-based; past the last page is 404 page_not_found"),
-    OpenApiParameter("page_size", int, description="1 to 100, default 20"),
-]
 FILTER_PARAMETERS = [
     OpenApiParameter("category", str, description="category slug; includes its direct children"),
     OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
