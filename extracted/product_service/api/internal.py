@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -26,6 +27,16 @@ MAX_VERIFY_RANGES = 1000
 MAX_DIGEST_SPAN = 100_000
 MAX_STOCK_LINES = 200
 SMALL_BODY_BYTES = 256 * 1024  # everything but the imports
+
+
+class InternalTokenScheme(OpenApiAuthenticationExtension):
+    """How the schema documents the internal bearer token."""
+
+    target_class = "extracted.common.internal_auth.InternalTokenAuthentication"
+    name = "internalApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "INTERNAL_API_TOKEN"}
 
 
 class StrictSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +101,7 @@ def test_the_schema_documents_v1_v2_and_internal_endpoints(api_client, db):
         "/internal/v1/stock/reserve",
     ):
         assert path in paths
+
+
+def test_the_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
