@@ -275,10 +275,7 @@ class OrmCatalogStore:
     ) -> CursorPage:
         ordering = common.check_ordering(query, search=True, supports_relevance=self.supports_relevance)
         wanted_facets = common.parse_facets(facets)
-        queryset = self._filtered(query)
-        if ordering == "relevance":
-            queryset = queryset.filter(RawSQL(MATCH_SQL, [query.q], output_field=BooleanField()))  # noqa: S611
-            queryset = queryset.annotate(relevance=RawSQL(RANK_SQL, [query.q], output_field=FloatField()))  # noqa: S611
+        queryset = self._searched(query, ordering)
         facet_counts = self._facets(queryset, wanted_facets)
         field, descending = common.order_field("-relevance" if ordering == "relevance" else ordering)
         if cursor is not None:
@@ -294,6 +291,15 @@ class OrmCatalogStore:
             key = last[1] if ordering == "relevance" else common.sort_key(last[0], ordering)
             next_cursor = common.encode_cursor(query, key, last[0]["id"])
         return CursorPage(items=items, next_cursor=next_cursor, facets=facet_counts)
+
+    def _searched(self, query: ProductQuery, ordering: str) -> QuerySet[CatalogProduct]:
+        """The v1 filters; ordered by relevance, also a full-text match of every word of q (served by
+        the GIN index on TSVECTOR_SQL) with its rank as `relevance`."""
+        queryset = self._filtered(query)
+        if ordering == "relevance":
+            queryset = queryset.filter(RawSQL(MATCH_SQL, [query.q], output_field=BooleanField()))  # noqa: S611
+            queryset = queryset.annotate(relevance=RawSQL(RANK_SQL, [query.q], output_field=FloatField()))  # noqa: S611
+        return queryset
 
     @staticmethod
     def _after(field: str, descending: bool, key: Any, last_id: int) -> Q:

@@ -1,0 +1,61 @@
+"""The ORM store on PostgreSQL answers searches from its indexes: the trigram indexes serve the very
+`UPPER(col) LIKE UPPER('%q%')` expression Django's icontains writes (the monolith's semantics), the
+GIN index serves attribute filters, the full-text index serves relevance. The planner is told to avoid
+sequential scans, so a plan without the index means the index cannot serve that expression."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
+
+from extracted.product_service.models import CatalogProduct
+from extracted.product_service.store.orm import MATCH_SQL, OrmCatalogStore
+from extracted.product_service.store.port import ProductQuery
+
+from .adapters import POSTGRESQL_AVAILABLE
+
+pytestmark = [
+    pytest.mark.skipif(
+        not POSTGRESQL_AVAILABLE, reason="PRODUCT_DATABASE_URL is not PostgreSQL (make test sets it)"
+    ),
+    pytest.mark.django_db,
+]
+
+TRIGRAM_INDEXES = ["catalog_store_name_trgm", "catalog_store_description_trgm", "catalog_store_sku_trgm"]
+
+
+@pytest.mark.parametrize(
+    ("query", "indexes"),
+    [
+        (ProductQuery(q="thinkpad", include_inactive=True), TRIGRAM_INDEXES),
+        (ProductQuery(q="50%", include_inactive=True), TRIGRAM_INDEXES),
+        (
+            ProductQuery(attributes={"color": ["black", "white"]}, include_inactive=True),
+            ["catalog_store_attributes_gin"],
+        ),
+    ],
+    ids=["substring", "substring-with-wildcards", "attributes"],
+)
+def test_v1_filters_are_served_by_their_postgresql_indexes(query, indexes):
+    plan = explain_without_seqscan(OrmCatalogStore(using="default")._filtered(query))
+
+    for index in indexes:
+        assert f"Index Scan on {index}" in plan, plan
+
+
+def test_the_full_text_match_of_relevance_is_served_by_its_postgresql_index():
+    matching = CatalogProduct.objects.filter(
+        RawSQL(MATCH_SQL, ["gaming laptop"], output_field=BooleanField())
+    )
+
+    plan = explain_without_seqscan(matching)
+
+    assert "Index Scan on catalog_store_fulltext" in plan, plan
+
+
+def explain_without_seqscan(queryset) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    return queryset.explain()
