@@ -1,16 +1,12 @@
-"""The one error type of the shadow comparator: a stable code, a human message and extra details."""
+"""The shadow comparator's errors: the project's one application error type (a stable code, a human
+message, extra details); the CLI prints the message on one line and exits 2."""
 
-from typing import Any
+from extracted.common.errors import ApplicationError
 
 
-class ShadowError(Exception):
-    """A comparator operation that cannot be done; the CLI prints `message` on one line and exits 2."""
-
-    def __init__(self, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra or {}
+class ShadowError(ApplicationError):
+    def __init__(self, code: str, message: str, extra: dict | None = None) -> None:
+        super().__init__(code, message, extra=extra)
 
     def __str__(self) -> str:
         return self.message

@@ -52,12 +52,10 @@ IGNORE, UNORDERED, TOLERANCE = 1, 2, 4
 
 @dataclass(frozen=True, slots=True)
 class Shape:
+    """Whole string values matching `pattern` are compared as the placeholder `<name>`."""
+
     name: str
     pattern: str
-
-    @property
-    def placeholder(self) -> str:
-        return f"<{self.name}>"
 
 
 @dataclass(frozen=True, slots=True)
