@@ -20,6 +20,8 @@ class Command(BaseCommand):
             code = cli.run(options, out=self.stdout)
         except ShadowError as exc:
             raise CommandError(exc.message, returncode=cli.EXIT_ERROR) from exc
+        except KeyboardInterrupt:  # the worker has closed its reader: handled pairs are acknowledged
+            sys.exit(130)
         except DatabaseError as exc:
             message = f"the shadow database is unusable ({exc}); run `manage.py migrate --database shadow`"
             raise CommandError(message.replace("\n", " "), returncode=cli.EXIT_ERROR) from exc
