@@ -73,6 +73,9 @@ AUTH_KEY_ROTATION_OVERLAP_SECONDS = env_int(
     _env, "AUTH_KEY_ROTATION_OVERLAP_SECONDS", AUTH_ACCESS_TOKEN_TTL_SECONDS
 )
 
+# How long resource servers may cache the JWKS (Cache-Control max-age); on an unknown kid they refetch.
+AUTH_JWKS_MAX_AGE_SECONDS = env_int(_env, "AUTH_JWKS_MAX_AGE_SECONDS", 300)
+
 # AES-256-GCM key sealing the ES256 private keys in the auth database (32 bytes, base64url).
 DEV_KEY_ENCRYPTION_KEY = (
     "ZGV2LW9ubHktYXV0aC1rZXktZW5jcnlwdGlvbi1rZXk"  # DEV-ONLY (b64 "dev-only-auth-key-encryption-key")
@@ -134,6 +137,7 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": AUTH_OIDC_RSA_PRIVATE_KEY,
     "OIDC_ISS_ENDPOINT": AUTH_ISSUER,
+    "OIDC_JWKS_MAX_AGE_SECONDS": AUTH_JWKS_MAX_AGE_SECONDS,
     "SCOPES": {
         "openid": "OpenID Connect sign-in",
         "profile": "Username, roles and legacy user id",

@@ -301,7 +301,11 @@ def test_oidc_discovery_names_our_endpoints_the_jwks_and_s256_only(browser, db):
     assert "RS256" in document["id_token_signing_alg_values_supported"]
 
 
-def test_the_jwks_publishes_public_keys_only(browser, db):
+def test_the_jwks_publishes_public_keys_only_with_a_short_cache_lifetime(browser, db):
+    assert (
+        f"max-age={settings.AUTH_JWKS_MAX_AGE_SECONDS},"
+        in browser.get("/.well-known/jwks.json")["Cache-Control"]
+    )
     keys = jwks_keys(browser).values()
     assert {key["alg"] for key in keys} == {"ES256", "RS256"}
     for key in keys:
