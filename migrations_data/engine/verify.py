@@ -9,9 +9,11 @@ into: wide ranges (the tail) are split and checked again, narrow ones compared i
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from itertools import pairwise
@@ -35,14 +37,14 @@ class VerifySides:
     """Both sides of one entity as verify sees them.
 
     - `source_max_id()`: the largest source id (0 when empty);
-    - `source_stream()`: (id, digest) of every source row, ascending id;
+    - `source_stream(lo, hi)`: (id, digest) of the source rows with lo <= id < hi, ascending id;
     - `source_digests(lo, hi)`: {id: digest} of the source rows with lo <= id < hi;
     - `target_checksums(ranges)`: one RangeChecksum per range, same order;
     - `target_digests(lo, hi)`: {id: digest} of the target's documents in the range.
     """
 
     source_max_id: Callable[[], int]
-    source_stream: Callable[[], Iterator[tuple[int, str]]]
+    source_stream: Callable[[int, int], Iterator[tuple[int, str]]]
     source_digests: Callable[[int, int], dict[int, str]]
     target_checksums: Callable[[list[Range]], list[RangeChecksum]]
     target_digests: Callable[[int, int], dict[int, str]]
@@ -122,18 +124,27 @@ def verify_entity(
     range_size: int = 1000,
     ranges_per_call: int = 1000,
     max_span: int = 100_000,
+    jobs: int = 1,
 ) -> VerifyReport:
-    """`max_span`: the widest range the target's drill-down answers id by id (at least range_size)."""
+    """`max_span`: the widest range the target's drill-down answers id by id (at least range_size).
+    `jobs` > 1: that many forked processes compute the source side, each over its own blocks of ranges,
+    while threads fetch the target's checksums."""
     max_span = max(max_span, range_size)
     began = time.perf_counter()
     report = VerifyReport(entity=entity)
     ranges = plan_ranges(sides.source_max_id(), range_size)
     report.ranges = len(ranges)
     chunks = [ranges[i : i + ranges_per_call] for i in range(0, len(ranges), ranges_per_call)]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"verify-{entity}") as pool:
-        target_futures = [pool.submit(sides.target_checksums, chunk) for chunk in chunks]
-        source = source_range_checksums(sides.source_stream(), ranges)
-        target = [checksum for future in target_futures for checksum in future.result()]
+    with _source_pool(sides, jobs) as processes:
+        blocks = _blocks(ranges, jobs * 4) if processes else [ranges]
+        source_parts = [processes.submit(_source_block, block) for block in blocks] if processes else None
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"verify-{entity}") as threads:
+            target_futures = [threads.submit(sides.target_checksums, chunk) for chunk in chunks]
+            if source_parts is None:
+                source = _source_block(ranges, sides)
+            else:
+                source = [checksum for part in source_parts for checksum in part.result()]
+            target = [checksum for future in target_futures for checksum in future.result()]
     report.source_rows = sum(c.count for c in source)
     report.target_rows = sum(c.count for c in target)
     differing = [
@@ -149,6 +160,36 @@ def verify_entity(
     report.different.sort()
     report.seconds = time.perf_counter() - began
     return report
+
+
+_forked_sides: VerifySides | None = None  # what forked source workers compute with (inherited, not pickled)
+
+
+@contextmanager
+def _source_pool(sides: VerifySides, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    global _forked_sides
+    if jobs <= 1:
+        yield None
+        return
+    from django.db import connections
+
+    connections.close_all()  # each child opens its own; none inherits the parent's socket
+    _forked_sides = sides
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield pool
+    finally:
+        _forked_sides = None
+
+
+def _blocks(ranges: list[Range], count: int) -> list[list[Range]]:
+    size = max(1, -(-len(ranges) // count))
+    return [ranges[i : i + size] for i in range(0, len(ranges), size)]
+
+
+def _source_block(ranges: list[Range], sides: VerifySides | None = None) -> list[RangeChecksum]:
+    sides = sides or _forked_sides
+    return source_range_checksums(sides.source_stream(ranges[0][0], ranges[-1][1]), ranges)
 
 
 def _drill(sides: VerifySides, lo: int, hi: int, max_span: int, report: VerifyReport) -> None:

@@ -38,7 +38,7 @@ def every_target_id(client: InternalApiClient) -> list[int]:
     target = product_sides(client)
     empty = VerifySides(
         source_max_id=lambda: 0,
-        source_stream=lambda: iter(()),
+        source_stream=lambda lo, hi: iter(()),
         source_digests=lambda lo, hi: {},
         target_checksums=target.target_checksums,
         target_digests=target.target_digests,

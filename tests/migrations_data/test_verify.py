@@ -107,13 +107,13 @@ def test_the_command_exits_1_on_differences_and_0_once_repaired(synced, sync_cli
     changed, missing, extra = inject_differences(synced)
 
     with pytest.raises(SystemExit) as found:
-        call_command("sync", "products", "verify", "--format", "json")
+        call_command("sync", "products", "verify", "--format", "json", "--jobs", "1")
     assert found.value.code == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["different"], report["missing"], report["extra"]) == ([changed], [missing], [extra])
 
-    call_command("sync", "products", "verify", "--repair")  # exit code 0: no SystemExit
+    call_command("sync", "products", "verify", "--repair", "--jobs", "1")  # exit code 0: no SystemExit
     assert "remaining 0" in capsys.readouterr().out
 
-    call_command("sync", "products", "verify", "--format", "json")
+    call_command("sync", "products", "verify", "--format", "json", "--jobs", "1")
     assert json.loads(capsys.readouterr().out)["differences"] == 0

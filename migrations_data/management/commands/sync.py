@@ -3,7 +3,7 @@
     sync products backfill [--batch-size N] [--dry-run] [--restart] [--no-progress] [--json]
     sync products follow   [--once] [--batch-size N] [--no-progress] [--json]   (the outbox relay)
     sync products status   [--queue Q] [--json] [--check]
-    sync products verify   [--repair] [--format table|json] [--range-size N]
+    sync products verify   [--repair] [--format table|json] [--range-size N] [--jobs N]
 
 An entity is one entry of ENTITIES (its actions, each a parser setup and a function that does the work
 and returns a result); `sync users ...` is added the same way. Exit codes: 0 done (verify: no
@@ -14,6 +14,7 @@ differences, or all repaired), 1 verify found differences (status --check: not i
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -75,15 +76,21 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repair", action="store_true", help="re-sync exactly the differing ids")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--range-size", type=int, default=1000, help="ids per checksum range (default 1000)")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="processes reading the source (default: CPUs)"
+    )
 
 
 def products_verify(options: dict[str, Any], command) -> int:
     from migrations_data.products.verify import verify_products
 
-    if options["range_size"] < 1:
-        raise SyncError("--range-size must be at least 1", code="invalid_option")
+    if options["range_size"] < 1 or options["jobs"] < 1:
+        raise SyncError("--range-size and --jobs must be at least 1", code="invalid_option")
     report = verify_products(
-        client=InternalApiClient.from_settings(), repair=options["repair"], range_size=options["range_size"]
+        client=InternalApiClient.from_settings(),
+        repair=options["repair"],
+        range_size=options["range_size"],
+        jobs=options["jobs"],
     )
     if options["format"] == "json":
         write_json(command.stdout, report.as_dict())
