@@ -22,7 +22,8 @@ from shadow.commands.report import DEFAULT_TOP, Report, build_report
 from shadow.commands.status import shadow_status
 from shadow.commands.worker import DEFAULT_BATCH, WorkerResult, run_worker
 from shadow.errors import ShadowError
-from shadow.rules import Rules, load_rules
+from shadow.rules import Rules
+from shadow.rules_file import load_rules
 from shadow.transport import queue_url_from_env
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from shadow.pairs import Exchange, ShadowPair
-from shadow.rules import Rules, parse_rules
+from shadow.rules import Rules
+from shadow.rules_file import parse_rules
 
 JSON = (("content-type", "application/json"),)
 

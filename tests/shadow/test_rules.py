@@ -4,7 +4,7 @@ import pytest
 
 from shadow.errors import RulesError
 from shadow.paths import parse_pattern
-from shadow.rules import DEFAULT_RULES_FILE, load_rules, parse_rules
+from shadow.rules_file import DEFAULT_RULES_FILE, load_rules, parse_rules
 
 BODY = frozenset({"body"})
 
