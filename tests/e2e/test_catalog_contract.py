@@ -10,6 +10,7 @@ Status, Content-Type and JSON must be identical, from the service's cache as wel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 from legacy_monolith.core.management.seeding.catalog_spec import CATEGORY_TREE
-from legacy_monolith.demo.processes import REPO_ROOT, free_port, manage, monolith_process
+from legacy_monolith.demo.processes import REPO_ROOT, free_port, manage, monolith_process, service_process
 from tests.e2e.product_service import running_product_service
 
 pytestmark = pytest.mark.e2e
@@ -229,7 +230,7 @@ def service(monolith, tmp_path_factory):
             check=False,
         )
         assert loaded.returncode == 0, loaded.stderr
-        yield running.url, json.loads(loaded.stdout.strip().splitlines()[-1])
+        yield running, json.loads(loaded.stdout.strip().splitlines()[-1])
     import redis
 
     client = redis.Redis.from_url(redis_url)
@@ -252,7 +253,7 @@ def test_every_product_and_category_was_loaded(monolith, service):
 def test_the_service_answers_like_the_monolith(monolith, service, method, path):
     expected = ask(monolith[0], method, path)
     for attempt in ("store", "cache"):  # the second answer comes from the service's cache
-        actual = ask(service[0], method, path)
+        actual = ask(service[0].url, method, path)
         assert (actual.status_code, attempt) == (expected.status_code, attempt)
         assert actual.headers["Content-Type"] == expected.headers["Content-Type"]
         if method == "HEAD":
@@ -260,3 +261,21 @@ def test_the_service_answers_like_the_monolith(monolith, service, method, path):
             assert actual.headers["Content-Length"] == expected.headers["Content-Length"]
         else:
             assert actual.json() == expected.json(), attempt
+
+
+def test_with_its_redis_down_the_service_still_answers_like_the_monolith(monolith, service, tmp_path):
+    """A second service process on the same database, its Redis a closed port: every answer uncached,
+    none a 5xx. (Ready means /healthz here: /readyz reports the missing Redis.)"""
+    running, _ = service
+    port = free_port()
+    env = {**running.env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "PRODUCT_CACHE_ENABLED": "1"}
+    process = service_process(
+        "product_service", port=port, env=env, workers=1, log_path=tmp_path / "down.log"
+    )
+    with dataclasses.replace(process, ready_url=f"http://127.0.0.1:{port}/healthz"):
+        for method, path in contract_requests()[::7]:
+            expected = ask(monolith[0], method, path)
+            actual = ask(f"http://127.0.0.1:{port}", method, path)
+            assert (path, actual.status_code) == (path, expected.status_code)
+            if method == "GET":
+                assert actual.json() == expected.json()
