@@ -51,6 +51,17 @@ def throwaway_database(prefix: str, *, server_url: str | None = None) -> Iterato
         conn.close()
 
 
+def database_ensure(database_url: str) -> None:
+    """Create the database of `database_url` unless it exists."""
+    name = urlparse(database_url).path.lstrip("/")
+    conn = admin_connection(database_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
 @dataclass
 class ProductService:
     url: str
@@ -78,11 +89,20 @@ def running_product_service(
     threads: int = 4,
     server_url: str | None = None,
     database_prefix: str = "product_test",
+    database_url: str | None = None,
 ) -> Iterator[ProductService]:
-    """The Product service (`python -m extracted.product_service serve`) on its own migrated database.
-    Its read cache is off unless `env` turns it on (the locmem cache of one gunicorn worker would not
-    see another worker's invalidations)."""
-    with throwaway_database(database_prefix, server_url=server_url) as database_url:
+    """The Product service (`python -m extracted.product_service serve`) on its own migrated database:
+    a throwaway one, or `database_url` (created when missing, kept afterwards). Its read cache is off
+    unless `env` turns it on (the locmem cache of one gunicorn worker would not see another worker's
+    invalidations)."""
+    if database_url is not None:
+        database_ensure(database_url)
+    databases = (
+        contextlib.nullcontext(database_url)
+        if database_url is not None
+        else throwaway_database(database_prefix, server_url=server_url)
+    )
+    with databases as database_url:
         port = free_port()
         full_env = {
             "PRODUCT_DATABASE_URL": database_url,
