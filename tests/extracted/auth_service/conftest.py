@@ -5,7 +5,11 @@ PostgreSQL in `make test`). Run as its own session: `pytest --ds=extracted.auth_
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -16,6 +20,7 @@ from rest_framework.test import APIClient
 from extracted.auth_service import keys
 from extracted.auth_service.models import Role, User
 from extracted.auth_service.tokens import issue_access_token
+from tests.e2e.databases import admin_connection
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -79,3 +84,20 @@ def bearer(db):
         return f"Bearer {token}"
 
     return make
+
+
+@contextlib.contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database <prefix>_<random> on AUTH_DATABASE_URL's server, for real processes;
+    dropped afterwards (FORCE ends their sessions)."""
+    base = os.environ.get("AUTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = admin_connection(base)
+    with conn.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()

@@ -1,17 +1,14 @@
 """Token exchange against a REAL monolith (gunicorn on its own throwaway PostgreSQL database): its legacy
 opaque tokens and sessions are swapped for JWT pairs; what it refuses, the auth service refuses."""
 
-import os
-import uuid
-
 import pytest
 import requests
 
 from extracted.auth_service.audit import Event
 from extracted.auth_service.models import AuditEntry, Role, User
 from legacy_monolith.demo.processes import free_port, manage, monolith_process
-from tests.e2e.databases import admin_connection
 
+from .conftest import throwaway_database
 from .test_oauth_flows import Application, verify_like_a_resource_server
 
 PASSWORD = "legacy passphrase 1"
@@ -21,18 +18,13 @@ PASSWORD = "legacy passphrase 1"
 def monolith(tmp_path_factory):
     """The monolith on a throwaway database, with one registered customer."""
     tmp = tmp_path_factory.mktemp("monolith")
-    base = os.environ.get("AUTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth")
-    name = f"techstore_xchg_{uuid.uuid4().hex[:8]}"
-    conn = admin_connection(base)
-    with conn.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        "DATABASE_URL": base.rsplit("/", 1)[0] + "/" + name,
-        "STRANGLER_VAR_DIR": str(tmp / "var"),
-        "FAST_PASSWORD_HASHER": "true",
-        "DJANGO_SETTINGS_MODULE": "legacy_monolith.settings",
-    }
-    try:
+    with throwaway_database("techstore_xchg") as database_url:
+        env = {
+            "DATABASE_URL": database_url,
+            "STRANGLER_VAR_DIR": str(tmp / "var"),
+            "FAST_PASSWORD_HASHER": "true",
+            "DJANGO_SETTINGS_MODULE": "legacy_monolith.settings",
+        }
         manage("migrate", "--noinput", "-v0", env=env)
         port = free_port()
         with monolith_process(port=port, env=env, log_path=tmp / "monolith.log"):
@@ -44,10 +36,6 @@ def monolith(tmp_path_factory):
             )
             assert registered.status_code == 201, registered.text
             yield url, registered.json()
-    finally:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 import json
 import os
 import subprocess
-import uuid
 
 import pytest
 import requests
@@ -12,7 +11,8 @@ import requests
 from extracted.auth_service.crypto import new_encryption_key, public_key_from_jwk
 from extracted.auth_service.tokens import InvalidToken, verify_access_token
 from legacy_monolith.demo.processes import free_port, python_argv, service_manage, service_process
-from tests.e2e.databases import admin_connection
+
+from .conftest import throwaway_database
 
 SERVICE = "extracted.auth_service"
 ISSUER = "https://auth.techstore.test"
@@ -28,22 +28,17 @@ def cli(env, *args) -> subprocess.CompletedProcess:
 def served(tmp_path_factory):
     """The service under gunicorn on its own throwaway PostgreSQL database, with a real encryption key."""
     tmp = tmp_path_factory.mktemp("auth-serve")
-    base = os.environ.get("AUTH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth")
-    name = f"auth_serve_{uuid.uuid4().hex[:8]}"
-    conn = admin_connection(base)
-    with conn.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "AUTH_DATABASE_URL": base.rsplit("/", 1)[0] + "/" + name,
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_KEY_ENCRYPTION_KEY": new_encryption_key(),
-        "STRANGLER_VAR_DIR": str(tmp / "var"),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"),
-    }
-    env.pop("REDIS_URL", None)
-    env.pop("BROKER_URL", None)
-    try:
+    with throwaway_database("auth_serve") as database_url:
+        env = {
+            **os.environ,
+            "AUTH_DATABASE_URL": database_url,
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_KEY_ENCRYPTION_KEY": new_encryption_key(),
+            "STRANGLER_VAR_DIR": str(tmp / "var"),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"),
+        }
+        env.pop("REDIS_URL", None)
+        env.pop("BROKER_URL", None)
         service_manage("auth_service", "migrate", "--noinput", "-v0", env=env)
         created = service_manage(
             "auth_service", "auth", "clients", "create", "order-service", "--grant", "client-credentials",
@@ -52,10 +47,6 @@ def served(tmp_path_factory):
         port = free_port()
         with service_process("auth_service", port=port, env=env, log_path=tmp / "service.log"):
             yield f"http://127.0.0.1:{port}", env, json.loads(created.stdout)
-    finally:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 def client_token(url, client) -> str:
