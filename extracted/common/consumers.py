@@ -13,12 +13,12 @@ A message is acked only after its retry or dead-letter copy was published: nothi
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from kombu import Connection, Consumer, Producer, Queue, binding
 from kombu.exceptions import OperationalError
 
@@ -81,6 +81,7 @@ class ConsumerWorker:
         self.delayed_retries = connection.transport.driver_type == "amqp"  # TTL + dead-lettering
         self.stats = ConsumeStats()
         self._producer: Producer | None = None
+        self._stopping = threading.Event()
 
     @property
     def queue(self) -> Queue:
@@ -118,7 +119,7 @@ class ConsumerWorker:
     ) -> ConsumeStats:
         """Consume until max_messages were handled, or (once) until the queue stays empty for idle_timeout."""
         failures = 0
-        while max_messages is None or self.stats.handled < max_messages:
+        while not self._stopping.is_set() and (max_messages is None or self.stats.handled < max_messages):
             try:
                 self.connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
                 self.declare()
@@ -132,8 +133,12 @@ class ConsumerWorker:
                 )
                 self._producer = None
                 self.connection.close()
-                time.sleep(delay)
+                self._stopping.wait(delay)
         return self.stats
+
+    def stop(self) -> None:
+        """Finish the message in hand, then return from run() (within idle_timeout)."""
+        self._stopping.set()
 
     def _drain(self, max_messages: int | None, once: bool, idle_timeout: float) -> bool:
         """Consume on the current connection; True when the run is over."""
@@ -141,7 +146,7 @@ class ConsumerWorker:
         with Consumer(
             self.connection.channel(), queues=[self.queue], on_message=self.handle, prefetch_count=prefetch
         ):
-            while max_messages is None or self.stats.handled < max_messages:
+            while not self._stopping.is_set() and (max_messages is None or self.stats.handled < max_messages):
                 try:
                     self.connection.drain_events(timeout=idle_timeout)
                 except TimeoutError:
@@ -151,7 +156,8 @@ class ConsumerWorker:
 
     def handle(self, message) -> None:
         """One delivery: apply it once, or schedule a retry, or dead-letter it; then ack."""
-        attempt = int((message.headers or {}).get(ATTEMPTS_HEADER, 1))
+        close_old_connections()  # a long-running consumer drops database connections that went stale
+        attempt = _attempt_of(message)
         try:
             envelope = Envelope.from_json(message.body)
         except InvalidEnvelope as exc:
@@ -225,6 +231,14 @@ class ConsumerWorker:
         message.ack()
         setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
         EVENTS.labels(self.consumer.name, outcome).inc()
+
+
+def _attempt_of(message) -> int:
+    """This delivery's attempt number (header x-attempts; 1 when absent or not a positive integer)."""
+    try:
+        return max(1, int((message.headers or {}).get(ATTEMPTS_HEADER, 1)))
+    except (TypeError, ValueError):
+        return 1
 
 
 def consumer_classes() -> list[type[EventConsumer]]:

@@ -178,3 +178,32 @@ def test_a_consumer_reconnects_after_losing_the_broker(rabbit, widgets):
         assert proxy.accepted >= 3
     finally:
         proxy.close()
+
+
+def test_a_garbage_attempt_header_counts_as_a_first_attempt(rabbit, widgets):
+    envelope = widget_created()
+    test_consumers.FAILURES_LEFT[envelope.id] = 1
+    with Connection(rabbit.url) as conn:
+        worker = worker_for(rabbit, widgets, conn)
+        exchange = Exchange(rabbit.exchange, type="topic", durable=True)
+        conn.Producer().publish(
+            envelope.to_json(),
+            exchange=exchange,
+            routing_key=envelope.type,
+            content_type="application/json",
+            headers={"x-attempts": "many"},
+        )
+        stats = worker.run(once=True, idle_timeout=2.0)
+    assert (stats.retried, stats.processed, stats.dead_lettered) == (1, 1, 0)
+
+
+def test_a_stopped_consumer_returns_from_run(rabbit, widgets):
+    import threading
+
+    with Connection(rabbit.url) as conn:
+        worker = worker_for(rabbit, widgets, conn)
+        runner = threading.Thread(target=worker.run, kwargs={"idle_timeout": 0.2})
+        runner.start()
+        worker.stop()
+        runner.join(10)
+        assert not runner.is_alive()

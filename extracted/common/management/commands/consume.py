@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -30,6 +32,8 @@ class Command(BaseCommand):
                 max_attempts=settings.CONSUMER_MAX_ATTEMPTS,
                 retry_base_ms=settings.CONSUMER_RETRY_BASE_MS,
             )
+            signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+            signal.signal(signal.SIGINT, lambda *_: worker.stop())
             stats = worker.run(max_messages=max_messages, once=once)
         self.stdout.write(
             f"consume {name}: {stats.processed} processed, {stats.duplicate} duplicates, "
