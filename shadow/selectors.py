@@ -167,22 +167,24 @@ def match_rate_buckets(evidence: RouteEvidence, *, since: datetime | None = None
 def examples(
     route: str, paths: Iterable[str], *, per_path: int = 2, since: datetime | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Recent differing pairs for each path:
-    {path: [{pair_id, trace_id, captured_at, paths, noise_paths, differences, example}]}."""
-    wanted = {path: [] for path in paths}
+    """Recent pairs whose candidate differed at each path, newest first:
+    {path: [{pair_id, trace_id, captured_at, paths, differences, example}]}."""
+    wanted: dict[str, list[dict[str, Any]]] = {path: [] for path in paths}
     if not wanted:
         return wanted
-    rows = PairResult.objects.filter(route=route).filter(Q(matched=False) | Q(noisy=True))
-    if since is not None:
-        rows = rows.filter(captured_at__gte=since)
-    fields = ("pair_id", "trace_id", "captured_at", "paths", "noise_paths", "differences", "example")
-    for row in rows.order_by("-captured_at").values(*fields)[:MAX_EXAMPLE_SCAN]:
-        for path in set(row["paths"]) | set(row["noise_paths"]):
+    fields = ("pair_id", "trace_id", "captured_at", "paths", "differences")
+    for row in _mismatched(route, since).order_by("-captured_at").values(*fields)[:MAX_EXAMPLE_SCAN]:
+        for path in row["paths"]:
             found = wanted.get(path)
             if found is not None and len(found) < per_path:
                 found.append({**row, "captured_at": _iso(row["captured_at"])})
         if all(len(found) >= per_path for found in wanted.values()):
             break
+    chosen = {row["pair_id"] for found in wanted.values() for row in found}
+    kept = dict(PairResult.objects.filter(pair_id__in=chosen).values_list("pair_id", "example"))
+    for found in wanted.values():
+        for row in found:
+            row["example"] = kept.get(row["pair_id"])
     return wanted
 
 
