@@ -1,5 +1,7 @@
 """Catalog writes: imports from the monolith (backfill, follow), stock changes. Each goes to the store, then
-invalidates the cache once the store has committed."""
+invalidates the cache once the store has committed. Reservations and releases publish `stock.reserved` /
+`stock.released` through the chassis outbox, in the store's transaction on the ORM store (on MongoDB the
+outbox row commits right after the store write: a crash in between loses that event)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from extracted.common.outbox.writer import outbox_write
 from extracted.product_service.cache import read_cache
 from extracted.product_service.selectors import catalog_store
 from extracted.product_service.store.port import ImportResult, Reservation, StockLine
@@ -52,15 +55,28 @@ def stock_adjust(*, product_id: int, delta: int, reference: str = "") -> int:
     return level
 
 
+def _reservation_event(reservation: Reservation) -> dict:
+    return {
+        "reference": reservation.reference,
+        "lines": [{"product_id": line.product_id, "quantity": line.quantity} for line in reservation.lines],
+    }
+
+
 def stock_reserve(*, reference: str, lines: Sequence[StockLine]) -> Reservation:
-    reservation = catalog_store().stock_reserve(reference, lines)
-    if reservation.created:
-        _invalidate_after_commit({line.product_id: "stock" for line in reservation.lines})
+    """All lines or none; a new reservation publishes `stock.reserved` (outbox, same transaction)."""
+    with transaction.atomic():
+        reservation = catalog_store().stock_reserve(reference, lines)
+        if reservation.created:
+            outbox_write("stock.reserved", _reservation_event(reservation))
+            _invalidate_after_commit({line.product_id: "stock" for line in reservation.lines})
     return reservation
 
 
 def stock_release(*, reference: str) -> Reservation | None:
-    reservation = catalog_store().stock_release(reference)
-    if reservation is not None:
-        _invalidate_after_commit({line.product_id: "stock" for line in reservation.lines})
+    """Give a reservation back once; the release publishes `stock.released` (outbox, same transaction)."""
+    with transaction.atomic():
+        reservation = catalog_store().stock_release(reference)
+        if reservation is not None and reservation.created:
+            outbox_write("stock.released", _reservation_event(reservation))
+            _invalidate_after_commit({line.product_id: "stock" for line in reservation.lines})
     return reservation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from extracted.common.outbox.models import OutboxEvent
 from extracted.product_service.contract import doc_digest
 
 from .documents import CATEGORIES, product_doc
@@ -116,6 +117,10 @@ def test_reserve_is_all_or_nothing_and_idempotent_per_reference(
         again = internal_client.post(reserve, body, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 1
+    published = OutboxEvent.objects.filter(type="stock.reserved")
+    assert [event.data for event in published] == [
+        {"reference": "order-2", "lines": [{"product_id": 4, "quantity": 3}]}
+    ]
 
 
 def test_release_gives_the_stock_back_once(internal_client, api_client, seeded):
@@ -125,6 +130,7 @@ def test_release_gives_the_stock_back_once(internal_client, api_client, seeded):
         answer = internal_client.post("/internal/v1/stock/release", {"reference": "order-3"}, format="json")
         assert answer.json()["status"] == "released"
     assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 4
+    assert OutboxEvent.objects.filter(type="stock.released").count() == 1
     unknown = internal_client.post("/internal/v1/stock/release", {"reference": "nope"}, format="json")
     assert unknown.status_code == 404
     assert unknown.json()["code"] == "reservation_not_found"
