@@ -35,6 +35,7 @@ from .port import (
 )
 
 IMPORT_CHUNK = 1000
+MAX_REFERENCE_LENGTH = 100  # StockLedgerEntry.reference
 
 
 def newest_per_id(docs: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], int]:
@@ -235,6 +236,28 @@ def lines_json(merged: Mapping[int, int]) -> list[dict[str, int]]:
 
 def lines_from_json(raw: Sequence[Mapping[str, int]]) -> tuple[StockLine, ...]:
     return tuple(StockLine(line["product_id"], line["quantity"]) for line in raw)
+
+
+def check_page(offset: int, limit: int) -> None:
+    for name, value in (("offset", offset), ("limit", limit)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidQuery(f"{name} must be a non-negative integer", extra={name: value})
+
+
+def check_reference(reference: Any) -> str:
+    """A stock reference: what makes a reservation or an adjustment idempotent (an order id, an
+    event id), 1 to MAX_REFERENCE_LENGTH characters."""
+    if (
+        not isinstance(reference, str)
+        or not 0 < len(reference) <= MAX_REFERENCE_LENGTH
+        or "\x00" in reference
+    ):
+        raise ApplicationError(
+            "invalid_reference",
+            f"A stock reference is 1 to {MAX_REFERENCE_LENGTH} characters",
+            extra={"reference": str(reference)[:MAX_REFERENCE_LENGTH]},
+        )
+    return reference
 
 
 def check_delta(delta: Any) -> int:

@@ -263,8 +263,11 @@ class MongoCatalogStore:
 
     def list_products(self, query: ProductQuery, *, offset: int, limit: int) -> tuple[list[dict], int]:
         ordering = common.check_ordering(query, search=False)
+        common.check_page(offset, limit)
         condition = self._filter(query)
         total = self.products.count_documents(condition)
+        if limit == 0:  # pymongo reads limit(0) as no limit at all
+            return [], total
         rows = self.products.find(condition, {"doc": 1}).sort(self._sort(ordering)).skip(offset).limit(limit)
         return [row["doc"] for row in rows], total
 
@@ -280,10 +283,10 @@ class MongoCatalogStore:
             ]
             clauses.append({"category_id": {"$in": parents + children}})
         if query.min_price is not None:
-            cents = (Decimal(query.min_price) * 100).to_integral_value(rounding=ROUND_CEILING)
+            cents = (Decimal(str(query.min_price)) * 100).to_integral_value(rounding=ROUND_CEILING)
             clauses.append({"price_cents": {"$gte": int(cents)}})
         if query.max_price is not None:
-            cents = (Decimal(query.max_price) * 100).to_integral_value(rounding=ROUND_FLOOR)
+            cents = (Decimal(str(query.max_price)) * 100).to_integral_value(rounding=ROUND_FLOOR)
             clauses.append({"price_cents": {"$lte": int(cents)}})
         if query.in_stock is True:
             clauses.append({"stock": {"$gt": 0}})
@@ -292,6 +295,8 @@ class MongoCatalogStore:
         for name, values in sorted(query.attributes.items()):
             common.check_attribute_name(name)
             candidates = [candidate for raw in values for candidate in attribute_candidates(raw)]
+            if not candidates:
+                continue  # like the monolith's empty Q(): no values, no condition
             clauses.append({f"doc.attributes.{name}": {"$in": candidates}})
         if query.q:
             # icontains: a case-insensitive substring, every regex metacharacter taken literally.
@@ -320,6 +325,7 @@ class MongoCatalogStore:
         facets: Sequence[str] = (),
     ) -> CursorPage:
         ordering = common.check_ordering(query, search=True, supports_relevance=self.supports_relevance)
+        common.check_page(0, limit)
         wanted_facets = common.parse_facets(facets)
         condition = self._filter(query)
         if ordering == "relevance":
@@ -470,6 +476,8 @@ class MongoCatalogStore:
     def stock_adjust(self, product_id: int, delta: int, *, reference: str = "") -> int:
         common.check_delta(delta)
         if reference:
+            common.check_reference(reference)
+        if reference:
             lines = [{"product_id": product_id, "quantity": delta}]
             if self._claim(reference, "adjustment", lines, "applied") is not None:
                 row = self.products.find_one({"_id": product_id}, {"stock": 1})
@@ -490,6 +498,7 @@ class MongoCatalogStore:
         return row["stock"]
 
     def stock_reserve(self, reference: str, lines: Sequence[StockLine]) -> Reservation:
+        common.check_reference(reference)
         merged = common.merge_lines(lines)
         wanted = common.lines_json(merged)
         existing = self._claim(reference, "reservation", wanted, "pending")
@@ -525,6 +534,7 @@ class MongoCatalogStore:
         return short or [ShortLine(failed, merged[failed], available[failed])]
 
     def stock_release(self, reference: str) -> Reservation | None:
+        common.check_reference(reference)
         entry = self.ledger.find_one_and_update(
             {"_id": reference, "kind": "reservation", "status": "reserved"},
             {"$set": {"status": "released", "released_at": datetime.now(UTC)}},

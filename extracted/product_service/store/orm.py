@@ -214,6 +214,7 @@ class OrmCatalogStore:
 
     def list_products(self, query: ProductQuery, *, offset: int, limit: int) -> tuple[list[dict], int]:
         ordering = common.check_ordering(query, search=False)
+        common.check_page(offset, limit)
         queryset = self._filtered(query)
         total = queryset.count()
         ordered = queryset.order_by(*((ordering,) if ordering == "id" else (ordering, "id")))
@@ -274,6 +275,7 @@ class OrmCatalogStore:
         facets: Sequence[str] = (),
     ) -> CursorPage:
         ordering = common.check_ordering(query, search=True, supports_relevance=self.supports_relevance)
+        common.check_page(0, limit)
         wanted_facets = common.parse_facets(facets)
         queryset = self._searched(query, ordering)
         facet_counts = self._facets(queryset, wanted_facets)
@@ -420,6 +422,8 @@ class OrmCatalogStore:
 
     def stock_adjust(self, product_id: int, delta: int, *, reference: str = "") -> int:
         common.check_delta(delta)
+        if reference:
+            common.check_reference(reference)
         with transaction.atomic(using=self.using):
             if reference:
                 lines = [{"product_id": product_id, "quantity": delta}]
@@ -441,6 +445,7 @@ class OrmCatalogStore:
             return stock + delta
 
     def stock_reserve(self, reference: str, lines: Sequence[StockLine]) -> Reservation:
+        common.check_reference(reference)
         merged = common.merge_lines(lines)
         wanted = common.lines_json(merged)
         with transaction.atomic(using=self.using):
@@ -465,6 +470,7 @@ class OrmCatalogStore:
         return Reservation(reference, common.lines_from_json(wanted), "reserved", created=True)
 
     def stock_release(self, reference: str) -> Reservation | None:
+        common.check_reference(reference)
         with transaction.atomic(using=self.using):
             entry = (
                 StockLedgerEntry.objects.using(self.using)

@@ -138,6 +138,20 @@ def test_categories_are_listed_by_name_then_id(seeded_store):
     assert seeded_store.list_categories()[0] == next(c for c in CATEGORIES if c["id"] == 3)
 
 
+def test_an_attribute_without_values_filters_nothing_as_in_the_monolith(seeded_store):
+    assert listed_ids(seeded_store, ProductQuery(attributes={"color": []})) == ACTIVE_IDS
+
+
+def test_an_empty_page_still_counts_the_matches(seeded_store):
+    assert seeded_store.list_products(ProductQuery(), offset=0, limit=0) == ([], len(ACTIVE_IDS))
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(-1, 10), (0, -1)])
+def test_a_negative_offset_or_limit_is_refused(seeded_store, offset, limit):
+    with pytest.raises(InvalidQuery):
+        seeded_store.list_products(ProductQuery(), offset=offset, limit=limit)
+
+
 def test_an_unknown_ordering_is_refused(seeded_store):
     with pytest.raises(InvalidQuery) as refused:
         seeded_store.list_products(ProductQuery(ordering="weight_grams"), offset=0, limit=10)

@@ -146,6 +146,18 @@ def test_a_release_gives_the_stock_back_once(seeded_store):
     assert (level(seeded_store, 1), level(seeded_store, 3)) == (5, 2)
 
 
+@pytest.mark.parametrize("reference", ["", "r" * 101, None])
+def test_a_stock_reference_is_a_short_non_empty_string(seeded_store, reference):
+    for operation in (
+        lambda: seeded_store.stock_reserve(reference, [StockLine(1, 1)]),
+        lambda: seeded_store.stock_release(reference),
+    ):
+        with pytest.raises(ApplicationError) as refused:
+            operation()
+        assert refused.value.code == "invalid_reference"
+    assert level(seeded_store, 1) == 5
+
+
 def test_releasing_an_unknown_reference_does_nothing(seeded_store):
     assert seeded_store.stock_release("never-reserved") is None
 
