@@ -169,9 +169,11 @@ class MongoCatalogStore:
     @staticmethod
     def _bulk_upsert(collection, writes: Sequence[tuple[Mapping, dict, dict | None]]) -> int:
         """Unordered upserts filtered on `version < new` (and `extra` conditions); a stale one fails
-        with a duplicate `_id` and is simply not counted. Returns how many were written."""
-        if not writes:
-            return 0
+        with a duplicate `_id` and is not counted. Returns how many were written.
+
+        A duplicate `_id` can also mean another writer inserted the same new id between this filter's
+        miss and its insert: the failed writes are tried once more, and now either match the stored
+        document (and apply if newer) or fail again as truly stale."""
         operations = [
             UpdateOne(
                 {"_id": doc["id"], "version": {"$lt": doc["version"]}, **(extra or {})},
@@ -180,14 +182,19 @@ class MongoCatalogStore:
             )
             for doc, row, extra in writes
         ]
-        try:
-            result = collection.bulk_write(operations, ordered=False).bulk_api_result
-        except BulkWriteError as exc:
-            result = exc.details
-            unexpected = [error for error in result["writeErrors"] if error["code"] != DUPLICATE_KEY]
-            if unexpected:
-                raise
-        return result["nUpserted"] + result["nModified"]
+        written = 0
+        for _ in range(2):
+            if not operations:
+                break
+            try:
+                result = collection.bulk_write(operations, ordered=False).bulk_api_result
+            except BulkWriteError as exc:
+                result = exc.details
+                if any(error["code"] != DUPLICATE_KEY for error in result["writeErrors"]):
+                    raise
+            written += result["nUpserted"] + result["nModified"]
+            operations = [operations[error["index"]] for error in result.get("writeErrors", [])]
+        return written
 
     def delete_products(self, tombstones: Sequence[Mapping[str, Any]]) -> ImportResult:
         prepared, _ = common.prepare_tombstones(tombstones)
