@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import identify_hasher, make_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.models import get_refresh_token_model
 
 from extracted.common.errors import ApplicationError
 
@@ -99,7 +102,8 @@ def user_authenticate(*, username: str, password: str, ip: str = "") -> User:
 
 
 def user_change_password(*, user: User, current_password: str, new_password: str, ip: str = "") -> None:
-    """Change a password after checking the current one; the new hash is Argon2id."""
+    """Change a password after checking the current one (the new hash is Argon2id) and revoke the
+    user's refresh tokens."""
     if not user.check_password(current_password):
         audit_record(
             event=Event.PASSWORD_CHANGED,
@@ -112,13 +116,24 @@ def user_change_password(*, user: User, current_password: str, new_password: str
         raise ApplicationError("invalid_credentials", "The current password is wrong", status=400)
     try:
         password_validation.validate_password(new_password, user)
-    except Exception as exc:  # django's ValidationError: list its messages
+    except ValidationError as exc:
         raise ApplicationError(
-            "weak_password", "The new password was refused", extra={"reasons": getattr(exc, "messages", [])}
+            "weak_password", "The new password was refused", extra={"reasons": exc.messages}
         ) from None
-    user.set_password(new_password)
-    user.save(update_fields=["password", "updated_at"])
-    audit_record(event=Event.PASSWORD_CHANGED, username=user.username, user_id=user.pk, ip=ip)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password", "updated_at"])
+        # Sessions elsewhere end: every refresh token of the user is revoked (access tokens run out).
+        live = list(get_refresh_token_model().objects.filter(user=user, revoked__isnull=True))
+        for refresh_token in live:
+            refresh_token.revoke()
+        audit_record(
+            event=Event.PASSWORD_CHANGED,
+            username=user.username,
+            user_id=user.pk,
+            ip=ip,
+            data={"refresh_tokens_revoked": len(live)},
+        )
 
 
 def account_unlock(*, actor: Subject, user: User, ip: str = "") -> bool:

@@ -4,6 +4,7 @@ from extracted.auth_service.audit import Event
 from extracted.auth_service.models import AuditEntry, User
 
 from .conftest import PASSWORD
+from .test_oauth_flows import code_flow_tokens, refresh, web_client_create
 
 
 def login(api_client, username, password, **extra):
@@ -92,3 +93,32 @@ def test_a_password_change_needs_the_current_password_and_is_audited(api_client,
     outcomes = list(AuditEntry.objects.filter(event=Event.PASSWORD_CHANGED).values_list("outcome", flat=True))
     assert outcomes == ["failed", "ok"]
     assert login(api_client, user.username, "a brand new passphrase").status_code == 200
+
+
+def test_a_weak_new_password_is_refused_with_the_reasons(api_client, make_user, bearer):
+    user = make_user()
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+    answer = api_client.post(
+        "/api/v1/auth/password/change",
+        {"current_password": PASSWORD, "new_password": "12345678"},
+        format="json",
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "weak_password")
+    assert answer.json()["extra"]["reasons"]
+    assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+
+
+def test_a_password_change_revokes_the_user_s_refresh_tokens(api_client, browser, make_user, bearer):
+    app = web_client_create()
+    user = make_user()
+    tokens = code_flow_tokens(browser, app, user)
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+    changed = api_client.post(
+        "/api/v1/auth/password/change",
+        {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        format="json",
+    )
+    assert changed.status_code == 204
+    assert refresh(browser, app, tokens["refresh_token"]).status_code == 400
+    entry = AuditEntry.objects.get(event=Event.PASSWORD_CHANGED)
+    assert entry.data == {"refresh_tokens_revoked": 1}

@@ -23,8 +23,7 @@ Application = get_application_model()
 REDIRECT_URI = "https://shop.techstore.example/callback"
 
 
-@pytest.fixture
-def web_client(db):
+def web_client_create():
     """A first-party public client (SPA or mobile app): authorization code + PKCE, no consent screen."""
     return Application.objects.create(
         name="web",
@@ -35,6 +34,11 @@ def web_client(db):
         skip_authorization=True,
         algorithm=Application.RS256_ALGORITHM,
     )
+
+
+@pytest.fixture
+def web_client(db):
+    return web_client_create()
 
 
 @pytest.fixture
