@@ -23,7 +23,8 @@ def build_store(url: str, *, using: str = "default") -> CatalogStore:
 
         from .mongo import MongoCatalogStore
 
-        client = pymongo.MongoClient(url, tz_aware=True)
+        # A store without its server should fail start-up in seconds, not pymongo's default 30.
+        client = pymongo.MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
         return MongoCatalogStore(client[parts.path.strip("/") or DEFAULT_MONGO_DATABASE])
     raise ValueError(f"CATALOG_STORE_URL must be 'orm' or a mongodb:// URL, not {url!r}")
 

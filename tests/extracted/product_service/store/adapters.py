@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,7 +30,9 @@ def _sqlite_alias() -> str:
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         return "default"
     if SQLITE_ALIAS not in settings.DATABASES:
-        path = str(Path(tempfile.mkdtemp(prefix="catalog-store-")) / "store.sqlite3")
+        folder = tempfile.mkdtemp(prefix="catalog-store-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = str(Path(folder) / "store.sqlite3")
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}
         settings.DATABASES[SQLITE_ALIAS] = config
         configured = connections.configure_settings(
