@@ -1,8 +1,9 @@
 import json
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.utils import InternalError
 
 from extracted.auth_service.audit import Event, audit_record, audit_verify
@@ -84,3 +85,27 @@ def test_the_verify_command_exits_non_zero_on_a_broken_chain(db, capsys):
     tamper("UPDATE auth_service_audit_entry SET username = 'someone-else' WHERE seq = 1")
     with pytest.raises(CommandError, match="entry 1"):
         call_command("auth", "audit", "verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_form_one_unbroken_chain():
+    errors = []
+
+    def append(worker: int) -> None:
+        try:
+            for number in range(10):
+                audit_record(event=Event.LOGIN, username=f"w{worker}-{number}")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=append, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert list(AuditEntry.objects.values_list("seq", flat=True)) == list(range(1, 41))
+    assert audit_verify().ok

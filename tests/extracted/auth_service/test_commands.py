@@ -1,0 +1,47 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from oauth2_provider.models import get_application_model
+
+Application = get_application_model()
+
+
+def run(*args) -> dict:
+    out = StringIO()
+    call_command("auth", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_clients_create_registers_a_public_pkce_client_without_consent_screen(db):
+    result = run(
+        "clients", "create", "web", "--grant", "authorization-code", "--redirect-uri", "techstore://cb"
+    )
+    app = Application.objects.get(client_id=result["client_id"])
+    assert result["client_secret"] is None
+    assert (app.client_type, app.authorization_grant_type) == (
+        Application.CLIENT_PUBLIC,
+        "authorization-code",
+    )
+    assert (app.skip_authorization, app.algorithm, app.redirect_uris) == (True, "RS256", "techstore://cb")
+
+
+def test_clients_create_shows_a_confidential_client_s_secret_once_and_stores_it_hashed(db):
+    result = run("clients", "create", "orders", "--grant", "client-credentials", "--confidential")
+    app = Application.objects.get(client_id=result["client_id"])
+    assert result["client_secret"]
+    assert app.client_secret != result["client_secret"]  # hashed at rest
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clients", "create", "web", "--grant", "authorization-code"],  # no redirect uri
+        ["clients", "create", "svc", "--grant", "client-credentials"],  # not confidential
+        ["keys", "rotate", "--overlap", "-1"],
+    ],
+)
+def test_commands_refuse_incomplete_or_impossible_requests(db, args):
+    with pytest.raises(CommandError):
+        call_command("auth", *args)
