@@ -9,17 +9,20 @@ Keys (all under PRODUCT_CACHE_PREFIX):
 Every value also carries a TTL. A miss is recomputed once per key under a stampede: the first reader takes
 `<key>:lock` (SET NX PX) and recomputes, the others poll for its value for a bounded time, then compute
 themselves. When Redis fails, the cache steps aside for a few seconds (reads go straight to the store,
-never a 5xx). Without REDIS_URL an in-process dictionary stands in for Redis.
+never a 5xx). Without REDIS_URL an in-process dictionary stands in for Redis (LocalBackend), with the
+generation in a file under var/ so every process sees every write.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Protocol
 
 import redis
@@ -40,6 +43,7 @@ HIT_RATIO = gauge(
 
 REDIS_TIMEOUT_SECONDS = 0.25
 POINTER_TTL_FACTOR = 4  # a product's token outlives its document: writers refresh it anyway
+COUNTER_SUFFIX = ":gen"  # keys the local backend keeps in files (shared by processes)
 
 
 class CacheBackend(Protocol):
@@ -54,6 +58,8 @@ class CacheBackend(Protocol):
 
 class RedisBackend:
     """redis-py with short timeouts: a slow or dead Redis must not hold a request for long."""
+
+    shared = True
 
     def __init__(self, url: str, timeout: float = REDIS_TIMEOUT_SECONDS):
         self.client = redis.Redis.from_url(
@@ -86,12 +92,29 @@ class RedisBackend:
 
 
 class LocalBackend:
-    """The embedded profile's stand-in for Redis: one process's dictionary, same semantics."""
+    """The embedded profile's stand-in for Redis: values in one process's dictionary, the counters (the
+    listing generation) in files under `counter_dir`, so a write in one process (a gunicorn worker, a
+    consumer) is seen by every other. Values are not shared (`shared = False`): the cache then keys product
+    documents by the generation too, so any write invalidates them everywhere."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    shared = False
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, counter_dir: Path | None = None):
         self._data: dict[str, tuple[float | None, bytes]] = {}
         self._lock = threading.Lock()
         self._clock = clock
+        self._counter_dir = counter_dir
+
+    def _counter_path(self, key: str) -> Path | None:
+        if self._counter_dir is None or not key.endswith(COUNTER_SUFFIX):
+            return None
+        return self._counter_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.counter"
+
+    def _read_counter(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes() or None
+        except FileNotFoundError:
+            return None
 
     def _live(self, key: str) -> bytes | None:
         entry = self._data.get(key)
@@ -104,12 +127,14 @@ class LocalBackend:
         return value
 
     def get(self, key: str) -> bytes | None:
-        with self._lock:
-            return self._live(key)
+        return self.get_many([key])[0]
 
     def get_many(self, keys: list[str]) -> list[bytes | None]:
         with self._lock:
-            return [self._live(key) for key in keys]
+            return [
+                self._read_counter(path) if (path := self._counter_path(key)) else self._live(key)
+                for key in keys
+            ]
 
     def set(self, key: str, value: bytes, ttl_ms: int) -> None:
         with self._lock:
@@ -127,9 +152,21 @@ class LocalBackend:
             return True
 
     def incr(self, key: str) -> int:
-        with self._lock:
-            value = int(self._live(key) or 0) + 1
-            self._data[key] = (None, str(value).encode())
+        path = self._counter_path(key)
+        if path is None:
+            with self._lock:
+                value = int(self._live(key) or 0) + 1
+                self._data[key] = (None, str(value).encode())
+                return value
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as handle:  # one writer at a time, across processes
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            value = int(handle.read() or 0) + 1
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(value).encode())
+            handle.flush()
             return value
 
     def delete(self, key: str) -> None:
@@ -185,7 +222,10 @@ class ReadCache:
         pointer = self._key(f"pv:{product_id}")
         try:
             token, generation = self.backend.get_many([pointer, self._key("gen")])
-            if token is None:
+            if not getattr(self.backend, "shared", True):
+                # Process-local values: other processes' writes reach us only through the generation.
+                token = f"g{int(generation or 0)}".encode()
+            elif token is None:
                 # No token since the last one expired: readers agree on one (SET NX) before reading the
                 # store; a writer's later token (`<version>.<gen>`) replaces it.
                 self.backend.set_nx(
@@ -300,7 +340,11 @@ def read_cache() -> ReadCache:
     """The process's cache, built from settings on first use (a race builds two; one is kept)."""
     global _cache
     if _cache is None:
-        backend = RedisBackend(settings.REDIS_URL) if settings.REDIS_URL else LocalBackend()
+        backend = (
+            RedisBackend(settings.REDIS_URL)
+            if settings.REDIS_URL
+            else LocalBackend(counter_dir=Path(settings.VAR_DIR) / "product-cache")
+        )
         _cache = ReadCache(
             backend,
             prefix=settings.PRODUCT_CACHE_PREFIX,

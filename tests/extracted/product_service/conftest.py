@@ -47,8 +47,8 @@ def redis_cache(redis_url, cache_prefix):
 
 
 @pytest.fixture
-def local_cache():
-    read_cache = ReadCache(LocalBackend(), prefix="local", ttl_seconds=60)
+def local_cache(tmp_path):
+    read_cache = ReadCache(LocalBackend(counter_dir=tmp_path / "counters"), prefix="local", ttl_seconds=60)
     previous, cache._cache = cache._cache, read_cache
     yield read_cache
     cache._cache = previous

@@ -172,14 +172,27 @@ def test_reads_use_redis_again_once_the_down_period_is_over(redis_url, cache_pre
     cache.backend.client.delete(*cache.backend.client.scan_iter(f"{cache_prefix}:*"))
 
 
-def test_without_redis_the_local_backend_caches_in_process():
-    cache = ReadCache(LocalBackend(), prefix="local", ttl_seconds=60)
+def test_without_redis_the_local_backend_caches_in_process(tmp_path):
+    cache = ReadCache(LocalBackend(counter_dir=tmp_path), prefix="local", ttl_seconds=60)
     compute = Computations()
     cache.listing("v1", "/p", compute)
     cache.listing("v1", "/p", compute)
-    cache.invalidate([(1, 1)])
-    cache.listing("v1", "/p", compute)
+    cache.product(1, compute)
+    cache.product(1, compute)
     assert compute.calls == 2
+
+
+def test_without_redis_a_write_in_one_process_invalidates_the_others(tmp_path):
+    """Two local backends sharing a counter folder stand for two gunicorn workers on one machine."""
+    reader = ReadCache(LocalBackend(counter_dir=tmp_path), prefix="local", ttl_seconds=60)
+    writer = ReadCache(LocalBackend(counter_dir=tmp_path), prefix="local", ttl_seconds=60)
+    listing, product = Computations(b"page-v1"), Computations(b"doc-v1")
+    reader.listing("v1", "/p", listing)
+    reader.product(3, product)
+    listing.value, product.value = b"page-v2", b"doc-v2"
+    writer.invalidate([(3, 2)])
+    assert reader.listing("v1", "/p", listing) == b"page-v2"
+    assert reader.product(3, product) == b"doc-v2"
 
 
 def test_a_disabled_cache_always_computes():
