@@ -124,3 +124,17 @@ def test_concurrent_relays_skip_rows_another_relay_has_claimed():
     assert len(seen["holder"]) == 2
     assert len(seen["other"]) == 2
     assert not set(seen["holder"]) & set(seen["other"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_outbox_command_empties_the_outbox_once(rabbit, events_queue, settings, capsys):
+    from django.core.management import call_command
+
+    settings.BROKER_URL = rabbit.url
+    settings.BROKER_TRANSPORT_OPTIONS = {}
+    settings.EVENTS_EXCHANGE = rabbit.exchange
+    with transaction.atomic():
+        rows = [outbox_write("stock.released", {"reference": f"r{i}"}) for i in range(3)]
+    call_command("relay_outbox", "--once", "--batch-size", "2")
+    assert "3 sent in 3 batches, 0 failures" in capsys.readouterr().out
+    assert [e.id for e in events_queue()] == [str(row.event_id) for row in rows]
