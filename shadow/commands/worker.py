@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import close_old_connections
+
 from shadow.comparator import Comparator
 from shadow.errors import ShadowError
 from shadow.pairs import MalformedPair, ShadowPair
@@ -92,6 +94,7 @@ def run_worker(
                 time.sleep(poll_interval)
                 continue
             idle_since = time.monotonic()
+            close_old_connections()  # a long-running worker: drop a connection the database closed
             _handle_batch(comparator, reader, messages, result)
             result.elapsed_s = time.monotonic() - started
             if on_batch is not None:
