@@ -77,3 +77,23 @@ def test_the_filesystem_broker_routes_topics_between_separate_connections(tmp_pa
             publisher.publish(envelope)
         message = queue(consumer_side.channel()).get(no_ack=True)
     assert Envelope.from_json(message.body) == envelope
+
+
+def test_a_message_the_broker_refuses_is_nacked_and_ends_in_a_publish_error(rabbit):
+    """A full queue with overflow=reject-publish makes RabbitMQ nack: only a confirming publisher sees it."""
+    envelope = Envelope.new("stock.adjusted", {"product_id": 1, "delta": 1}, source="product_service")
+    name = f"{rabbit.prefix}.full"
+    rabbit.queues.append(name)
+    with Connection(rabbit.url) as conn:
+        full = Queue(
+            name,
+            exchange=events_exchange(rabbit.exchange),
+            routing_key="stock.#",
+            queue_arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+        )
+        full(conn.channel()).declare()
+        with (
+            Publisher(rabbit.url, exchange=rabbit.exchange, attempts=2, backoff_max=0.05) as publisher,
+            pytest.raises(PublishError, match="MessageNacked"),
+        ):
+            publisher.publish(envelope)
