@@ -8,7 +8,8 @@ import subprocess
 import pytest
 import requests
 
-from extracted.auth_service.crypto import new_encryption_key, public_key_from_jwk
+from extracted.auth_service.crypto import new_encryption_key
+from extracted.auth_service.jwks import JwksCache
 from extracted.auth_service.tokens import InvalidToken, verify_access_token
 from legacy_monolith.demo.processes import free_port, python_argv, service_manage, service_process
 
@@ -60,14 +61,10 @@ def client_token(url, client) -> str:
     return answer.json()["access_token"]
 
 
-def verify_with_jwks(url, token):
-    published = {k["kid"]: k for k in requests.get(f"{url}/.well-known/jwks.json", timeout=5).json()["keys"]}
-    return verify_access_token(
-        token,
-        key_for_kid=lambda kid: public_key_from_jwk(published[kid]) if kid in published else None,
-        issuer=ISSUER,
-        audience="techstore",
-    )
+def verify_with_jwks(url, token, cache=None):
+    """Verify as a resource server does: keys from the served JWKS, through the resource servers' cache."""
+    cache = cache or JwksCache(f"{url}/.well-known/jwks.json", min_refetch_seconds=0)
+    return verify_access_token(token, key_for_kid=cache.key_for_kid, issuer=ISSUER, audience="techstore")
 
 
 def test_a_client_credentials_token_from_the_served_service_verifies_from_its_jwks(served):
@@ -83,12 +80,18 @@ def test_a_client_credentials_token_from_the_served_service_verifies_from_its_jw
 def test_rotating_keys_while_serving_keeps_old_tokens_valid_through_their_overlap_only(served):
     url, env, client = served
     before = client_token(url, client)
+    cache = JwksCache(f"{url}/.well-known/jwks.json", min_refetch_seconds=0)
+    verify_with_jwks(url, before, cache)
     rotated = cli(env, "auth", "keys", "rotate", "--overlap", "600", "--json")
     assert rotated.returncode == 0, rotated.stderr
     rotation = json.loads(rotated.stdout)
     after = client_token(url, client)
     assert verify_with_jwks(url, before).kid == rotation["retiring_kid"]
     assert verify_with_jwks(url, after).kid == rotation["new_kid"]  # every worker signs with the new key
+    assert (
+        verify_with_jwks(url, after, cache).kid == rotation["new_kid"]
+    )  # the cache refetched for the new kid
+    assert cache.fetches == 2
 
     # A rotation without overlap retires the key it replaces at once; the first key is still in its overlap.
     assert cli(env, "auth", "keys", "rotate", "--overlap", "0").returncode == 0

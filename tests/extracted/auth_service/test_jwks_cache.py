@@ -1,0 +1,87 @@
+"""The resource servers' JWKS cache (pure: a fake clock and a JWKS document built from real keys)."""
+
+import requests
+
+from extracted.auth_service import crypto
+from extracted.auth_service.jwks import JwksCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def entry(key):
+    jwk = crypto.public_jwk(key.public_key())
+    return crypto.jwk_for_jwks(jwk, kid=crypto.thumbprint(jwk))
+
+
+class AuthService:
+    """What the cache fetches: a JWKS that rotations change, or an outage."""
+
+    def __init__(self, *keys) -> None:
+        self.entries = [entry(k) for k in keys]
+        self.down = False
+
+    def __call__(self, url):
+        if self.down:
+            raise requests.ConnectionError("auth service down")
+        return {
+            "keys": [*self.entries, {"kty": "RSA", "alg": "RS256", "kid": "oidc", "n": "x", "e": "AQAB"}]
+        }, 300
+
+
+def test_keys_are_fetched_once_and_served_from_the_cache_until_max_age():
+    first = crypto.generate_private_key()
+    service, clock = AuthService(first), Clock()
+    cache = JwksCache("http://auth/.well-known/jwks.json", fetch=service, clock=clock)
+    kid = service.entries[0]["kid"]
+    assert cache.key_for_kid(kid).public_numbers() == first.public_key().public_numbers()
+    clock.now += 299
+    assert cache.key_for_kid(kid) is not None
+    assert cache.fetches == 1
+    clock.now += 1  # max-age reached
+    cache.key_for_kid(kid)
+    assert cache.fetches == 2
+
+
+def test_an_unknown_kid_refetches_so_a_rotated_in_key_is_found_at_once():
+    service, clock = AuthService(crypto.generate_private_key()), Clock()
+    cache = JwksCache("u", fetch=service, clock=clock)
+    cache.key_for_kid(service.entries[0]["kid"])
+    rotated_in = crypto.generate_private_key()
+    service.entries.insert(0, entry(rotated_in))
+    clock.now += 10
+    assert cache.key_for_kid(service.entries[0]["kid"]) is not None
+    assert cache.fetches == 2
+
+
+def test_unknown_kids_refetch_at_most_once_per_interval():
+    service, clock = AuthService(crypto.generate_private_key()), Clock()
+    cache = JwksCache("u", fetch=service, clock=clock, min_refetch_seconds=5)
+    for number in range(50):
+        assert cache.key_for_kid(f"forged-{number}") is None
+    assert cache.fetches == 1
+    clock.now += 5
+    cache.key_for_kid("forged-again")
+    assert cache.fetches == 2
+
+
+def test_only_es256_keys_are_kept():
+    service = AuthService(crypto.generate_private_key())
+    cache = JwksCache("u", fetch=service, clock=Clock())
+    assert cache.key_for_kid("oidc") is None
+
+
+def test_the_last_good_keys_keep_answering_while_the_auth_service_is_down():
+    service, clock = AuthService(crypto.generate_private_key()), Clock()
+    cache = JwksCache("u", fetch=service, clock=clock)
+    kid = service.entries[0]["kid"]
+    cache.key_for_kid(kid)
+    service.down = True
+    clock.now += 3600
+    assert cache.key_for_kid(kid) is not None
+    assert cache.fetches == 2
