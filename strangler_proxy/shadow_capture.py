@@ -200,6 +200,7 @@ class Shadow:
 
     def __init__(self, table: RouteTable | None = None, publisher: BackgroundPublisher | None = None) -> None:
         self._given_table = table
+        self._routes_source: str | None = None
         self.routes: dict[str, Route] = self._shadow_routes(table) if table else {}
         self.settings: ShadowSettings | None = None
         self.publisher = publisher
@@ -237,13 +238,14 @@ class Shadow:
 
     def configure(self, updated: set[str]) -> None:
         options = ctx.options
-        if self._given_table is None and (not self.routes or "strangler_routes" in updated):
+        if self._given_table is None and (self._routes_source is None or "strangler_routes" in updated):
             path = getattr(options, "strangler_routes", None)
             if path:
                 try:
                     self.routes = self._shadow_routes(load_routes(path))
                 except RoutesError as exc:
                     raise exceptions.OptionsError(str(exc)) from None
+                self._routes_source = path
         if self.settings is not None and not any(name.startswith("strangler_shadow") for name in updated):
             return
         try:
