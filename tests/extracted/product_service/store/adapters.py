@@ -12,10 +12,17 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
+import mongomock
+import pytest
 from django.conf import settings
 from django.db import connections
+from mongomock.collection import BulkOperationBuilder
+
+from extracted.product_service.store.mongo import MongoCatalogStore
+from extracted.product_service.store.orm import OrmCatalogStore
 
 SQLITE_ALIAS = "catalog_store_sqlite"
 ORM_POSTGRESQL = "orm_postgresql"
@@ -45,3 +52,32 @@ def _sqlite_alias() -> str:
 SQLITE_DATABASE = _sqlite_alias()
 POSTGRESQL_AVAILABLE = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 DATABASES = sorted({"default", SQLITE_DATABASE})
+
+
+def _accept_sort_keyword(method):
+    """pymongo 4.11+ passes `sort=` to a bulk's add_update/add_replace; mongomock 4.3 predates it."""
+
+    def add(self, *args, sort=None, **kwargs):
+        if sort:
+            raise NotImplementedError("mongomock: sorted bulk updates")
+        return method(self, *args, **kwargs)
+
+    return add
+
+
+if not getattr(BulkOperationBuilder, "_accepts_sort", False):
+    BulkOperationBuilder.add_update = _accept_sort_keyword(BulkOperationBuilder.add_update)
+    BulkOperationBuilder.add_replace = _accept_sort_keyword(BulkOperationBuilder.add_replace)
+    BulkOperationBuilder._accepts_sort = True
+
+
+def make_store(adapter: str):
+    """A new, empty store of the named adapter (a fresh mongomock database; the ORM ones share the
+    test's database, emptied between tests by pytest-django)."""
+    if adapter == ORM_POSTGRESQL:
+        if not POSTGRESQL_AVAILABLE:
+            pytest.skip("PRODUCT_DATABASE_URL is not PostgreSQL (make test sets it)")
+        return OrmCatalogStore(using="default")
+    if adapter == MONGO_VIA_MONGOMOCK:
+        return MongoCatalogStore(mongomock.MongoClient(tz_aware=True)[f"catalog_{uuid.uuid4().hex}"])
+    return OrmCatalogStore(using=SQLITE_DATABASE)
