@@ -141,7 +141,7 @@ def products_follow(options: dict[str, Any], command) -> int:
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--queue", default=None, help="also report this consumer queue's depth")
+    parser.add_argument("--queue", default=None, help="the consumer queue whose depth to report")
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 unless fully in sync")
 
@@ -149,7 +149,7 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 def products_status(options: dict[str, Any], command) -> int:
     from migrations_data.outbox.status import status_table, sync_status
 
-    status = sync_status(queue=options["queue"])
+    status = sync_status(**({"queue": options["queue"]} if options["queue"] else {}))
     if options["json"]:
         write_json(command.stdout, status.as_dict())
     else:
