@@ -5,17 +5,17 @@ other methods are 405 here (Allow: GET, HEAD, OPTIONS)."""
 import orjson
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.views import APIView
 
 from extracted.product_service import selectors
 from extracted.product_service.store.port import ORDERINGS
-from legacy_monolith.core.openapi import ERROR, PAGE_PARAMETERS
+from legacy_monolith.core.openapi import ERROR, PAGE_PARAMETERS, page_of
 
 from .filters import parse_product_query
 from .identity import caller_is_staff
+from .openapi import CategoryV1Output, ProductV1Output
 from .pagination import page_request, paginated_body
 from .render import category_v1, product_v1
 
@@ -34,15 +34,6 @@ FILTER_PARAMETERS = [
     OpenApiParameter("q", str, description="case-insensitive substring of name, description or sku"),
     OpenApiParameter("include_inactive", bool, description="staff only: always 403 here (api/identity.py)"),
 ]
-V1_PAGE = inline_serializer(
-    name="V1Page",
-    fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": serializers.ListField(child=serializers.DictField()),
-    },
-)
 
 
 def json_response(body: bytes, status: int = 200) -> HttpResponse:
@@ -53,7 +44,9 @@ class CategoryListApi(APIView):
     """Categories by name, then id, one page at a time."""
 
     @extend_schema(
-        operation_id="v1_catalog_categories_list", parameters=PAGE_PARAMETERS, responses={200: V1_PAGE}
+        operation_id="v1_catalog_categories_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(CategoryV1Output, "CategoryPageV1")},
     )
     def get(self, request):
         page = page_request(request.query_params)
@@ -80,7 +73,7 @@ class ProductListApi(APIView):
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             *PAGE_PARAMETERS,
         ],
-        responses={200: V1_PAGE, 400: ERROR, 403: ERROR, 404: ERROR},
+        responses={200: page_of(ProductV1Output, "ProductPageV1"), 400: ERROR, 403: ERROR, 404: ERROR},
     )
     def get(self, request):
         query, _ = parse_product_query(request.query_params)
@@ -101,7 +94,7 @@ class ProductListApi(APIView):
 class ProductDetailApi(APIView):
     """One active product."""
 
-    @extend_schema(operation_id="v1_catalog_product_get", responses={200: OpenApiTypes.OBJECT, 404: ERROR})
+    @extend_schema(operation_id="v1_catalog_product_get", responses={200: ProductV1Output, 404: ERROR})
     def get(self, request, product_id: int):
         doc = selectors.product_document(product_id=product_id, include_inactive=caller_is_staff(request))
         return json_response(orjson.dumps(product_v1(doc)))

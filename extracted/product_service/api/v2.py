@@ -5,7 +5,7 @@ for with `cursor=<next_cursor>` and the same filters; `facets=category,price,in_
 the first three) counts over the whole result set. Products render like v1 plus their `version`."""
 
 import orjson
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.utils.urls import replace_query_param
@@ -23,6 +23,7 @@ from extracted.product_service.store.port import (
 from .cursor import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor
 from .filters import ATTRIBUTE_KEY_PATTERN, ProductFilterInput, parse_product_query
 from .identity import caller_is_staff
+from .openapi import CategoryListV2, ProductSearchPage, ProductV2Output
 from .render import category_v2, product_v2
 from .v1 import ERROR, FILTER_PARAMETERS, json_response
 
@@ -54,55 +55,6 @@ class SearchInput(ProductFilterInput):
         return list(dict.fromkeys(names))
 
 
-PRODUCT_V2_FIELDS = {
-    "id": serializers.IntegerField(),
-    "sku": serializers.CharField(),
-    "name": serializers.CharField(),
-    "slug": serializers.CharField(),
-    "description": serializers.CharField(),
-    "category": inline_serializer(
-        name="CategoryRefV2",
-        fields={
-            "id": serializers.IntegerField(),
-            "slug": serializers.CharField(),
-            "name": serializers.CharField(),
-        },
-    ),
-    "price": serializers.CharField(help_text='2 decimals, e.g. "12.34"'),
-    "currency": serializers.CharField(),
-    "attributes": serializers.DictField(),
-    "image_urls": serializers.ListField(child=serializers.URLField()),
-    "stock": serializers.IntegerField(),
-    "in_stock": serializers.BooleanField(),
-    "weight_grams": serializers.IntegerField(),
-    "is_active": serializers.BooleanField(),
-    "created_at": serializers.DateTimeField(),
-    "updated_at": serializers.DateTimeField(),
-    "version": serializers.IntegerField(),
-}
-PRODUCT_V2 = inline_serializer(name="ProductV2", fields=PRODUCT_V2_FIELDS)
-SEARCH_PAGE = inline_serializer(
-    name="ProductSearchPage",
-    fields={
-        "results": inline_serializer(name="ProductV2", fields=PRODUCT_V2_FIELDS, many=True),
-        "next_cursor": serializers.CharField(allow_null=True),
-        "next": serializers.URLField(allow_null=True),
-        "facets": serializers.DictField(
-            child=serializers.ListField(child=serializers.DictField()),
-            help_text='{"category": [{id, slug, name, count}], "price": [{min, max, count}], '
-            '"in_stock": [{value, count}], "attr.<name>": [{value, count}]}',
-        ),
-    },
-)
-CATEGORY_V2_FIELDS = {
-    "id": serializers.IntegerField(),
-    "slug": serializers.CharField(),
-    "name": serializers.CharField(),
-    "parent_id": serializers.IntegerField(allow_null=True),
-    "version": serializers.IntegerField(),
-}
-
-
 class ProductSearchApi(APIView):
     """Products by keyset cursor, with facet counts."""
 
@@ -118,7 +70,7 @@ class ProductSearchApi(APIView):
                 "facets", str, description="comma-separated: category, price, in_stock, attr.<name>"
             ),
         ],
-        responses={200: SEARCH_PAGE, 400: ERROR, 403: ERROR},
+        responses={200: ProductSearchPage, 400: ERROR, 403: ERROR},
     )
     def get(self, request):
         query, data = parse_product_query(request.query_params, SearchInput)
@@ -146,7 +98,7 @@ class ProductSearchApi(APIView):
 class ProductDetailV2Api(APIView):
     """One active product, with its version."""
 
-    @extend_schema(operation_id="v2_catalog_product_get", responses={200: PRODUCT_V2, 404: ERROR})
+    @extend_schema(operation_id="v2_catalog_product_get", responses={200: ProductV2Output, 404: ERROR})
     def get(self, request, product_id: int):
         doc = selectors.product_document(product_id=product_id, include_inactive=caller_is_staff(request))
         return json_response(orjson.dumps(product_v2(doc)))
@@ -157,14 +109,7 @@ class CategoryListV2Api(APIView):
 
     @extend_schema(
         operation_id="v2_catalog_categories_list",
-        responses={
-            200: inline_serializer(
-                name="CategoryListV2",
-                fields={
-                    "results": inline_serializer(name="CategoryV2", fields=CATEGORY_V2_FIELDS, many=True)
-                },
-            )
-        },
+        responses={200: CategoryListV2},
     )
     def get(self, request):
         body = selectors.cached_listing(
