@@ -97,13 +97,15 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str]) -> int:
                 _print_json(out, result.to_dict())
             else:
                 table = Table(title="shadow comparison status")
-                for column in ("route", "samples", "match rate", "raw match", "real paths", "last pair"):
+                columns = ("route", "samples", "not comparable", "match rate", "raw match", "real paths")
+                for column in (*columns, "last pair"):
                     table.add_column(column, overflow="fold")
                 for r in result.routes:
                     age = "-" if r.last_pair_age_s is None else f"{r.last_pair_age_s:.0f} s ago"
                     table.add_row(
                         r.route,
                         str(r.samples),
+                        str(r.skipped),
                         f"{r.match_rate:.3f}%",
                         f"{r.raw_match_rate:.3f}%",
                         ", ".join(r.real_paths) or "-",
@@ -187,7 +189,8 @@ def _worker(opts: dict, rules: Rules, out: IO[str], console: Console, as_json: b
     console.print(table)
     console.print(
         f"{result.received} received, {result.recorded} recorded, {result.duplicates} duplicates, "
-        f"{result.matched} matched, {result.mismatched} mismatched, {result.dead_letters} dead letters "
+        f"{result.matched} matched, {result.mismatched} mismatched, {result.skipped} not comparable, "
+        f"{result.dead_letters} dead letters "
         f"in {result.elapsed_s:.1f} s ({result.pairs_per_second:.0f} pairs/s)"
     )
     return EXIT_OK

@@ -25,6 +25,8 @@ from shadow.rules import IGNORE, UNORDERED, RouteRules, Rules
 from shadow.treediff import BODY, Difference, walk
 
 MAX_DIFFERENCES = 50  # details kept per comparison; the paths are always complete
+# Copies the gateway itself did not send (load shedding): they say nothing about the upstream.
+GATEWAY_REFUSALS = frozenset({"bulkhead_full"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class PairResult:
     primary_ms: float = 0.0
     candidate_ms: float = 0.0
     captured_at: str = ""
+    skipped: str = ""  # why the pair could not be compared (then it is no sample: neither match nor not)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class PairResult:
             "primary_ms": self.primary_ms,
             "candidate_ms": self.candidate_ms,
             "captured_at": self.captured_at,
+            "skipped": self.skipped,
         }
 
 
@@ -74,15 +78,22 @@ class Comparator:
         self.rules = rules
 
     def compare(self, pair: ShadowPair) -> PairResult:
+        """A pair whose legacy answer is missing (legacy failed, or its body was streamed past the
+        gateway) or whose copy the gateway shed is `skipped`: there is nothing to judge the candidate by.
+        Noise answers the gateway shed are left out of the noise comparisons."""
+        skipped = _skip_reason(pair)
+        if skipped:
+            return _skipped(pair, skipped)
         rules = self.rules.for_route(pair.route)
         primary = self._prepare(rules, pair.primary)
         candidate = self._prepare(rules, pair.candidate)
         differences = self._diff(rules, primary, candidate)
         noise: set[str] = set()
-        if pair.secondary is not None:
-            noise.update(d.path for d in self._diff(rules, primary, self._prepare(rules, pair.secondary)))
-        if pair.candidate2 is not None:
-            noise.update(d.path for d in self._diff(rules, candidate, self._prepare(rules, pair.candidate2)))
+        secondary, candidate2 = _usable(pair.secondary), _usable(pair.candidate2)
+        if secondary is not None:
+            noise.update(d.path for d in self._diff(rules, primary, self._prepare(rules, secondary)))
+        if candidate2 is not None:
+            noise.update(d.path for d in self._diff(rules, candidate, self._prepare(rules, candidate2)))
         paths = tuple(sorted({d.path for d in differences}))
         return PairResult(
             pair_id=pair.id,
@@ -92,7 +103,7 @@ class Comparator:
             paths=paths,
             differences=tuple(differences[:MAX_DIFFERENCES]),
             noise_paths=tuple(sorted(noise)),
-            noise_checked=pair.secondary is not None or pair.candidate2 is not None,
+            noise_checked=secondary is not None or candidate2 is not None,
             primary_ms=pair.primary.elapsed_ms,
             candidate_ms=pair.candidate.elapsed_ms,
             captured_at=pair.captured_at,
@@ -134,6 +145,33 @@ class Comparator:
             body.sort(key=lambda d: d.path)
             found.extend(body)
         return found
+
+
+def _skip_reason(pair: ShadowPair) -> str:
+    if pair.primary.error:
+        return f"primary: {pair.primary.error}"
+    if pair.candidate.error in GATEWAY_REFUSALS:
+        return f"candidate: {pair.candidate.error}"
+    return ""
+
+
+def _skipped(pair: ShadowPair, reason: str) -> PairResult:
+    return PairResult(
+        pair_id=pair.id,
+        route=pair.route,
+        trace_id=pair.trace_id,
+        matched=False,
+        paths=(),
+        differences=(),
+        primary_ms=pair.primary.elapsed_ms,
+        candidate_ms=pair.candidate.elapsed_ms,
+        captured_at=pair.captured_at,
+        skipped=reason,
+    )
+
+
+def _usable(exchange: Exchange | None) -> Exchange | None:
+    return None if exchange is None or exchange.error in GATEWAY_REFUSALS else exchange
 
 
 def _shaped(rules: RouteRules, value: str | None) -> str | None:

@@ -85,12 +85,14 @@ def _summary(routes: list[RouteReport]) -> str:
             f'<td class="num">{e.real_mismatches}</td>'
             f'<td class="num">{len(e.real_paths)}</td>'
             f'<td class="num">{e.noise_samples}</td>'
+            f'<td class="num">{e.skipped}</td>'
             f"<td>{escape(_when(e.last_at))}</td>"
             "</tr>"
         )
     head = (
         "<tr><th>route</th><th>samples</th><th>match rate (after noise)</th><th>raw match rate</th>"
-        "<th>real mismatches</th><th>real paths</th><th>noise samples</th><th>last pair</th></tr>"
+        "<th>real mismatches</th><th>real paths</th><th>noise samples</th><th>not comparable</th>"
+        "<th>last pair</th></tr>"
     )
     return f"<section><h2>Routes</h2><table>{head}{''.join(rows)}</table></section>"
 

@@ -25,6 +25,7 @@ class PairResult(models.Model):
     captured_at = models.DateTimeField()
     compared_at = models.DateTimeField(auto_now_add=True)
     example = models.JSONField(null=True)  # the pair (bodies capped), kept when it differed
+    skipped = models.CharField(max_length=100, blank=True)  # not comparable (why); no sample then
 
     class Meta:
         indexes = [
@@ -41,6 +42,7 @@ class RouteStats(models.Model):
     samples = models.PositiveBigIntegerField(default=0)
     matched = models.PositiveBigIntegerField(default=0)
     noise_samples = models.PositiveBigIntegerField(default=0)
+    skipped = models.PositiveBigIntegerField(default=0)  # pairs that could not be compared
     first_captured_at = models.DateTimeField()
     last_captured_at = models.DateTimeField()
     last_compared_at = models.DateTimeField()

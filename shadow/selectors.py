@@ -26,6 +26,7 @@ class RouteEvidence:
     samples: int
     matched: int
     noise_samples: int
+    skipped: int
     first_at: datetime | None
     last_at: datetime | None
     verdicts: tuple[PathVerdict, ...]
@@ -52,6 +53,7 @@ class RouteEvidence:
             "samples": self.samples,
             "matched": self.matched,
             "noise_samples": self.noise_samples,
+            "skipped": self.skipped,
             "raw_match_rate": round(self.raw_match_rate, 4),
             "match_rate": round(self.match_rate, 4),
             "real_mismatches": self.real_mismatches,
@@ -99,9 +101,10 @@ def route_evidence(
     """The route's counts and a noise verdict per differing path; None when it has no pairs (since then)."""
     if since is None:
         stats = RouteStats.objects.filter(route=route).first()
-        if stats is None or stats.samples == 0:
+        if stats is None:
             return None
         samples, matched, noise_samples = stats.samples, stats.matched, stats.noise_samples
+        skipped = stats.skipped
         first_at, last_at = stats.first_captured_at, stats.last_captured_at
         raw, noise = {}, {}
         for path, raw_count, noise_count in PathStats.objects.filter(route=route).values_list(
@@ -109,17 +112,20 @@ def route_evidence(
         ):
             raw[path], noise[path] = raw_count, noise_count
     else:
-        rows = PairResult.objects.filter(route=route, captured_at__gte=since)
-        totals = rows.aggregate(
-            samples=Count("id"),
-            matched=Count("id", filter=Q(matched=True)),
-            noise_samples=Count("id", filter=Q(noise_checked=True)),
+        every = PairResult.objects.filter(route=route, captured_at__gte=since)
+        rows = every.filter(skipped="")
+        totals = every.aggregate(
+            samples=Count("id", filter=Q(skipped="")),
+            matched=Count("id", filter=Q(matched=True, skipped="")),
+            noise_samples=Count("id", filter=Q(noise_checked=True, skipped="")),
+            skipped=Count("id", filter=~Q(skipped="")),
             first_at=Min("captured_at"),
             last_at=Max("captured_at"),
         )
-        if not totals["samples"]:
+        if not totals["samples"] and not totals["skipped"]:
             return None
         samples, matched, noise_samples = totals["samples"], totals["matched"], totals["noise_samples"]
+        skipped = totals["skipped"]
         first_at, last_at = totals["first_at"], totals["last_at"]
         raw = _count_paths(rows.filter(matched=False).values_list("paths", flat=True).iterator())
         noise = _count_paths(rows.filter(noisy=True).values_list("noise_paths", flat=True).iterator())
@@ -131,6 +137,7 @@ def route_evidence(
         samples=samples,
         matched=matched,
         noise_samples=noise_samples,
+        skipped=skipped,
         first_at=first_at,
         last_at=last_at,
         verdicts=tuple(verdicts),
@@ -145,7 +152,7 @@ def match_rate_buckets(evidence: RouteEvidence, *, since: datetime | None = None
         return "hour", []
     span = evidence.last_at - evidence.first_at
     kind = "minute" if span <= timedelta(hours=3) else "hour" if span <= timedelta(days=7) else "day"
-    rows = PairResult.objects.filter(route=evidence.route)
+    rows = PairResult.objects.filter(route=evidence.route, skipped="")
     if since is not None:
         rows = rows.filter(captured_at__gte=since)
     counted = (
@@ -189,7 +196,7 @@ def examples(
 
 
 def _mismatched(route: str, since: datetime | None):
-    rows = PairResult.objects.filter(route=route, matched=False)
+    rows = PairResult.objects.filter(route=route, matched=False, skipped="")
     return rows if since is None else rows.filter(captured_at__gte=since)
 
 

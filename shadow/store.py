@@ -33,6 +33,7 @@ class _RouteDelta:
     samples: int = 0
     matched: int = 0
     noise_samples: int = 0
+    skipped: int = 0
     first: datetime | None = None
     last: datetime | None = None
     raw: Counter = field(default_factory=Counter)
@@ -74,11 +75,14 @@ def _record(items: list[tuple[ShadowPair, Compared]]) -> int:
     deltas: dict[str, _RouteDelta] = {}
     for row, (_, result) in zip(rows, fresh, strict=True):
         delta = deltas.setdefault(row.route, _RouteDelta())
+        delta.first = min(filter(None, (delta.first, row.captured_at)))
+        delta.last = max(filter(None, (delta.last, row.captured_at)))
+        if result.skipped:
+            delta.skipped += 1
+            continue
         delta.samples += 1
         delta.matched += result.matched
         delta.noise_samples += result.noise_checked
-        delta.first = min(filter(None, (delta.first, row.captured_at)))
-        delta.last = max(filter(None, (delta.last, row.captured_at)))
         delta.raw.update(result.paths)
         delta.noise.update(result.noise_paths)
     now = timezone.now()
@@ -97,6 +101,7 @@ def _add_route(route: str, delta: _RouteDelta, now: datetime) -> None:
         samples=F("samples") + delta.samples,
         matched=F("matched") + delta.matched,
         noise_samples=F("noise_samples") + delta.noise_samples,
+        skipped=F("skipped") + delta.skipped,
         first_captured_at=Least("first_captured_at", delta.first),
         last_captured_at=Greatest("last_captured_at", delta.last),
         last_compared_at=now,
@@ -135,7 +140,8 @@ def _row(pair: ShadowPair, result: Compared) -> PairResult:
         primary_ms=pair.primary.elapsed_ms,
         candidate_ms=pair.candidate.elapsed_ms,
         captured_at=datetime.fromisoformat(pair.captured_at),
-        example=example_of(pair) if differs else None,
+        example=example_of(pair) if differs and not result.skipped else None,
+        skipped=result.skipped[:100],
     )
 
 

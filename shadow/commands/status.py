@@ -17,6 +17,7 @@ from shadow.rules import Rules
 class RouteStatus:
     route: str
     samples: int
+    skipped: int
     match_rate: float
     raw_match_rate: float
     real_paths: tuple[str, ...]
@@ -27,6 +28,7 @@ class RouteStatus:
         return {
             "route": self.route,
             "samples": self.samples,
+            "skipped": self.skipped,
             "match_rate": round(self.match_rate, 4),
             "raw_match_rate": round(self.raw_match_rate, 4),
             "real_paths": list(self.real_paths),
@@ -55,6 +57,7 @@ def shadow_status(*, rules: Rules, queue_url: str, route: str | None = None) -> 
         RouteStatus(
             route=evidence.route,
             samples=evidence.samples,
+            skipped=evidence.skipped,
             match_rate=evidence.match_rate,
             raw_match_rate=evidence.raw_match_rate,
             real_paths=tuple(sorted(evidence.real_paths)),

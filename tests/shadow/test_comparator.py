@@ -251,3 +251,33 @@ def test_a_value_inserted_into_a_list_is_reported_as_added_not_as_every_later_el
 def test_a_number_rendered_differently_or_a_boolean_for_a_number_is_a_type_difference():
     assert [d.kind for d in compare(answer({"n": 1}), answer({"n": 1.0})).differences] == ["type"]
     assert [d.kind for d in compare(answer({"n": True}), answer({"n": 1})).differences] == ["type"]
+
+
+def test_a_pair_without_a_legacy_answer_is_skipped_not_a_mismatch():
+    from shadow.pairs import Exchange
+
+    result = compare(Exchange.failed("no_answer", 30000.0), answer(PRODUCT))
+
+    assert result.skipped == "primary: no_answer"
+    assert result.paths == ()
+
+
+def test_a_copy_the_gateway_shed_is_skipped_but_a_candidate_timeout_is_a_difference():
+    from shadow.pairs import Exchange
+
+    shed = compare(answer(PRODUCT), Exchange.failed("bulkhead_full", 0.0))
+    timed_out = compare(answer(PRODUCT), Exchange.failed("timeout", 5000.0))
+
+    assert shed.skipped == "candidate: bulkhead_full"
+    assert not timed_out.skipped
+    assert timed_out.paths == ("error",)
+
+
+def test_a_noise_answer_the_gateway_shed_teaches_no_noise():
+    from shadow.pairs import Exchange
+
+    result = compare(answer(PRODUCT), answer(PRODUCT), secondary=Exchange.failed("bulkhead_full", 0.0))
+
+    assert result.matched
+    assert not result.noise_checked
+    assert result.noise_paths == ()

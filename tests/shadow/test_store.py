@@ -104,3 +104,21 @@ def test_only_the_comparator_lives_in_the_shadow_database():
     assert router.allow_migrate("default", "shadow") is False
     assert router.allow_migrate("shadow", "catalog") is False
     assert router.allow_migrate("default", "catalog") is None
+
+
+def test_skipped_pairs_are_recorded_once_but_are_no_samples(record):
+    from shadow.pairs import Exchange
+
+    skipped = make_pair(Exchange.failed("no_answer", 1.0), answer(product()))
+    compared = make_pair(answer(product()), answer(product("2.00")))
+
+    record([skipped, compared])
+    record([skipped])
+
+    stats = RouteStats.objects.get(route="catalog.read")
+    assert (stats.samples, stats.matched, stats.skipped) == (1, 0, 1)
+    evidence = route_evidence("catalog.read", thresholds=NoiseThresholds())
+    first = PairResult.objects.earliest("captured_at").captured_at
+    rebuilt = route_evidence("catalog.read", thresholds=NoiseThresholds(), since=first)
+    assert (evidence.samples, evidence.skipped, evidence.match_rate) == (1, 1, 0.0)
+    assert rebuilt.to_dict() == evidence.to_dict()
