@@ -189,8 +189,35 @@ def queued_pairs(queue_url: str) -> int:
 # ---------------------------------------------------------------- measuring
 
 
+def gateway_processes(base_url: str) -> list:
+    """The runner listening on `base_url` and its workers (psutil), to read the CPU they spend."""
+    import psutil
+
+    listen = base_url.removeprefix("http://")
+    for process in psutil.process_iter(["cmdline"]):
+        argv = process.info["cmdline"] or []
+        if "strangler_proxy" in argv and listen in argv:
+            return [process, *process.children(recursive=True)]
+    raise StackError(f"no gateway process listens on {listen}")
+
+
+def cpu_seconds(processes: list) -> float:
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def measure_client(stack: ShadowStack, args: argparse.Namespace, err: Console) -> dict:
+    """wrk against each gateway in turns; per run also the gateway's CPU per request (user + system of the
+    runner and its workers), which the machine's noise disturbs far less than latency."""
     runs: dict[tuple[str, int], list[WrkResult]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
+    processes = {mode: gateway_processes(url) for mode, url in stack.gateways.items()}
     with Progress(
         TextColumn("[bold]{task.description:<30}"),
         BarColumn(),
@@ -211,10 +238,13 @@ def measure_client(stack: ShadowStack, args: argparse.Namespace, err: Console) -
                 order = MODES if repetition % 2 == 0 else MODES[::-1]
                 for mode in order:
                     progress.update(task, description=f"#{repetition + 1} c={c} shadow {mode}")
+                    cpu_before = cpu_seconds(processes[mode])
                     result = wrk_run(
                         stack.gateways[mode] + stack.product_path, connections=c, seconds=args.duration
                     )
                     runs.setdefault((mode, c), []).append(result)
+                    spent = cpu_seconds(processes[mode]) - cpu_before
+                    cpu.setdefault((mode, c), []).append(spent * 1000 / max(result.requests, 1))
                     progress.advance(task)
     results: dict = {}
     for (mode, c), rounds in runs.items():
@@ -223,6 +253,7 @@ def measure_client(stack: ShadowStack, args: argparse.Namespace, err: Console) -
             "p50_ms": round(median([r.p50_ms for r in rounds]), 3),
             "p99_ms": round(median([r.p99_ms for r in rounds]), 3),
             "requests": sum(r.requests for r in rounds),
+            "gateway_cpu_ms_per_request": round(median(cpu[(mode, c)]), 3),
             "errors": sum(r.errors for r in rounds),
             "runs": [r.as_dict() for r in rounds],
         }
@@ -230,6 +261,8 @@ def measure_client(stack: ShadowStack, args: argparse.Namespace, err: Console) -
         on, off = figures["on"], figures["off"]
         figures["added_p50_ms"] = round(on["p50_ms"] - off["p50_ms"], 3)
         figures["added_p99_ms"] = round(on["p99_ms"] - off["p99_ms"], 3)
+        added_cpu = on["gateway_cpu_ms_per_request"] - off["gateway_cpu_ms_per_request"]
+        figures["added_gateway_cpu_ms_per_request"] = round(added_cpu, 3)
     return results
 
 
@@ -263,6 +296,12 @@ def table(client: dict, comparator: dict) -> Table:
             f"{key} p99 ms", f"{off['p99_ms']:.2f}", f"{on['p99_ms']:.2f}", f"{figures['added_p99_ms']:+.2f}"
         )
         out.add_row(f"{key} req/s", f"{off['rps']:,.0f}", f"{on['rps']:,.0f}", "")
+        out.add_row(
+            f"{key} gateway CPU ms/request",
+            f"{off['gateway_cpu_ms_per_request']:.3f}",
+            f"{on['gateway_cpu_ms_per_request']:.3f}",
+            f"{figures['added_gateway_cpu_ms_per_request']:+.3f}",
+        )
     out.add_row(
         "comparator pairs/s (1 core)",
         "",
@@ -344,7 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(
             f"{key}: p50 {figures['off']['p50_ms']:.2f} -> {figures['on']['p50_ms']:.2f} ms "
             f"({figures['added_p50_ms']:+.2f}), p99 {figures['off']['p99_ms']:.2f} -> "
-            f"{figures['on']['p99_ms']:.2f} ms ({figures['added_p99_ms']:+.2f})"
+            f"{figures['on']['p99_ms']:.2f} ms ({figures['added_p99_ms']:+.2f}); gateway CPU per request "
+            f"{figures['off']['gateway_cpu_ms_per_request']:.3f} -> "
+            f"{figures['on']['gateway_cpu_ms_per_request']:.3f} ms"
         )
     if published:
         err.print(f"pairs published: on {published.get('on')}, off {published.get('off')} (must be 0)")
