@@ -1,7 +1,9 @@
 """DRF authentication by a JWT access token, verified locally (no introspection call).
 
 The principal is built from the token alone (subject, roles, scopes, legacy user id), so the same class
-serves any resource server given a way to find the key of a kid; here the key store answers it.
+serves any resource server: `BearerJwtAuthentication` takes its keys from `key_for_kid` (a resource
+server returns `JwksCache(...).key_for_kid(kid)`); `JwtAuthentication` is the auth service's own, on its
+key store. Issuer and audience come from the settings AUTH_ISSUER and AUTH_AUDIENCE.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from rest_framework.authentication import BaseAuthentication
 
 from extracted.common.errors import ApplicationError
 
-from . import keys
 from .tokens import AccessTokenClaims, InvalidToken, verify_access_token
 
 
@@ -44,8 +45,11 @@ class InvalidTokenError(ApplicationError):
     www_authenticate = 'Bearer realm="techstore", error="invalid_token"'
 
 
-class JwtAuthentication(BaseAuthentication):
+class BearerJwtAuthentication(BaseAuthentication):
     keyword = "Bearer"
+
+    def key_for_kid(self, kid: str):
+        raise NotImplementedError("a resource server answers the public key of a kid (e.g. a JwksCache)")
 
     def authenticate(self, request):
         header = request.headers.get("Authorization", "")
@@ -55,7 +59,7 @@ class JwtAuthentication(BaseAuthentication):
         try:
             claims = verify_access_token(
                 token.strip(),
-                key_for_kid=keys.verifying_public_key,
+                key_for_kid=self.key_for_kid,
                 issuer=settings.AUTH_ISSUER,
                 audience=settings.AUTH_AUDIENCE,
             )
@@ -65,3 +69,12 @@ class JwtAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="techstore"'
+
+
+class JwtAuthentication(BearerJwtAuthentication):
+    """The auth service's own endpoints: keys straight from its key store."""
+
+    def key_for_kid(self, kid: str):
+        from . import keys  # the key store needs this service's models; resource servers never import it
+
+        return keys.verifying_public_key(kid)

@@ -5,13 +5,9 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from .roles import Role
 
-class Role(models.TextChoices):
-    """The monolith's roles (legacy_monolith.accounts.models.Role), one per user."""
-
-    CUSTOMER = "customer", "Customer"
-    STAFF = "staff", "Staff"
-    ADMIN = "admin", "Admin"
+__all__ = ["AuditEntry", "AuditHead", "KeyState", "LoginThrottle", "Role", "SigningKey", "User"]
 
 
 class User(AbstractUser):

@@ -14,7 +14,7 @@ from typing import Any
 
 from extracted.common.errors import ApplicationError
 
-from .models import Role
+from .roles import Role
 
 
 @dataclass(frozen=True)

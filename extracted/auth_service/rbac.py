@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from rest_framework.permissions import BasePermission
 
-from .models import Role
+from .roles import Role
 
 ALL_PERMISSIONS = "__all__"
 

@@ -1,9 +1,13 @@
 """The resource servers' JWKS cache (pure: a fake clock and a JWKS document built from real keys)."""
 
+import subprocess
+import sys
+
 import requests
 
 from extracted.auth_service import crypto
 from extracted.auth_service.jwks import JwksCache
+from extracted.common.settings import BASE_DIR
 
 
 class Clock:
@@ -85,3 +89,39 @@ def test_the_last_good_keys_keep_answering_while_the_auth_service_is_down():
     clock.now += 3600
     assert cache.key_for_kid(kid) is not None
     assert cache.fetches == 2
+
+
+def test_a_resource_server_authenticates_with_the_cache_without_this_service_s_app():
+    """Run in a process whose settings install neither this app nor its models."""
+    program = """
+import django, sys, time
+from django.conf import settings
+settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
+                   AUTH_ISSUER="https://auth.test", AUTH_AUDIENCE="techstore")
+django.setup()
+from rest_framework.test import APIRequestFactory
+from extracted.auth_service import crypto
+from extracted.auth_service.authentication import BearerJwtAuthentication
+from extracted.auth_service.jwks import JwksCache
+from extracted.auth_service.rbac import require_permission
+from extracted.auth_service.tokens import issue_access_token
+key = crypto.generate_private_key()
+jwk = crypto.public_jwk(key.public_key()); kid = crypto.thumbprint(jwk)
+cache = JwksCache("u", fetch=lambda url: ({"keys": [crypto.jwk_for_jwks(jwk, kid=kid)]}, 60))
+class ServiceAuthentication(BearerJwtAuthentication):
+    def key_for_kid(self, kid):
+        return cache.key_for_kid(kid)
+token = issue_access_token(private_key=key, kid=kid, issuer="https://auth.test", audience="techstore",
+                           subject="7", ttl_seconds=60, roles=["staff"], legacy_user_id=3)
+request = APIRequestFactory().get("/", HTTP_AUTHORIZATION="Bearer " + token)
+principal, claims = ServiceAuthentication().authenticate(request)
+request.user = principal
+assert (principal.user_id, principal.roles, principal.legacy_user_id) == (7, ("staff",), 3)
+assert require_permission("payments.add_refund")().has_permission(request, None)
+assert "extracted.auth_service.models" not in sys.modules
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=BASE_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "ok", done.stderr
