@@ -112,24 +112,27 @@ def make_pairs(
 def measure_throughput(
     pairs: list[ShadowPair], *, rules: Rules | None = None, rounds: int = 3, decode: bool = True
 ) -> dict:
-    """Compare every pair `rounds` times on this core; the best round's pairs/s (plus the mismatches seen).
+    """Compare every pair `rounds` times in this process; the best round's pairs per second of wall time
+    and per second of this process's CPU time (the fair figure on a shared machine), plus the mismatches.
     decode=True times what the worker does per message: ShadowPair.from_json, then compare."""
     comparator = Comparator(rules or bench_rules())
     raw = [pair.to_json() for pair in pairs]
-    best = 0.0
+    best = best_cpu = 0.0
     mismatched = 0
     for _ in range(rounds):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         if decode:
             mismatched = sum(not comparator.compare(ShadowPair.from_json(r)).matched for r in raw)
         else:
             mismatched = sum(not comparator.compare(pair).matched for pair in pairs)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         best = max(best, len(pairs) / elapsed)
+        best_cpu = max(best_cpu, len(pairs) / cpu) if cpu > 0 else best_cpu
     body_bytes = sum(len(p.primary.body) for p in pairs) / max(len(pairs), 1)
     return {
         "pairs": len(pairs),
         "pairs_per_second": round(best, 1),
+        "pairs_per_cpu_second": round(best_cpu, 1),
         "mismatched": mismatched,
         "mean_body_bytes": round(body_bytes),
         "decode": decode,

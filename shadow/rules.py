@@ -94,12 +94,12 @@ class RouteRules:
         self._shapes = (
             re.compile("|".join(f"(?P<{s.name}>{s.pattern})" for s in rules.shapes)) if rules.shapes else None
         )
-        self._actions: dict[str, int] = {}
+        self.actions: dict[str, int] = {}  # memo of action(); read directly on the hot path
         self.trivial = not (rules.ignore or rules.unordered or rules.tolerance or rules.shapes)
 
     def action(self, path: str) -> int:
         """Bit set of IGNORE, UNORDERED, TOLERANCE for a stable body path."""
-        found = self._actions.get(path)
+        found = self.actions.get(path)
         if found is None:
             found = 0
             if self._ignore is not None and self._ignore.fullmatch(path):
@@ -108,8 +108,8 @@ class RouteRules:
                 found |= UNORDERED
             if any(pattern.fullmatch(path) for pattern, _ in self.tolerances):
                 found |= TOLERANCE
-            if len(self._actions) < 100_000:
-                self._actions[path] = found
+            if len(self.actions) < 100_000:
+                self.actions[path] = found
         return found
 
     def tolerance(self, path: str) -> Tolerance | None:
@@ -117,6 +117,10 @@ class RouteRules:
             if pattern.fullmatch(path):
                 return tolerance
         return None
+
+    @property
+    def has_shapes(self) -> bool:
+        return self._shapes is not None
 
     def shape(self, value: str) -> str:
         """`value`, or its shape's placeholder when the whole string has one of the route's shapes."""
