@@ -95,18 +95,23 @@ def token_request(browser, **form):
     return browser.post("/o/token", form)
 
 
-def code_flow_tokens(browser, client, user) -> dict:
+def code_flow(browser, client, user, *, verifier: str | None = None):
+    """Log in, authorize with a PKCE challenge, redeem the code with `verifier` (default: the right one)."""
     log_in(browser, user)
-    verifier, challenge = pkce_pair()
+    right_verifier, challenge = pkce_pair()
     code = code_from(authorize(browser, client, challenge=challenge))
-    answer = token_request(
+    return token_request(
         browser,
         grant_type="authorization_code",
         code=code,
         redirect_uri=REDIRECT_URI,
         client_id=client.client_id,
-        code_verifier=verifier,
+        code_verifier=verifier or right_verifier,
     )
+
+
+def code_flow_tokens(browser, client, user) -> dict:
+    answer = code_flow(browser, client, user)
     assert answer.status_code == 200, answer.content
     return answer.json()
 
@@ -203,17 +208,7 @@ def test_authorize_refuses_a_request_without_pkce_or_with_plain_pkce(
 
 
 def test_a_wrong_code_verifier_gets_no_token(browser, web_client, make_user):
-    log_in(browser, make_user())
-    _, challenge = pkce_pair()
-    code = code_from(authorize(browser, web_client, challenge=challenge))
-    answer = token_request(
-        browser,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT_URI,
-        client_id=web_client.client_id,
-        code_verifier=pkce_pair()[0],
-    )
+    answer = code_flow(browser, web_client, make_user(), verifier=pkce_pair()[0])
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
 
 
