@@ -39,13 +39,14 @@ MAX_REFERENCE_LENGTH = 100  # StockLedgerEntry.reference
 
 
 def newest_per_id(docs: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], int]:
-    """One document per id, the highest version (a batch may carry an id twice); the others are stale."""
+    """One document per id, the highest version (a batch may carry an id twice; the others are stale),
+    in ascending id order: writers then lock rows in the order stock operations do, never the reverse."""
     newest: dict[int, Mapping[str, Any]] = {}
     for doc in docs:
         kept = newest.get(doc["id"])
         if kept is None or doc["version"] > kept["version"]:
             newest[doc["id"]] = doc
-    return list(newest.values()), len(docs) - len(newest)
+    return [newest[doc_id] for doc_id in sorted(newest)], len(docs) - len(newest)
 
 
 def prepare_products(docs: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], int]:

@@ -103,7 +103,13 @@ class OrmCatalogStore:
         chunk = [doc for doc in chunk if doc["version"] > tombstones.get(doc["id"], -1)]
         if preserve_stock:
             # Locked so a reservation cannot change a level between this read and the write.
-            stored = dict(self._products().select_for_update().filter(id__in=ids).values_list("id", "stock"))
+            stored = dict(
+                self._products()
+                .select_for_update()
+                .filter(id__in=ids)
+                .order_by("id")
+                .values_list("id", "stock")
+            )
             chunk = [
                 common.with_stock(doc, stored[doc["id"]]) if doc["id"] in stored else doc for doc in chunk
             ]
@@ -164,7 +170,11 @@ class OrmCatalogStore:
             for chunk in common.chunks(prepared, self.chunk_size):
                 ids = [item["id"] for item in chunk]
                 stored = dict(
-                    self._products().select_for_update().filter(id__in=ids).values_list("id", "version")
+                    self._products()
+                    .select_for_update()
+                    .filter(id__in=ids)
+                    .order_by("id")
+                    .values_list("id", "version")
                 )
                 kept = dict(
                     CatalogTombstone.objects.using(self.using).filter(id__in=ids).values_list("id", "version")
