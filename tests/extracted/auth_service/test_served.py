@@ -34,6 +34,7 @@ def served(tmp_path_factory):
             **os.environ,
             "AUTH_DATABASE_URL": database_url,
             "AUTH_ISSUER": ISSUER,
+            "AUTH_ACCESS_TOKEN_TTL_SECONDS": "120",
             "AUTH_KEY_ENCRYPTION_KEY": new_encryption_key(),
             "STRANGLER_VAR_DIR": str(tmp / "var"),
             "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"),
@@ -58,6 +59,7 @@ def client_token(url, client) -> str:
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
+    assert answer.json()["expires_in"] == 120  # AUTH_ACCESS_TOKEN_TTL_SECONDS
     return answer.json()["access_token"]
 
 
@@ -70,6 +72,7 @@ def verify_with_jwks(url, token, cache=None):
 def test_a_client_credentials_token_from_the_served_service_verifies_from_its_jwks(served):
     url, _, client = served
     claims = verify_with_jwks(url, client_token(url, client))
+    assert claims.claims["exp"] - claims.claims["iat"] == 120
     assert claims.subject == f"client:{client['client_id']}"
     me = requests.get(
         f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {client_token(url, client)}"}, timeout=5
