@@ -23,12 +23,12 @@ counts it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -217,11 +217,12 @@ class PublisherStats:
 
 
 class BackgroundPublisher:
-    """Never blocks or raises into the caller: `offer` puts the pair in a bounded queue (full: dropped,
+    """Never blocks or raises into the caller: `offer` appends the pair to a bounded buffer (full: dropped,
     counted, `on_drop("queue_full")`); one daemon thread hands pairs to the backend (an error:
-    `on_drop("publish_failed")`, the backend is reset and retried for the next pair after a short pause)."""
+    `on_drop("publish_failed")`, the backend is reset and retried for the next pair after a short pause).
 
-    _STOP = object()
+    The buffer is a deque (append and popleft are atomic): `offer` takes no lock, and wakes the thread
+    (an Event) only when the thread had found the buffer empty, so a busy gateway never contends with it."""
 
     def __init__(
         self,
@@ -233,7 +234,11 @@ class BackgroundPublisher:
         retry_pause: float = 1.0,
     ) -> None:
         self._factory = backend_factory
-        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._maxsize = maxsize
+        self._items: collections.deque[ShadowPair] = collections.deque()
+        self._wake = threading.Event()
+        self._idle = False
+        self._stopping = False
         self._on_publish = on_publish
         self._on_drop = on_drop
         self._retry_pause = retry_pause
@@ -242,20 +247,21 @@ class BackgroundPublisher:
         self._thread.start()
 
     def offer(self, pair: ShadowPair) -> bool:
-        try:
-            self._queue.put_nowait(pair)
-        except queue.Full:
+        if self._stopping or len(self._items) >= self._maxsize:
             self._dropped("queue_full")
             return False
+        self._items.append(pair)
+        if self._idle:
+            self._wake.set()
         return True
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Publish what is queued (up to `timeout` seconds), then stop the thread."""
-        with contextlib.suppress(queue.Full):
-            self._queue.put(self._STOP, timeout=timeout)
+        """Publish what is buffered (up to `timeout` seconds), then stop the thread."""
+        self._stopping = True
+        self._wake.set()
         self._thread.join(timeout)
 
     def _dropped(self, reason: str) -> None:
@@ -267,13 +273,24 @@ class BackgroundPublisher:
             with contextlib.suppress(Exception):
                 self._on_drop(reason)
 
+    def _next(self) -> ShadowPair | None:
+        """The oldest buffered pair; waits while there is none; None once closed and drained."""
+        items = self._items
+        while True:
+            if items:
+                return items.popleft()
+            if self._stopping:
+                return None
+            self._idle = True
+            if not items and not self._stopping:  # re-checked: an offer may have come before _idle was set
+                self._wake.wait()
+            self._wake.clear()
+            self._idle = False
+
     def _run(self) -> None:
         backend: Publisher | None = None
         not_before = 0.0
-        while True:
-            item = self._queue.get()
-            if item is self._STOP:
-                break
+        while (item := self._next()) is not None:
             if time.monotonic() < not_before:  # the backend failed a moment ago
                 self._dropped("publish_failed")
                 continue
