@@ -186,6 +186,25 @@ def test_the_html_report_escapes_what_comes_from_pairs(queue, tmp_path):
     assert "url(" not in html
 
 
+def test_the_html_report_shows_the_real_path_its_counts_and_an_example_with_its_trace_id(queue, tmp_path):
+    queue(pairs(40, real_every=8))
+    shadow("worker", "--once", "--idle-timeout", "0.2", "--no-progress")
+    output = tmp_path / "report.html"
+
+    shadow("report", "--format", "html", "--output", str(output))
+
+    html = output.read_text()
+    row = re.search(r"<tr><td><code>body\.price</code></td><td>(.*?)</tr>", html)
+    assert row is not None
+    assert 'class="badge real"' in row[1]
+    assert '<td class="num">5</td>' in row[1]  # raw differences
+    shown = set(re.findall(r"trace <code>([0-9a-f]{32})</code>", html))
+    assert shown
+    assert shown <= {f"{n:032x}" for n in range(0, 40, 8)}  # only pairs that really differed
+    assert "<svg" in html
+    assert "87.500%" in html  # the match rate after noise cancellation
+
+
 def test_gate_passes_with_enough_samples_and_a_high_enough_match_rate_after_noise(queue):
     queue(pairs(50))  # noise only
     shadow("worker", "--once", "--idle-timeout", "0.2", "--no-progress")
