@@ -3,9 +3,10 @@
 Keys (all under PRODUCT_CACHE_PREFIX):
 - `gen`: the listing generation, INCR'd after every write and every stock change; a listing page is cached
   under `list:<namespace>:<gen>:<hash of the request URL>`, so any write makes every cached page unreachable.
-- `pv:<id>`: the product's current cache token `<version>.<gen>`; its document is cached under
-  `p:<id>:<token>`. Writers set a fresh token after their commit; readers read the token before the store,
-  so a reader racing a writer can only fill a key nobody will read again.
+- `pv:<id>`: the product's current cache token; its document is cached under `p:<id>:<token>`. After
+  their commit, writers replace an existing token with `<version>.<gen>` (SET XX); a reader finding none
+  sets one (SET NX) before it reads the store. Either way a reader racing a writer can only fill a key
+  nobody will read again.
 Every value also carries a TTL. A miss is recomputed once per key under a stampede: the first reader takes
 `<key>:lock` (SET NX PX) and recomputes, the others poll for its value for a bounded time, then compute
 themselves. When Redis fails, the cache steps aside for a few seconds (reads go straight to the store,
@@ -50,7 +51,7 @@ class CacheBackend(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def get_many(self, keys: list[str]) -> list[bytes | None]: ...
     def set(self, key: str, value: bytes, ttl_ms: int) -> None: ...
-    def set_many(self, items: dict[str, bytes], ttl_ms: int) -> None: ...
+    def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None: ...
     def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool: ...
     def incr(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
@@ -75,10 +76,10 @@ class RedisBackend:
     def set(self, key: str, value: bytes, ttl_ms: int) -> None:
         self.client.set(key, value, px=ttl_ms)
 
-    def set_many(self, items: dict[str, bytes], ttl_ms: int) -> None:
+    def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None:
         pipe = self.client.pipeline(transaction=False)
         for key, value in items.items():
-            pipe.set(key, value, px=ttl_ms)
+            pipe.set(key, value, px=ttl_ms, xx=only_existing)
         pipe.execute()
 
     def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool:
@@ -140,9 +141,10 @@ class LocalBackend:
         with self._lock:
             self._data[key] = (self._clock() + ttl_ms / 1000, value)
 
-    def set_many(self, items: dict[str, bytes], ttl_ms: int) -> None:
+    def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None:
         for key, value in items.items():
-            self.set(key, value, ttl_ms)
+            if not only_existing or self.get(key) is not None:
+                self.set(key, value, ttl_ms)
 
     def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool:
         with self._lock:
@@ -200,6 +202,8 @@ class ReadCache:
         self._down_until = 0.0
         self._counts: dict[str, list[int]] = {}  # namespace -> [hits, lookups], for the ratio gauge
         self._counts_lock = threading.Lock()
+        self._pending: dict[int, int | str] = {}  # invalidations Redis missed, retried first thing
+        self._pending_generation = False
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -238,17 +242,28 @@ class ReadCache:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    def invalidate(self, versions: Iterable[tuple[int, int]] = ()) -> None:
+    def invalidate(self, versions: Iterable[tuple[int, int | str]] = ()) -> None:
         """After a committed write or stock change: new listing generation, fresh tokens for the products
-        `(id, version)` touched. Best effort: a failure leaves the TTL to expire what was cached."""
+        `(id, version)` touched. When Redis fails, the invalidation is kept and retried with this process's
+        next cache operation (the TTL bounds what another process may still serve)."""
         if not self.enabled:
             return
+        with self._counts_lock:
+            wanted = {**self._pending, **dict(versions)}
+            self._pending, self._pending_generation = {}, False
         try:
             generation = self.backend.incr(self._key("gen"))
-            tokens = {self._key(f"pv:{pid}"): f"{version}.{generation}".encode() for pid, version in versions}
+            tokens = {
+                self._key(f"pv:{pid}"): f"{version}.{generation}".encode() for pid, version in wanted.items()
+            }
             if tokens:
-                self.backend.set_many(tokens, self.ttl_ms * POINTER_TTL_FACTOR)
+                # Only products someone reads have a token; the others get theirs from the next reader
+                # (after this commit), so a backfill of 100k products leaves no 100k keys behind.
+                self.backend.set_many(tokens, self.ttl_ms * POINTER_TTL_FACTOR, only_existing=True)
         except redis.RedisError as exc:
+            with self._counts_lock:
+                self._pending = {**wanted, **self._pending}
+                self._pending_generation = True
             self._trip("invalidate", exc)
 
     # --- the machinery --------------------------------------------------------------------------
@@ -257,7 +272,11 @@ class ReadCache:
         return f"{self.prefix}:{suffix}"
 
     def _usable(self) -> bool:
-        return self.enabled and time.monotonic() >= self._down_until
+        if not self.enabled or time.monotonic() < self._down_until:
+            return False
+        if self._pending_generation:  # an invalidation failed while Redis was away: it goes first
+            self.invalidate()
+        return time.monotonic() >= self._down_until
 
     def _bypass(self, namespace: str, compute: Callable[[], bytes]) -> bytes:
         LOOKUPS.labels(namespace, "bypass").inc()

@@ -41,7 +41,7 @@ def redis_cache(redis_url, cache_prefix):
     yield read_cache
     cache._cache = previous
     client = read_cache.backend.client
-    keys = list(client.scan_iter(f"{cache_prefix}:*"))
+    keys = list(client.scan_iter(f"{cache_prefix}:*", count=10_000))
     if keys:
         client.delete(*keys)
 

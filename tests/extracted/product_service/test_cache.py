@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+import redis
 from prometheus_client import REGISTRY
 
 from extracted.product_service.cache import LocalBackend, ReadCache, RedisBackend
@@ -65,6 +66,12 @@ def test_a_product_write_replaces_its_cached_document_and_leaves_others_cached(r
     assert token.startswith(b"2.")  # the product's version is part of its key
 
 
+def test_a_write_to_products_nobody_read_leaves_no_keys_behind(redis_cache):
+    redis_cache.invalidate([(product_id, 1) for product_id in range(1, 101)])
+    pointers = [f"{redis_cache.prefix}:pv:{product_id}" for product_id in range(1, 101)]
+    assert redis_cache.backend.client.exists(*pointers) == 0
+
+
 def test_a_stock_change_replaces_the_cached_document_although_the_version_is_unchanged(redis_cache):
     compute = Computations(b"stock-5")
     redis_cache.product(7, compute)
@@ -77,7 +84,7 @@ def test_values_expire_with_their_ttl(redis_url, cache_prefix):
     short = ReadCache(RedisBackend(redis_url), prefix=cache_prefix, ttl_seconds=60)
     compute = Computations()
     short.listing("v1", "/x", compute)
-    key = next(short.backend.client.scan_iter(f"{cache_prefix}:list:*"))
+    key = next(short.backend.client.scan_iter(f"{cache_prefix}:list:*", count=10_000))
     ttl_ms = short.backend.client.pttl(key)
     short.backend.client.delete(key)
     assert 0 < ttl_ms <= 60_000
@@ -120,7 +127,7 @@ def test_a_waiter_computes_itself_when_the_lock_holder_never_delivers(redis_cach
     digest_key = None
     compute = Computations(b"fresh")
     redis_cache.listing("v1", "/warm", compute)  # learn the key layout from a real entry
-    digest_key = next(redis_cache.backend.client.scan_iter(f"{redis_cache.prefix}:list:*"))
+    digest_key = next(redis_cache.backend.client.scan_iter(f"{redis_cache.prefix}:list:*", count=10_000))
     redis_cache.backend.client.delete(digest_key)
     redis_cache.backend.client.set(digest_key + b":lock", b"someone-else", px=60_000)
     redis_cache.wait_seconds = 0.2
@@ -169,7 +176,38 @@ def test_reads_use_redis_again_once_the_down_period_is_over(redis_url, cache_pre
     cache.listing("v1", "/again", compute)
     cache.listing("v1", "/again", compute)
     assert compute.calls == 1
-    cache.backend.client.delete(*cache.backend.client.scan_iter(f"{cache_prefix}:*"))
+    cache.backend.client.delete(*cache.backend.client.scan_iter(f"{cache_prefix}:*", count=10_000))
+
+
+class FailingOnce:
+    """The real Redis backend, except that its next `fail` INCRs raise like a dropped connection."""
+
+    def __init__(self, backend, fail: int = 1):
+        self.backend = backend
+        self.fail = fail
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def incr(self, key):
+        if self.fail:
+            self.fail -= 1
+            raise redis.ConnectionError("connection dropped")
+        return self.backend.incr(key)
+
+
+def test_an_invalidation_redis_missed_is_applied_before_the_next_read(redis_url, cache_prefix):
+    cache = ReadCache(FailingOnce(RedisBackend(redis_url)), prefix=cache_prefix, ttl_seconds=60)
+    listing, product = Computations(b"page-v1"), Computations(b"doc-v1")
+    cache.listing("v1", "/p", listing)
+    cache.product(4, product)
+    listing.value, product.value = b"page-v2", b"doc-v2"
+    cache.invalidate([(4, 2)])  # Redis "drops" this one
+    cache._down_until = 0.0  # as after the down period
+    assert cache.listing("v1", "/p", listing) == b"page-v2"
+    assert cache.product(4, product) == b"doc-v2"
+    client = cache.backend.backend.client
+    client.delete(*client.scan_iter(f"{cache_prefix}:*", count=10_000))
 
 
 def test_without_redis_the_local_backend_caches_in_process(tmp_path):
