@@ -36,6 +36,10 @@ class CatalogProduct(models.Model):
             models.Index(fields=["sku"], name="catalog_store_sku_idx"),
             models.Index(fields=["version"], name="catalog_store_version_idx"),
         ]
+        constraints = [
+            # The store's own checks never take stock below zero; the database refuses it as well.
+            models.CheckConstraint(condition=models.Q(stock__gte=0), name="catalog_store_stock_not_negative"),
+        ]
 
 
 class CatalogCategory(models.Model):

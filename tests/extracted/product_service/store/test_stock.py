@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 
 from extracted.common.errors import ApplicationError
 from extracted.product_service.contract import doc_digest
+from extracted.product_service.models import CatalogProduct
 from extracted.product_service.store.orm import OrmCatalogStore
 from extracted.product_service.store.port import (
     InsufficientStock,
@@ -21,7 +22,8 @@ from extracted.product_service.store.port import (
     StockLine,
 )
 
-from .adapters import DATABASES, POSTGRESQL_AVAILABLE
+from .adapters import DATABASES, ORM_POSTGRESQL, ORM_SQLITE, POSTGRESQL_AVAILABLE, make_store
+from .dataset import CATEGORIES, product_doc
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 
@@ -185,8 +187,6 @@ def test_an_adjustment_reference_is_not_a_reservation(seeded_store):
 def test_concurrent_reservations_on_postgresql_never_oversell():
     """Twelve threads race for ten units of one product, and for a second product each: exactly ten
     reservations win, the rest are OutOfStock with nothing taken, and the level ends at zero."""
-    from .dataset import CATEGORIES, product_doc
-
     store = OrmCatalogStore(using="default")
     store.upsert_categories(CATEGORIES)
     store.upsert_products([product_doc(1, stock=10), product_doc(2, stock=100)])
@@ -219,8 +219,6 @@ def test_concurrent_reservations_on_postgresql_never_oversell():
 @pytest.mark.django_db(transaction=True, databases=DATABASES)
 def test_concurrent_replays_and_releases_on_postgresql_apply_once():
     """The same reservation sent by eight threads takes stock once; eight releases give it back once."""
-    from .dataset import CATEGORIES, product_doc
-
     store = OrmCatalogStore(using="default")
     store.upsert_categories(CATEGORIES)
     store.upsert_products([product_doc(1, stock=10)])
@@ -259,8 +257,6 @@ def test_concurrent_replays_and_releases_on_postgresql_apply_once():
 def test_imports_and_reservations_run_together_on_postgresql_without_deadlock():
     """Imports and reservations touch the same rows at once. Imports arriving in any id order lock
     rows in ascending order, like reservations, so neither waits on the other in a cycle."""
-    from .dataset import CATEGORIES, product_doc
-
     store = OrmCatalogStore(using="default")
     store.upsert_categories(CATEGORIES)
     ids = list(range(100, 160))
@@ -302,3 +298,13 @@ def test_imports_and_reservations_run_together_on_postgresql_without_deadlock():
     assert failures == []
     assert {store.get_product(i)["version"] for i in ids} == {11}
     assert all(40 <= level(store, i) <= 50 for i in ids)
+
+
+@pytest.mark.parametrize("adapter", [ORM_POSTGRESQL, ORM_SQLITE])
+def test_the_orm_tables_refuse_a_negative_level_whoever_writes_it(adapter):
+    store = make_store(adapter)
+    store.upsert_categories(CATEGORIES)
+    store.upsert_products([product_doc(1)])
+
+    with pytest.raises(IntegrityError), transaction.atomic(using=store.using):
+        CatalogProduct.objects.using(store.using).filter(id=1).update(stock=-1)
