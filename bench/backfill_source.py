@@ -6,15 +6,19 @@ Only databases whose name contains "bench" are dropped."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
 from rich.console import Console
+from rich.table import Table
 
 from legacy_monolith.demo.processes import manage
 from legacy_monolith.demo.services import admin_connection
 
 from .catalog_db import BenchError
+from .report import emit_json_line
 
 SEEDED_AT_MOST = 100_000
 PRODUCT_COLUMNS = (
@@ -87,3 +91,18 @@ def _grow(database_url: str, seeded: int, products: int) -> None:
             cur.execute("VACUUM ANALYZE")
     finally:
         conn.close()
+
+
+def bench_main(
+    name: str, run: Callable[[Console], dict], summary: Callable[[dict], Table], output: Path
+) -> int:
+    """Run a sync bench: progress and tables on stderr, the JSON line last on stdout; 2 on a setup error."""
+    console = Console(stderr=True)
+    try:
+        report = run(console)
+    except BenchError as exc:
+        console.print(f"[red]{name}: {exc}")
+        return 2
+    console.print(summary(report))
+    emit_json_line(report, output)
+    return 0

@@ -30,9 +30,9 @@ from legacy_monolith.core.argtypes import count, positive
 from legacy_monolith.demo.services import running_product_service
 
 from .backfill import DEFAULT_DATABASE_URL
-from .backfill_source import source_prepare
+from .backfill_source import bench_main, source_prepare
 from .catalog_db import BenchError
-from .report import emit_json_line, git_commit, load_average
+from .report import git_commit, load_average
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "var" / "bench" / "verify.json"
@@ -176,15 +176,7 @@ def summary(report: dict) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console(stderr=True)
-    try:
-        report = run(args, console)
-    except BenchError as exc:
-        console.print(f"[red]bench-verify: {exc}")
-        return 2
-    console.print(summary(report))
-    emit_json_line(report, args.output)
-    return 0
+    return bench_main("bench-verify", lambda console: run(args, console), summary, args.output)
 
 
 if __name__ == "__main__":

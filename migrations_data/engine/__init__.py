@@ -3,6 +3,6 @@ the jobs that run over it (backfill; products/verify for the checksums). `sync u
 writing one more spec."""
 
 from .errors import SyncError, TargetRefused, TargetUnavailable
-from .spec import EntitySpec, ImportResult
+from .spec import EntitySpec, ImportResult, keyset_spec
 
-__all__ = ["EntitySpec", "ImportResult", "SyncError", "TargetRefused", "TargetUnavailable"]
+__all__ = ["EntitySpec", "ImportResult", "SyncError", "TargetRefused", "TargetUnavailable", "keyset_spec"]

@@ -6,20 +6,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# What a target's bulk import answers ({"applied", "stale", "deleted"}): the import contract the Product
+# service defines, and every service's import path follows.
+from extracted.product_service.store.port import ImportResult
+
 Row = dict[str, Any]
 Document = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    applied: int = 0
-    stale: int = 0
-    deleted: int = 0
-
-    def __add__(self, other: ImportResult) -> ImportResult:
-        return ImportResult(
-            self.applied + other.applied, self.stale + other.stale, self.deleted + other.deleted
-        )
 
 
 @dataclass(frozen=True)
@@ -38,3 +30,23 @@ class EntitySpec:
     remaining: Callable[[int], int]
     translate: Callable[[Row], Document]
     send: Callable[[list[Document], list[Document]], ImportResult]
+
+
+def keyset_spec(
+    *,
+    name: str,
+    model: type,
+    fields: Sequence[str],
+    translate: Callable[[Row], Document],
+    send: Callable[[list[Document], list[Document]], ImportResult],
+) -> EntitySpec:
+    """The spec of a Django model read by ascending primary key as `.values(*fields)` rows."""
+    rows = model.objects.order_by("id").values(*fields)
+    return EntitySpec(
+        name=name,
+        fetch_after=lambda last_id, limit: list(rows.filter(id__gt=last_id)[:limit]),
+        fetch_ids=lambda ids: list(rows.filter(id__in=list(ids))),
+        remaining=lambda last_id: model.objects.filter(id__gt=last_id).count(),
+        translate=translate,
+        send=send,
+    )

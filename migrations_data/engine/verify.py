@@ -18,18 +18,13 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from itertools import pairwise
 
+# (lo, hi, count, digest) of one id range: the verify contract the Product service defines.
+from extracted.product_service.store.port import RangeChecksum
+
 MAX_ID = 2**63 - 1
 SPLIT_FACTOR = 16
 
 Range = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class RangeChecksum:
-    lo: int
-    hi: int
-    count: int
-    digest: str
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,6 @@ the Product service's import endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from acl_adapters.catalog.translate import (
     CATEGORY_ROW_FIELDS,
     PRODUCT_ROW_FIELDS,
@@ -12,7 +10,7 @@ from acl_adapters.catalog.translate import (
     product_row_to_document,
 )
 from legacy_monolith.catalog.models import Category, Product
-from migrations_data.engine import EntitySpec, ImportResult
+from migrations_data.engine import EntitySpec, ImportResult, keyset_spec
 from migrations_data.engine.http import InternalApiClient
 
 IMPORT_PRODUCTS = "/internal/v1/import/products"
@@ -28,34 +26,28 @@ def _import_result(answer: dict) -> ImportResult:
 
 
 def product_spec(client: InternalApiClient) -> EntitySpec:
-    rows = Product.objects.order_by("id").values(*PRODUCT_ROW_FIELDS)
-
     def send(documents: list[dict], tombstones: list[dict]) -> ImportResult:
         return _import_result(client.post(IMPORT_PRODUCTS, {"products": documents, "deleted": tombstones}))
 
-    return EntitySpec(
+    return keyset_spec(
         name="products",
-        fetch_after=lambda last_id, limit: list(rows.filter(id__gt=last_id)[:limit]),
-        fetch_ids=lambda ids: list(rows.filter(id__in=list(ids))),
-        remaining=lambda last_id: Product.objects.filter(id__gt=last_id).count(),
+        model=Product,
+        fields=PRODUCT_ROW_FIELDS,
         translate=product_row_to_document,
         send=send,
     )
 
 
 def category_spec(client: InternalApiClient) -> EntitySpec:
-    rows = Category.objects.order_by("id").values(*CATEGORY_ROW_FIELDS)
-
     def send(documents: list[dict], tombstones: list[dict]) -> ImportResult:
         if tombstones:
             raise ValueError("the Product service's category import takes no deletions")
         return _import_result(client.post(IMPORT_CATEGORIES, {"categories": documents}))
 
-    return EntitySpec(
+    return keyset_spec(
         name="categories",
-        fetch_after=lambda last_id, limit: list(rows.filter(id__gt=last_id)[:limit]),
-        fetch_ids=lambda ids: list(rows.filter(id__in=list(ids))),
-        remaining=lambda last_id: Category.objects.filter(id__gt=last_id).count(),
+        model=Category,
+        fields=CATEGORY_ROW_FIELDS,
         translate=category_row_to_document,
         send=send,
     )
@@ -64,9 +56,3 @@ def category_spec(client: InternalApiClient) -> EntitySpec:
 def catalog_specs(client: InternalApiClient) -> list[EntitySpec]:
     """Categories first: a product document embeds its category, the service may check it exists."""
     return [category_spec(client), product_spec(client)]
-
-
-def fetch_product_documents(ids: Iterable[int]) -> dict[int, dict]:
-    """Today's documents of these products (absent ids: gone from the monolith)."""
-    rows = Product.objects.filter(id__in=list(ids)).values(*PRODUCT_ROW_FIELDS)
-    return {row["id"]: product_row_to_document(row) for row in rows}
