@@ -160,13 +160,21 @@ def test_a_candidate_that_is_down_is_recorded_as_a_copy_error_and_the_client_is_
 def test_nothing_is_mirrored_while_the_routes_flag_is_off(make_standin, gateway_process, tmp_path, queue_url):
     legacy, candidate = make_standin("legacy"), make_standin("candidate")
     routes = shadow_routes(tmp_path / "routes.yaml", legacy, candidate)
-    flags_off = write_flags_file(tmp_path / "flags-off.json", enabled={FLAG: False})
-    gateway = gateway_process(routes, flags_off, {"SHADOW_QUEUE_URL": queue_url}, legacy_url=legacy.url)
+    # A second shadow route whose flag is on: its pair, requested last, shows the gateway was mirroring.
+    other_flag = "route.orders.write"
+    with routes.open("a") as table:
+        table.write(
+            f"  - id: others.shadow\n    methods: [GET]\n    path: ^/others$\n    target: candidate\n"
+            f"    flag: {other_flag}\n    mode: shadow\n"
+        )
+    flags = write_flags_file(tmp_path / "flags-off.json", enabled={FLAG: False, other_flag: True})
+    gateway = gateway_process(routes, flags, {"SHADOW_QUEUE_URL": queue_url}, legacy_url=legacy.url)
 
     assert requests.get(f"{gateway.url}/items/1", timeout=5).status_code == 200
+    assert requests.get(f"{gateway.url}/others", timeout=5).status_code == 200
 
-    assert read_pairs(queue_url, expect=1, attempts=3) == []
-    assert candidate.requests_to("/items") == []
+    assert [pair.route for pair in read_pairs(queue_url, expect=1)] == ["others.shadow"]
+    assert [r.path for r in candidate.received] == ["/others"]
 
 
 def test_a_write_route_in_shadow_mode_without_a_safety_declaration_stops_the_gateway(
