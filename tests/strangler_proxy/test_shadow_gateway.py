@@ -4,6 +4,7 @@ legacy answers the client, the candidate gets a background copy, and the shadow 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -12,10 +13,11 @@ import requests
 from kombu import Connection
 from kombu import Exchange as KombuExchange
 from kombu import Queue as KombuQueue
+from prometheus_client.parser import text_string_to_metric_families
 
 from shadow.pairs import ShadowPair
 from shadow.transport import consume, open_reader
-from tests.strangler_proxy.conftest import GatewayStartError, write_flags_file, write_routes
+from tests.strangler_proxy.conftest import GatewayStartError, free_port, write_flags_file, write_routes
 
 pytestmark = pytest.mark.e2e
 
@@ -251,3 +253,41 @@ def test_pairs_land_on_the_rabbitmq_exchange_under_the_routes_routing_key(
             channel = connection.channel()
             KombuQueue(queue, channel=channel).delete()
             KombuExchange(exchange, type="topic", channel=channel).delete()
+
+
+def test_an_unreachable_queue_costs_the_client_nothing_and_the_lost_pairs_are_counted(
+    make_standin, gateway_process, tmp_path, flags
+):
+    legacy, candidate = make_standin("legacy"), make_standin("candidate")
+    routes = shadow_routes(tmp_path / "routes.yaml", legacy, candidate)
+    nowhere = f"amqp://guest:guest@127.0.0.1:{free_port()}//"  # nothing listens there
+    metrics_port = free_port()
+    gateway = gateway_process(
+        routes,
+        flags,
+        {"SHADOW_QUEUE_URL": nowhere, "GATEWAY_METRICS_PORT": str(metrics_port)},
+        legacy_url=legacy.url,
+    )
+
+    answers = [requests.get(f"{gateway.url}/items/{n}", timeout=5) for n in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [answer.json()["upstream"] for answer in answers] == ["legacy"] * 3
+    dropped = 0.0
+    for _ in range(100):  # the publisher thread gives up on each pair in the background
+        dropped = scrape(metrics_port, "strangler_shadow_pairs_dropped_total", reason="publish_failed")
+        if dropped >= 3:
+            break
+        time.sleep(0.1)
+    assert dropped == 3
+    assert scrape(metrics_port, "strangler_shadow_mirrored_total", route="items.shadow") == 3
+
+
+def scrape(port: int, name: str, **labels: str) -> float:
+    """One sample of the gateway's Prometheus endpoint (0 when absent)."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
