@@ -197,15 +197,18 @@ class _Reader:
                 good.append(path)
         return tuple(good)
 
-    def shapes(self, value: Any, line: int, what: str) -> tuple[Shape, ...]:
+    def entries(self, value: Any, line: int, what: str, expected: str) -> list[tuple[Any, int]]:
+        """(item, its line) of a list section; a problem when it is not a list."""
         if value is None:
-            return ()
+            return []
         if not isinstance(value, list):
-            self.problem(line, f"{what} must be a list of shape names or {{name, pattern}} mappings")
-            return ()
+            self.problem(line, f"{what} must be a list of {expected}")
+            return []
+        return [(item, value.lines[i] if isinstance(value, _Seq) else line) for i, item in enumerate(value)]
+
+    def shapes(self, value: Any, line: int, what: str) -> tuple[Shape, ...]:
         shapes = []
-        for index, item in enumerate(value):
-            item_line = value.lines[index] if isinstance(value, _Seq) else line
+        for item, item_line in self.entries(value, line, what, "shape names or {name, pattern} mappings"):
             name, pattern = (item, None) if isinstance(item, str) else (None, None)
             if isinstance(item, _Map):
                 self.keys(item, frozenset({"name", "pattern"}), what)
@@ -234,14 +237,8 @@ class _Reader:
         return tuple(shapes)
 
     def tolerances(self, value: Any, line: int, what: str) -> tuple[Tolerance, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self.problem(line, f"{what} must be a list of {{path, absolute, relative}} mappings")
-            return ()
         found = []
-        for index, item in enumerate(value):
-            item_line = value.lines[index] if isinstance(value, _Seq) else line
+        for item, item_line in self.entries(value, line, what, "{path, absolute, relative} mappings"):
             if not isinstance(item, _Map):
                 self.problem(item_line, f"{what}: each entry is a mapping {{path, absolute, relative}}")
                 continue
