@@ -16,6 +16,7 @@ from extracted.common.errors import ApplicationError
 
 from ..contract import (
     ATTRIBUTE_KEY_PATTERN,
+    range_digest,
     validate_category,
     validate_many,
     validate_product,
@@ -31,6 +32,7 @@ from .port import (
     SEARCH_ORDERINGS,
     InvalidQuery,
     ProductQuery,
+    RangeChecksum,
     StockLine,
 )
 
@@ -132,6 +134,21 @@ def sort_key(doc: Mapping[str, Any], ordering: str) -> Any:
     """The cursor key of a document: its contract value for the ordering (None for `id`)."""
     name, _ = order_field(ordering)
     return None if name == "id" else doc[name]
+
+
+def range_checksum(lo: int, hi: int, pairs: Iterable[tuple[int, str]]) -> RangeChecksum:
+    """Count and digest of a range from its streamed `(id, digest)` pairs (a million-row range never
+    sits in memory)."""
+    count = 0
+
+    def counted() -> Iterable[tuple[int, str]]:
+        nonlocal count
+        for pair in pairs:
+            count += 1
+            yield pair
+
+    digest = range_digest(counted())
+    return RangeChecksum(lo, hi, count, digest)
 
 
 # -- facets -------------------------------------------------------------------------------------------

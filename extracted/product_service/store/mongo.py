@@ -22,7 +22,7 @@ from pymongo import DeleteOne, ReturnDocument, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from ..contract import MAX_INT32, doc_digest, range_digest
+from ..contract import MAX_INT32, doc_digest
 from . import common
 from .port import (
     FACET_CATEGORY,
@@ -564,11 +564,10 @@ class MongoCatalogStore:
         )
 
     def range_checksums(self, ranges: Sequence[tuple[int, int]]) -> list[RangeChecksum]:
-        result = []
-        for lo, hi in ranges:
-            pairs = [(row["_id"], row["digest"]) for row in self._digest_rows(lo, hi)]
-            result.append(RangeChecksum(lo, hi, len(pairs), range_digest(pairs)))
-        return result
+        return [
+            common.range_checksum(lo, hi, ((row["_id"], row["digest"]) for row in self._digest_rows(lo, hi)))
+            for lo, hi in ranges
+        ]
 
     def digests(self, lo: int, hi: int) -> dict[int, str]:
         return {row["_id"]: row["digest"] for row in self._digest_rows(lo, hi)}

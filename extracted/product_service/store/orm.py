@@ -17,7 +17,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..contract import MAX_INT32, doc_digest, range_digest
+from ..contract import MAX_INT32, doc_digest
 from ..models import CatalogCategory, CatalogProduct, CatalogTombstone, StockLedgerEntry
 from . import common
 from .port import (
@@ -512,13 +512,18 @@ class OrmCatalogStore:
     # -- verify and status ------------------------------------------------------------------------
 
     def range_checksums(self, ranges: Sequence[tuple[int, int]]) -> list[RangeChecksum]:
-        result = []
-        for lo, hi in ranges:
-            pairs = list(
-                self._products().filter(id__gte=lo, id__lt=hi).order_by("id").values_list("id", "digest")
+        return [
+            common.range_checksum(
+                lo,
+                hi,
+                self._products()
+                .filter(id__gte=lo, id__lt=hi)
+                .order_by("id")
+                .values_list("id", "digest")
+                .iterator(chunk_size=10000),
             )
-            result.append(RangeChecksum(lo, hi, len(pairs), range_digest(pairs)))
-        return result
+            for lo, hi in ranges
+        ]
 
     def digests(self, lo: int, hi: int) -> dict[int, str]:
         return dict(self._products().filter(id__gte=lo, id__lt=hi).order_by("id").values_list("id", "digest"))
