@@ -1,15 +1,16 @@
 """The generic backfill: keyset batches from the source, translated, bulk-upserted into the target,
 a checkpoint after every batch so that a killed run resumes at the next id.
 
-The next batch is read and translated while the current one is on the wire (one sender thread; the
-database stays on the calling thread). A batch's checkpoint is written only once the target acknowledged
-it, so after a kill at most the batches in flight are sent again, and re-sending is a no-op (the target
-applies a document only when its version is newer).
+The next batch is read and translated while earlier ones are on the wire (sender threads; the database
+stays on the calling thread). A batch's checkpoint is written only once the target acknowledged it and
+every batch before it, so after a kill at most the batches in flight are sent again, and re-sending is a
+no-op (the target applies a document only when its version is newer).
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -58,12 +59,15 @@ def run_backfill(
     batch_size: int = 1000,
     dry_run: bool = False,
     restart: bool = False,
+    in_flight: int = 2,
     tracker: Tracker | None = None,
 ) -> BackfillResult:
     """Copy every source row of `spec` into its target; resume an unfinished run unless `restart`.
-    A dry run reads and translates everything, sends nothing and leaves the checkpoint alone."""
-    if batch_size < 1:
-        raise ValueError("batch size must be at least 1")
+    Up to `in_flight` batches are on the wire at once (one sender thread each); the checkpoint only
+    moves past a batch once it and every batch before it were acknowledged. A dry run reads and
+    translates everything, sends nothing and leaves the checkpoint alone."""
+    if batch_size < 1 or in_flight < 1:
+        raise ValueError("batch size and batches in flight must be at least 1")
     tracker = tracker or Tracker(None)
     name = checkpoint_name(spec)
     if dry_run:
@@ -74,12 +78,12 @@ def run_backfill(
     outcome = BackfillResult(entity=spec.name, resumed_from=last_id, last_id=last_id, dry_run=dry_run)
     tracker.start(f"backfill {spec.name}", spec.remaining(last_id))
     began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backfill-{spec.name}") as sender:
-        in_flight: tuple[Future, int, int] | None = None  # (send, batch's last id, batch's rows)
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix=f"backfill-{spec.name}") as sender:
+        pending: deque[tuple[Future, int, int]] = deque()  # (send, batch's last id, batch's rows), in order
 
-        def settle() -> None:
+        def settle_oldest() -> None:
             nonlocal rows_done
-            future, batch_last_id, batch_rows = in_flight
+            future, batch_last_id, batch_rows = pending.popleft()
             outcome.result += future.result()
             rows_done += batch_rows
             checkpoint_advance(name=name, last_id=batch_last_id, rows_done=rows_done)
@@ -97,11 +101,11 @@ def run_backfill(
             if dry_run:
                 tracker.advance(len(rows))
                 continue
-            if in_flight is not None:
-                settle()
-            in_flight = (sender.submit(spec.send, documents, []), last_id, len(rows))
-        if in_flight is not None:
-            settle()
+            if len(pending) >= in_flight:
+                settle_oldest()
+            pending.append((sender.submit(spec.send, documents, []), last_id, len(rows)))
+        while pending:
+            settle_oldest()
     if not dry_run:
         checkpoint_finish(name=name)
     outcome.seconds = time.perf_counter() - began

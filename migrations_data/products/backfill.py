@@ -15,10 +15,18 @@ def backfill_products(
     batch_size: int = 1000,
     dry_run: bool = False,
     restart: bool = False,
+    in_flight: int = 2,
     tracker: Tracker | None = None,
 ) -> list[BackfillResult]:
     """Backfill every category then every product; each resumes from its own checkpoint."""
     return [
-        run_backfill(spec, batch_size=batch_size, dry_run=dry_run, restart=restart, tracker=tracker)
+        run_backfill(
+            spec,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            restart=restart,
+            in_flight=in_flight,
+            tracker=tracker,
+        )
         for spec in catalog_specs(client)
     ]

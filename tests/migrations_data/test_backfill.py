@@ -8,7 +8,7 @@ from django.core.management import call_command
 from acl_adapters.catalog.translate import product_to_document
 from extracted.product_service.contract import doc_digest
 from legacy_monolith.catalog.models import Product
-from migrations_data.engine import TargetRefused
+from migrations_data.engine import TargetRefused, TargetUnavailable
 from migrations_data.engine.backfill import run_backfill
 from migrations_data.models import SyncCheckpoint
 from migrations_data.products.backfill import backfill_products
@@ -70,7 +70,25 @@ def test_each_batch_moves_the_checkpoint_and_a_finished_run_is_marked(catalog, s
     assert checkpoint.position == {"last_id": catalog[-1].pk}
     assert checkpoint.rows_done == 25
     assert checkpoint.finished_at is not None
-    assert seen == [catalog[9].pk, catalog[19].pk, catalog[24].pk]
+    assert sorted(seen) == [catalog[9].pk, catalog[19].pk, catalog[24].pk]
+
+
+def test_the_checkpoint_never_passes_a_batch_the_target_did_not_acknowledge(catalog, sync_client):
+    spec = product_spec(sync_client)
+
+    def second_batch_fails(documents, tombstones):
+        if documents[0]["id"] == catalog[10].pk:
+            raise TargetUnavailable("the service went away")
+        return spec.send(documents, tombstones)
+
+    with pytest.raises(TargetUnavailable):
+        run_backfill(
+            spec.__class__(**{**spec.__dict__, "send": second_batch_fails}), batch_size=10, in_flight=3
+        )
+
+    checkpoint = SyncCheckpoint.objects.get(name="products.backfill")
+    assert (checkpoint.position, checkpoint.rows_done) == ({"last_id": catalog[9].pk}, 10)
+    assert checkpoint.finished_at is None
 
 
 def test_an_unfinished_run_resumes_after_its_checkpoint(catalog, sync_client, target_digests):

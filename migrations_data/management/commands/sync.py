@@ -1,6 +1,6 @@
 """`manage.py sync <entity> <action>`: data sync between the monolith and the extracted services.
 
-    sync products backfill [--batch-size N] [--dry-run] [--restart] [--no-progress] [--json]
+    sync products backfill [--batch-size N] [--in-flight N] [--dry-run] [--restart] [--no-progress] [--json]
     sync products follow   [--once] [--batch-size N] [--no-progress] [--json]   (the outbox relay)
     sync products status   [--queue Q] [--json] [--check]
     sync products verify   [--repair] [--format table|json] [--range-size N] [--jobs N]
@@ -44,6 +44,7 @@ class Action:
 
 def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="rows per import call (default 1000)")
+    parser.add_argument("--in-flight", type=int, default=2, help="batches on the wire at once (default 2)")
     parser.add_argument("--dry-run", action="store_true", help="read and translate only; send nothing")
     parser.add_argument("--restart", action="store_true", help="ignore an unfinished run's checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,8 +54,8 @@ def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
 def products_backfill(options: dict[str, Any], command) -> int:
     from migrations_data.products.backfill import backfill_products
 
-    if options["batch_size"] < 1:
-        raise SyncError("--batch-size must be at least 1", code="invalid_option")
+    if options["batch_size"] < 1 or options["in_flight"] < 1:
+        raise SyncError("--batch-size and --in-flight must be at least 1", code="invalid_option")
     client = InternalApiClient.from_settings()
     show_progress = not options["no_progress"] and not options["json"]
     with progress_tracker(enabled=show_progress) as tracker:
@@ -63,6 +64,7 @@ def products_backfill(options: dict[str, Any], command) -> int:
             batch_size=options["batch_size"],
             dry_run=options["dry_run"],
             restart=options["restart"],
+            in_flight=options["in_flight"],
             tracker=tracker,
         )
     if options["json"]:
