@@ -6,7 +6,8 @@ Writes are unordered bulk upserts whose filter carries the version rule (`versio
 equal version does not match, its upsert collides on `_id` and is counted stale. Stock changes are
 single-document `find_one_and_update` calls guarded by `$gte`; a reservation of several lines takes
 them one by one and gives back what it took if a line is short (no multi-document transaction, so it
-also runs on a standalone server).
+also runs on a standalone server). Its ledger entry stays `pending`, listing the products taken so far
+(`taken`), until every line is in; a process killed midway leaves that entry for an operator to release.
 """
 
 from __future__ import annotations

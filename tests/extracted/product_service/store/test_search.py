@@ -144,8 +144,9 @@ def test_relevance_ranks_whole_word_matches_and_pages_by_cursor(seeded_store, ad
 
     # Whole-word matches of "laptop" (not "laptops"), substring semantics still apply as the filter.
     assert sorted(ids) == [2, 3, 4, 8, 10]
-    first = seeded_store.search(query, limit=5).items
-    assert [item["id"] for item in first] == ids
+    first = seeded_store.search(query, limit=5, facets=["category"])
+    assert [item["id"] for item in first.items] == ids
+    assert [(row["id"], row["count"]) for row in first.facets["category"]] == [(1, 2), (2, 2), (5, 1)]
 
 
 def test_relevance_needs_a_query(seeded_store, adapter):
