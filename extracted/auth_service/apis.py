@@ -8,6 +8,7 @@ import json
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.utils.http import url_has_allowed_host_and_scheme
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from oauth2_provider.views import JwksInfoView
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from extracted.common.errors import ApplicationError
+from legacy_monolith.core.openapi import ERROR
 
 from . import exchange, keys, services
 from .authentication import TokenPrincipal
@@ -57,6 +59,32 @@ class UserOutput(serializers.Serializer):
     legacy_user_id = serializers.IntegerField(allow_null=True)
 
 
+LOGIN_OUTPUT = inline_serializer(
+    name="AuthLogin", fields={"user": UserOutput(), "next": serializers.CharField(allow_blank=True)}
+)
+ME_OUTPUT = inline_serializer(
+    name="AuthMe",
+    fields={
+        "sub": serializers.CharField(),
+        "roles": serializers.ListField(child=serializers.CharField()),
+        "scopes": serializers.ListField(child=serializers.CharField()),
+        "legacy_user_id": serializers.IntegerField(allow_null=True),
+        "client_id": serializers.CharField(allow_null=True),
+    },
+)
+TOKEN_PAIR = inline_serializer(
+    name="TokenPair",
+    fields={
+        "access_token": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+        "refresh_token": serializers.CharField(),
+        "scope": serializers.CharField(),
+    },
+)
+NO_CONTENT = OpenApiResponse(description="No content")
+
+
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -82,6 +110,10 @@ class LoginApi(APIView):
 
     authentication_classes: list = []
 
+    @extend_schema(
+        parameters=[OpenApiParameter("next", str, description="where /o/authorize continues")],
+        responses={401: ERROR},
+    )
     def get(self, request):
         raise ApplicationError(
             "login_required",
@@ -90,6 +122,7 @@ class LoginApi(APIView):
             status=401,
         )
 
+    @extend_schema(request=CredentialsInput, responses={200: LOGIN_OUTPUT, 401: ERROR, 423: ERROR})
     def post(self, request):
         data = _valid(CredentialsInput, request)
         user = services.user_authenticate(
@@ -102,6 +135,7 @@ class LoginApi(APIView):
 class LogoutApi(APIView):
     authentication_classes: list = []
 
+    @extend_schema(request=None, responses={204: NO_CONTENT})
     def post(self, request):
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -112,6 +146,7 @@ class TokenExchangeApi(APIView):
 
     authentication_classes: list = []
 
+    @extend_schema(request=ExchangeInput, responses={200: TOKEN_PAIR, 401: ERROR, 503: ERROR})
     def post(self, request):
         data = _valid(ExchangeInput, request)
         token = exchange.token_exchange(
@@ -133,6 +168,7 @@ class MeApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={200: ME_OUTPUT, 401: ERROR})
     def get(self, request):
         principal = _principal(request)
         return Response(
@@ -156,6 +192,7 @@ def _token_user(request):
 class PasswordChangeApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=PasswordChangeInput, responses={204: NO_CONTENT, 400: ERROR})
     def post(self, request):
         data = _valid(PasswordChangeInput, request)
         services.user_change_password(user=_token_user(request), ip=_ip(request), **data)
@@ -167,6 +204,13 @@ class AccountUnlockApi(APIView):
 
     permission_classes = [IsAuthenticated, require_roles(Role.STAFF, Role.ADMIN)]
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(name="Unlock", fields={"unlocked": serializers.BooleanField()}),
+            403: ERROR,
+        },
+    )
     def post(self, request, user_id: int):
         principal = _principal(request)
         actor = Subject(principal.subject, principal.roles)

@@ -20,7 +20,7 @@ globals().update(
         root_urlconf="extracted.auth_service.urls",
         default_port=8102,
         with_auth=True,
-        apps=["django.contrib.sessions", "oauth2_provider", "extracted.auth_service"],
+        apps=["django.contrib.sessions", "drf_spectacular", "oauth2_provider", "extracted.auth_service"],
     )
 )
 _env = os.environ
@@ -153,4 +153,10 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F821
     "DEFAULT_AUTHENTICATION_CLASSES": ["extracted.auth_service.authentication.JwtAuthentication"],
     "EXCEPTION_HANDLER": "extracted.auth_service.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TechStore Auth service API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
 }

@@ -1,7 +1,9 @@
 """Routes: the chassis (health, metrics), django-oauth-toolkit's endpoints (no trailing slashes, like
-every TechStore path), OIDC discovery and the JWKS at the root, and /api/v1/auth/."""
+every TechStore path), OIDC discovery and the JWKS at the root, /api/v1/auth/ and the OpenAPI schema
+(DOT's endpoints are described by the discovery document, not by it)."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 from oauth2_provider import views as oauth_views
 
 from extracted.common.urls import chassis_urlpatterns
@@ -36,4 +38,10 @@ urlpatterns = [
     *chassis_urlpatterns(),
     path("", include((oauth_patterns, "oauth2_provider"))),
     path("api/v1/auth/", include(api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
+
+handler400 = "legacy_monolith.core.views.bad_request"
+handler403 = "legacy_monolith.core.views.permission_denied"
+handler404 = "legacy_monolith.core.views.not_found"
+handler500 = "legacy_monolith.core.views.server_error"

@@ -45,3 +45,16 @@ def test_clients_create_shows_a_confidential_client_s_secret_once_and_stores_it_
 def test_commands_refuse_incomplete_or_impossible_requests(db, args):
     with pytest.raises(CommandError):
         call_command("auth", *args)
+
+
+def test_the_openapi_schema_validates_without_warnings(db, tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    schema = (tmp_path / "schema.yaml").read_text()
+    assert "/api/v1/auth/token/exchange:" in schema
+    assert "bearerJwt" in schema
+
+
+def test_an_unknown_path_is_a_json_404(api_client, settings):
+    settings.DEBUG = False
+    answer = api_client.get("/no/such/path")
+    assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
