@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from prometheus_client import Counter, Gauge
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryError,
@@ -29,6 +28,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from extracted.common.metrics import counter, gauge
 from legacy_monolith.catalog.models import Category, Product
 from strangler_proxy.resilience import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker
 
@@ -36,18 +36,22 @@ from .translate import document_to_product
 
 logger = logging.getLogger(__name__)
 
-CALLS = Counter(
+# Declared through the chassis' helpers: safe to declare twice, and summed over gunicorn workers when
+# PROMETHEUS_MULTIPROC_DIR is set (`extracted.common.metrics.metrics_text`).
+CALLS = counter(
     "acl_catalog_calls_total",
     "Catalog client calls to the product service, by operation and outcome",
     ["operation", "outcome"],  # outcome: ok, not_found, error, breaker_open
 )
-FALLBACKS = Counter(
+FALLBACKS = counter(
     "acl_catalog_fallbacks_total",
     "Catalog reads answered from the monolith's own tables because the service could not answer",
     ["operation"],
 )
-BREAKER_STATE = Gauge(
-    "acl_catalog_breaker_state", "The catalog client's circuit breaker: 0 closed, 1 half-open, 2 open"
+BREAKER_STATE = gauge(
+    "acl_catalog_breaker_state",
+    "The catalog client's circuit breaker, the worst worker's: 0 closed, 1 half-open, 2 open",
+    mode="max",
 )
 
 
