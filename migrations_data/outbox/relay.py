@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections, transaction
@@ -58,6 +58,9 @@ ROUTING_KEYS = {
     ("category", "delete"): "catalog.category.deleted",
 }
 BACKLOG_REFRESH_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 600.0
+PRUNE_BATCH = 5000
+DEFAULT_RETENTION = timedelta(days=7)
 
 
 def broker_connection_args(broker_url: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -81,6 +84,22 @@ def outbox_backlog() -> tuple[int, float]:
     return backlog["n"], age
 
 
+def outbox_prune(*, older_than: timedelta, batch_size: int = PRUNE_BATCH) -> int:
+    """Delete outbox rows sent more than `older_than` ago, in batches; returns how many. Pending rows are
+    never touched."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            OutboxEvent.objects.filter(sent_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboxEvent.objects.filter(id__in=ids).delete()[0]
+
+
 @dataclass
 class RelayResult:
     """What a run of the relay did; `as_dict()` is the --json form."""
@@ -88,6 +107,7 @@ class RelayResult:
     rows: int = 0  # outbox rows marked sent
     events: int = 0  # events confirmed by the broker
     skipped: int = 0  # upserts of rows deleted meanwhile (their tombstone is sent instead)
+    pruned: int = 0  # sent rows older than the retention, deleted while idle
     failures: int = 0  # publish failures (each followed by a backoff and a retry)
     by_type: Counter = field(default_factory=Counter)
     max_version: int = 0
@@ -105,6 +125,7 @@ class RelayResult:
             "events": self.events,
             "coalesced": self.coalesced,
             "skipped": self.skipped,
+            "pruned": self.pruned,
             "failures": self.failures,
             "by_type": dict(sorted(self.by_type.items())),
             "max_version": self.max_version,
@@ -132,8 +153,12 @@ class MonolithOutboxSource:
     as the relay claims, marks and fails.
     """
 
-    def __init__(self, *, result: RelayResult | None = None, on_change=None) -> None:
+    def __init__(
+        self, *, result: RelayResult | None = None, on_change=None, retention: timedelta | None = None
+    ) -> None:
         self.result = result or RelayResult()
+        self.retention = retention
+        self._pruned_at = float("-inf")
         self.on_change = on_change or (lambda: None)
         self._rows_of: dict[int, list[int]] = {}  # event id (newest row id) -> the rows it stands for
         self._events: dict[int, Envelope] = {}
@@ -153,10 +178,18 @@ class MonolithOutboxSource:
             )
             if not rows:
                 self.refresh_backlog(force=True)
+                self._prune_when_due()
                 return []
             pending = self._coalesce(rows)
             if pending:
                 return pending
+
+    def _prune_when_due(self) -> None:
+        """While idle, at most once a PRUNE_EVERY_SECONDS: forget rows sent longer ago than the retention."""
+        now = time.monotonic()
+        if self.retention is not None and now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = now
+            self.result.pruned += outbox_prune(older_than=self.retention)
 
     def _coalesce(self, rows: list[dict[str, Any]]) -> list[PendingEvent]:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -288,6 +321,7 @@ def run_relay(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
     max_backoff: float = 5.0,
+    retention: timedelta | None = DEFAULT_RETENTION,
 ) -> RelayResult:
     """Relay the outbox to the broker until `stop_event` is set or, with `once`, until it is drained.
 
@@ -295,7 +329,8 @@ def run_relay(
     pending. exchange: the topic exchange (tests pass their own). broker_url: default settings.BROKER_URL.
     metrics_port: serve the gauges strangler_sync_outbox_pending and strangler_sync_lag_seconds on
     metrics_host:metrics_port while running. A broker failure leaves the rows pending; the relay backs
-    off (up to `max_backoff` seconds) and retries for as long as it takes.
+    off (up to `max_backoff` seconds) and retries for as long as it takes. retention: while idle (at most
+    every 10 minutes), delete rows sent longer ago than this (None keeps them all).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -309,7 +344,7 @@ def run_relay(
         ) as publisher,
         _Display(progress) as display,
     ):
-        source = MonolithOutboxSource()
+        source = MonolithOutboxSource(retention=retention)
         source.on_change = lambda: display.show(source)
         relay = OutboxRelay(
             source,

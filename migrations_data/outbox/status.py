@@ -138,7 +138,7 @@ def status_table(status: SyncStatus) -> Table:
     rows = [
         ("outbox pending rows", _show(status.outbox_pending)),
         ("relay lag (oldest pending)", f"{status.relay_lag_seconds:.1f} s"),
-        ("events sent in the last minute", _show(status.sent_last_minute)),
+        ("outbox rows sent in the last minute", _show(status.sent_last_minute)),
         ("monolith products / max version", f"{status.source_products:,} / {status.source_max_version:,}"),
     ]
     if status.target_error:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -387,3 +388,19 @@ def test_status_reports_the_rabbitmq_queue_depth_and_a_missing_queue_as_an_error
     missing = sync_status(queue=f"{events.queue}.missing", broker_url=events.url)
     assert missing.queue_depth is None
     assert "NOT_FOUND" in missing.queue_error
+
+
+def test_an_idle_relay_deletes_rows_sent_longer_ago_than_the_retention_and_keeps_the_rest(events):
+    old, recent = ProductFactory(), ProductFactory()
+    mark_all_sent()
+    OutboxEvent.objects.filter(entity_id=old.pk, entity="product").update(
+        sent_at=timezone.now() - timedelta(days=8)
+    )
+    Product.objects.filter(pk=old.pk).update(stock=0)  # pending: never pruned, published below
+    expired = OutboxEvent.objects.filter(sent_at__lt=timezone.now() - timedelta(days=7))
+    kept = set(OutboxEvent.objects.exclude(id__in=expired).values_list("id", flat=True))
+    result = relay_once(events, retention=timedelta(days=7))
+    assert set(OutboxEvent.objects.values_list("id", flat=True)) == kept
+    assert result.pruned == 1
+    assert [e["data"]["id"] for e in events.drain()] == [old.pk]
+    assert OutboxEvent.objects.filter(entity="product", entity_id=recent.pk).exists()
