@@ -33,6 +33,7 @@ from .port import (
     InvalidQuery,
     ProductQuery,
     RangeChecksum,
+    ReservationConflict,
     StockLine,
 )
 
@@ -276,6 +277,16 @@ def check_reference(reference: Any) -> str:
             extra={"reference": str(reference)[:MAX_REFERENCE_LENGTH]},
         )
     return reference
+
+
+def check_replay(reference: str, recorded: tuple[str, list], replayed: tuple[str, list]) -> None:
+    """A reference already in the stock ledger may come again only for the same operation: the same
+    kind and the same lines; anything else is a ReservationConflict."""
+    if recorded != replayed:
+        raise ReservationConflict(
+            f"Reference {reference!r} was used for other stock lines",
+            extra={"reference": reference, "lines": recorded[1]},
+        )
 
 
 def check_delta(delta: Any) -> int:

@@ -38,7 +38,6 @@ from .port import (
     ProductQuery,
     RangeChecksum,
     Reservation,
-    ReservationConflict,
     ShortLine,
     StockLine,
     StoreStats,
@@ -474,11 +473,7 @@ class MongoCatalogStore:
             return None
         except DuplicateKeyError:
             existing = self.ledger.find_one({"_id": reference})
-            if existing["kind"] != kind or existing["lines"] != lines:
-                raise ReservationConflict(
-                    f"Reference {reference!r} was used for other stock lines",
-                    extra={"reference": reference, "lines": existing["lines"]},
-                ) from None
+            common.check_replay(reference, (existing["kind"], existing["lines"]), (kind, lines))
             return existing
 
     def stock_adjust(self, product_id: int, delta: int, *, reference: str = "") -> int:

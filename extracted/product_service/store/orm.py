@@ -33,7 +33,6 @@ from .port import (
     ProductQuery,
     RangeChecksum,
     Reservation,
-    ReservationConflict,
     ShortLine,
     StockLine,
     StoreStats,
@@ -423,11 +422,7 @@ class OrmCatalogStore:
             return None
         except IntegrityError:
             existing = StockLedgerEntry.objects.using(self.using).get(reference=reference)
-            if existing.kind != kind or existing.lines != lines:
-                raise ReservationConflict(
-                    f"Reference {reference!r} was used for other stock lines",
-                    extra={"reference": reference, "lines": existing.lines},
-                ) from None
+            common.check_replay(reference, (existing.kind, existing.lines), (kind, lines))
             return existing
 
     def stock_adjust(self, product_id: int, delta: int, *, reference: str = "") -> int:
