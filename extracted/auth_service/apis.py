@@ -46,8 +46,8 @@ class ExchangeInput(serializers.Serializer):
     scope = serializers.CharField(max_length=500, required=False)
 
     def validate(self, attrs):
-        if bool(attrs.get("legacy_token")) == bool(attrs.get("legacy_session")):
-            raise serializers.ValidationError("Give exactly one of legacy_token and legacy_session")
+        if attrs.get("legacy_token") and attrs.get("legacy_session"):
+            raise serializers.ValidationError("Give one of legacy_token and legacy_session, not both")
         return attrs
 
 
@@ -142,17 +142,32 @@ class LogoutApi(APIView):
 
 
 class TokenExchangeApi(APIView):
-    """A valid legacy token or session (checked by the monolith) -> an access + refresh token pair."""
+    """A valid legacy token or session (checked by the monolith) -> an access + refresh token pair.
+
+    A browser cannot read its HttpOnly legacy session cookie: without a credential in the body, the
+    monolith's `sessionid` cookie the browser sent (same host behind the gateway) is the credential.
+    Only JSON bodies are parsed, so a cross-site form cannot make the call, and without CORS a cross-site
+    script cannot read the answer."""
 
     authentication_classes: list = []
 
     @extend_schema(request=ExchangeInput, responses={200: TOKEN_PAIR, 401: ERROR, 503: ERROR})
     def post(self, request):
         data = _valid(ExchangeInput, request)
+        legacy_token = data.get("legacy_token", "")
+        legacy_session = data.get("legacy_session", "")
+        if not (legacy_token or legacy_session):
+            legacy_session = request.COOKIES.get(exchange.LEGACY_SESSION_COOKIE, "")
+        if not (legacy_token or legacy_session):
+            raise ApplicationError(
+                "legacy_credential_required",
+                "Give legacy_token or legacy_session, or send the legacy session cookie",
+                status=400,
+            )
         token = exchange.token_exchange(
             client_id=data["client_id"],
-            legacy_token=data.get("legacy_token", ""),
-            legacy_session=data.get("legacy_session", ""),
+            legacy_token=legacy_token,
+            legacy_session=legacy_session,
             scope=data.get("scope") or settings.AUTH_EXCHANGE_DEFAULT_SCOPE,
             ip=_ip(request),
         )

@@ -120,6 +120,16 @@ def test_a_legacy_session_is_exchanged_and_the_mirror_user_is_reused(api_client,
     assert User.objects.filter(legacy_user_id=alice["id"]).count() == 1
 
 
+def test_a_browser_s_legacy_session_cookie_is_exchanged_when_the_body_names_no_credential(
+    api_client, legacy, web_app
+):
+    url, alice = legacy
+    api_client.cookies["sessionid"] = legacy_session(url)
+    answer = exchange(api_client, client_id=web_app.client_id)
+    assert answer.status_code == 200, answer.content
+    assert User.objects.get(legacy_user_id=alice["id"]).username == "alice"
+
+
 def test_a_credential_the_monolith_refuses_is_refused_and_audited(api_client, legacy, web_app):
     answer = exchange(api_client, client_id=web_app.client_id, legacy_token="not-a-token-the-monolith-issued")
     assert (answer.status_code, answer.json()["code"]) == (401, "invalid_legacy_credential")
@@ -151,7 +161,7 @@ def test_an_unreachable_monolith_is_a_503(api_client, web_app, settings):
         ({"client_id": "no-such-client", "legacy_token": "x"}, "invalid_client"),
         ({"legacy_token": "x"}, "validation_error"),
         ({"legacy_token": "x", "legacy_session": "y", "client_id": "web"}, "validation_error"),
-        ({"client_id": "web"}, "validation_error"),
+        ({"client_id": "web"}, "legacy_credential_required"),
     ],
 )
 def test_bad_exchange_requests_are_400s(api_client, web_app, body, code):
