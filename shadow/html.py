@@ -3,6 +3,7 @@ Everything that comes from pairs (paths, values, bodies, trace ids) is HTML-esca
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -12,6 +13,7 @@ from shadow.commands.report import Report, RouteReport
 from shadow.selectors import Bucket
 
 MAX_BODY_CHARS = 6000
+_LAST_KEY = re.compile(r"\.([A-Za-z0-9_$@-]+)$")
 REAL_BADGE = '<span class="badge real">real</span>'
 NOISE_BADGE = '<span class="badge noise">noise</span>'
 CHART_W, CHART_H, PAD_L, PAD_R, PAD_T, PAD_B = 720, 220, 52, 16, 14, 36
@@ -45,6 +47,7 @@ code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 overflow:auto;white-space:pre-wrap;word-break:break-all}
 .side h4{margin:0 0 4px;font-size:13px}
 .empty{color:#5a6576;font-style:italic}
+mark{background:#ffe58a;color:inherit}
 svg text{font:11px system-ui,sans-serif;fill:#5a6576}
 """
 
@@ -219,18 +222,38 @@ def _pair_block(path: str, pair: dict[str, Any]) -> str:
         f" &middot; <code>{escape(request)}</code></div>"
         f"<ul>{differences}</ul>"
         '<div class="side">'
-        f"{_side('primary (legacy)', example.get('primary'))}{_side('candidate', example.get('candidate'))}"
+        f"{_side('primary (legacy)', example.get('primary'), _marks(pair, 'primary'))}"
+        f"{_side('candidate', example.get('candidate'), _marks(pair, 'candidate'))}"
         "</div></div>"
     )
 
 
-def _side(title: str, exchange: dict[str, Any] | None) -> str:
+def _side(title: str, exchange: dict[str, Any] | None, marks: set[str]) -> str:
     if not exchange:
         return f'<div><h4>{escape(title)}</h4><p class="empty">not kept</p></div>'
     status = exchange.get("status")
     error = f", error {exchange['error']}" if exchange.get("error") else ""
     head = f"{title}: {status}{error}, {exchange.get('elapsed_ms')} ms"
-    return f"<div><h4>{escape(head)}</h4><pre>{escape(_pretty(exchange))}</pre></div>"
+    lines = [
+        f"<mark>{escape(line)}</mark>" if line.strip().rstrip(",") in marks else escape(line)
+        for line in _pretty(exchange).split("\n")
+    ]
+    return f"<div><h4>{escape(head)}</h4><pre>{chr(10).join(lines)}</pre></div>"
+
+
+def _marks(pair: dict[str, Any], side: str) -> set[str]:
+    """`"key": value` lines of the pretty body to highlight: the differing fields' values on that side."""
+    found = set()
+    for difference in pair.get("differences", []):
+        key = _LAST_KEY.search(difference["path"])
+        value = difference.get(side)
+        if value is None:
+            continue
+        if key is not None:
+            found.add(f'"{key[1]}": {orjson.dumps(value).decode()}')
+        elif difference["path"].endswith("[*]"):  # a list element on a line of its own
+            found.add(orjson.dumps(value).decode())
+    return found
 
 
 def _pretty(exchange: dict[str, Any]) -> str:

@@ -283,3 +283,14 @@ def test_the_rules_file_comes_from_settings(tmp_path, settings, queue):
     result = shadow_json("worker", "--once", "--idle-timeout", "0.2")
 
     assert (result["matched"], result["mismatched"]) == (10, 0)
+
+
+def test_the_html_report_highlights_the_differing_values_in_both_bodies(queue, tmp_path):
+    queue([make_pair(answer({"id": 1, "price": "1.00"}), answer({"id": 1, "price": "1.0"}))])
+    shadow("worker", "--once", "--idle-timeout", "0.2", "--no-progress")
+    output = tmp_path / "report.html"
+
+    shadow("report", "--format", "html", "--output", str(output))
+
+    marked = re.findall(r"<mark>(.*?)</mark>", output.read_text())
+    assert marked == ["  &quot;price&quot;: &quot;1.00&quot;", "  &quot;price&quot;: &quot;1.0&quot;"]
