@@ -16,6 +16,8 @@ from extracted.common.errors import ApplicationError
 
 from ..contract import (
     ATTRIBUTE_KEY_PATTERN,
+    PRICE_PATTERN,
+    TIMESTAMP_PATTERN,
     range_digest,
     validate_category,
     validate_many,
@@ -126,9 +128,27 @@ def decode_cursor(query: ProductQuery, cursor: str) -> tuple[Any, int]:
         raise InvalidQuery(
             "The cursor is not one this service issued", extra={"cursor": cursor[:100]}
         ) from exc
-    if fingerprint != query_fingerprint(query) or isinstance(last_id, bool) or not isinstance(last_id, int):
+    if fingerprint != query_fingerprint(query):
         raise InvalidQuery("The cursor belongs to another query", extra={"cursor": cursor[:100]})
+    if isinstance(last_id, bool) or not isinstance(last_id, int) or not _is_key(query.ordering, key):
+        raise InvalidQuery("The cursor is not one this service issued", extra={"cursor": cursor[:100]})
     return key, last_id
+
+
+def _is_key(ordering: str, key: Any) -> bool:
+    """Whether `key` has the shape a cursor of this ordering carries (see sort_key)."""
+    name, _ = order_field(ordering)
+    if name == "id":
+        return key is None
+    if name == "price":
+        return isinstance(key, str) and PRICE_PATTERN.match(key) is not None
+    if name == "created_at":
+        return isinstance(key, str) and TIMESTAMP_PATTERN.match(key) is not None
+    if name == "stock":
+        return isinstance(key, int) and not isinstance(key, bool)
+    if name == "relevance":
+        return isinstance(key, int | float) and not isinstance(key, bool)
+    return isinstance(key, str)
 
 
 def sort_key(doc: Mapping[str, Any], ordering: str) -> Any:

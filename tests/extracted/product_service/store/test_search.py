@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from extracted.product_service.store.common import encode_cursor
 from extracted.product_service.store.port import InvalidQuery, ProductQuery
 
 from .adapters import DATABASES, MONGO_VIA_MONGOMOCK, ORM_SQLITE
@@ -69,6 +70,17 @@ def test_a_cursor_of_another_query_is_refused(seeded_store):
 def test_a_forged_cursor_is_refused(seeded_store, cursor):
     with pytest.raises(InvalidQuery):
         seeded_store.search(ProductQuery(), cursor=cursor, limit=2)
+
+
+@pytest.mark.parametrize(
+    ("ordering", "key"),
+    [("price", "abc"), ("price", 12.5), ("created_at", "yesterday"), ("stock", "3"), ("name", 3), ("id", 3)],
+)
+def test_a_cursor_with_the_right_fingerprint_but_a_malformed_key_is_refused(seeded_store, ordering, key):
+    query = ProductQuery(ordering=ordering)
+
+    with pytest.raises(InvalidQuery):
+        seeded_store.search(query, cursor=encode_cursor(query, key, 3), limit=2)
 
 
 def test_facets_count_the_whole_result_set_not_the_page(seeded_store):
