@@ -61,23 +61,35 @@ def _check_vendor(connection: BaseDatabaseWrapper) -> str:
     return connection.vendor
 
 
-# --- PostgreSQL ---------------------------------------------------------------------------------
+# The newest version anything already carries: a (re)created counter starts above it, or versions would
+# go backwards after a reverse-and-reapply of migration 0002 and the consumer would drop new changes as stale.
+_HIGHEST_VERSION = (
+    f"SELECT MAX(v) FROM (SELECT MAX(sync_version) AS v FROM {PRODUCT_TABLE} "
+    f"UNION ALL SELECT MAX(sync_version) FROM {CATEGORY_TABLE} "
+    f"UNION ALL SELECT MAX(version) FROM {OUTBOX_TABLE}) AS seen"
+)
 
 
-def _pg_trigger_names() -> dict[str, str]:
-    """trigger name -> table, every trigger PostgreSQL needs."""
+def trigger_names(vendor: str) -> dict[str, str]:
+    """trigger name -> table, every trigger `vendor` needs (SQLite sets versions in the outbox triggers)."""
     names = {}
     for table in TABLES.values():
-        names[f"{table}_sync_version"] = table
+        if vendor == "postgresql":
+            names[f"{table}_sync_version"] = table
         for event in ("insert", "update", "delete"):
             names[f"{table}_outbox_{event}"] = table
     names[f"{CATEGORY_TABLE}_renamed"] = CATEGORY_TABLE
     return names
 
 
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
 def _pg_install_sql() -> list[str]:
     statements = [
         f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE} AS bigint",
+        f"SELECT setval('{SEQUENCE}', "
+        f"GREATEST(({_HIGHEST_VERSION}), (SELECT last_value FROM {SEQUENCE}), 1))",
         f"""
         CREATE OR REPLACE FUNCTION migrations_data_sync_version_next() RETURNS trigger
         LANGUAGE plpgsql AS $$
@@ -147,7 +159,9 @@ def _pg_install_sql() -> list[str]:
 
 
 def _pg_uninstall_sql() -> list[str]:
-    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in _pg_trigger_names().items()]
+    statements = [
+        f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in trigger_names("postgresql").items()
+    ]
     statements += [
         f"DROP FUNCTION IF EXISTS {function}()"
         for function in (
@@ -177,20 +191,12 @@ _SQLITE_CURRENT = f"(SELECT value FROM {COUNTER_TABLE} WHERE id = 1)"
 _SQLITE_NOT_BUSY = f"(SELECT busy FROM {COUNTER_TABLE} WHERE id = 1) = 0"
 
 
-def _sqlite_trigger_names() -> dict[str, str]:
-    names = {}
-    for table in TABLES.values():
-        for event in ("insert", "update", "delete"):
-            names[f"{table}_outbox_{event}"] = table
-    names[f"{CATEGORY_TABLE}_renamed"] = CATEGORY_TABLE
-    return names
-
-
 def _sqlite_install_sql() -> list[str]:
     statements = [
         f"CREATE TABLE IF NOT EXISTS {COUNTER_TABLE} "
         f"(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL, busy INTEGER NOT NULL)",
         f"INSERT OR IGNORE INTO {COUNTER_TABLE} (id, value, busy) VALUES (1, 0, 0)",
+        f"UPDATE {COUNTER_TABLE} SET value = MAX(value, COALESCE(({_HIGHEST_VERSION}), 0)) WHERE id = 1",
     ]
     outbox = f"INSERT INTO {OUTBOX_TABLE} (entity, entity_id, op, version, created_at, attempts) VALUES"
     for entity, table in TABLES.items():
@@ -223,7 +229,7 @@ def _sqlite_install_sql() -> list[str]:
 
 
 def _sqlite_uninstall_sql() -> list[str]:
-    statements = [f"DROP TRIGGER IF EXISTS {name}" for name in _sqlite_trigger_names()]
+    statements = [f"DROP TRIGGER IF EXISTS {name}" for name in trigger_names("sqlite")]
     return [*statements, f"DROP TABLE IF EXISTS {COUNTER_TABLE}"]
 
 
@@ -236,7 +242,6 @@ def _sqlite_installed(cursor) -> set[str]:
 
 _INSTALL = {"postgresql": _pg_install_sql, "sqlite": _sqlite_install_sql}
 _UNINSTALL = {"postgresql": _pg_uninstall_sql, "sqlite": _sqlite_uninstall_sql}
-_NAMES = {"postgresql": _pg_trigger_names, "sqlite": _sqlite_trigger_names}
 _INSTALLED = {"postgresql": _pg_installed, "sqlite": _sqlite_installed}
 
 
@@ -261,7 +266,7 @@ def triggers_missing(connection: BaseDatabaseWrapper) -> list[str]:
     vendor = _check_vendor(connection)
     with connection.cursor() as cursor:
         present = _INSTALLED[vendor](cursor)
-    return sorted(set(_NAMES[vendor]()) - present)
+    return sorted(set(trigger_names(vendor)) - present)
 
 
 def ensure_triggers(connection: BaseDatabaseWrapper) -> list[str]:

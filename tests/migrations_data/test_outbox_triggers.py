@@ -9,7 +9,12 @@ from django.db import NotSupportedError, connection, transaction
 from legacy_monolith.catalog.models import Category, Product, StockMovement
 from legacy_monolith.catalog.services import product_update, stock_adjust, stock_reserve
 from migrations_data.models import OutboxEvent
-from migrations_data.outbox.triggers import ensure_triggers, triggers_install, triggers_missing
+from migrations_data.outbox.triggers import (
+    ensure_triggers,
+    triggers_install,
+    triggers_missing,
+    triggers_uninstall,
+)
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +180,12 @@ def test_installing_on_another_database_vendor_is_refused_with_a_clear_error():
     mysql = SimpleNamespace(vendor="mysql", alias="default")
     with pytest.raises(NotSupportedError, match="PostgreSQL and SQLite only"):
         triggers_install(mysql)
+
+
+def test_reinstalled_triggers_continue_above_every_version_already_given():
+    product = ProductFactory()
+    highest = version_of(product)
+    triggers_uninstall(connection)  # drops the counter too (migration 0002 reversed)
+    triggers_install(connection)
+    Product.objects.filter(pk=product.pk).update(stock=1)
+    assert version_of(product) > highest
