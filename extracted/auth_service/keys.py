@@ -125,6 +125,14 @@ def _verifying(now: datetime):
     ).order_by("-created_at")
 
 
+def key_state(row: SigningKey, now: datetime) -> str:
+    """The state a key is in now: a retiring key past its overlap no longer verifies (it is stored as
+    retired at the next rotation)."""
+    if row.state == KeyState.RETIRING and row.verify_until is not None and row.verify_until <= now:
+        return KeyState.RETIRED
+    return row.state
+
+
 def verifying_public_key(kid: str) -> ec.EllipticCurvePublicKey | None:
     """The public key of `kid` if it still verifies (the auth service's own resource endpoints)."""
     row = _verifying(timezone.now()).filter(kid=kid).first()

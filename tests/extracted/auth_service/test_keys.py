@@ -79,6 +79,10 @@ def test_the_rotate_command_takes_an_overlap_and_answers_json(db, capsys):
     call_command("auth", "keys", "list", "--json")
     states = {row["kid"]: row["state"] for row in json.loads(capsys.readouterr().out)}
     assert states == {first: "retiring", result["new_kid"]: "active"}
+    SigningKey.objects.filter(kid=first).update(verify_until=timezone.now())  # the overlap ended
+    call_command("auth", "keys", "list", "--json")
+    states = {row["kid"]: row["state"] for row in json.loads(capsys.readouterr().out)}
+    assert states == {first: "retired", result["new_kid"]: "active"}
 
 
 def settings_in_a_subprocess(env_overrides):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from extracted.auth_service import keys
@@ -61,8 +62,14 @@ class Command(BaseCommand):
         self._emit(result, as_json=options["json"], text=f"new active key {result['new_kid']}{retiring}")
 
     def _keys_list(self, **options) -> None:
+        now = timezone.now()
         rows = [
-            {"kid": k.kid, "state": k.state, "created_at": k.created_at, "verify_until": k.verify_until}
+            {
+                "kid": k.kid,
+                "state": keys.key_state(k, now),
+                "created_at": k.created_at,
+                "verify_until": k.verify_until,
+            }
             for k in SigningKey.objects.order_by("-created_at")
         ]
         text = "\n".join(
