@@ -9,8 +9,8 @@ does nothing and the same queries run on the plain column indexes.
 
 from django.db import migrations
 
-from extracted.product_service.store.orm import TSVECTOR_SQL
-
+# Frozen copy of store/orm.py TSVECTOR_SQL (test_postgresql_indexes.py checks the index serves it).
+TSVECTOR_SQL = "to_tsvector('simple'::regconfig, (name::text || ' ' || sku::text || ' ' || description))"
 TABLE = "product_service_catalogproduct"
 FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
