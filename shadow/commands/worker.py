@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
+from django.db import connections
 
 from shadow.comparator import Comparator
 from shadow.errors import ShadowError
 from shadow.pairs import MalformedPair, ShadowPair
+from shadow.routers import DATABASE
 from shadow.rules import Rules
 from shadow.store import dead_letter_record, results_record
 from shadow.transport import open_reader
@@ -26,6 +27,7 @@ from shadow.transport import open_reader
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 200
+MAX_PAIR_ID, MAX_ROUTE = 64, 100  # PairResult.pair_id, PairResult.route
 
 
 @dataclass
@@ -96,7 +98,7 @@ def run_worker(
                 time.sleep(poll_interval)
                 continue
             idle_since = time.monotonic()
-            close_old_connections()  # a long-running worker: drop a connection the database closed
+            _drop_broken_connection()
             _handle_batch(comparator, reader, messages, result)
             result.elapsed_s = time.monotonic() - started
             if on_batch is not None:
@@ -114,6 +116,7 @@ def _handle_batch(comparator: Comparator, reader, messages, result: WorkerResult
         result.received += 1
         try:
             pair = ShadowPair.from_json(message.body)
+            _check_fits(pair)
             outcome = comparator.compare(pair)
         except MalformedPair as exc:
             dead.append((message, f"malformed pair: {exc}"))
@@ -143,3 +146,18 @@ def _handle_batch(comparator: Comparator, reader, messages, result: WorkerResult
             result.mismatched += 1
     for message in messages:
         message.ack()
+
+
+def _check_fits(pair: ShadowPair) -> None:
+    """Refuse what the result columns cannot hold (a poison pair must not stop the worker)."""
+    for name, value, limit in (("id", pair.id, MAX_PAIR_ID), ("route", pair.route, MAX_ROUTE)):
+        if len(value) > limit:
+            raise MalformedPair(f"pair.{name} is longer than {limit} characters")
+
+
+def _drop_broken_connection() -> None:
+    """A long-running worker: reconnect when the database closed the connection (never inside a caller's
+    transaction, as in tests)."""
+    connection = connections[DATABASE]
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()

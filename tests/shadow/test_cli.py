@@ -88,6 +88,16 @@ def test_the_worker_compares_and_stores_every_pair_and_dead_letters_what_is_not_
     assert {d.error.split(":")[0] for d in DeadLetter.objects.all()} == {"malformed pair"}
 
 
+def test_a_pair_too_big_for_the_result_columns_is_a_dead_letter_not_a_stuck_worker(queue):
+    odd = make_pair(answer({"n": 1}), answer({"n": 1}), route="r" * 101)
+    queue([odd, *pairs(3)])
+
+    result = shadow_json("worker", "--once", "--idle-timeout", "0.2")
+
+    assert (result["recorded"], result["dead_letters"]) == (3, 1)
+    assert DeadLetter.objects.get().error == "malformed pair: pair.route is longer than 100 characters"
+
+
 def test_a_redelivered_pair_is_recorded_once(queue):
     batch = pairs(5)
     queue(batch + batch[:2])
