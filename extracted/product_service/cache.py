@@ -50,11 +50,25 @@ COUNTER_SUFFIX = ":gen"  # keys the local backend keeps in files (shared by proc
 class CacheBackend(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def get_many(self, keys: list[str]) -> list[bytes | None]: ...
+    def get_through(
+        self, pointer: str, head: str, tail: str, default: bytes | None
+    ) -> tuple[bytes | None, bytes | None]: ...
     def set(self, key: str, value: bytes, ttl_ms: int) -> None: ...
     def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None: ...
     def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool: ...
     def incr(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
+
+
+# One round trip for a cache hit: read the pointer (generation or product token), then the value it names.
+GET_THROUGH_LUA = """
+local pointer = redis.call('GET', KEYS[1])
+if not pointer then
+  if ARGV[3] == '' then return {false, false} end
+  pointer = ARGV[3]
+end
+return {pointer, redis.call('GET', ARGV[1] .. pointer .. ARGV[2])}
+"""
 
 
 class RedisBackend:
@@ -66,6 +80,14 @@ class RedisBackend:
         self.client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
         )
+        self._get_through = self.client.register_script(GET_THROUGH_LUA)
+
+    def get_through(
+        self, pointer: str, head: str, tail: str, default: bytes | None
+    ) -> tuple[bytes | None, bytes | None]:
+        """(pointer value or `default`, the value at head + pointer + tail); (None, None) without either."""
+        found, value = self._get_through(keys=[pointer], args=[head, tail, default or b""])
+        return found, value
 
     def get(self, key: str) -> bytes | None:
         return self.client.get(key)
@@ -129,6 +151,14 @@ class LocalBackend:
 
     def get(self, key: str) -> bytes | None:
         return self.get_many([key])[0]
+
+    def get_through(
+        self, pointer: str, head: str, tail: str, default: bytes | None
+    ) -> tuple[bytes | None, bytes | None]:
+        found = self.get(pointer) or default
+        if found is None:
+            return None, None
+        return found, self.get(f"{head}{found.decode()}{tail}")
 
     def get_many(self, keys: list[str]) -> list[bytes | None]:
         with self._lock:
@@ -211,12 +241,18 @@ class ReadCache:
         """A listing/search page, cached for the current listing generation."""
         if not self._usable():
             return self._bypass(namespace, compute)
+        digest = hashlib.sha256(request_key.encode()).hexdigest()[:32]
         try:
-            generation = int(self.backend.get(self._key("gen")) or 0)
+            generation, value = self.backend.get_through(
+                self._key("gen"), self._key(f"list:{namespace}:"), f":{digest}", b"0"
+            )
         except redis.RedisError as exc:
             return self._failed(namespace, exc, compute)
-        digest = hashlib.sha256(request_key.encode()).hexdigest()[:32]
-        return self._get_or_compute(namespace, self._key(f"list:{namespace}:{generation}:{digest}"), compute)
+        if value is not None:
+            self._count(namespace, hit=True)
+            return value
+        key = self._key(f"list:{namespace}:{int(generation or 0)}:{digest}")
+        return self._get_or_compute(namespace, key, compute, known_miss=True)
 
     def product(self, product_id: int, compute: Callable[[], bytes]) -> bytes:
         """A product document (bytes), cached under its current token."""
@@ -224,12 +260,20 @@ class ReadCache:
         if not self._usable():
             return self._bypass(namespace, compute)
         pointer = self._key(f"pv:{product_id}")
+        head = self._key(f"p:{product_id}:")
         try:
-            token, generation = self.backend.get_many([pointer, self._key("gen")])
             if not getattr(self.backend, "shared", True):
                 # Process-local values: other processes' writes reach us only through the generation.
-                token = f"g{int(generation or 0)}".encode()
-            elif token is None:
+                generation, value = self.backend.get_through(self._key("gen"), f"{head}g", "", b"0")
+                token = b"g" + (generation or b"0")
+            else:
+                token, value = self.backend.get_through(pointer, head, "", None)
+            if value is not None:
+                self._count(namespace, hit=True)
+                return value
+            known_miss = token is not None  # the lookup above read exactly that key
+            if token is None:
+                generation = self.backend.get(self._key("gen"))
                 # No token since the last one expired: readers agree on one (SET NX) before reading the
                 # store; a writer's later token (`<version>.<gen>`) replaces it.
                 self.backend.set_nx(
@@ -238,7 +282,7 @@ class ReadCache:
                 token = self.backend.get(pointer) or b"r"
         except redis.RedisError as exc:
             return self._failed(namespace, exc, compute)
-        return self._get_or_compute(namespace, self._key(f"p:{product_id}:{token.decode()}"), compute)
+        return self._get_or_compute(namespace, f"{head}{token.decode()}", compute, known_miss=known_miss)
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -300,9 +344,11 @@ class ReadCache:
             counts[1] += 1
             HIT_RATIO.labels(namespace).set(counts[0] / counts[1])
 
-    def _get_or_compute(self, namespace: str, key: str, compute: Callable[[], bytes]) -> bytes:
+    def _get_or_compute(
+        self, namespace: str, key: str, compute: Callable[[], bytes], *, known_miss: bool = False
+    ) -> bytes:
         try:
-            value = self.backend.get(key)
+            value = None if known_miss else self.backend.get(key)
             if value is not None:
                 self._count(namespace, hit=True)
                 return value
