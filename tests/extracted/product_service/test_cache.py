@@ -256,3 +256,17 @@ def test_the_hit_ratio_is_exported():
     for _ in range(4):
         cache.listing("ratio-test", "/r", compute)
     assert REGISTRY.get_sample_value("product_cache_hit_ratio", {"namespace": "ratio-test"}) == 0.75
+
+
+def test_a_cached_listing_or_product_costs_one_redis_round_trip(redis_url, cache_prefix):
+    backend = CountingBackend(RedisBackend(redis_url))
+    cache = ReadCache(backend, prefix=cache_prefix, ttl_seconds=60)
+    compute = Computations()
+    cache.listing("v1", "/one", compute)
+    cache.product(9, compute)
+    before = backend.calls
+    cache.listing("v1", "/one", compute)
+    cache.product(9, compute)
+    assert (backend.calls - before, compute.calls) == (2, 2)
+    client = backend.backend.client
+    client.delete(*client.scan_iter(f"{cache_prefix}:*", count=10_000))
