@@ -1,9 +1,13 @@
 """The auth service as real processes: `python -m extracted.auth_service migrate`, `auth clients create`,
 `serve` (gunicorn, 2 workers), then `auth keys rotate` and `auth audit verify` while it serves."""
 
+import base64
+import hashlib
 import json
 import os
+import secrets
 import subprocess
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
@@ -17,6 +21,8 @@ from .conftest import throwaway_database
 
 SERVICE = "extracted.auth_service"
 ISSUER = "https://auth.techstore.test"
+OPS_PASSWORD = "ops passphrase 1"
+REDIRECT_URI = "https://shop.techstore.test/callback"
 
 
 def cli(env, *args) -> subprocess.CompletedProcess:
@@ -45,6 +51,10 @@ def served(tmp_path_factory):
         created = service_manage(
             "auth_service", "auth", "clients", "create", "order-service", "--grant", "client-credentials",
             "--confidential", "--json", env=env,
+        )  # fmt: skip
+        service_manage(
+            "auth_service", "createsuperuser", "--noinput", "--username", "ops",
+            "--email", "ops@techstore.test", env={**env, "DJANGO_SUPERUSER_PASSWORD": OPS_PASSWORD},
         )  # fmt: skip
         port = free_port()
         with service_process("auth_service", port=port, env=env, log_path=tmp / "service.log"):
@@ -104,6 +114,40 @@ def test_rotating_keys_while_serving_keeps_old_tokens_valid_through_their_overla
     me = requests.get(f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {after}"}, timeout=5)
     assert (me.status_code, me.json()["code"]) == (401, "unknown_kid")
     assert verify_with_jwks(url, before).kid == rotation["retiring_kid"]
+
+
+def test_a_browser_logs_in_and_runs_the_authorization_code_flow_across_gunicorn_workers(served):
+    url, env, _ = served
+    web = json.loads(
+        cli(env, "auth", "clients", "create", "web", "--grant", "authorization-code",
+            "--redirect-uri", REDIRECT_URI, "--json").stdout
+    )  # fmt: skip
+    browser = requests.Session()
+    login = browser.post(
+        f"{url}/api/v1/auth/login", json={"username": "ops", "password": OPS_PASSWORD}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    authorized = browser.get(
+        f"{url}/o/authorize",
+        params={"response_type": "code", "client_id": web["client_id"], "redirect_uri": REDIRECT_URI,
+                "scope": "openid read", "code_challenge": challenge, "code_challenge_method": "S256"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert authorized.status_code == 302, authorized.text
+    code = parse_qs(urlparse(authorized.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        f"{url}/o/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+              "client_id": web["client_id"], "code_verifier": verifier},
+        timeout=10,
+    )  # fmt: skip
+    assert tokens.status_code == 200, tokens.text
+    claims = verify_with_jwks(url, tokens.json()["access_token"])
+    assert claims.client_id == web["client_id"]
+    assert tokens.json()["id_token"]
 
 
 def test_the_audit_chain_of_the_served_service_verifies(served):
