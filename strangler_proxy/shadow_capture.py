@@ -181,6 +181,7 @@ class _Capture:
     trace_id: str
     user: str | None
     write: bool
+    copy_headers: list[tuple[str, str]] | None = None
     primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -208,6 +209,7 @@ class Shadow:
         self._session: aiohttp.ClientSession | None = None
         self._bulkheads: dict[tuple[str, str, int], Bulkhead] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -393,12 +395,15 @@ class Shadow:
 
     async def _primary(self, capture: _Capture) -> Exchange:
         limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
-        try:
-            kind, value, elapsed = await asyncio.wait_for(
-                asyncio.shield(capture.primary), capture.route.timeout + capture.options.timeout
-            )
-        except TimeoutError:
-            return Exchange.failed("no_answer", (capture.route.timeout + capture.options.timeout) * 1000)
+        if capture.primary.done():  # the usual case: legacy answered while the copies ran
+            kind, value, elapsed = capture.primary.result()
+        else:
+            try:
+                kind, value, elapsed = await asyncio.wait_for(
+                    asyncio.shield(capture.primary), capture.route.timeout + capture.options.timeout
+                )
+            except TimeoutError:
+                return Exchange.failed("no_answer", (capture.route.timeout + capture.options.timeout) * 1000)
         if kind == "error":
             return Exchange.failed(value, 0.0)
         response: http.Response = value
@@ -433,25 +438,31 @@ class Shadow:
     async def _send(self, capture: _Capture, upstream: Upstream, started: float) -> Exchange:
         options = capture.options
         limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
-        secret = self.settings.key_secret if self.settings else DEV_KEY_SECRET.encode()
-        headers = copy_headers(capture.header_fields, write=capture.write, secret=secret)
+        if capture.copy_headers is None:  # once per mirrored request, shared by its copies
+            secret = self.settings.key_secret if self.settings else DEV_KEY_SECRET.encode()
+            capture.copy_headers = copy_headers(capture.header_fields, write=capture.write, secret=secret)
         try:
             async with self._client().request(
                 capture.method,
                 URL(upstream.url + capture.target_path, encoded=True),
-                headers=headers,
+                headers=capture.copy_headers,
                 data=capture.body or None,
-                timeout=aiohttp.ClientTimeout(total=options.timeout, sock_connect=min(2.0, options.timeout)),
+                timeout=self._timeout(options.timeout),
                 allow_redirects=False,
             ) as answer:
-                digest = hashlib.sha256()
-                kept = bytearray()
-                size = 0
-                async for chunk in answer.content.iter_chunked(_READ_CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if len(kept) < limit:
-                        kept += chunk[: limit - len(kept)]
+                length = answer.content_length
+                if length is not None and length <= limit:  # the usual small answer: one read
+                    whole = await answer.read()  # decoded: may be longer than the Content-Length
+                    size, digest, kept = len(whole), hashlib.sha256(whole), whole[:limit]
+                else:
+                    digest = hashlib.sha256()
+                    kept = bytearray()
+                    size = 0
+                    async for chunk in answer.content.iter_chunked(_READ_CHUNK):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        if len(kept) < limit:
+                            kept += chunk[: limit - len(kept)]
                 header_fields = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.raw_headers]
                 status = answer.status
         except aiohttp.ConnectionTimeoutError:
@@ -479,6 +490,12 @@ class Shadow:
     def _copy_failed(self, route_id: str, role: str, reason: str, started: float) -> Exchange:
         _child(COPY_ERRORS, route_id, role, reason).inc()
         return Exchange.failed(reason, _ms(started))
+
+    def _timeout(self, total: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(total)
+        if timeout is None:
+            timeout = self._timeouts[total] = aiohttp.ClientTimeout(total=total, sock_connect=min(2.0, total))
+        return timeout
 
     def _bulkhead(self, route_id: str, upstream: str, limit: int) -> Bulkhead:
         key = (route_id, upstream, limit)
