@@ -412,10 +412,9 @@ class Shadow:
             return Exchange.answered(
                 response.status_code, response.headers.items(multi=True), b"", elapsed, error="body_streamed"
             )
-        body = response.get_content(strict=False) or b""
-        return Exchange.answered(
-            response.status_code, response.headers.items(multi=True), body, elapsed, limit=limit
-        )
+        body = response.get_content(strict=False) or b""  # decoded, as the copies' answers are
+        fields = [(k, v) for k, v in response.headers.items(multi=True) if k.lower() != "content-encoding"]
+        return Exchange.answered(response.status_code, fields, body, elapsed, limit=limit)
 
     async def _copy(self, capture: _Capture, upstream: Upstream, role: str) -> tuple[str, Exchange]:
         route, options = capture.route, capture.options

@@ -4,10 +4,14 @@ mirrors, the copies' own timeout and bulkhead, the pair it publishes, and its me
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 from mitmproxy.test import taddons, tflow
 from prometheus_client import REGISTRY
 
@@ -17,6 +21,7 @@ from strangler_proxy.routes import Identity, decide
 from strangler_proxy.routes_parser import parse_routes
 from strangler_proxy.routing import DECISION_KEY, IDENTITY_KEY
 from strangler_proxy.shadow_capture import Shadow
+from tests.strangler_proxy.conftest import free_port
 
 
 def route_table(legacy, candidate, shadow_options: str = "{}", methods: str = "[GET, HEAD]"):
@@ -235,3 +240,39 @@ def test_a_pair_that_cannot_be_queued_is_dropped_and_counted(make_standin, tmp_p
     run_shadow(table, f"file://{blocker}", scenario)
 
     assert metric("strangler_shadow_pairs_dropped_total", reason="publish_failed") == dropped_before + 1
+
+
+def test_compressed_answers_are_kept_decoded_on_both_sides(make_standin, queue_url):
+    document = {"id": 1, "name": "x" * 500}
+    gzipped = gzip.compress(json.dumps(document).encode())
+    legacy = make_standin("legacy")
+    candidate = SimpleNamespace(port=free_port())
+    candidate.url = f"http://127.0.0.1:{candidate.port}"
+    table = route_table(legacy, candidate)
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(
+            body=gzipped, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    async def scenario(shadow):
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", candidate.port).start()
+        flow = make_flow(table, answered=False)
+        flow.response = tflow.tresp(
+            content=gzipped, headers=[(b"Content-Type", b"application/json"), (b"Content-Encoding", b"gzip")]
+        )
+        try:
+            shadow.request(flow)
+            await shadow.drain()
+        finally:
+            await runner.cleanup()
+
+    run_shadow(table, queue_url, scenario)
+
+    (pair,) = read_pairs(queue_url)
+    assert pair.primary.json() == pair.candidate.json() == document
+    assert pair.primary.headers == pair.candidate.headers == {"content-type": "application/json"}
