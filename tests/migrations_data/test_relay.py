@@ -29,7 +29,7 @@ from acl_adapters.catalog.translate import product_to_document
 from legacy_monolith.catalog.models import Category, Product
 from legacy_monolith.demo.processes import free_port
 from migrations_data.models import OutboxEvent
-from migrations_data.outbox.relay import RelayResult, run_relay
+from migrations_data.outbox.relay import RelayResult, broker_connection_args, run_relay
 from migrations_data.outbox.status import sync_status
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -404,3 +404,28 @@ def test_an_idle_relay_deletes_rows_sent_longer_ago_than_the_retention_and_keeps
     assert result.pruned == 1
     assert [e["data"]["id"] for e in events.drain()] == [old.pk]
     assert OutboxEvent.objects.filter(entity="product", entity_id=recent.pk).exists()
+
+
+def test_without_a_broker_url_the_relay_publishes_through_the_embedded_filesystem_transport(
+    settings, tmp_path
+):
+    settings.VAR_DIR = tmp_path
+    settings.BROKER_URL = ""
+    url, options = broker_connection_args()
+    assert url == "filesystem://"
+    queue_name = f"test.h3a.embedded.{uuid.uuid4().hex[:8]}"
+    exchange = Exchange("strangler.events", type="topic", durable=True)
+    with Connection(url, transport_options=options) as conn:
+        Queue(queue_name, exchange, routing_key="catalog.#")(conn.default_channel).declare()
+    product = ProductFactory()
+    mark_all_sent()
+    Product.objects.filter(pk=product.pk).update(stock=42)
+    run_relay(once=True, progress=False)
+    with Connection(url, transport_options=options) as conn:
+        message = Queue(queue_name, channel=conn.default_channel).get(no_ack=True)
+    event = orjson.loads(message.body)
+    assert (event["type"], event["data"]["id"], event["data"]["stock"]) == (
+        "catalog.product.upserted",
+        product.pk,
+        42,
+    )
