@@ -195,22 +195,18 @@ class MonolithOutboxSource:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for row in rows:
             groups.setdefault((row["entity"], row["entity_id"]), []).append(row)
+        newest = {key: max(group, key=lambda row: row["version"]) for key, group in groups.items()}
         documents = {
             entity: _current_documents(
-                entity,
-                [
-                    entity_id
-                    for (e, entity_id), g in groups.items()
-                    if e == entity and g[-1]["op"] == "upsert"
-                ],
+                entity, [key[1] for key, row in newest.items() if key[0] == entity and row["op"] == "upsert"]
             )
             for entity in ("product", "category")
         }
         pending, skipped = [], []
         for (entity, entity_id), group in sorted(groups.items(), key=lambda item: item[1][-1]["id"]):
-            newest = max(group, key=lambda row: row["version"])
-            if newest["op"] == "delete":
-                data = {"id": entity_id, "version": newest["version"]}
+            latest = newest[(entity, entity_id)]
+            if latest["op"] == "delete":
+                data = {"id": entity_id, "version": latest["version"]}
             else:
                 data = documents[entity].get(entity_id)
                 if data is None:
@@ -219,8 +215,8 @@ class MonolithOutboxSource:
             event_id = group[-1]["id"]
             envelope = Envelope(
                 id=str(uuid.uuid4()),
-                type=ROUTING_KEYS[(entity, newest["op"])],
-                occurred_at=newest["created_at"].astimezone(UTC),
+                type=ROUTING_KEYS[(entity, latest["op"])],
+                occurred_at=latest["created_at"].astimezone(UTC),
                 trace_id=new_trace_id(),  # a trigger cannot see the request's trace
                 source=SOURCE,
                 data=data,
