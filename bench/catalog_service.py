@@ -211,6 +211,7 @@ def _measure(
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
+        "INTERNAL_IDENTITY_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
     }

@@ -129,6 +129,11 @@ def contract_requests() -> list[tuple[str, str]]:
         "?include_inactive=false",
         "?include_inactive=maybe",
         "?unknown_param=1",
+        "?ordering=-stock&page=5",
+        f"?category={_slug(parent)}&ordering=name&page_size=7&page=3",
+        "?min_price=0.00&ordering=price&page_size=3",
+        "?max_price=19.99&ordering=-price",
+        "/",
         f"?category={_slug(parent)}&min_price=100&in_stock=true&attr.brand={brand}&ordering=-price&page_size=5",
     ]
     details = [
@@ -145,8 +150,17 @@ def contract_requests() -> list[tuple[str, str]]:
         "/10000000000000000000000000",
         "/abc",
         "/-1",
+        "/1/",
     ]
-    categories = ["", "?page_size=5", "?page_size=5&page=2", "?page=50", "?page=0", "?page_size=x"]
+    categories = [
+        "",
+        "?page_size=5",
+        "?page_size=5&page=2",
+        "?page=50",
+        "?page=0",
+        "?page_size=x",
+        "?page_size=100",
+    ]
     plain = (
         [("GET", PRODUCTS + p) for p in products]
         + [("GET", PRODUCTS + d) for d in details]
@@ -172,6 +186,7 @@ def monolith(e2e_database_url, tmp_path_factory):
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
+        "INTERNAL_IDENTITY_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "*",
         "LOG_LEVEL": "WARNING",
     }
