@@ -5,7 +5,9 @@ Order matters (each hook runs addon by addon in this order):
 - RequestGuard refuses malformed requests (HTTP version, oversized head, path traversal) before anything
   is looked up or forwarded;
 - EdgeIdentity strips client X-Strangler-* headers before anything reads them and says who the user is;
-- RateLimit may answer 429; Router picks the upstream; Forwarder calls it (pooled connections, timeouts,
+  JwtAuth verifies a Bearer JWT locally (a bad one: 401 from the gateway) and makes it the identity;
+- RateLimit may answer 429; Router picks the upstream; IdentityHeader swaps a JWT for the signed
+  X-Strangler-Identity on requests routed to the monolith; Forwarder calls it (pooled connections, timeouts,
   bulkheads, breakers, fallback); Shadow mirrors shadow routes' requests in the background and publishes
   the shadow pairs; Audit and Metrics record what happened.
 """
@@ -25,8 +27,10 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.tracing", "Tracing"),
     ("strangler_proxy.guard", "RequestGuard"),
     ("strangler_proxy.identity", "EdgeIdentity"),
+    ("strangler_proxy.jwt_auth", "JwtAuth"),
     ("strangler_proxy.ratelimit", "RateLimit"),
     ("strangler_proxy.routing", "Router"),
+    ("strangler_proxy.jwt_auth", "IdentityHeader"),
     ("strangler_proxy.forwarding", "Forwarder"),
     ("strangler_proxy.shadow_capture", "Shadow"),
     ("strangler_proxy.audit", "Audit"),

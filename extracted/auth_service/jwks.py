@@ -60,6 +60,14 @@ class JwksCache:
                 self._refresh(now)
             return self._keys.get(kid)
 
+    def cached_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
+        """The key of `kid` if the set is fresh and holds it, without ever fetching (callers on an event
+        loop verify inline with this and go to a thread for `key_for_kid` only when it answers None)."""
+        with self._lock:
+            if self._clock() >= self._fresh_until:
+                return None
+            return self._keys.get(kid)
+
     def _refresh(self, now: float) -> None:
         self._last_attempt = now
         self.fetches += 1

@@ -1,12 +1,19 @@
-"""DRF authentication by legacy opaque API token: `Authorization: Token <key>`."""
+"""DRF authentication: the gateway's signed internal identity header (`X-Strangler-Identity`, for users
+who came with a JWT) and the legacy opaque API token (`Authorization: Token <key>`)."""
 
 import hashlib
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from extracted.auth_service.internal_identity import InvalidIdentity, verify_identity
+
 from .models import ApiToken
+
+IDENTITY_META = "HTTP_X_STRANGLER_IDENTITY"
 
 
 def token_hash(key: str) -> str:
@@ -40,6 +47,48 @@ class LegacyTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class InvalidIdentityHeader(exceptions.APIException):
+    """401 `invalid_identity` (an APIException, so DRF marks the request unauthenticated first)."""
+
+    status_code = 401
+    default_code = "invalid_identity"
+    default_detail = "The internal identity header is not valid"
+    auth_header = 'Token realm="api"'
+
+
+def _invalid_identity() -> InvalidIdentityHeader:
+    return InvalidIdentityHeader()
+
+
+class InternalIdentityAuthentication(authentication.BaseAuthentication):
+    """The user the gateway vouches for with X-Strangler-Identity (see
+    extracted.auth_service.internal_identity): HMAC-SHA256 under INTERNAL_IDENTITY_KEY, compared in constant
+    time, bound to this request's method and path, about 30 s old at most. A bad, expired or
+    replayed-elsewhere value, or one naming an unknown or inactive user, is 401 `invalid_identity` (never
+    a fall-through to anonymous). `request.auth` is the InternalIdentity (roles, scope, jti). Clients cannot
+    send one: the gateway strips every client X-Strangler-* header. The monolith never parses JWTs."""
+
+    def authenticate(self, request):
+        value = request.META.get(IDENTITY_META)
+        if value is None:
+            return None
+        try:
+            identity = verify_identity(
+                value, key=settings.INTERNAL_IDENTITY_KEY, method=request.method, path=request.path
+            )
+        except InvalidIdentity:
+            raise _invalid_identity() from None
+        user = get_user_model().objects.filter(pk=identity.user_id, is_active=True).first()
+        if user is None:
+            raise _invalid_identity()
+        return user, identity
+
+    def authenticate_header(self, request):
+        # First in DEFAULT_AUTHENTICATION_CLASSES, so DRF takes every 401's scheme from here: keep the
+        # monolith's answers to unauthenticated clients exactly as they were (the legacy token scheme).
+        return LegacyTokenAuthentication.keyword
 
 
 class LegacyTokenScheme(OpenApiAuthenticationExtension):

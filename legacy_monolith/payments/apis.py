@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from extracted.auth_service.policies import Resource, Subject, policy_enforce
 from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.errors import ApplicationError
 from legacy_monolith.core.pagination import StandardPagination
@@ -117,9 +119,26 @@ class PaymentRefundsApi(APIView):
         key = idempotency_key_from(request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        payment = payment_get(user=request.user, payment_id=payment_id)
+        amount = data.validated_data.get("amount")
+        # ABAC (one policy module with the auth service): staff refund up to PAYMENT_STAFF_REFUND_LIMIT,
+        # admins any amount; otherwise 403 policy_denied with the reason.
+        policy_enforce(
+            subject=Subject(
+                id=str(request.user.pk),
+                roles=(request.user.role,),
+                attributes={"refund_limit": settings.PAYMENT_STAFF_REFUND_LIMIT},
+            ),
+            action="payment.refund",
+            resource=Resource(
+                "payment",
+                str(payment.pk),
+                {"amount": amount if amount is not None else payment.amount - payment.amount_refunded},
+            ),
+        )
         refund = payment_refund(
-            payment=payment_get(user=request.user, payment_id=payment_id),
-            amount=data.validated_data.get("amount"),
+            payment=payment,
+            amount=amount,
             reason=data.validated_data["reason"],
             actor=request.user,
             idempotency_key=key,

@@ -1,0 +1,256 @@
+"""Dual auth at the gateway: JWT access tokens from the auth service, beside the legacy credentials.
+
+Two addons (strangler_proxy/addon.py places them):
+
+- `JwtAuth`, right after EdgeIdentity: a request with `Authorization: Bearer <JWT>` is verified LOCALLY
+  (`extracted.auth_service.tokens.verify_access_token`: ES256 pinned before any key is looked at, kid, iss,
+  aud, exp/nbf) against the auth service's JWKS through `extracted.auth_service.jwks.JwksCache` (kept for
+  the JWKS max-age, refetched on an unknown kid at most every few seconds, the last good set kept while
+  the auth service is down). A refused token is answered by the gateway itself: 401 with the reason as
+  `code` (`token_expired`, `unknown_kid`, ...) and `WWW-Authenticate: Bearer error="invalid_token"`; it
+  is never forwarded. A good one becomes the flow's Identity (source `jwt`) whose user id is the token's
+  `legacy_user_id`, so a percentage rollout buckets a user the same with a JWT as with a legacy session.
+- `IdentityHeader`, right after the Router: a JWT request routed to the monolith loses its Bearer header
+  and gains `X-Strangler-Identity` (extracted.auth_service.internal_identity: HMAC-SHA256 over the legacy
+  user id, roles, scope, jti, a ~30 s expiry, the method and the path). A request routed to a service
+  keeps its Bearer token; when its route falls back to the monolith it carries the identity header too,
+  so the fallback answer is still the user's. Client copies of X-Strangler-Identity never get this far:
+  EdgeIdentity strips every X-Strangler-* header first.
+
+Verification is inline on the event loop when the key is cached and fresh; only a JWKS fetch goes to a
+thread, so the loop never waits on the auth service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from urllib.parse import urlsplit
+
+from mitmproxy import ctx, exceptions, http
+
+from extracted.auth_service.internal_identity import (
+    DEFAULT_TTL_SECONDS,
+    DEV_INTERNAL_IDENTITY_KEY,
+    HEADER,
+    check_key,
+    sign_identity,
+)
+from extracted.auth_service.jwks import JwksCache
+from extracted.auth_service.tokens import AccessTokenClaims, InvalidToken, verify_access_token
+from strangler_proxy.gateway_errors import answer, error_response
+from strangler_proxy.guard import PATH_KEY
+from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER
+from strangler_proxy.routes import Decision, Identity, UnsafePath, route_path
+from strangler_proxy.routing import DECISION_KEY
+
+logger = logging.getLogger(__name__)
+
+CLAIMS_KEY = "strangler.jwt"  # flow.metadata: the verified AccessTokenClaims
+JWKS_PATH = "/.well-known/jwks.json"
+DEFAULT_AUTH_SERVICE_URL = "http://127.0.0.1:8102"
+
+
+def _env_debug() -> bool:
+    raw = os.environ.get("DEBUG")
+    return raw is None or raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def read_bearer(request: http.Request) -> str | None:
+    """The token of `Authorization: Bearer <token>` (scheme in any case), else None."""
+    parts = request.headers.get("Authorization", "").split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1]
+
+
+def identity_from_claims(claims: AccessTokenClaims) -> Identity:
+    """The flag/audit identity of a token: its legacy user id when it has one (sticky across credential
+    kinds), else its subject (a service's client-credentials token)."""
+    user_id = str(claims.legacy_user_id) if claims.legacy_user_id is not None else claims.subject
+    username = claims.claims.get("preferred_username") or claims.claims.get("username")
+    return Identity(
+        user_id=user_id, username=str(username) if username else None, roles=claims.roles, source="jwt"
+    )
+
+
+def _unauthorized(code: str, message: str) -> http.Response:
+    response = error_response(401, code, message)
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer realm="api", error="invalid_token", error_description="{code}"'
+    )
+    return response
+
+
+class JwtAuth:
+    """Options: strangler_jwks_url (default AUTH_SERVICE_URL + /.well-known/jwks.json), strangler_jwt_issuer
+    (AUTH_ISSUER), strangler_jwt_audience (AUTH_AUDIENCE), strangler_jwt_leeway (seconds of clock skew
+    allowed on exp/nbf), strangler_jwks_refetch (least seconds between two JWKS fetches)."""
+
+    def __init__(self) -> None:
+        self.jwks: JwksCache | None = None
+        self.issuer = ""
+        self.audience = ""
+        self.leeway = 0
+
+    def load(self, loader) -> None:
+        service = os.environ.get("AUTH_SERVICE_URL") or DEFAULT_AUTH_SERVICE_URL
+        loader.add_option(
+            "strangler_jwks_url",
+            str,
+            service.rstrip("/") + JWKS_PATH,
+            "The auth service's JWKS (default: AUTH_SERVICE_URL + /.well-known/jwks.json).",
+        )
+        loader.add_option(
+            "strangler_jwt_issuer",
+            str,
+            os.environ.get("AUTH_ISSUER") or DEFAULT_AUTH_SERVICE_URL,
+            "The `iss` access tokens must carry (default: AUTH_ISSUER).",
+        )
+        loader.add_option(
+            "strangler_jwt_audience",
+            str,
+            os.environ.get("AUTH_AUDIENCE") or "techstore",
+            "The `aud` access tokens must carry (default: AUTH_AUDIENCE).",
+        )
+        loader.add_option("strangler_jwt_leeway", int, 0, "Seconds of clock skew allowed on exp and nbf.")
+        loader.add_option(
+            "strangler_jwks_refetch", float, 5.0, "Least seconds between two JWKS fetches (unknown kids)."
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if self.jwks is not None and not any(
+            name.startswith(("strangler_jwt", "strangler_jwks")) for name in updated
+        ):
+            return
+        options = ctx.options
+        parts = urlsplit(options.strangler_jwks_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise exceptions.OptionsError(
+                f"strangler_jwks_url: {options.strangler_jwks_url!r} is not an http(s) URL"
+            )
+        if not options.strangler_jwt_issuer.strip():
+            raise exceptions.OptionsError("strangler_jwt_issuer must not be empty")
+        if not options.strangler_jwt_audience.strip():
+            raise exceptions.OptionsError("strangler_jwt_audience must not be empty")
+        if options.strangler_jwt_leeway < 0:
+            raise exceptions.OptionsError("strangler_jwt_leeway must be 0 or more")
+        if not options.strangler_jwks_refetch > 0:
+            raise exceptions.OptionsError("strangler_jwks_refetch must be greater than 0")
+        self.issuer = options.strangler_jwt_issuer
+        self.audience = options.strangler_jwt_audience
+        self.leeway = options.strangler_jwt_leeway
+        self.jwks = JwksCache(options.strangler_jwks_url, min_refetch_seconds=options.strangler_jwks_refetch)
+
+    async def verify(self, token: str) -> AccessTokenClaims:
+        """Inline when the key is cached and fresh; otherwise the (rate-limited) JWKS fetch runs in a
+        thread so the event loop never blocks on the auth service."""
+        jwks = self.jwks
+        checks = {"issuer": self.issuer, "audience": self.audience, "leeway_seconds": self.leeway}
+        try:
+            return verify_access_token(token, key_for_kid=jwks.cached_key, **checks)
+        except InvalidToken as exc:
+            if exc.code != "unknown_kid":
+                raise
+        return await asyncio.to_thread(verify_access_token, token, key_for_kid=jwks.key_for_kid, **checks)
+
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return
+        token = read_bearer(flow.request)
+        if token is None:
+            return
+        try:
+            claims = await self.verify(token)
+        except InvalidToken as exc:
+            answer(flow, _unauthorized(exc.code, exc.message))
+            return
+        identity = identity_from_claims(claims)
+        flow.metadata[CLAIMS_KEY] = claims
+        flow.metadata[IDENTITY_KEY] = identity
+        flow.metadata[SESSION_KEY] = hashlib.sha256(f"jwt:{claims.subject}".encode()).hexdigest()
+        flow.request.headers[USER_ID_HEADER] = identity.user_id
+
+
+class IdentityHeader:
+    """Options: strangler_internal_identity_key (INTERNAL_IDENTITY_KEY; the marked dev default is refused
+    when DEBUG is off), strangler_internal_identity_ttl (seconds a signed value lives, default 30),
+    strangler_identity_upstreams (comma-separated upstream names that are the monolith: they get the
+    identity header instead of the Bearer token; default `legacy`)."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.ttl = DEFAULT_TTL_SECONDS
+        self.monolith: frozenset[str] = frozenset({"legacy"})
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "strangler_internal_identity_key",
+            str,
+            os.environ.get("INTERNAL_IDENTITY_KEY") or DEV_INTERNAL_IDENTITY_KEY,
+            "HMAC key of X-Strangler-Identity, shared with the monolith (INTERNAL_IDENTITY_KEY).",
+        )
+        loader.add_option(
+            "strangler_internal_identity_ttl",
+            int,
+            DEFAULT_TTL_SECONDS,
+            "Seconds a signed X-Strangler-Identity value is valid.",
+        )
+        loader.add_option(
+            "strangler_identity_upstreams",
+            str,
+            "legacy",
+            "Upstream names (comma-separated) that are the monolith: JWT requests reach them with "
+            "X-Strangler-Identity instead of the Bearer token.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        options = ctx.options
+        key = options.strangler_internal_identity_key
+        try:
+            check_key(key)
+        except ValueError as exc:
+            raise exceptions.OptionsError(f"strangler_internal_identity_key: {exc}") from None
+        if key == DEV_INTERNAL_IDENTITY_KEY and not _env_debug():
+            raise exceptions.OptionsError(
+                "strangler_internal_identity_key: DEBUG is off but INTERNAL_IDENTITY_KEY is the "
+                "development default"
+            )
+        if not 1 <= options.strangler_internal_identity_ttl <= 300:
+            raise exceptions.OptionsError("strangler_internal_identity_ttl must be between 1 and 300 seconds")
+        names = frozenset(n.strip() for n in options.strangler_identity_upstreams.split(",") if n.strip())
+        if not names:
+            raise exceptions.OptionsError("strangler_identity_upstreams must name at least one upstream")
+        self.key, self.ttl, self.monolith = key, options.strangler_internal_identity_ttl, names
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return
+        claims: AccessTokenClaims | None = flow.metadata.get(CLAIMS_KEY)
+        decision: Decision | None = flow.metadata.get(DECISION_KEY)
+        if claims is None or decision is None:
+            return
+        to_monolith = decision.upstream.name in self.monolith
+        may_fall_back = decision.fallback is not None and decision.fallback.name in self.monolith
+        if to_monolith:
+            flow.request.headers.pop("Authorization", None)  # the monolith never sees the JWT
+        if claims.legacy_user_id is None or not (to_monolith or may_fall_back):
+            return  # a service's own token, or a request only services will see
+        path = flow.metadata.get(PATH_KEY)
+        if path is None:
+            try:
+                path = route_path(flow.request.path)
+            except UnsafePath:
+                return  # the Router has answered it already
+        flow.request.headers[HEADER] = sign_identity(
+            key=self.key,
+            user_id=claims.legacy_user_id,
+            roles=claims.roles,
+            scope=claims.scopes,
+            jti=str(claims.claims.get("jti") or ""),
+            method=flow.request.method,
+            path=path,
+            ttl_seconds=self.ttl,
+        )
