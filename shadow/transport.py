@@ -166,9 +166,13 @@ class FileQueueWriter:
 
 
 class AmqpPublisher:
-    """Publishes to the topic exchange with kombu: persistent messages, no confirms."""
+    """Publishes to the topic exchange with kombu: persistent messages, no confirms. A broker that is slow
+    to answer or briefly away (a restart) is retried for a few seconds (kombu's retry policy): this runs in
+    the BackgroundPublisher's thread, so only that thread waits."""
 
-    def __init__(self, target: QueueTarget, *, connect_timeout: float = 2.0) -> None:
+    RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
+
+    def __init__(self, target: QueueTarget, *, connect_timeout: float = 5.0) -> None:
         from kombu import Connection, Exchange
 
         self.target = target
@@ -178,9 +182,8 @@ class AmqpPublisher:
 
     def publish(self, pair: ShadowPair) -> None:
         if self._producer is None:
-            self._connection.ensure_connection(max_retries=1)
+            self._connection.ensure_connection(**self.RETRY_POLICY)
             self._producer = self._connection.Producer(exchange=self.exchange)
-            self.exchange(self._connection.default_channel).declare()
         self._producer.publish(
             pair.to_json(),
             routing_key=routing_key(pair.route),
@@ -188,6 +191,9 @@ class AmqpPublisher:
             content_encoding="utf-8",
             delivery_mode=2,
             headers={"trace_id": pair.trace_id, "pair_id": pair.id},
+            declare=[self.exchange],
+            retry=True,
+            retry_policy=self.RETRY_POLICY,
         )
 
     def reset(self) -> None:

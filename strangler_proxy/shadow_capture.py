@@ -4,9 +4,10 @@ target), then publishes the shadow pair for the comparator (shadow/pairs.py, sha
 
 The client's path never waits for shadow work: the `request` hook only snapshots the request and starts a
 background task (the Forwarder, earlier in the chain, has already obtained legacy's answer for buffered
-requests; HEAD and streamed requests are forwarded by mitmproxy after the hook, concurrently with the
-copies). The copies have their own aiohttp client, timeout and bulkhead (full: the copy is skipped, never
-queued), so a slow or dead candidate costs the client nothing. The pair is offered to a
+requests; a large answer mitmproxy forwards itself arrives in the `response` hook). The copies have their
+own aiohttp client, timeout and bulkhead (full: the copy is skipped, never queued), so a slow or dead
+candidate costs the client nothing. HEAD is not mirrored: there is no body to compare, and servers that
+send one anyway (gunicorn serving Django) break the copy. The pair is offered to a
 BackgroundPublisher, which never blocks or raises: a full buffer drops the pair and counts it.
 
 Who is mirrored: the route's flag (the Router's decision; a percentage rollout is sticky per user), then
@@ -82,7 +83,7 @@ _READ_CHUNK = 64 * 1024
 MIRRORED = Counter("strangler_shadow_mirrored", "Requests mirrored on shadow routes.", ["route"])
 SKIPPED = Counter(
     "strangler_shadow_skipped",
-    "Requests on shadow routes not mirrored: flag_off, not_sampled, streamed, write_not_declared.",
+    "Requests on shadow routes not mirrored: flag_off, not_sampled, head, streamed, write_not_declared.",
     ["route", "reason"],
 )
 PUBLISHED = Counter("strangler_shadow_pairs_published", "Shadow pairs handed to the queue.", ["route"])
@@ -302,6 +303,9 @@ class Shadow:
             _child(SKIPPED, route.id, "flag_off").inc()
             return
         request = flow.request
+        if request.method == "HEAD":  # no body to compare, and servers that send one anyway break the copy
+            _child(SKIPPED, route.id, "head").inc()
+            return
         body = request.raw_content
         if body is None:  # streamed by mitmproxy: there is nothing to send a copy of
             _child(SKIPPED, route.id, "streamed").inc()

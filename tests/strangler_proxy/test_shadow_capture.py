@@ -207,24 +207,40 @@ def test_copies_over_the_routes_shadow_bulkhead_are_skipped_not_queued(make_stan
     assert [r.path for r in candidate.received] == ["/items/1"]
 
 
-def test_a_request_mitmproxy_forwards_itself_gets_legacys_answer_from_the_response_hook(
+def test_legacys_answer_that_arrives_after_the_request_hook_comes_from_the_response_hook(
     make_standin, queue_url
 ):
     legacy, candidate = make_standin("legacy"), make_standin("candidate")
     table = route_table(legacy, candidate)
 
     async def scenario(shadow):
-        flow = make_flow(table, method="HEAD", answered=False)
+        flow = make_flow(table, answered=False)  # a large answer mitmproxy forwards itself
         shadow.request(flow)
         await asyncio.sleep(0.05)
-        flow.response = tflow.tresp(status_code=204, content=b"")
+        flow.response = tflow.tresp(status_code=203, content=b'{"late": true}')
         flow.request.timestamp_start = time.time()
         shadow.response(flow)
 
     run_shadow(table, queue_url, scenario)
 
     (pair,) = read_pairs(queue_url)
-    assert (pair.method, pair.primary.status, pair.candidate.status) == ("HEAD", 204, 200)
+    assert (pair.primary.status, pair.primary.body, pair.candidate.status) == (203, b'{"late": true}', 200)
+
+
+def test_head_requests_are_not_mirrored(make_standin, queue_url):
+    legacy, candidate = make_standin("legacy"), make_standin("candidate")
+    table = route_table(legacy, candidate)
+    skipped_before = metric("strangler_shadow_skipped_total", route="items", reason="head")
+
+    async def scenario(shadow):
+        shadow.request(make_flow(table, method="HEAD"))
+        shadow.request(make_flow(table, method="GET"))
+
+    run_shadow(table, queue_url, scenario)
+
+    assert [pair.method for pair in read_pairs(queue_url)] == ["GET"]
+    assert [r.method for r in candidate.received] == ["GET"]
+    assert metric("strangler_shadow_skipped_total", route="items", reason="head") == skipped_before + 1
 
 
 def test_a_pair_that_cannot_be_queued_is_dropped_and_counted(make_standin, tmp_path):

@@ -239,7 +239,7 @@ def test_pairs_land_on_the_rabbitmq_exchange_under_the_routes_routing_key(
         gateway = gateway_process(routes, flags, {"SHADOW_QUEUE_URL": url}, legacy_url=legacy.url)
 
         response = requests.get(
-            f"{gateway.url}/items/5", headers={"Authorization": "Bearer secret-token"}, timeout=5
+            f"{gateway.url}/items/5", headers={"Authorization": "Token secret-token"}, timeout=5
         )
 
         assert response.status_code == 200
