@@ -43,7 +43,18 @@ PRODUCT_INTERNAL_MAX_BODY_BYTES = env_int(os.environ, "PRODUCT_INTERNAL_MAX_BODY
 MAX_REQUEST_BODY_BYTES = max(MAX_REQUEST_BODY_BYTES, PRODUCT_INTERNAL_MAX_BODY_BYTES)  # noqa: F821
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}  # noqa: F821
+# The gateway's signed X-Strangler-Identity (api/identity.py): trusted only when this key is set.
+INTERNAL_IDENTITY_KEY = os.environ.get("INTERNAL_IDENTITY_KEY", "")
+if INTERNAL_IDENTITY_KEY and len(INTERNAL_IDENTITY_KEY) < 32:
+    raise ImproperlyConfigured("INTERNAL_IDENTITY_KEY must be at least 32 characters")
+
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F821
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "extracted.product_service.api.identity.GatewayIdentityAuthentication"
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "TechStore Product service API",
     "VERSION": "2.0.0",
