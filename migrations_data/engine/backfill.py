@@ -14,7 +14,10 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from extracted.common.errors import ApplicationError
+
 from .checkpoint import checkpoint_advance, checkpoint_finish, checkpoint_start
+from .errors import SyncError
 from .progress import Tracker
 from .spec import Document, EntitySpec, ImportResult
 
@@ -64,8 +67,8 @@ def run_backfill(
 ) -> BackfillResult:
     """Copy every source row of `spec` into its target; resume an unfinished run unless `restart`.
     Up to `in_flight` batches are on the wire at once (one sender thread each); the checkpoint only
-    moves past a batch once it and every batch before it were acknowledged. A dry run reads and
-    translates everything, sends nothing and leaves the checkpoint alone."""
+    moves past a batch once it and every batch before it were acknowledged. A dry run reads, translates
+    and checks everything against the target's contract, sends nothing and leaves the checkpoint alone."""
     if batch_size < 1 or in_flight < 1:
         raise ValueError("batch size and batches in flight must be at least 1")
     tracker = tracker or Tracker(None)
@@ -99,6 +102,7 @@ def run_backfill(
             outcome.batches += 1
             outcome.last_id = last_id
             if dry_run:
+                _validate(spec, documents)
                 tracker.advance(len(rows))
                 continue
             if len(pending) >= in_flight:
@@ -110,3 +114,17 @@ def run_backfill(
         checkpoint_finish(name=name)
     outcome.seconds = time.perf_counter() - began
     return outcome
+
+
+def _validate(spec: EntitySpec, documents: list[Document]) -> None:
+    if spec.validate is None:
+        return
+    for document in documents:
+        try:
+            spec.validate(document)
+        except (ApplicationError, ValueError) as exc:
+            raise SyncError(
+                f"{spec.name} {document.get('id')}: {exc}",
+                code="invalid_document",
+                extra={"id": document.get("id")},
+            ) from exc

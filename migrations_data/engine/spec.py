@@ -22,6 +22,8 @@ class EntitySpec:
       model instances), `fetch_ids(ids)`: these rows, `remaining(last_id)`: how many rows lie after it.
     - `translate(row)`: the target's document.
     - `send(documents, tombstones)`: a bulk, idempotent upsert into the target (tombstones: deletions).
+    - `validate(document)`: the target's own contract check (raises the chassis' ApplicationError or a
+      ValueError), run by dry runs.
     """
 
     name: str
@@ -30,6 +32,7 @@ class EntitySpec:
     remaining: Callable[[int], int]
     translate: Callable[[Row], Document]
     send: Callable[[list[Document], list[Document]], ImportResult]
+    validate: Callable[[Document], Any] | None = None
 
 
 def keyset_spec(
@@ -39,6 +42,7 @@ def keyset_spec(
     fields: Sequence[str],
     translate: Callable[[Row], Document],
     send: Callable[[list[Document], list[Document]], ImportResult],
+    validate: Callable[[Document], Any] | None = None,
 ) -> EntitySpec:
     """The spec of a Django model read by ascending primary key as `.values(*fields)` rows."""
     rows = model.objects.order_by("id").values(*fields)
@@ -49,4 +53,5 @@ def keyset_spec(
         remaining=lambda last_id: model.objects.filter(id__gt=last_id).count(),
         translate=translate,
         send=send,
+        validate=validate,
     )

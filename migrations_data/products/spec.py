@@ -9,6 +9,7 @@ from acl_adapters.catalog.translate import (
     category_row_to_document,
     product_row_to_document,
 )
+from extracted.product_service import contract
 from legacy_monolith.catalog.models import Category, Product
 from migrations_data.engine import EntitySpec, ImportResult, keyset_spec
 from migrations_data.engine.http import InternalApiClient
@@ -35,6 +36,7 @@ def product_spec(client: InternalApiClient) -> EntitySpec:
         fields=PRODUCT_ROW_FIELDS,
         translate=product_row_to_document,
         send=send,
+        validate=contract.validate_product,
     )
 
 
@@ -50,6 +52,7 @@ def category_spec(client: InternalApiClient) -> EntitySpec:
         fields=CATEGORY_ROW_FIELDS,
         translate=category_row_to_document,
         send=send,
+        validate=contract.validate_category,
     )
 
 

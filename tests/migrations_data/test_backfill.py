@@ -8,7 +8,7 @@ from django.core.management import call_command
 from acl_adapters.catalog.translate import product_to_document
 from extracted.product_service.contract import doc_digest
 from legacy_monolith.catalog.models import Product
-from migrations_data.engine import TargetRefused, TargetUnavailable
+from migrations_data.engine import SyncError, TargetRefused, TargetUnavailable
 from migrations_data.engine.backfill import run_backfill
 from migrations_data.models import SyncCheckpoint
 from migrations_data.products.backfill import backfill_products
@@ -53,6 +53,13 @@ def test_a_dry_run_translates_everything_and_sends_nothing(catalog, sync_client,
     assert products.rows == 25
     assert target_digests() == {}
     assert not SyncCheckpoint.objects.filter(name="products.backfill").exists()
+
+
+def test_a_dry_run_names_a_document_the_contract_would_refuse(catalog, sync_client):
+    Product.objects.filter(pk=catalog[3].pk).update(currency="eur")
+
+    with pytest.raises(SyncError, match=rf"invalid_document: products {catalog[3].pk}: currency"):
+        backfill_products(client=sync_client, batch_size=10, dry_run=True)
 
 
 def test_each_batch_moves_the_checkpoint_and_a_finished_run_is_marked(catalog, sync_client):
