@@ -17,10 +17,12 @@ import secrets
 import subprocess
 import sys
 import uuid
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
 
+from extracted.auth_service.internal_identity import sign_identity
 from legacy_monolith.core.management.seeding.catalog_spec import CATEGORY_TREE
 from legacy_monolith.demo.processes import REPO_ROOT, free_port, manage, monolith_process, service_process
 from tests.e2e.product_service import running_product_service
@@ -32,6 +34,12 @@ PRODUCTS = "/api/v1/catalog/products"
 CATEGORIES = "/api/v1/catalog/categories"
 EDGE_ID = 900_001  # the edge rows get explicit ids from here on
 
+IDENTITY_KEY = secrets.token_urlsafe(48)
+USER_IDS = """
+from legacy_monolith.accounts.models import Role, User
+users = User.objects.filter(is_active=True).order_by("id")
+print(users.filter(role=Role.STAFF).first().id, users.filter(role=Role.CUSTOMER).first().id)
+"""
 EDGE_ROWS = f"""
 from decimal import Decimal
 from legacy_monolith.catalog.models import Category, Product
@@ -186,7 +194,7 @@ def monolith(e2e_database_url, tmp_path_factory):
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
-        "INTERNAL_IDENTITY_KEY": secrets.token_urlsafe(48),
+        "INTERNAL_IDENTITY_KEY": IDENTITY_KEY,
         "ALLOWED_HOSTS": "*",
         "LOG_LEVEL": "WARNING",
     }
@@ -205,11 +213,12 @@ def monolith(e2e_database_url, tmp_path_factory):
         env=env,
     )
     manage("shell", "-c", EDGE_ROWS, env=env)
+    staff_id, customer_id = map(int, manage("shell", "-c", USER_IDS, env=env).stdout.split()[-2:])
     port = free_port()
     process = monolith_process(port=port, env=env, log_path=var_dir / "monolith.log")
     process.start(timeout=60)
     try:
-        yield f"http://127.0.0.1:{port}", env
+        yield f"http://127.0.0.1:{port}", env, {"staff": staff_id, "customer": customer_id}
     finally:
         process.stop()
 
@@ -227,6 +236,7 @@ def service(monolith, tmp_path_factory):
         "REDIS_URL": redis_url,
         "PRODUCT_CACHE_ENABLED": "1",
         "PRODUCT_CACHE_PREFIX": prefix,
+        "INTERNAL_IDENTITY_KEY": IDENTITY_KEY,  # the gateway's signed identity counts on both sides
     }
     with running_product_service(var_dir=tmp_path_factory.mktemp("contract-service"), env=env) as running:
         loaded = subprocess.run(
@@ -254,8 +264,19 @@ def service(monolith, tmp_path_factory):
         client.delete(*keys)
 
 
-def ask(base: str, method: str, path: str) -> requests.Response:
-    return requests.request(method, base + path, headers={"Host": HOST}, timeout=30, allow_redirects=False)
+def ask(base: str, method: str, path: str, headers: dict | None = None) -> requests.Response:
+    return requests.request(
+        method, base + path, headers={"Host": HOST, **(headers or {})}, timeout=30, allow_redirects=False
+    )
+
+
+def signed_identity(user_id: int, role: str, method: str, path: str) -> dict:
+    """What the gateway adds for a JWT user (extracted/auth_service/internal_identity.py)."""
+    value = sign_identity(
+        key=IDENTITY_KEY, user_id=user_id, roles=[role], scope=(), jti=uuid.uuid4().hex, method=method,
+        path=unquote(urlsplit(path).path),
+    )  # fmt: skip
+    return {"X-Strangler-Identity": value}
 
 
 def test_every_product_and_category_was_loaded(monolith, service):
@@ -294,3 +315,27 @@ def test_with_its_redis_down_the_service_still_answers_like_the_monolith(monolit
             assert (path, actual.status_code) == (path, expected.status_code)
             if method == "GET":
                 assert actual.json() == expected.json()
+
+
+STAFF_REQUESTS = [
+    ("GET", PRODUCTS + "?include_inactive=true"),
+    ("GET", PRODUCTS + "?include_inactive=true&ordering=-price&page=2"),
+    ("GET", PRODUCTS + "?include_inactive=true&q=speaker&ordering=name"),
+    ("GET", PRODUCTS + f"/{EDGE_ID + 4}"),  # inactive
+    ("HEAD", PRODUCTS + f"/{EDGE_ID + 4}"),
+    ("GET", PRODUCTS + "?include_inactive=maybe"),
+]
+
+
+@pytest.mark.parametrize("role", ["staff", "customer"])
+@pytest.mark.parametrize(("method", "path"), STAFF_REQUESTS)
+def test_a_signed_gateway_identity_gets_the_monolith_answer(monolith, service, role, method, path):
+    """Staff see inactive products on both sides; a customer's identity gets the customer answers. (The
+    monolith takes the role from its user table, the service from the signed identity: the Auth service
+    mirrors the one into the other.)"""
+    user_id = monolith[2][role]
+    expected = ask(monolith[0], method, path, signed_identity(user_id, role, method, path))
+    actual = ask(service[0].url, method, path, signed_identity(user_id, role, method, path))
+    assert actual.status_code == expected.status_code
+    if method == "GET":
+        assert actual.json() == expected.json()
