@@ -4,9 +4,11 @@ password change, account unlock (RBAC + the ABAC policy), and the JWKS."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from oauth2_provider.views import JwksInfoView
@@ -172,6 +174,72 @@ class TokenExchangeApi(APIView):
             ip=_ip(request),
         )
         return Response(token, headers={"Cache-Control": "no-store"})
+
+
+class AccountsCredentialsInput(serializers.Serializer):
+    username = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    name = serializers.CharField(max_length=64, required=False)  # the legacy token's label (tokens only)
+
+
+ACCOUNTS_LOGIN_OUTPUT = inline_serializer(
+    name="AccountsLogin",
+    fields={
+        "user": UserOutput(),
+        "access_token": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+        "refresh_token": serializers.CharField(),
+        "scope": serializers.CharField(),
+    },
+)
+
+
+def _legacy_user(user) -> dict:
+    """The user as the monolith's clients know it: `id` is the monolith's id (legacy_user_id)."""
+    data = UserOutput(user).data
+    if user.legacy_user_id is not None:
+        data["id"] = user.legacy_user_id
+    return data
+
+
+class AccountsLoginApi(APIView):
+    """The monolith's login paths answered by this service once `route.auth.login` moves them here:
+    POST /api/v1/accounts/login and /api/v1/accounts/tokens take the same body as on the monolith
+    (username or email, password; `name` for tokens) and check it here (lockout, audit, PBKDF2 -> Argon2id
+    upgrade), but answer a JWT pair of the first-party client AUTH_LOGIN_CLIENT_ID instead of a session
+    (login: 200 `{user, access_token, token_type, expires_in, refresh_token, scope}`) or an opaque token
+    (tokens: 201 `{token, token_type, expires_at, expires_in, name, prefix, refresh_token}`, `token` being
+    the access JWT). Contract change for clients: send `Authorization: Bearer <access_token>` and refresh
+    at POST /o/token (grant_type=refresh_token); `user.id` stays the monolith's id."""
+
+    authentication_classes: list = []
+
+    @extend_schema(
+        request=AccountsCredentialsInput, responses={200: ACCOUNTS_LOGIN_OUTPUT, 401: ERROR, 423: ERROR}
+    )
+    def post(self, request, kind: str):
+        data = _valid(AccountsCredentialsInput, request)
+        application = exchange.first_party_application(settings.AUTH_LOGIN_CLIENT_ID)
+        scopes = exchange.scopes_checked(settings.AUTH_EXCHANGE_DEFAULT_SCOPE)
+        user = services.user_authenticate(
+            username=data["username"], password=data["password"], ip=_ip(request)
+        )
+        pair = exchange.token_pair_issue(user=user, application=application, scopes=scopes)
+        headers = {"Cache-Control": "no-store"}
+        if kind == "login":
+            return Response({"user": _legacy_user(user), **pair}, headers=headers)
+        expires_at = timezone.now() + timedelta(seconds=int(pair["expires_in"]))
+        body = {
+            "token": pair["access_token"],
+            "token_type": pair["token_type"],
+            "expires_at": serializers.DateTimeField().to_representation(expires_at),
+            "expires_in": pair["expires_in"],
+            "name": data.get("name") or "default",
+            "prefix": pair["access_token"][:8],
+            "refresh_token": pair["refresh_token"],
+        }
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
 
 def _principal(request) -> TokenPrincipal:

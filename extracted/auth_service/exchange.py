@@ -120,10 +120,8 @@ def token_pair_issue(*, user: User, application, scopes: list[str]) -> dict:
     return dict(token)
 
 
-def token_exchange(
-    *, client_id: str, legacy_token: str = "", legacy_session: str = "", scope: str, ip: str = ""
-) -> dict:
-    """A valid legacy credential -> a JWT pair for first-party client `client_id`."""
+def first_party_application(client_id: str):
+    """The first-party (authorization code + PKCE) client named `client_id`, or 400 invalid_client."""
     application = (
         get_application_model()
         .objects.filter(client_id=client_id, authorization_grant_type="authorization-code")
@@ -131,10 +129,23 @@ def token_exchange(
     )
     if application is None:
         raise ApplicationError("invalid_client", "No first-party client has this client_id", status=400)
+    return application
+
+
+def scopes_checked(scope: str) -> list[str]:
     scopes = scope.split()
     unknown = sorted(set(scopes) - set(oauth2_settings.SCOPES))
     if unknown:
         raise ApplicationError("invalid_scope", "Unknown scopes", extra={"scopes": unknown}, status=400)
+    return scopes
+
+
+def token_exchange(
+    *, client_id: str, legacy_token: str = "", legacy_session: str = "", scope: str, ip: str = ""
+) -> dict:
+    """A valid legacy credential -> a JWT pair for first-party client `client_id`."""
+    application = first_party_application(client_id)
+    scopes = scopes_checked(scope)
     kind = "legacy_token" if legacy_token else "legacy_session"
     try:
         identity = legacy_identity_fetch(token=legacy_token, session=legacy_session)

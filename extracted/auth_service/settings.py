@@ -99,6 +99,8 @@ if _oidc_key_is_dev:
 MONOLITH_URL = _env.get("MONOLITH_URL", "http://127.0.0.1:8000")
 AUTH_LEGACY_TIMEOUT_SECONDS = float(_env.get("AUTH_LEGACY_TIMEOUT_SECONDS", "5"))
 AUTH_EXCHANGE_DEFAULT_SCOPE = _env.get("AUTH_EXCHANGE_DEFAULT_SCOPE", "read write")
+# The first-party client whose token pairs POST /api/v1/accounts/login|tokens (the cutover's login) mints.
+AUTH_LOGIN_CLIENT_ID = _env.get("AUTH_LOGIN_CLIENT_ID", "web")
 
 # --- lockout ---
 AUTH_LOCKOUT_THRESHOLD = env_int(_env, "AUTH_LOCKOUT_THRESHOLD", 5)
