@@ -114,12 +114,14 @@ def running_stack(*, database_url: str, workers: int, log_dir: Path) -> Iterator
 
     try:
         port = free_port()
+        identity_key = secrets.token_urlsafe(32)
         monolith_env = {
             "DATABASE_URL": database_url,
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
             "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
+            "INTERNAL_IDENTITY_KEY": identity_key,  # shared with the gateways
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",
         }
@@ -157,6 +159,7 @@ def running_stack(*, database_url: str, workers: int, log_dir: Path) -> Iterator
                 "MONOLITH_URL": monolith_url,
                 "FLAGS_FILE": str(flags_file),
                 "SHADOW_QUEUE_URL": queue_url,
+                "INTERNAL_IDENTITY_KEY": identity_key,
                 "GATEWAY_AUDIT_LOG": str(prefix / f"audit-{mode}.jsonl"),
                 "STRANGLER_VAR_DIR": str(prefix),
                 "GATEWAY_RATE_LIMIT_CLIENT": "",
