@@ -21,7 +21,9 @@ class Resume:
 
 def checkpoint_start(*, name: str, restart: bool = False) -> Resume:
     """Where a run of job `name` starts: after the last id of an unfinished run, else from the start."""
-    checkpoint, created = SyncCheckpoint.objects.get_or_create(name=name)
+    checkpoint, created = SyncCheckpoint.objects.get_or_create(
+        name=name, defaults={"position": {"last_id": 0}}
+    )
     if created or restart or checkpoint.finished_at is not None:
         SyncCheckpoint.objects.filter(pk=checkpoint.pk).update(
             position={"last_id": 0}, rows_done=0, started_at=timezone.now(), finished_at=None

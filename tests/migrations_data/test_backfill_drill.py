@@ -46,7 +46,7 @@ def checkpoint(database_url: str) -> tuple[int, int, bool] | None:
         )
         row = cur.fetchone()
     conn.close()
-    return None if row is None else (int(row[0]["last_id"]), row[1], row[2])
+    return None if row is None else (int(row[0].get("last_id", 0)), row[1], row[2])
 
 
 def test_a_backfill_killed_midway_resumes_after_its_checkpoint_and_verifies_clean(monolith_env):
