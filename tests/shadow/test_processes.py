@@ -6,16 +6,9 @@ import subprocess
 
 import pytest
 
-from legacy_monolith.demo.processes import REPO_ROOT, ProcessStartError, manage, python_argv
+from legacy_monolith.demo.processes import REPO_ROOT, manage, python_argv
 from shadow.transport import FileQueueWriter
 from tests.shadow.builders import answer, make_pair
-
-# migrations_data's post_migrate hook (H3a) installs catalog triggers on every migrated alias, the
-# comparator's included, where no catalog table exists; until it asks the router, `migrate --database
-# shadow` fails there. Remove this marker once it passes (it then shows as XPASS).
-KNOWN_MIGRATE_BUG = pytest.mark.xfail(
-    raises=ProcessStartError, reason="migrations_data post_migrate hook ignores the router (H3a)"
-)
 
 
 @pytest.fixture
@@ -39,7 +32,6 @@ def gate(env, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@KNOWN_MIGRATE_BUG
 def test_the_gate_exit_codes_of_the_real_command(env, tmp_path):
     manage("migrate", "--database", "shadow", "--noinput", env=env)
     writer = FileQueueWriter(tmp_path / "queue")

@@ -88,8 +88,7 @@ def test_evidence_from_running_counts_equals_evidence_rebuilt_from_the_pairs(rec
 
 
 def test_the_migrations_create_exactly_the_models_tables():
-    # The test database is built from the models (TEST MIGRATE off for the alias); this keeps the
-    # migrations honest: makemigrations --check exits non-zero when a model changed without one.
+    # makemigrations --check exits non-zero when a model changed without a migration.
     call_command("makemigrations", "shadow", "--check", "--dry-run", verbosity=0)
 
 
