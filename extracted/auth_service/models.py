@@ -17,6 +17,8 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     legacy_user_id = models.BigIntegerField(unique=True, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # `sync users`: the version (monolith updated_at, microseconds) of the last document applied
+    legacy_version = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "auth_service_user"

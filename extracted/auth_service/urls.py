@@ -8,7 +8,7 @@ from oauth2_provider import views as oauth_views
 
 from extracted.common.urls import chassis_urlpatterns
 
-from . import apis
+from . import apis, internal
 
 # Named as in django-oauth-toolkit's own urls (namespace oauth2_provider), so its discovery document
 # points at these paths and at our JWKS.
@@ -42,6 +42,12 @@ urlpatterns = [
     re_path(
         r"^api/v1/accounts/(?P<kind>login|tokens)$", apis.AccountsLoginApi.as_view(), name="accounts-login"
     ),
+    # `sync users` (bearer INTERNAL_API_TOKEN)
+    path("internal/v1/import/users", internal.UserImportApi.as_view(), name="internal-import-users"),
+    path(
+        "internal/v1/verify/checksums", internal.UserChecksumsApi.as_view(), name="internal-verify-checksums"
+    ),
+    path("internal/v1/verify/digests", internal.UserDigestsApi.as_view(), name="internal-verify-digests"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

@@ -177,6 +177,41 @@ ENTITIES: dict[str, dict[str, Action]] = {
 }
 
 
+# --- users (owner H5b: migrations_data/users; the same backfill/verify options as products) ---------
+
+
+def _users_action(name: str):
+    def run(options: dict[str, Any], command) -> int:
+        from migrations_data.users import command as users
+
+        return getattr(users, name)(options, command)
+
+    return run
+
+
+def _users_follow_arguments(parser: argparse.ArgumentParser) -> None:
+    from migrations_data.users.command import follow_arguments
+
+    follow_arguments(parser)
+
+
+ENTITIES["users"] = {
+    "backfill": Action(
+        "copy every monolith user into the Auth service", _backfill_arguments, _users_action("users_backfill")
+    ),
+    "follow": Action(
+        "send changed users to the Auth service (periodic keyset pass)",
+        _users_follow_arguments,
+        _users_action("users_follow"),
+    ),
+    "verify": Action(
+        "compare users on both sides (no password hashes); --repair re-sends the differences",
+        _verify_arguments,
+        _users_action("users_verify"),
+    ),
+}
+
+
 class Command(BaseCommand):
     help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
 

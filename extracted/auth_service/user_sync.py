@@ -1,0 +1,109 @@
+"""`sync users` on the auth service's side: the bulk upsert of user documents and the verify digests.
+
+Upsert keyed by legacy_user_id with the version rule (applied only when newer than the stored
+`legacy_version`; equal or older: `stale`, nothing written; idempotent). A user the token exchange
+mirrored (no version yet) takes the document. The password: the monolith's hash is carried, EXCEPT that
+a hash already upgraded to Argon2id here is never overwritten by a synced PBKDF2 one (the user logged in
+here; the monolith's older hash would only downgrade it). Digests are computed from the stored rows with
+user_contract.user_digest (no password, no version).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.hashers import identify_hasher
+from django.db import IntegrityError, transaction
+
+from extracted.common.errors import ApplicationError
+
+from .models import User
+from .user_contract import range_digest, render_timestamp, user_digest
+
+UPGRADED_ALGORITHM = "argon2"
+
+
+def _algorithm(encoded: str) -> str | None:
+    try:
+        return identify_hasher(encoded).algorithm
+    except ValueError:
+        return None  # unusable ("!...") or unknown
+
+
+def _apply(user: User, doc: dict) -> None:
+    user.username, user.email = doc["username"], doc["email"]
+    user.first_name, user.last_name = doc["first_name"], doc["last_name"]
+    user.role, user.is_active = doc["role"], doc["is_active"]
+    user.date_joined = datetime.fromisoformat(doc["date_joined"])
+    user.legacy_version = doc["version"]
+    upgraded_here = _algorithm(user.password or "") == UPGRADED_ALGORITHM
+    if not (upgraded_here and _algorithm(doc["password"]) != UPGRADED_ALGORITHM):
+        user.password = doc["password"]
+
+
+def users_import(*, users: list[dict]) -> dict:
+    """Apply a batch of validated user documents; {"applied", "stale", "deleted": 0}."""
+    applied = stale = 0
+    with transaction.atomic():
+        existing = {
+            u.legacy_user_id: u
+            for u in User.objects.select_for_update().filter(legacy_user_id__in=[d["id"] for d in users])
+        }
+        for doc in users:
+            user = existing.get(doc["id"])
+            if user is not None and user.legacy_version is not None and user.legacy_version >= doc["version"]:
+                stale += 1
+                continue
+            user = user or User(legacy_user_id=doc["id"])
+            _apply(user, doc)
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:
+                raise ApplicationError(
+                    "user_conflict",
+                    "Another account here already holds this username or email",
+                    status=409,
+                    extra={"legacy_user_id": doc["id"]},
+                ) from None
+            existing[doc["id"]] = user
+            applied += 1
+    return {"applied": applied, "stale": stale, "deleted": 0}
+
+
+def _document(user: User) -> dict:
+    return {
+        "id": user.legacy_user_id,
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": user.role,
+        "is_active": user.is_active,
+        "date_joined": render_timestamp(user.date_joined),
+    }
+
+
+def _pairs(lo: int, hi: int) -> list[tuple[int, str]]:
+    users = User.objects.filter(legacy_user_id__gte=lo, legacy_user_id__lt=hi).order_by("legacy_user_id")
+    return [(u.legacy_user_id, user_digest(_document(u))) for u in users.iterator(chunk_size=2000)]
+
+
+def user_digests(lo: int, hi: int) -> dict[int, str]:
+    return dict(_pairs(lo, hi))
+
+
+def user_range_checksums(ranges: Iterable[tuple[int, int]]) -> list[dict]:
+    """Count and digest of the synced users with lo <= legacy_user_id < hi, per range (one query)."""
+    ranges = list(ranges)
+    if not ranges:
+        return []
+    pairs = _pairs(min(lo for lo, _ in ranges), max(hi for _, hi in ranges))
+    ids = [pair[0] for pair in pairs]
+    answers = []
+    for lo, hi in ranges:
+        inside = pairs[bisect_left(ids, lo) : bisect_left(ids, hi)]
+        answers.append({"lo": lo, "hi": hi, "count": len(inside), "digest": range_digest(inside)})
+    return answers
