@@ -304,7 +304,12 @@ def test_with_its_redis_down_the_service_still_answers_like_the_monolith(monolit
     none a 5xx. (Ready means /healthz here: /readyz reports the missing Redis.)"""
     running, _ = service
     port = free_port()
-    env = {**running.env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "PRODUCT_CACHE_ENABLED": "1"}
+    env = {
+        **running.env,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "PRODUCT_CACHE_ENABLED": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),  # not the first service's metrics
+    }
     process = service_process(
         "product_service", port=port, env=env, workers=1, log_path=tmp_path / "down.log"
     )
@@ -339,3 +344,15 @@ def test_a_signed_gateway_identity_gets_the_monolith_answer(monolith, service, r
     assert actual.status_code == expected.status_code
     if method == "GET":
         assert actual.json() == expected.json()
+
+
+def test_the_repeated_answers_came_from_the_cache(service):
+    """Runs after the comparisons (file order): the service's /metrics count cache hits for them."""
+    metrics = requests.get(service[0].url + "/metrics", timeout=10).text
+    hits = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("product_cache_lookups_total{") and 'result="hit"' in line
+    )
+    assert hits >= 50
+    assert "product_cache_hit_ratio{" in metrics
