@@ -17,6 +17,7 @@ from acl_adapters.catalog.translate import (
     product_row_to_document,
     product_to_document,
 )
+from extracted.product_service import contract
 from legacy_monolith.catalog.apis.serializers import CategoryOutput, ProductOutput
 from legacy_monolith.catalog.models import Category, Product
 from tests.factories import CategoryFactory, ProductFactory
@@ -59,7 +60,7 @@ CASES = {
     "unicode": {
         "name": "Ordinateur portable très léger — 日本語 ✓",
         "description": "Zeilen\numbruch, emoji 🚀, NUL-free",
-        "attributes": {"farbe": "grün", "größe": '15"'},
+        "attributes": {"farbe": "grün", "groesse": '15" — 日本'},
         "category": Category(id=3, slug="portables", name="Portables élégants"),
     },
     "empty attributes and images": {"attributes": {}, "image_urls": [], "description": ""},
@@ -70,7 +71,7 @@ CASES = {
         "created_at": datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
         "updated_at": datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
     },
-    "nested attributes": {"attributes": {"ports": {"usb_c": 2, "hdmi": True}, "tags": ["a", None, 1.5]}},
+    "typed attribute values": {"attributes": {"ram_gb": 16, "weight_kg": 1.25, "touch": True, "note": ""}},
 }
 
 
@@ -102,6 +103,14 @@ def test_the_document_carries_exactly_what_the_monolith_renders_less_in_stock(ov
 
     assert api.pop("in_stock") == (original.stock > 0)
     assert {key: value for key, value in document.items() if key != "version"} == api
+
+
+@pytest.mark.parametrize("overrides", CASES.values(), ids=CASES.keys())
+def test_every_translated_document_passes_the_product_services_contract(overrides):
+    product = unsaved_product(**overrides)
+
+    assert contract.validate_product(product_to_document(product, version=9)) is not None
+    assert contract.validate_category(category_to_document(product.category, version=2)) is not None
 
 
 def test_prices_are_strings_with_two_decimals():
