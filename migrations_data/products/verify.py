@@ -42,12 +42,20 @@ def _rows():
 
 
 def _source_stream(lo: int = 0, hi: int = MAX_ID) -> Iterator[tuple[int, str]]:
-    """(id, digest) of every product with lo <= id < hi, ascending: the `.values()` query's own SQL on a
-    server-side cursor, rows zipped into the same dicts `.values()` makes (JSON decoded by orjson: the
-    PostgreSQL backend hands jsonb over as text), through the same translator."""
-    sql, params = _rows().filter(id__gte=lo, id__lt=hi).query.sql_with_params()
+    """(id, digest) of every product with lo <= id < hi, ascending, through the ACL translator.
+
+    PostgreSQL: the `.values()` query's own SQL on a server-side cursor, rows zipped into the same dicts
+    `.values()` makes (psycopg2 already gives Decimal, aware datetimes and bools; jsonb comes as text and
+    is decoded by orjson), which skips Django's per-row converters. Other databases (SQLite, the embedded
+    profile) need those converters: `.values().iterator()`."""
+    rows = _rows().filter(id__gte=lo, id__lt=hi)
+    if connection.vendor != "postgresql":
+        for row in rows.iterator(chunk_size=STREAM_CHUNK):
+            yield row["id"], doc_digest(product_row_to_document(row))
+        return
+    sql, params = rows.query.sql_with_params()
     with connection.chunked_cursor() as cursor:
-        cursor.cursor.itersize = STREAM_CHUNK
+        cursor.cursor.itersize = STREAM_CHUNK  # rows per round trip of the server-side cursor
         cursor.execute(sql, params)
         for values in cursor:
             row = dict(zip(PRODUCT_ROW_FIELDS, values, strict=True))
