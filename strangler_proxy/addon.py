@@ -7,7 +7,8 @@ Order matters (each hook runs addon by addon in this order):
 - EdgeIdentity strips client X-Strangler-* headers before anything reads them and says who the user is;
   JwtAuth verifies a Bearer JWT locally (a bad one: 401 from the gateway) and makes it the identity;
 - RateLimit may answer 429; Router picks the upstream; IdentityHeader swaps a JWT for the signed
-  X-Strangler-Identity on requests routed to the monolith; Forwarder calls it (pooled connections, timeouts,
+  X-Strangler-Identity on requests routed to the monolith; LoginStickiness re-buckets an anonymous login
+  by the username in its body; Forwarder calls it (pooled connections, timeouts,
   bulkheads, breakers, fallback); Shadow mirrors shadow routes' requests in the background and publishes
   the shadow pairs; Audit and Metrics record what happened.
 """
@@ -31,6 +32,7 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.ratelimit", "RateLimit"),
     ("strangler_proxy.routing", "Router"),
     ("strangler_proxy.jwt_auth", "IdentityHeader"),
+    ("strangler_proxy.jwt_auth", "LoginStickiness"),
     ("strangler_proxy.forwarding", "Forwarder"),
     ("strangler_proxy.shadow_capture", "Shadow"),
     ("strangler_proxy.audit", "Audit"),

@@ -17,6 +17,12 @@ Two addons (strangler_proxy/addon.py places them):
   so the fallback answer is still the user's. Client copies of X-Strangler-Identity never get this far:
   EdgeIdentity strips every X-Strangler-* header first.
 
+- `LoginStickiness`, right after IdentityHeader: a login (`strangler_login_route`, default `auth.login`)
+  carries no credential yet, so the Router could only bucket it by client address. Once its (small JSON)
+  body is in, the route's flag is asked again for the user named in the body (`login:<username>`,
+  lower-cased), so a percentage rollout sends each user's logins to the same side every time. A login
+  that already carries a legacy credential or a JWT keeps the Router's per-user decision.
+
 Verification is inline on the event loop when the key is cached and fresh; only a JWKS fetch goes to a
 thread, so the loop never waits on the auth service.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 from urllib.parse import urlsplit
@@ -40,11 +47,20 @@ from extracted.auth_service.internal_identity import (
 )
 from extracted.auth_service.jwks import JwksCache
 from extracted.auth_service.tokens import AccessTokenClaims, InvalidToken, verify_access_token
+from flags import FlagContext
 from strangler_proxy.gateway_errors import answer, error_response
 from strangler_proxy.guard import PATH_KEY
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER
-from strangler_proxy.routes import Decision, Identity, UnsafePath, route_path
-from strangler_proxy.routing import DECISION_KEY
+from strangler_proxy.routes import (
+    Decision,
+    Identity,
+    UnsafePath,
+    decide,
+    is_idempotent,
+    match_route,
+    route_path,
+)
+from strangler_proxy.routing import DECISION_KEY, rewrite_to
 
 logger = logging.getLogger(__name__)
 
@@ -254,3 +270,64 @@ class IdentityHeader:
             path=path,
             ttl_seconds=self.ttl,
         )
+
+
+MAX_LOGIN_BODY = 16 * 1024
+
+
+def login_username(request: http.Request) -> str | None:
+    """The `username` of a small JSON login body, lower-cased; None when there is none."""
+    body = request.raw_content
+    if not body or len(body) > MAX_LOGIN_BODY:
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    username = document.get("username") if isinstance(document, dict) else None
+    if not isinstance(username, str) or not username.strip():
+        return None
+    return username.strip().lower()
+
+
+class LoginStickiness:
+    """Option: strangler_login_route (the route id whose anonymous requests are bucketed by the username
+    in their body; default `auth.login`, empty: off). Uses the Router's flags and route table."""
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "strangler_login_route",
+            str,
+            "auth.login",
+            "Route whose anonymous requests are bucketed by the body's username (empty: off).",
+        )
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        route_id = ctx.options.strangler_login_route
+        if not route_id or flow.response or flow.error:
+            return
+        decision: Decision | None = flow.metadata.get(DECISION_KEY)
+        if decision is None or decision.route_id != route_id or decision.flag is None:
+            return
+        identity = flow.metadata.get(IDENTITY_KEY)
+        if identity is not None and identity.user_id:
+            return  # a known user: the Router already bucketed them by user id
+        username = login_username(flow.request)
+        router = ctx.master.addons.get("router")
+        if username is None or router is None or router.table is None:
+            return
+        route = next((r for r in router.table.routes if r.id == route_id), None)
+        path = flow.metadata.get(PATH_KEY)
+        if route is None or path is None or match_route((route,), flow.request.method, path) is None:
+            return
+        peer = flow.client_conn.peername
+        context = FlagContext(
+            user_id=f"login:{username}", session_id=None, remote_address=peer[0] if peer else None
+        )
+        enabled = router.memo.is_enabled(route.flag, context)
+        if enabled == decision.flag_enabled:
+            return
+        idempotent = is_idempotent(flow.request.method, "Idempotency-Key" in flow.request.headers)
+        changed = decide(router.table, route, flag_enabled=enabled, idempotent=idempotent)
+        flow.metadata[DECISION_KEY] = changed
+        rewrite_to(flow.request, changed.upstream)

@@ -1,4 +1,5 @@
-"""How the OpenAPI schema names bearer JWT authentication (registered when the app is ready)."""
+"""How the OpenAPI schema names bearer JWT authentication and the internal API token (registered when
+the app is ready)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
@@ -10,3 +11,13 @@ class BearerJwtScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class InternalTokenScheme(OpenApiAuthenticationExtension):
+    """The /internal/v1 endpoints' bearer INTERNAL_API_TOKEN (`sync users`)."""
+
+    target_class = "extracted.common.internal_auth.InternalTokenAuthentication"
+    name = "internalApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "INTERNAL_API_TOKEN"}

@@ -22,7 +22,7 @@ from extracted.auth_service.internal_identity import (
 )
 from extracted.auth_service.tokens import issue_access_token
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER, EdgeIdentity
-from strangler_proxy.jwt_auth import CLAIMS_KEY, IdentityHeader, JwtAuth
+from strangler_proxy.jwt_auth import CLAIMS_KEY, IdentityHeader, JwtAuth, login_username
 from strangler_proxy.routes import Decision, Identity, Upstream
 from strangler_proxy.routing import DECISION_KEY, flag_context
 from tests.strangler_proxy.conftest import addon_context, write_flags_file, write_routes
@@ -395,3 +395,22 @@ def test_through_the_gateway_an_expired_jwt_is_a_401_and_nothing_is_forwarded(jw
     assert answer.json()["code"] == "token_expired"
     assert set(answer.json()) == {"code", "message", "extra"}
     assert legacy.requests_to("/api/v1/orders") == []
+
+
+# --- LoginStickiness ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"username": " Alice@Example.com ", "password": "x"}', "alice@example.com"),
+        (b'{"password": "x"}', None),
+        (b'["alice"]', None),
+        (b"not json", None),
+        (b'{"username": "' + b"a" * 20_000 + b'"}', None),
+    ],
+)
+def test_a_login_is_bucketed_by_the_username_of_its_json_body(body, expected):
+    request = tutils.treq(method=b"POST", path=b"/api/v1/accounts/login", content=body)
+
+    assert login_username(request) == expected
