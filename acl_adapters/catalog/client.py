@@ -6,8 +6,10 @@ unsaved monolith instances (through the translators), so the monolith's own seri
 render the answer byte for byte as before. Resilience: pooled keep-alive connections, connect/read
 timeouts, retries with exponential backoff (tenacity; reads only, they are idempotent), and the gateway's
 circuit breaker (strangler_proxy.resilience: a plain state machine, guarded here by a lock because
-gunicorn threads share it). Whatever goes wrong raises CatalogServiceUnavailable: the caller falls back
-to the monolith's tables. A 404 is an answer, not a failure.
+gunicorn threads share it). pybreaker (synchronous, maintained) would fit as well, but it would be a new
+dependency and a second breaker with other rules (consecutive failures only, no failure rate) next to the
+gateway's; one breaker, one set of semantics. Whatever goes wrong raises CatalogServiceUnavailable: the
+caller falls back to the monolith's tables. A 404 is an answer, not a failure.
 """
 
 from __future__ import annotations
