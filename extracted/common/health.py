@@ -45,7 +45,8 @@ def check_broker() -> None:
 
 
 def readiness_checks() -> dict[str, Callable[[], None]]:
-    """Database always; Redis and the broker when configured; plus settings.READINESS_CHECKS (name: path)."""
+    """Database always; Redis and the broker when configured; plus settings.READINESS_CHECKS (name: path).
+    Which of them are optional is settings.READINESS_OPTIONAL's business (see readyz)."""
     checks: dict[str, Callable[[], None]] = {"database": check_database}
     if getattr(settings, "REDIS_URL", ""):
         checks["redis"] = check_redis
@@ -61,21 +62,27 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when every check passes; else 503 naming each failing check and its error."""
+    """200 when every required check passes; else 503 naming each failing required check and its error.
+
+    Checks named in settings.READINESS_OPTIONAL (e.g. {"redis"} for a service that answers uncached
+    without it) are run and reported but never make the service unready: a failing one is listed under
+    "degraded" and the answer stays 200 (status "degraded")."""
+    optional = set(getattr(settings, "READINESS_OPTIONAL", ()))
     results: dict[str, str] = {}
     failing: list[str] = []
+    degraded: list[str] = []
     for name, check in readiness_checks().items():
         try:
             check()
         except Exception as exc:  # any failure of a dependency means "not ready", never a 500
             log.warning("readiness check %s failed: %s", name, exc)
             results[name] = f"{type(exc).__name__}: {exc}"[:300]
-            failing.append(name)
+            (degraded if name in optional else failing).append(name)
         else:
             results[name] = "ok"
     if failing:
         message = f"Failing checks: {', '.join(failing)}"
-        return JsonResponse(
-            error_body("not_ready", message, {"failing": failing, "checks": results}), status=503
-        )
-    return JsonResponse({"status": "ready", "checks": results})
+        extra = {"failing": failing, "degraded": degraded, "checks": results}
+        return JsonResponse(error_body("not_ready", message, extra), status=503)
+    status = "degraded" if degraded else "ready"
+    return JsonResponse({"status": status, "checks": results, "degraded": degraded})

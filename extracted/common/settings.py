@@ -129,6 +129,7 @@ def service_settings(
         "MAX_REQUEST_BODY_BYTES": max_body,
         "DATA_UPLOAD_MAX_MEMORY_SIZE": max_body,
         "REDIS_URL": redis_url,
+        "READINESS_OPTIONAL": set(),  # /readyz checks reported but not required (extracted.common.health)
         "CACHES": {
             "default": (
                 {

@@ -31,6 +31,9 @@ CATALOG_STORE_URL = os.environ.get("CATALOG_STORE_URL", "orm")
 PRODUCT_CACHE_ENABLED = env_bool(os.environ, "PRODUCT_CACHE_ENABLED", True)
 PRODUCT_CACHE_TTL_SECONDS = env_int(os.environ, "PRODUCT_CACHE_TTL_SECONDS", 300)
 PRODUCT_CACHE_PREFIX = os.environ.get("PRODUCT_CACHE_PREFIX", "product-service")
+# Redis is only that cache (reads are answered uncached without it): a Redis outage leaves /readyz 200,
+# reported under "degraded", instead of taking every instance out of the load balancer.
+READINESS_OPTIONAL = {"redis"}
 
 # Who owns stock levels: `monolith` before cutover (stock arrives inside product documents), `service`
 # after it (document upserts keep the service's stock; it changes only by reserve/release/adjust events).

@@ -10,7 +10,8 @@ def test_healthz_answers_while_the_process_is_up(client):
     assert response.json() == {"status": "ok", "service": "chassis_service"}
 
 
-def test_readyz_checks_the_database_and_the_service_checks(client):
+def test_readyz_checks_the_database_and_the_service_checks(client, settings):
+    settings.REDIS_URL = ""  # no Redis configured (make test sets REDIS_URL for every session)
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "probe": "ok"}
@@ -60,3 +61,26 @@ def test_readyz_names_the_database_when_it_is_unreachable(client, settings):
         connection.settings_dict.update(saved)
     assert response.status_code == 503
     assert response.json()["extra"]["failing"] == ["database"]
+
+
+def test_an_optional_check_that_fails_is_reported_but_the_service_stays_ready(client, settings):
+    settings.READINESS_OPTIONAL = {"redis"}
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["degraded"]) == ("degraded", ["redis"])
+    assert body["checks"]["redis"].startswith("ConnectionError")
+    assert body["checks"]["database"] == "ok"
+
+
+def test_a_failing_required_check_is_503_even_when_only_an_optional_one_is_reported_with_it(
+    client, settings, monkeypatch, tmp_path
+):
+    settings.READINESS_OPTIONAL = {"redis"}
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    monkeypatch.setenv("CHASSIS_PROBE_FILE", str(tmp_path / "absent"))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    extra = response.json()["extra"]
+    assert (extra["failing"], extra["degraded"]) == (["probe"], ["redis"])
