@@ -82,3 +82,25 @@ def test_log_lines_are_json_with_the_gateway_trace_id(served):
     ]
     assert line["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert (line["level"], line["service"], line["status_code"]) == ("WARNING", "chassis_service", 404)
+
+
+def test_serve_without_bind_listens_on_the_services_default_port(tmp_path):
+    """The chassis service's default port comes from CHASSIS_SERVICE_PORT (a free one here)."""
+    port = free_port()
+    env = {**os.environ, "CHASSIS_SERVICE_PORT": str(port), "STRANGLER_VAR_DIR": str(tmp_path / "var")}
+    for name in ("CHASSIS_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "REDIS_URL", "BROKER_URL"):
+        env.pop(name, None)
+    help_text = subprocess.run(
+        python_argv("-m", SERVICE, "serve", "--help"), env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"127.0.0.1:{port}" in " ".join(help_text.split())
+    process = ManagedProcess(
+        "chassis_service",
+        python_argv("-m", SERVICE, "serve", "--workers", "1"),
+        f"http://127.0.0.1:{port}/healthz",
+        env=env,
+        log_path=tmp_path / "service.log",
+    )
+    with process:
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["status"] == "ok"
+    assert (tmp_path / "var" / "prometheus" / f"chassis_service-{port}").is_dir()

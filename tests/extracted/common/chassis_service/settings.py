@@ -1,4 +1,7 @@
-"""Settings of the chassis test service: nothing but the chassis (database: CHASSIS_DATABASE_URL)."""
+"""Settings of the chassis test service: nothing but the chassis (database: CHASSIS_DATABASE_URL; default
+port: CHASSIS_SERVICE_PORT, so a test can serve it without --bind on a free port)."""
+
+import os
 
 from extracted.common.settings import service_settings
 
@@ -7,7 +10,7 @@ globals().update(
         "chassis_service",
         database_env="CHASSIS_DATABASE_URL",
         root_urlconf="tests.extracted.common.chassis_service.urls",
-        default_port=8199,
+        default_port=int(os.environ.get("CHASSIS_SERVICE_PORT", "8199")),
     )
 )
 READINESS_CHECKS = {"probe": "tests.extracted.common.chassis_service.views.probe_check"}
