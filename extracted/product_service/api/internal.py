@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from extracted.common.errors import ApplicationError
 from extracted.common.internal_auth import InternalAPIView
+from extracted.common.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
 from extracted.product_service import contract, services
 from extracted.product_service.selectors import catalog_store
 from extracted.product_service.store.port import StockLine
@@ -23,10 +24,7 @@ from extracted.product_service.store.port import StockLine
 from .v1 import ERROR
 
 MAX_IMPORT_DOCUMENTS = 5000
-MAX_VERIFY_RANGES = 1000
-MAX_DIGEST_SPAN = 100_000
 MAX_STOCK_LINES = 200
-SMALL_BODY_BYTES = 256 * 1024  # everything but the imports
 
 
 class InternalTokenScheme(OpenApiAuthenticationExtension):
@@ -37,17 +35,6 @@ class InternalTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "INTERNAL_API_TOKEN"}
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not declare (a typo must not be silently ignored)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({str(key)[:64]: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
 
 
 class ProductImportInput(StrictSerializer):
@@ -61,33 +48,6 @@ class ProductImportInput(StrictSerializer):
 
 class CategoryImportInput(StrictSerializer):
     categories = serializers.ListField(child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS)
-
-
-class ChecksumsInput(StrictSerializer):
-    ranges = serializers.ListField(
-        child=serializers.ListField(
-            child=serializers.IntegerField(min_value=0, max_value=contract.MAX_ID), min_length=2, max_length=2
-        ),
-        max_length=MAX_VERIFY_RANGES,
-    )
-
-    def validate_ranges(self, ranges):
-        for index, (lo, hi) in enumerate(ranges):
-            if lo > hi:
-                raise serializers.ValidationError(f"ranges[{index}]: lo must not be greater than hi")
-        return [(lo, hi) for lo, hi in ranges]
-
-
-class DigestsInput(StrictSerializer):
-    lo = serializers.IntegerField(min_value=0, max_value=contract.MAX_ID)
-    hi = serializers.IntegerField(min_value=0, max_value=contract.MAX_ID)
-
-    def validate(self, attrs):
-        if attrs["lo"] > attrs["hi"]:
-            raise serializers.ValidationError({"lo": ["lo must not be greater than hi"]})
-        if attrs["hi"] - attrs["lo"] > MAX_DIGEST_SPAN:
-            raise serializers.ValidationError({"hi": [f"A drill-down spans at most {MAX_DIGEST_SPAN} ids"]})
-        return attrs
 
 
 class StockLineInput(StrictSerializer):
@@ -121,26 +81,6 @@ RESERVATION = inline_serializer(
         "lines": serializers.ListField(child=serializers.DictField()),
     },
 )
-
-
-def validated(
-    serializer_class: type[serializers.Serializer], request, max_bytes: int = SMALL_BODY_BYTES
-) -> dict:
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > max_bytes:
-        raise ApplicationError(
-            "payload_too_large",
-            f"Request body exceeds {max_bytes} bytes",
-            extra={"limit_bytes": max_bytes, "content_length": length},
-            status=413,
-        )
-    if not isinstance(request.data, dict):
-        raise ApplicationError(
-            "validation_error", "The request body must be a JSON object", extra={"fields": {}}
-        )
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def checked_documents(docs: list[Any], validate, where: str) -> list[dict]:

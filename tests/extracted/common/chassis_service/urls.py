@@ -8,4 +8,6 @@ urlpatterns = [
     path("widgets/<int:pk>", views.widget, name="widget-detail"),
     path("echo", views.echo, name="echo"),
     path("internal/ping", views.InternalPing.as_view(), name="internal-ping"),
+    path("internal/verify/checksums", views.InternalVerifyChecksums.as_view(), name="internal-checksums"),
+    path("internal/verify/digests", views.InternalVerifyDigests.as_view(), name="internal-digests"),
 ]

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from extracted.common.errors import ApplicationError, NotFoundError
 from extracted.common.internal_auth import InternalAPIView
+from extracted.common.internal_inputs import ChecksumsInput, DigestsInput, validated
 
 log = logging.getLogger("chassis_service")
 
@@ -38,3 +39,15 @@ def echo(request):
 class InternalPing(InternalAPIView):
     def get(self, request):
         return Response({"pong": True})
+
+
+class InternalVerifyChecksums(InternalAPIView):
+    """Echoes the validated verify/checksums body (the chassis's service-neutral verify inputs)."""
+
+    def post(self, request):
+        return Response({"ranges": validated(ChecksumsInput, request)["ranges"]})
+
+
+class InternalVerifyDigests(InternalAPIView):
+    def post(self, request):
+        return Response(validated(DigestsInput, request, max_bytes=64))
