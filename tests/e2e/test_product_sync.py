@@ -216,6 +216,7 @@ READ_PATHS = (
     "/api/v1/catalog/products/{id}",
     "/api/v1/catalog/products?page=3&page_size=50",
     "/api/v1/catalog/products?ordering=-price&page_size=20",
+    "/api/v1/catalog/products?q=wireless&page_size=10",
     "/api/v1/catalog/categories",
 )
 
@@ -263,6 +264,8 @@ def test_backfill_follow_verify_then_the_route_moves_to_the_service_and_back(
     legacy = {path: upstream_of(gateway, path) for path in paths}
     assert {upstream for upstream, _, _ in legacy.values()} == {"legacy"}
     assert {status for _, status, _ in legacy.values()} == {200}
+    search = next(path for path in paths if "q=" in path)
+    assert json.loads(legacy[search][2])["count"] > 0  # the search matches something
     manage("flags", "on", ROUTE_FLAG, "--actor", "sync-e2e", env={**stack.env, **flags_env})
     wait_until(lambda: upstream_of(gateway, paths[0])[0] == "product", "the gateway to read the flag")
     for path in paths:
