@@ -1,5 +1,6 @@
 """The outbox relay against REAL PostgreSQL and RabbitMQ: what it publishes, coalescing, two relays side
-by side, and no loss when the broker connection drops (a TCP relay in front of RabbitMQ the test cuts).
+by side, and no loss when the broker connection drops (tests/extracted/common/flaky_proxy.py in front of
+RabbitMQ, which the test cuts).
 
 Every test publishes to its own exchange and reads its own queue (uuid names, deleted afterwards).
 The helpers here (EventQueue, relay_running) are shared with the broker-restart drill.
@@ -8,12 +9,11 @@ The helpers here (EventQueue, relay_running) are shared with the broker-restart 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,6 +31,7 @@ from legacy_monolith.demo.processes import free_port
 from migrations_data.models import OutboxEvent
 from migrations_data.outbox.relay import RelayResult, broker_connection_args, run_relay
 from migrations_data.outbox.status import sync_status
+from tests.extracted.common.flaky_proxy import RABBITMQ, FlakyProxy
 from tests.factories import CategoryFactory, ProductFactory
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -152,69 +153,11 @@ def relay_once(events: EventQueue, **options) -> RelayResult:
     return run_relay(once=True, exchange=events.exchange, broker_url=events.url, progress=False, **options)
 
 
-class CuttableLink:
-    """A TCP relay in front of RabbitMQ: `cut()` drops every connection and refuses new ones until
-    `restore()`. The broker itself keeps running; only this client's network path fails."""
-
-    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 5672)) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.refusing = False
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.refusing:
-                client.close()
-                continue
-            server = socket.create_connection(self.upstream)
-            with self.lock:
-                self.sockets += [client, server]
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        with suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        for sock in (source, sink):
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        self.refusing = True
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def restore(self) -> None:
-        self.refusing = False
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
-
-
 @pytest.fixture
-def cuttable_link() -> Iterator[CuttableLink]:
-    link = CuttableLink()
-    yield link
-    link.close()
+def cuttable_link() -> Iterator[FlakyProxy]:
+    """A TCP proxy in front of RabbitMQ: `cut()` drops the relay's connections until `restore()`."""
+    with FlakyProxy(RABBITMQ) as link:
+        yield link
 
 
 # --- what is published -----------------------------------------------------------------------------
@@ -310,7 +253,7 @@ def test_a_dropped_broker_connection_loses_no_change_and_the_relay_resumes(event
     category = CategoryFactory()
     first = ProductFactory.create_batch(10, category=category)
     with relay_running(
-        exchange=events.exchange, broker_url=cuttable_link.url, batch_size=4, poll_interval=0.05
+        exchange=events.exchange, broker_url=cuttable_link.amqp_url, batch_size=4, poll_interval=0.05
     ):
         wait_until(lambda: pending() == 0, "the first changes to be relayed")
         cuttable_link.cut()
@@ -332,7 +275,8 @@ def test_a_relay_stopped_while_the_broker_is_unreachable_leaves_the_rows_pending
     cuttable_link.cut()
     ProductFactory.create_batch(3)
     before = pending()
-    with relay_running(exchange=events.exchange, broker_url=cuttable_link.url, poll_interval=0.05) as relay:
+    options = {"exchange": events.exchange, "broker_url": cuttable_link.amqp_url, "poll_interval": 0.05}
+    with relay_running(**options) as relay:
         wait_until(lambda: OutboxEvent.objects.filter(attempts__gt=0).exists(), "a failed publish attempt")
     assert relay.outcome["result"].stopped_by == "stopped"
     assert relay.outcome["result"].failures >= 1
@@ -348,7 +292,7 @@ def test_the_metrics_port_serves_the_outbox_backlog_and_lag_gauges(events, cutta
     ProductFactory.create_batch(2)
     port = free_port()
     with relay_running(
-        exchange=events.exchange, broker_url=cuttable_link.url, metrics_port=port, poll_interval=0.05
+        exchange=events.exchange, broker_url=cuttable_link.amqp_url, metrics_port=port, poll_interval=0.05
     ):
 
         def gauges() -> dict[str, float]:

@@ -44,18 +44,13 @@ def test_amqp_publishing_waits_for_publisher_confirms():
 
 
 def test_publishing_retries_through_a_broker_outage(rabbit):
-    proxy = FlakyProxy(("127.0.0.1", 5672), drop_first=2)
-    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
     envelope = Envelope.new("order.placed", {"order_id": 1, "lines": []}, source="monolith")
-    try:
-        with Connection(rabbit.url) as conn:
-            orders = bound_queue(conn, rabbit, "order.*")
-            with Publisher(url, exchange=rabbit.exchange, attempts=5, backoff_max=0.2) as publisher:
-                publisher.publish(envelope)
-            assert proxy.accepted >= 3  # two dropped connections, then the one that delivered
-            assert Envelope.from_json(orders(conn.channel()).get(no_ack=True).body) == envelope
-    finally:
-        proxy.close()
+    with FlakyProxy(drop_first=2) as proxy, Connection(rabbit.url) as conn:
+        orders = bound_queue(conn, rabbit, "order.*")
+        with Publisher(proxy.amqp_url, exchange=rabbit.exchange, attempts=5, backoff_max=0.2) as publisher:
+            publisher.publish(envelope)
+        assert proxy.accepted >= 3  # two dropped connections, then the one that delivered
+        assert Envelope.from_json(orders(conn.channel()).get(no_ack=True).body) == envelope
 
 
 def test_an_unreachable_broker_ends_in_a_clear_error_after_the_retry_budget():

@@ -164,9 +164,8 @@ def test_the_embedded_filesystem_broker_retries_at_once_and_dead_letters_poison(
 def test_a_consumer_reconnects_after_losing_the_broker(rabbit, widgets):
     from tests.extracted.common.flaky_proxy import FlakyProxy
 
-    proxy = FlakyProxy(("127.0.0.1", 5672), drop_first=2)
-    try:
-        with Connection(f"amqp://guest:guest@127.0.0.1:{proxy.port}//", connect_timeout=2) as conn:
+    with FlakyProxy(drop_first=2) as proxy:
+        with Connection(proxy.amqp_url, connect_timeout=2) as conn:
             with Connection(rabbit.url) as direct:
                 worker_for(rabbit, widgets, direct)
             publish(rabbit, widget_created())
@@ -176,8 +175,6 @@ def test_a_consumer_reconnects_after_losing_the_broker(rabbit, widgets):
             stats = worker.run(max_messages=1)
         assert stats.processed == 1
         assert proxy.accepted >= 3
-    finally:
-        proxy.close()
 
 
 def test_a_garbage_attempt_header_counts_as_a_first_attempt(rabbit, widgets):
