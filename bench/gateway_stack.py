@@ -96,6 +96,22 @@ def database_prepare(database_url: str, *, products: int, seed: int) -> None:
         raise StackError(str(exc)) from exc
 
 
+def monolith_bench_env(database_url: str, *, identity_key: str) -> dict[str, str]:
+    """The monolith's environment in a bench: DEBUG off, as production runs it, so every secret its settings
+    refuse at the development default gets a random value for this run. `identity_key` is
+    INTERNAL_IDENTITY_KEY, which the bench's gateways must share (they sign X-Strangler-Identity)."""
+    return {
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
+        "INTERNAL_IDENTITY_KEY": identity_key,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def _nginx_conf(prefix: Path, ports: dict[str, int], workers: int) -> Path:
     text = NGINX_TEMPLATE.read_text()
     values = {"PREFIX": str(prefix), "WORKERS": str(workers), **{k: str(v) for k, v in ports.items()}}
@@ -149,14 +165,8 @@ def running_stack(
 
     try:
         monolith_port = free_port()
-        monolith_env = {
-            "DATABASE_URL": database_url,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-        }
+        identity_key = secrets.token_urlsafe(32)
+        monolith_env = monolith_bench_env(database_url, identity_key=identity_key)
         monolith = monolith_process(port=monolith_port, env=monolith_env, log_path=log("monolith"))
         start(replace(monolith, ready_url=f"http://127.0.0.1:{monolith_port}/readyz"))
         monolith_url = f"http://127.0.0.1:{monolith_port}"
@@ -203,6 +213,7 @@ def running_stack(
             env = {
                 "MONOLITH_URL": upstream_url,  # routes.yaml's legacy upstream
                 "FLAGS_FILE": str(flags_file),  # the bootstrap flags: every route on legacy
+                "INTERNAL_IDENTITY_KEY": identity_key,  # shared with the monolith
                 "GATEWAY_AUDIT_LOG": str(prefix / f"audit-{upstream}.jsonl"),
                 "STRANGLER_VAR_DIR": str(prefix),
                 "GATEWAY_RATE_LIMIT_CLIENT": "",

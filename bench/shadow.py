@@ -35,7 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .gateway import _concurrencies, _positive_int
-from .gateway_stack import StackError, _first_product, database_prepare
+from .gateway_stack import StackError, _first_product, database_prepare, monolith_bench_env
 from .report import emit_json_line, git_commit, load_average, median
 from .wrk import WrkError, WrkResult, wrk_run
 
@@ -114,17 +114,8 @@ def running_stack(*, database_url: str, workers: int, log_dir: Path) -> Iterator
 
     try:
         port = free_port()
-        identity_key = secrets.token_urlsafe(32)
-        monolith_env = {
-            "DATABASE_URL": database_url,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "PAYMENT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-            "INTERNAL_API_TOKEN": secrets.token_urlsafe(32),
-            "INTERNAL_IDENTITY_KEY": identity_key,  # shared with the gateways
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-        }
+        identity_key = secrets.token_urlsafe(32)  # shared with the gateways
+        monolith_env = monolith_bench_env(database_url, identity_key=identity_key)
         monolith = monolith_process(port=port, env=monolith_env, log_path=log("monolith"))
         start(replace(monolith, ready_url=f"http://127.0.0.1:{port}/readyz"))
         monolith_url = f"http://127.0.0.1:{port}"
