@@ -1,6 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from extracted.common.metrics import metrics_view
 from legacy_monolith.core import views as core_views
 from legacy_monolith.orders.apis.orders import OrdersApi
 from legacy_monolith.payments.apis import PaymentsApi
@@ -18,6 +19,8 @@ api_v1 = [
 urlpatterns = [
     path("healthz", core_views.healthz),
     path("readyz", core_views.readyz),
+    # Prometheus: the ACL catalog client's calls, fallbacks and breaker state (summed over gunicorn workers).
+    path("metrics", metrics_view),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
