@@ -15,12 +15,10 @@ from django.utils import timezone
 from acl_adapters.accounts.translate import USER_ROW_FIELDS, user_row_to_document
 from extracted.auth_service.user_contract import user_digest
 from migrations_data.engine.http import InternalApiClient
-from migrations_data.engine.verify import RangeChecksum, VerifyReport, VerifySides, compare_ids, verify_entity
+from migrations_data.engine.verify import VerifyReport, VerifySides, compare_ids, verify_entity
+from migrations_data.products.verify import product_sides
 
 from .spec import user_spec
-
-CHECKSUMS = "/internal/v1/verify/checksums"
-DIGESTS = "/internal/v1/verify/digests"
 
 
 def _source_stream(lo: int, hi: int) -> Iterator[tuple[int, str]]:
@@ -30,20 +28,14 @@ def _source_stream(lo: int, hi: int) -> Iterator[tuple[int, str]]:
 
 
 def user_sides(client: InternalApiClient) -> VerifySides:
-    def target_checksums(ranges: list[tuple[int, int]]) -> list[RangeChecksum]:
-        answer = client.post(CHECKSUMS, {"ranges": [[lo, hi] for lo, hi in ranges]})
-        return [RangeChecksum(r["lo"], r["hi"], r["count"], r["digest"]) for r in answer["ranges"]]
-
-    def target_digests(lo: int, hi: int) -> dict[int, str]:
-        answer = client.post(DIGESTS, {"lo": lo, "hi": hi})
-        return {int(key): value for key, value in answer["digests"].items()}
-
+    """The target side is the same verify API as the Product service's, asked of the auth service."""
+    target = product_sides(client)
     return VerifySides(
         source_max_id=lambda: get_user_model().objects.aggregate(top=Max("id"))["top"] or 0,
         source_stream=_source_stream,
         source_digests=lambda lo, hi: dict(_source_stream(lo, hi)),
-        target_checksums=target_checksums,
-        target_digests=target_digests,
+        target_checksums=target.target_checksums,
+        target_digests=target.target_digests,
     )
 
 

@@ -3,6 +3,8 @@ stand-in serving one), refused ones answered 401 by the gateway, good ones made 
 (sticky with the user's legacy id); JWT requests routed to the monolith carry the signed
 X-Strangler-Identity instead of the token, and a client's own copy of that header never gets through."""
 
+# ruff: noqa: F401, F811 -- `signing` is the auth service tests' key fixture, imported (one token minter)
+
 import asyncio
 import time
 
@@ -20,25 +22,16 @@ from extracted.auth_service.internal_identity import (
     sign_identity,
     verify_identity,
 )
-from extracted.auth_service.tokens import issue_access_token
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER, EdgeIdentity
 from strangler_proxy.jwt_auth import CLAIMS_KEY, IdentityHeader, JwtAuth, login_username
 from strangler_proxy.routes import Decision, Identity, Upstream
 from strangler_proxy.routing import DECISION_KEY, flag_context
+from tests.extracted.auth_service.test_tokens import AUDIENCE, ISSUER, mint, signing
 from tests.strangler_proxy.conftest import addon_context, write_flags_file, write_routes
 
-ISSUER = "https://auth.techstore.example"
-AUDIENCE = "techstore"
 KEY = "k" * 40
 LEGACY = Upstream("legacy", "http", "127.0.0.1", 8000)
 PRODUCT = Upstream("product", "http", "127.0.0.1", 8101)
-
-
-@pytest.fixture(scope="module")
-def signing():
-    key = crypto.generate_private_key()
-    kid = crypto.thumbprint(crypto.public_jwk(key.public_key()))
-    return key, kid
 
 
 def jwks_document(signing) -> dict:
@@ -52,23 +45,6 @@ def jwks_server(make_standin, signing):
     document = jwks_document(signing)
     server.responder = lambda received: (200, document) if received.path.endswith("/jwks.json") else None
     return server
-
-
-def mint(signing, **overrides) -> str:
-    key, kid = signing
-    arguments = {
-        "private_key": key,
-        "kid": kid,
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "subject": "42",
-        "ttl_seconds": 300,
-        "scopes": ["read", "write"],
-        "roles": ["staff"],
-        "legacy_user_id": 7,
-        "client_id": "web",
-    }
-    return issue_access_token(**{**arguments, **overrides})
 
 
 def jwt_options(jwks_server) -> dict:
@@ -207,7 +183,7 @@ def test_a_jwt_request_routed_to_the_monolith_carries_a_signed_identity_instead_
     identity = verify_identity(
         flow.request.headers[HEADER], key=KEY, method="POST", path="/api/v1/payments/3/refunds"
     )
-    assert (identity.user_id, identity.roles, identity.scope) == (7, ("staff",), ("read", "write"))
+    assert (identity.user_id, identity.roles, identity.scope) == (7, ("staff",), ("read", "openid"))
     assert identity.jti == flow.metadata[CLAIMS_KEY].claims["jti"]
     assert identity.expires_at <= time.time() + 30
 
