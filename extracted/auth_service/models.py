@@ -19,6 +19,8 @@ class User(AbstractUser):
     updated_at = models.DateTimeField(auto_now=True)
     # `sync users`: the version (monolith updated_at, microseconds) of the last document applied
     legacy_version = models.BigIntegerField(null=True, blank=True)
+    # the last password hash the monolith sent: tells "the same password, upgraded here" from "changed there"
+    legacy_password = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         db_table = "auth_service_user"

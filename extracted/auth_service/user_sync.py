@@ -3,9 +3,11 @@
 Upsert keyed by legacy_user_id with the version rule (applied only when newer than the stored
 `legacy_version`; equal or older: `stale`, nothing written; idempotent). A user the token exchange
 mirrored (no version yet) takes the document. The password: the monolith's hash is carried, EXCEPT that
-a hash already upgraded to Argon2id here is never overwritten by a synced PBKDF2 one (the user logged in
-here; the monolith's older hash would only downgrade it). Digests are computed from the stored rows with
-user_contract.user_digest (no password, no version).
+a hash already upgraded to Argon2id here is never overwritten by a synced PBKDF2 one of the same password
+(the monolith's hash is the one the upgrade started from: it would only downgrade it). The last hash the
+monolith sent is kept (`legacy_password`), so a password CHANGED on the monolith after the upgrade (a
+reset, say) still replaces it: the old password must stop working here too. Digests are computed from the
+stored rows with user_contract.user_digest (no password, no version).
 """
 
 from __future__ import annotations
@@ -38,9 +40,13 @@ def _apply(user: User, doc: dict) -> None:
     user.role, user.is_active = doc["role"], doc["is_active"]
     user.date_joined = datetime.fromisoformat(doc["date_joined"])
     user.legacy_version = doc["version"]
+    incoming = doc["password"]
     upgraded_here = _algorithm(user.password or "") == UPGRADED_ALGORITHM
-    if not (upgraded_here and _algorithm(doc["password"]) != UPGRADED_ALGORITHM):
-        user.password = doc["password"]
+    # the monolith still holds the hash this user's Argon2id one was upgraded from (or we never saw one)
+    same_password = user.legacy_password in ("", incoming)
+    if not (upgraded_here and _algorithm(incoming) != UPGRADED_ALGORITHM and same_password):
+        user.password = incoming
+    user.legacy_password = incoming
 
 
 def users_import(*, users: list[dict]) -> dict:

@@ -113,6 +113,21 @@ def test_an_argon2id_hash_upgraded_at_the_auth_service_is_never_overwritten_by_a
     assert login(auth_service, user.username).status_code == 200
 
 
+def test_a_password_changed_on_the_monolith_after_the_upgrade_replaces_the_argon2id_hash(
+    auth_service, client
+):
+    user = UserFactory()
+    call_command("sync", "users", "backfill", "--no-progress", "--restart")
+    assert login(auth_service, user.username).status_code == 200  # upgraded to Argon2id there
+
+    user.set_password("a-brand-new-passphrase")  # e.g. a reset on the legacy side
+    user.save()
+    run_follow(client, once=True)
+
+    assert login(auth_service, user.username).json()["code"] == "invalid_credentials"
+    assert login(auth_service, user.username, "a-brand-new-passphrase").status_code == 200
+
+
 def test_follow_sends_changed_users_and_a_second_pass_sends_nothing_new(client):
     user = UserFactory()
     call_command("sync", "users", "follow", "--once", "--overlap", "0")
