@@ -112,6 +112,25 @@ def monolith_bench_env(database_url: str, *, identity_key: str) -> dict[str, str
     }
 
 
+def gateway_bench_env(
+    *, monolith_url: str, flags_file: Path, identity_key: str, prefix: Path, name: str
+) -> dict[str, str]:
+    """A bench gateway's environment: routes.yaml's legacy upstream, its flags file, the monolith's
+    INTERNAL_IDENTITY_KEY, its audit log and state under the bench's temporary `prefix`; rate limits and
+    the metrics port off (not what the benches measure)."""
+    return {
+        "MONOLITH_URL": monolith_url,
+        "FLAGS_FILE": str(flags_file),
+        "INTERNAL_IDENTITY_KEY": identity_key,
+        "GATEWAY_AUDIT_LOG": str(prefix / f"audit-{name}.jsonl"),
+        "STRANGLER_VAR_DIR": str(prefix),
+        "GATEWAY_RATE_LIMIT_CLIENT": "",
+        "GATEWAY_RATE_LIMIT_ROUTE": "",
+        "GATEWAY_RATE_LIMIT_ROUTES": "",
+        "GATEWAY_METRICS_PORT": "",
+    }
+
+
 def _nginx_conf(prefix: Path, ports: dict[str, int], workers: int) -> Path:
     text = NGINX_TEMPLATE.read_text()
     values = {"PREFIX": str(prefix), "WORKERS": str(workers), **{k: str(v) for k, v in ports.items()}}
@@ -210,17 +229,13 @@ def running_stack(
                 "-m", "strangler_proxy", "--listen", f"127.0.0.1:{port}", "--workers", str(gateway_workers),
                 "--upstream", upstream_url, *gateway_args,
             )  # fmt: skip
-            env = {
-                "MONOLITH_URL": upstream_url,  # routes.yaml's legacy upstream
-                "FLAGS_FILE": str(flags_file),  # the bootstrap flags: every route on legacy
-                "INTERNAL_IDENTITY_KEY": identity_key,  # shared with the monolith
-                "GATEWAY_AUDIT_LOG": str(prefix / f"audit-{upstream}.jsonl"),
-                "STRANGLER_VAR_DIR": str(prefix),
-                "GATEWAY_RATE_LIMIT_CLIENT": "",
-                "GATEWAY_RATE_LIMIT_ROUTE": "",
-                "GATEWAY_RATE_LIMIT_ROUTES": "",
-                "GATEWAY_METRICS_PORT": "",
-            }
+            env = gateway_bench_env(  # the bootstrap flags: every route on legacy
+                monolith_url=upstream_url,
+                flags_file=flags_file,
+                identity_key=identity_key,
+                prefix=prefix,
+                name=upstream,
+            )
             url = f"http://127.0.0.1:{port}"
             start(
                 ManagedProcess(

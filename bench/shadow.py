@@ -35,7 +35,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .gateway import _concurrencies, _positive_int
-from .gateway_stack import StackError, _first_product, database_prepare, monolith_bench_env
+from .gateway_stack import (
+    StackError,
+    _first_product,
+    database_prepare,
+    gateway_bench_env,
+    monolith_bench_env,
+)
 from .report import emit_json_line, git_commit, load_average, median
 from .wrk import WrkError, WrkResult, wrk_run
 
@@ -146,18 +152,14 @@ def running_stack(*, database_url: str, workers: int, log_dir: Path) -> Iterator
                 "-m", "strangler_proxy", "--listen", f"127.0.0.1:{port}", "--workers", str(workers),
                 "--upstream", monolith_url, "--routes", str(routes),
             )  # fmt: skip
-            env = {
-                "MONOLITH_URL": monolith_url,
-                "FLAGS_FILE": str(flags_file),
-                "SHADOW_QUEUE_URL": queue_url,
-                "INTERNAL_IDENTITY_KEY": identity_key,
-                "GATEWAY_AUDIT_LOG": str(prefix / f"audit-{mode}.jsonl"),
-                "STRANGLER_VAR_DIR": str(prefix),
-                "GATEWAY_RATE_LIMIT_CLIENT": "",
-                "GATEWAY_RATE_LIMIT_ROUTE": "",
-                "GATEWAY_RATE_LIMIT_ROUTES": "",
-                "GATEWAY_METRICS_PORT": "",
-            }
+            env = gateway_bench_env(
+                monolith_url=monolith_url,
+                flags_file=flags_file,
+                identity_key=identity_key,
+                prefix=prefix,
+                name=mode,
+            )
+            env["SHADOW_QUEUE_URL"] = queue_url
             url = f"http://127.0.0.1:{port}"
             start(
                 ManagedProcess(
