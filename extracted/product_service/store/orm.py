@@ -10,8 +10,21 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connections, transaction
-from django.db.models import BooleanField, CharField, Count, F, FloatField, Func, Max, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Count,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Q,
+    QuerySet,
+    Value,
+    Window,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
@@ -222,12 +235,64 @@ class OrmCatalogStore:
         )
 
     def list_products(self, query: ProductQuery, *, offset: int, limit: int) -> tuple[list[dict], int]:
+        """One page and the total of all matches (the v1 contract's `count`).
+
+        A filtered listing reads its matches once: the page and `COUNT(*) OVER ()` come from one pass
+        over them (whatever index finds them), instead of a COUNT and then the page, each finding them
+        again. An unfiltered listing (active products only) counts from an index and takes the page's
+        ids in index order; counting in the same pass would read every row. Either way the documents are
+        fetched for the page's ids only, so deep offsets skip index entries, not whole rows."""
         ordering = common.check_ordering(query, search=False)
         common.check_page(offset, limit)
         queryset = self._filtered(query)
-        total = queryset.count()
-        ordered = queryset.order_by(*((ordering,) if ordering == "id" else (ordering, "id")))
-        return list(ordered.values_list("doc", flat=True)[offset : offset + limit]), total
+        if limit == 0:
+            return [], queryset.count()
+        narrowed = narrows(query)
+        try:
+            rows = self._page(queryset, ordering, offset, limit, with_total=narrowed)
+        except EmptyResultSet:  # a filter nothing can match (an unknown category)
+            return [], 0
+        docs = [orjson.loads(doc) if isinstance(doc, str | bytes) else doc for doc, _ in rows]
+        if narrowed and rows:
+            return docs, rows[0][1]
+        # An empty page past the end carries no total: count the matches alone.
+        return docs, queryset.count()
+
+    def _page(
+        self, queryset: QuerySet, ordering: str, offset: int, limit: int, *, with_total: bool
+    ) -> list[tuple[Any, int | None]]:
+        """`(doc, total)` rows of one page in the v1 order (key, then id). The matches are a subquery
+        that, carrying a window function, PostgreSQL plans on its own for all its rows (the cheapest
+        way to find them, e.g. a bitmap of the trigram or GIN indexes) rather than as an id-ordered
+        walk that the outer LIMIT would wrongly suggest; only the page's rows are then joined to their
+        documents."""
+        field, descending = common.order_field(ordering)
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+        keys = ["id"] if field == "id" else ["id", field]
+        if with_total:
+            matches = queryset.order_by().annotate(total=Window(Count("*"))).values_list(*keys, "total")
+        else:
+            matches = queryset.order_by().values_list(*keys)
+        inner, params = matches.query.get_compiler(using=self.using).as_sql()
+        direction = " DESC" if descending else ""
+        order = f"{quote(field)}{direction}, {quote('id')}" if field != "id" else quote("id")
+        outer_order = (
+            f"page.{quote(field)}{direction}, page.{quote('id')}" if field != "id" else f"page.{quote('id')}"
+        )
+        total = f"page.{quote('total')}" if with_total else "NULL"
+        table = quote(CatalogProduct._meta.db_table)
+        # The ordering is one of ORDERINGS (checked), the table and columns the model's own, and every
+        # value a bound parameter.
+        sql = (
+            f"SELECT product.{quote('doc')}, {total} FROM ("  # noqa: S608
+            f"SELECT * FROM ({inner}) matches ORDER BY {order} LIMIT %s OFFSET %s"
+            f") page JOIN {table} product ON product.{quote('id')} = page.{quote('id')} "
+            f"ORDER BY {outer_order}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, limit, offset])
+            return cursor.fetchall()
 
     def _filtered(self, query: ProductQuery) -> QuerySet[CatalogProduct]:
         """The monolith's product_list filters, one for one (legacy_monolith/catalog/selectors.py)."""
@@ -235,9 +300,15 @@ class OrmCatalogStore:
         if not query.include_inactive:
             queryset = queryset.filter(is_active=True)
         if query.category:
+            # The ids themselves, not a subquery: the planner then estimates how many products they
+            # hold from the column's statistics instead of a guess per subquery row.
             categories = CatalogCategory.objects.using(self.using)
             parents = categories.filter(slug=query.category).values("id")
-            category_ids = categories.filter(Q(slug=query.category) | Q(parent_id__in=parents)).values("id")
+            category_ids = list(
+                categories.filter(Q(slug=query.category) | Q(parent_id__in=parents))
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
             queryset = queryset.filter(category_id__in=category_ids)
         if query.min_price is not None:
             queryset = queryset.filter(price__gte=query.min_price)
@@ -528,3 +599,15 @@ class OrmCatalogStore:
             count=Count("id"), max_version=Max("version"), last=Max("applied_at")
         )
         return StoreStats(row["count"], row["max_version"] or 0, row["last"])
+
+
+def narrows(query: ProductQuery) -> bool:
+    """Whether a listing filters more than the active flag (whose matches an index alone can count)."""
+    return bool(
+        query.category
+        or query.q
+        or query.attributes
+        or query.in_stock is not None
+        or query.min_price is not None
+        or query.max_price is not None
+    )

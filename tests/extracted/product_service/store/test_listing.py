@@ -162,3 +162,59 @@ def test_an_unknown_ordering_is_refused(seeded_store):
 def test_an_attribute_name_that_could_read_as_a_path_or_operator_is_refused(seeded_store, name):
     with pytest.raises(InvalidQuery):
         seeded_store.list_products(ProductQuery(attributes={name: ["x"]}), offset=0, limit=10)
+
+
+# Filtered listings take the page and the total in one pass over the matches; unfiltered ones count
+# apart. Both are held to the same slices of the same orderings.
+PAGED = [
+    ("unfiltered", ProductQuery(), ACTIVE_IDS),
+    ("a category by price", ProductQuery(category="laptops", ordering="price"), [10, 2, 8, 3, 1]),
+    (
+        "a category by price descending",
+        ProductQuery(category="laptops", ordering="-price"),
+        [1, 3, 2, 8, 10],
+    ),
+    ("a search by name", ProductQuery(q="laptop", ordering="name"), [3, 4, 8, 2, 10]),
+    (
+        "in stock by stock descending",
+        ProductQuery(in_stock=True, ordering="-stock"),
+        [12, 5, 11, 4, 1, 10, 3, 8],
+    ),
+    (
+        "an attribute by creation",
+        ProductQuery(attributes={"ram_gb": ["16"]}, ordering="created_at"),
+        [2, 4, 1, 10],
+    ),
+    (
+        "a price range with inactive products",
+        ProductQuery(max_price=Decimal("200"), include_inactive=True),
+        [7, 9, 12],
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), [case[1:] for case in PAGED], ids=[case[0] for case in PAGED])
+def test_every_page_of_a_listing_is_its_slice_of_the_ordering_with_the_total(seeded_store, query, expected):
+    pages = [
+        seeded_store.list_products(query, offset=offset, limit=3) for offset in range(0, len(expected), 3)
+    ]
+
+    assert [item["id"] for items, _ in pages for item in items] == expected
+    assert {total for _, total in pages} == {len(expected)}
+
+
+@pytest.mark.parametrize(("query", "expected"), [case[1:] for case in PAGED], ids=[case[0] for case in PAGED])
+def test_a_page_past_the_end_of_any_listing_is_empty_with_the_total(seeded_store, query, expected):
+    assert seeded_store.list_products(query, offset=len(expected), limit=5) == ([], len(expected))
+    assert seeded_store.list_products(query, offset=0, limit=0) == ([], len(expected))
+
+
+def test_a_page_of_an_unknown_category_is_empty_with_no_total(seeded_store):
+    assert seeded_store.list_products(ProductQuery(category="no-such-slug"), offset=0, limit=5) == ([], 0)
+
+
+def test_a_paged_document_is_the_document_imported(seeded_store):
+    items, total = seeded_store.list_products(ProductQuery(category="audio"), offset=1, limit=2)
+
+    assert items == [product_doc(6), product_doc(9)]
+    assert total == 5

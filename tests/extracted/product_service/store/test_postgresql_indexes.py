@@ -5,6 +5,8 @@ sequential scans, so a plan without the index means the index cannot serve that 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.db.models import BooleanField
@@ -15,6 +17,7 @@ from extracted.product_service.store.orm import MATCH_SQL, OrmCatalogStore
 from extracted.product_service.store.port import ProductQuery
 
 from .adapters import POSTGRESQL_AVAILABLE
+from .dataset import CATEGORIES
 
 pytestmark = [
     pytest.mark.skipif(
@@ -59,3 +62,22 @@ def explain_without_seqscan(queryset) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
     return queryset.explain()
+
+
+def test_a_category_with_a_price_range_is_one_range_scan_of_its_index():
+    """The category's ids are resolved first, so they and the price range are conditions of one index
+    (the other indexes that could serve part of it are dropped in this test's transaction, as an
+    empty table gives the planner no reason to prefer one)."""
+    store = OrmCatalogStore(using="default")
+    store.upsert_categories(CATEGORIES)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX catalog_store_price_idx, catalog_store_category_idx")
+    query = ProductQuery(category="laptops", min_price=Decimal("100"), max_price=Decimal("900"))
+
+    plan = explain_without_seqscan(store._filtered(query))
+
+    assert "catalog_store_category_price_idx" in plan, plan
+    condition = plan.split("Index Cond:", 1)[1].split("\n", 1)[0]
+    assert "category_id = ANY ('{1,2}'" in condition, plan
+    assert "price >= '100'" in condition, plan
+    assert "price <= '900'" in condition, plan
