@@ -53,11 +53,15 @@ def account_unlock(subject: Subject, resource: Resource) -> Decision:
 
 
 def payment_refund(subject: Subject, resource: Resource) -> Decision:
-    """Admins refund any amount; staff up to their limit (attribute `refund_limit`, else 500.00)."""
+    """Admins refund any amount; staff up to their limit (attribute `refund_limit`, else 500.00; an
+    explicit None: no limit for this subject, what the monolith did before the limit was configured)."""
     if Role.ADMIN in subject.roles:
         return ALLOW
     if Role.STAFF in subject.roles:
-        limit = Decimal(str(subject.attributes.get("refund_limit", STAFF_REFUND_LIMIT)))
+        limit = subject.attributes.get("refund_limit", STAFF_REFUND_LIMIT)
+        if limit is None:
+            return ALLOW
+        limit = Decimal(str(limit))
         if Decimal(str(resource.attributes["amount"])) <= limit:
             return ALLOW
         return Decision(False, f"staff may refund at most {limit}")

@@ -121,13 +121,13 @@ class PaymentRefundsApi(APIView):
         data.is_valid(raise_exception=True)
         payment = payment_get(user=request.user, payment_id=payment_id)
         amount = data.validated_data.get("amount")
-        # ABAC (one policy module with the auth service): staff refund up to PAYMENT_STAFF_REFUND_LIMIT,
-        # admins any amount; otherwise 403 policy_denied with the reason.
+        # ABAC (one policy module with the auth service): staff refund up to PAYMENT_STAFF_REFUND_LIMIT
+        # (unset: no limit, as before), admins any amount; otherwise 403 policy_denied with the reason.
         policy_enforce(
             subject=Subject(
                 id=str(request.user.pk),
                 roles=(request.user.role,),
-                attributes={"refund_limit": settings.PAYMENT_STAFF_REFUND_LIMIT},
+                attributes={"refund_limit": settings.PAYMENT_STAFF_REFUND_LIMIT or None},
             ),
             action="payment.refund",
             resource=Resource(

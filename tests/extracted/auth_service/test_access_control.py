@@ -148,3 +148,9 @@ def test_an_unknown_user_is_a_404(api_client, make_user, bearer):
     api_client.credentials(HTTP_AUTHORIZATION=bearer(admin))
     answer = api_client.post("/api/v1/auth/users/999999/unlock")
     assert (answer.status_code, answer.json()["code"]) == (404, "user_not_found")
+
+
+def test_an_explicit_none_refund_limit_lets_staff_refund_any_amount():
+    subject = Subject("1", ("staff",), {"refund_limit": None})
+    resource = Resource("payment", "9", {"amount": "100000.00"})
+    assert policy_decide(subject=subject, action="payment.refund", resource=resource).allowed

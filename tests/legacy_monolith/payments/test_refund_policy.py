@@ -1,5 +1,6 @@
 """The staff refund endpoint asks the ABAC policy `payment.refund` (one module with the auth service):
-staff refund up to PAYMENT_STAFF_REFUND_LIMIT, admins any amount; beyond it 403 `policy_denied`."""
+staff refund up to PAYMENT_STAFF_REFUND_LIMIT, admins any amount; beyond it 403 `policy_denied`. Unset,
+staff refund any amount, as the monolith always let them."""
 
 from decimal import Decimal
 
@@ -59,3 +60,23 @@ def test_admins_refund_any_amount(settings, sandbox, charge, client_for, admin_u
 
     assert response.status_code == 201
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.REFUNDED
+
+
+def test_without_a_configured_limit_staff_refund_any_amount_as_before(
+    settings, sandbox, charge, client_for, staff_user
+):
+    settings.PAYMENT_STAFF_REFUND_LIMIT = ""
+    payment = charge(APPROVED)
+
+    response = refund(client_for(staff_user), payment, None, "policy-unset-limit")
+
+    assert response.status_code == 201
+
+
+def test_customers_are_refused_before_the_policy_is_asked(settings, sandbox, charge, client_for, customer):
+    settings.PAYMENT_STAFF_REFUND_LIMIT = "5.00"
+    payment = charge(APPROVED)
+
+    response = refund(client_for(customer), payment, "1.00", "policy-customer")
+
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
