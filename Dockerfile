@@ -1,5 +1,5 @@
-# One image for every strangler process (monolith, sandbox, later the gateway and services); the
-# compose file picks the command.
+# One image for every strangler process (monolith, sandbox, gateway, the extracted services, their
+# consumers and relays, the shadow comparator); the compose file picks the command.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,8 +11,9 @@ WORKDIR /app
 COPY . /app
 RUN pip install . \
     && useradd --system --home /app strangler \
-    && mkdir -p /app/var && chown strangler /app/var
+    && mkdir -p /app/var/shared && chown -R strangler /app/var
 USER strangler
 
-EXPOSE 8000
+# monolith, gateway, Product service, Auth service
+EXPOSE 8000 8080 8101 8102
 CMD ["gunicorn", "legacy_monolith.wsgi", "-b", "0.0.0.0:8000", "-w", "2", "-k", "gthread", "--threads", "4"]
