@@ -61,10 +61,13 @@ class JwksCache:
             return self._keys.get(kid)
 
     def cached_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
-        """The key of `kid` if the set is fresh and holds it, without ever fetching (callers on an event
-        loop verify inline with this and go to a thread for `key_for_kid` only when it answers None)."""
+        """The key of `kid` from the held set, without ever fetching: None when the set does not hold it
+        or a refetch is due (stale, and the last attempt is older than min_refetch_seconds). Callers on an
+        event loop verify inline with this and go to a thread for `key_for_kid` only when it answers None;
+        while the auth service is down the last good set keeps answering inline between attempts."""
         with self._lock:
-            if self._clock() >= self._fresh_until:
+            now = self._clock()
+            if now >= self._fresh_until and now - self._last_attempt >= self._min_refetch:
                 return None
             return self._keys.get(kid)
 

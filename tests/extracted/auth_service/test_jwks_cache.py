@@ -125,3 +125,21 @@ print("ok")
         [sys.executable, "-c", program], cwd=BASE_DIR, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_cached_key_never_fetches_and_says_when_a_fetch_is_due():
+    key = crypto.generate_private_key()
+    kid = entry(key)["kid"]
+    service, clock = AuthService(key), Clock()
+    cache = JwksCache("http://auth/jwks", fetch=service, clock=clock, min_refetch_seconds=5)
+
+    assert cache.cached_key(kid) is None  # nothing held yet: a fetch is due
+    assert cache.key_for_kid(kid) is not None
+    assert cache.cached_key(kid) is not None
+    clock.now += 301  # stale: a refetch is due
+    assert cache.cached_key(kid) is None
+    service.down = True
+    assert cache.key_for_kid(kid) is not None  # the attempt failed; the last good set answers
+    clock.now += 1  # between attempts the held (stale) key answers inline
+    assert cache.cached_key(kid) is not None
+    assert cache.fetches == 2
