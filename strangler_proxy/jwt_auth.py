@@ -37,6 +37,7 @@ import os
 from urllib.parse import urlsplit
 
 from mitmproxy import ctx, exceptions, http
+from prometheus_client import Counter
 
 from extracted.auth_service.internal_identity import (
     DEFAULT_TTL_SECONDS,
@@ -67,6 +68,9 @@ logger = logging.getLogger(__name__)
 CLAIMS_KEY = "strangler.jwt"  # flow.metadata: the verified AccessTokenClaims
 JWKS_PATH = "/.well-known/jwks.json"
 DEFAULT_AUTH_SERVICE_URL = "http://127.0.0.1:8102"
+JWT_REFUSED = Counter(
+    "strangler_jwt_refused", "Bearer tokens the gateway refused with 401, by reason.", ["code"]
+)
 
 
 def _env_debug() -> bool:
@@ -181,6 +185,7 @@ class JwtAuth:
         try:
             claims = await self.verify(token)
         except InvalidToken as exc:
+            JWT_REFUSED.labels(exc.code).inc()
             answer(flow, _unauthorized(exc.code, exc.message))
             return
         identity = identity_from_claims(claims)

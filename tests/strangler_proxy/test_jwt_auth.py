@@ -13,6 +13,7 @@ import pytest
 import requests
 from mitmproxy import exceptions
 from mitmproxy.test import tflow, tutils
+from prometheus_client import REGISTRY
 
 from extracted.auth_service import crypto
 from extracted.auth_service.internal_identity import (
@@ -119,13 +120,19 @@ REFUSED = [
 ]
 
 
+def refused_count(code: str) -> float:
+    return REGISTRY.get_sample_value("strangler_jwt_refused_total", {"code": code}) or 0.0
+
+
 @pytest.mark.parametrize(("case", "make", "code"), REFUSED, ids=[case for case, _, _ in REFUSED])
 def test_a_refused_jwt_is_answered_401_by_the_gateway_with_the_reason(jwks_server, signing, case, make, code):
     addon = JwtAuth()
+    refused_before = refused_count(code)
     with addon_context(addon, **jwt_options(jwks_server)):
         flow = bearer_flow(make(signing))
         asyncio.run(addon.requestheaders(flow))
 
+    assert refused_count(code) == refused_before + 1
     assert flow.response is not None
     assert flow.response.status_code == 401
     assert flow.response.json() == {"code": code, "message": flow.response.json()["message"], "extra": {}}
