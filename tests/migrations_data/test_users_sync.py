@@ -72,6 +72,7 @@ def test_backfill_copies_every_user_who_then_logs_in_at_the_auth_service_with_th
     call_command("sync", "users", "backfill", "--no-progress", "--batch-size", "2")
 
     assert verify_users(client=client).differences == 0
+    call_command("sync", "users", "verify", "--jobs", "2", "--format", "json")  # exit 0: no differences
     assert stored_hash(auth_service, users[0].pk) == users[0].password  # PBKDF2, carried as it is
     answer = login(auth_service, users[1].username)
     assert answer.status_code == 200, answer.text
