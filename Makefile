@@ -7,12 +7,15 @@ PY := $(VENV)/bin/python
 # Services profile used by the tests (override on the command line or in the environment).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/techstore
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_PRODUCT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/product
+TEST_AUTH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/auth
+TEST_CHASSIS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chassis
 
 # First interpreter >= 3.12 found on PATH or under pyenv.
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline clean unleash-install unleash-server gateway bench-gateway
+.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install
 
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
@@ -20,7 +23,11 @@ help:
 	@echo "make lint                    ruff"
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile)"
 	@echo "make bench-catalog-baseline  seed 100k products and measure the monolith's catalog under gunicorn"
+	@echo "make bench-catalog           the Product service vs the monolith at 100k products (warm cache and cold)"
 	@echo "make bench-gateway           the gateway vs direct, nginx and stock mitmdump (installs nginx, wrk)"
+	@echo "make bench-shadow            client latency with shadow mode on/off, comparator pairs/s (installs wrk)"
+	@echo "make bench-backfill          sync products backfill rows/s vs PostgreSQL COPY of the same rows (goal >= 0.3)"
+	@echo "make bench-verify            sync products verify over 1M products (goal < 30 s), drill-down and repair"
 	@echo "make gateway                 run the strangler gateway on :8080 in front of the monolith on :8000 (GATEWAY_ARGS=...)"
 	@echo "make unleash-server          run a real Unleash 8 server on :4242 (npm, installed once into .cache/unleash)"
 
@@ -42,9 +49,23 @@ fmt: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install unleash-install
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		$(VENV)/bin/pytest $(PYTEST_ARGS)
+# make test runs several pytest sessions: the main one (legacy_monolith.settings) over tests/, then the chassis
+# (tests/extracted/common) and each service (tests/extracted/*_service) with its own settings; --confcutdir keeps
+# tests/conftest.py out of them. Every session runs even when one fails; PYTEST_ARGS goes to each.
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	PRODUCT_DATABASE_URL=$(TEST_PRODUCT_DATABASE_URL) AUTH_DATABASE_URL=$(TEST_AUTH_DATABASE_URL) \
+	CHASSIS_DATABASE_URL=$(TEST_CHASSIS_DATABASE_URL)
+test: install unleash-install browser-install
+	@failed=""; \
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed main"; \
+	for dir in tests/extracted/common $(wildcard tests/extracted/*_service); do \
+		name=$$(basename $$dir); settings=extracted.$$name.settings; \
+		if [ $$name = common ]; then settings=tests.extracted.common.chassis_service.settings; fi; \
+		echo "== pytest session $$dir ($$settings)"; \
+		$(TEST_ENV) $(VENV)/bin/pytest --ds=$$settings --confcutdir=$$dir $(PYTEST_ARGS) $$dir \
+			|| failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed pytest sessions:$$failed"; exit 1; fi
 
 demo: install
 	$(PY) -m legacy_monolith.demo
@@ -60,6 +81,22 @@ bench-catalog-baseline: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench} \
 		$(PY) -m bench.catalog_baseline $(BENCH_ARGS)
 
+# The Product service against the monolith (same 100k products; warm Redis cache and cold store).
+bench-catalog: install
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench} \
+	BENCH_PRODUCT_DATABASE_URL=$${BENCH_PRODUCT_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/product_bench} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+		$(PY) -m bench.catalog_service $(BENCH_ARGS)
+
+# sync products backfill/verify against a real Product service (BENCH_ARGS="--products N --keep-db ...").
+bench-backfill: install
+	DATABASE_URL=$${BENCH_SYNC_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_sync} \
+		$(PY) -m bench.backfill $(BENCH_ARGS)
+
+bench-verify: install
+	DATABASE_URL=$${BENCH_SYNC_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_sync} \
+		$(PY) -m bench.verify $(BENCH_ARGS)
+
 # nginx (the reference proxy and the static origin) and wrk come from Debian; apt-get needs root, which CI
 # has (it runs as root); elsewhere sudo is used. The bench never touches the system nginx config.
 APT_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -72,6 +109,14 @@ bench-gateway: install
 	DATABASE_URL=$${BENCH_GATEWAY_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_gateway} \
 		$(PY) -m bench.gateway $(BENCH_ARGS)
 
+# Shadow mode: client p50/p99 through the gateway with the shadow route's flag on and off, and the
+# comparator's pairs/s on one core (wrk from Debian, as above).
+bench-shadow: install
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; $(APT_SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(APT_SUDO) apt-get install -y -qq --no-install-recommends wrk; }
+	DATABASE_URL=$${BENCH_SHADOW_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_shadow} \
+		$(PY) -m bench.shadow $(BENCH_ARGS)
+
 # The strangler gateway in front of `make monolith` (routes: strangler_proxy/routes.yaml; flags: var/flags.json).
 gateway: install
 	$(PY) manage.py gateway $(GATEWAY_ARGS)
@@ -79,6 +124,14 @@ gateway: install
 # A real Unleash server (the flags integration tests start their own through deploy/unleash/run.sh).
 unleash-install:
 	bash deploy/unleash/install.sh
+
+# Debian's Chromium: the shadow report's screenshot test opens the HTML report in a real headless browser.
+browser-install:
+	@if ! test -x /usr/bin/chromium; then \
+		echo "installing chromium (Debian package)"; \
+		$(APT_SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(APT_SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+	fi
 
 unleash-server: unleash-install
 	bash deploy/unleash/run.sh

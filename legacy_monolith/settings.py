@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "legacy_monolith.payments",
     "flags",  # the `flags` management command (flags/ itself needs no Django)
     "strangler_proxy",  # the `gateway` management command (the gateway itself needs no Django)
+    "migrations_data",  # `manage.py sync ...`: backfill, outbox follow, verify
+    "shadow",  # the shadow comparator: its results live in the `shadow` database, `manage.py shadow ...`
 ]
 
 MIDDLEWARE = [
@@ -150,8 +152,43 @@ PAYMENT_FRAUD_MAX_DECLINES_PER_CARD = env_int("PAYMENT_FRAUD_MAX_DECLINES_PER_CA
 PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int("PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3)
 # --- end payments ---
 
+# --- product service (ACL catalog client, `manage.py sync products ...`) ---
+PRODUCT_SERVICE_URL = os.environ.get("PRODUCT_SERVICE_URL", "http://127.0.0.1:8101")
+DEV_INTERNAL_API_TOKEN = "dev-only-internal-api-token"  # DEV-ONLY (the services' own default)
+INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)
+CATALOG_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_CONNECT_TIMEOUT", "0.5"))
+CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT", "2"))
+# --- end product service ---
+
+# --- auth cutover: the gateway's signed X-Strangler-Identity (JWT users) and the refund ABAC limit ---
+# DEV-ONLY (the gateway has the same default)
+DEV_INTERNAL_IDENTITY_KEY = "dev-only-internal-identity-key-not-for-production"
+INTERNAL_IDENTITY_KEY = os.environ.get("INTERNAL_IDENTITY_KEY", DEV_INTERNAL_IDENTITY_KEY)
+AUTH_SERVICE_URL = os.environ.get("AUTH_SERVICE_URL", "http://127.0.0.1:8102")  # `sync users` target
+# decimal string; unset or empty: staff refund any amount (the monolith's behaviour before the limit)
+PAYMENT_STAFF_REFUND_LIMIT = os.environ.get("PAYMENT_STAFF_REFUND_LIMIT", "")
+# --- end auth cutover ---
+
+# --- shadow comparator: its own database (alias `shadow`; shadow.routers sends the shadow app there) ---
+if "SHADOW_DATABASE_URL" not in os.environ:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES["shadow"] = dj_database_url.parse(
+    os.environ.get("SHADOW_DATABASE_URL", f"sqlite:///{VAR_DIR / 'shadow.sqlite3'}"),
+    conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+)
+DATABASE_ROUTERS = ["shadow.routers.ShadowRouter"]
+SHADOW_RULES = os.environ.get("SHADOW_RULES") or str(BASE_DIR / "shadow" / "rules.yaml")
+# --- end shadow comparator ---
+
+# --- outbox relay (`manage.py sync products follow`): the broker it publishes to ---
+# Unset: kombu's filesystem transport under var/broker (embedded profile, the services read the same
+# folder); services profile: amqp://guest:guest@127.0.0.1:5672// (publisher confirms on).
+BROKER_URL = os.environ.get("BROKER_URL", "")
+# --- end outbox relay ---
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "legacy_monolith.accounts.authentication.InternalIdentityAuthentication",
         "legacy_monolith.accounts.authentication.LegacyTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -195,6 +232,8 @@ if not DEBUG:
         for name, value, dev in (
             ("SECRET_KEY", SECRET_KEY, DEV_SECRET_KEY),
             ("PAYMENT_WEBHOOK_SECRET", PAYMENT_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET),
+            ("INTERNAL_API_TOKEN", INTERNAL_API_TOKEN, DEV_INTERNAL_API_TOKEN),
+            ("INTERNAL_IDENTITY_KEY", INTERNAL_IDENTITY_KEY, DEV_INTERNAL_IDENTITY_KEY),
         )
         if value == dev
     ]

@@ -8,6 +8,9 @@ from tests.factories import UserFactory
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
+# tests/extracted/<dir> are their own pytest sessions, each with its service's settings (see `make test`).
+collect_ignore_glob = ["extracted/*"]
+
 
 @pytest.fixture
 def api_client() -> APIClient:

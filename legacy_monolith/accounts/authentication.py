@@ -104,3 +104,19 @@ class LegacyTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "Legacy opaque API token from POST /api/v1/accounts/tokens: `Token <key>`",
         }
+
+
+class InternalIdentityScheme(OpenApiAuthenticationExtension):
+    """Describes the gateway's signed identity header in the OpenAPI schema (set by the gateway only)."""
+
+    target_class = InternalIdentityAuthentication
+    name = "gatewayIdentity"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Strangler-Identity",
+            "description": "Set by the strangler gateway for JWT users (HMAC-signed, about 30 s, bound to "
+            "the method and path); stripped from client requests",
+        }

@@ -41,6 +41,8 @@ routes:
     target: product
     flag: route.payments.charge
     mode: shadow
+    shadow:
+      writes: {marker: true, rewrite_idempotency_key: true, target_dry_run: true}
   - id: v2.catalog
     path: ^/api/v2/catalog(/.*)?$
     legacy: null
