@@ -14,7 +14,9 @@ Two addons (strangler_proxy/addon.py places them):
   and gains `X-Strangler-Identity` (extracted.auth_service.internal_identity: HMAC-SHA256 over the legacy
   user id, roles, scope, jti, a ~30 s expiry, the method and the path). A request routed to a service
   keeps its Bearer token; when its route falls back to the monolith it carries the identity header too,
-  so the fallback answer is still the user's. Client copies of X-Strangler-Identity never get this far:
+  so the fallback answer is still the user's. The Bearer value taken off a request to the monolith is kept
+  in flow.metadata (BEARER_KEY): a shadow route's copies to its target carry the token again, never the
+  identity header meant for the monolith. Client copies of X-Strangler-Identity never get this far:
   EdgeIdentity strips every X-Strangler-* header first.
 
 - `LoginStickiness`, right after IdentityHeader: a login (`strangler_login_route`, default `auth.login`)
@@ -66,6 +68,9 @@ from strangler_proxy.routing import DECISION_KEY, rewrite_to
 logger = logging.getLogger(__name__)
 
 CLAIMS_KEY = "strangler.jwt"  # flow.metadata: the verified AccessTokenClaims
+# flow.metadata: the client's Authorization value, kept when IdentityHeader takes it off a request to the
+# monolith, so copies of that request sent to a service (shadow candidates) still carry the Bearer token.
+BEARER_KEY = "strangler.jwt.authorization"
 JWKS_PATH = "/.well-known/jwks.json"
 DEFAULT_AUTH_SERVICE_URL = "http://127.0.0.1:8102"
 JWT_REFUSED = Counter(
@@ -256,7 +261,9 @@ class IdentityHeader:
         to_monolith = decision.upstream.name in self.monolith
         may_fall_back = decision.fallback is not None and decision.fallback.name in self.monolith
         if to_monolith:
-            flow.request.headers.pop("Authorization", None)  # the monolith never sees the JWT
+            authorization = flow.request.headers.pop("Authorization", None)  # the monolith never sees it
+            if authorization is not None:
+                flow.metadata[BEARER_KEY] = authorization  # for copies to a service (Shadow)
         if claims.legacy_user_id is None or not (to_monolith or may_fall_back):
             return  # a service's own token, or a request only services will see
         path = flow.metadata.get(PATH_KEY)

@@ -18,6 +18,12 @@ Idempotency-Key replaced by `shadow-<hmac of the original>`, and they never go t
 instance has no dry-run mode). Read copies carry the marker too, so a target can always tell shadow
 traffic apart.
 
+Credentials: legacy's request has been made for the monolith (IdentityHeader swapped a JWT for the signed
+X-Strangler-Identity). Copies to the target (candidate, candidate2) carry the client's original
+Authorization instead (kept in flow.metadata by IdentityHeader) and never the identity header; copies to
+the secondary legacy instance carry exactly what the primary got. The published pair records the target's
+view (Authorization redacted by shadow/pairs.py, no identity header).
+
 (Not named shadow.py: mitmdump puts this directory first on sys.path when it loads addon.py as a script,
 and a module named `shadow` here would hide the top-level `shadow` package.)
 """
@@ -39,8 +45,10 @@ from mitmproxy.utils import human
 from prometheus_client import Counter, Histogram
 from yarl import URL
 
+from extracted.auth_service.internal_identity import HEADER as IDENTITY_HEADER
 from shadow.pairs import DEFAULT_BODY_LIMIT, RESPONSE_HEADERS, Exchange, ShadowPair, select_headers
 from shadow.transport import BackgroundPublisher, open_publisher, parse_queue_url, queue_url_from_env
+from strangler_proxy.jwt_auth import BEARER_KEY
 from strangler_proxy.metrics import LATENCY_BUCKETS
 from strangler_proxy.resilience import Bulkhead, BulkheadFull
 from strangler_proxy.routes import (
@@ -154,6 +162,16 @@ def copy_headers(fields: list[tuple[str, str]], *, write: bool, secret: bytes) -
     return headers
 
 
+def service_fields(fields: list[tuple[str, str]], authorization: str | None) -> list[tuple[str, str]]:
+    """The headers a copy to a service starts from: the monolith's signed identity header dropped, and the
+    client's Authorization (`authorization`, taken off the monolith's request by IdentityHeader) put back
+    when the request no longer carries one."""
+    kept = [(name, value) for name, value in fields if name.lower() != IDENTITY_HEADER.lower()]
+    if authorization is not None and not any(name.lower() == "authorization" for name, _ in kept):
+        kept.append(("Authorization", authorization))
+    return kept
+
+
 def sticky_key(flow: http.HTTPFlow) -> str | None:
     identity = flow.metadata.get(IDENTITY_KEY, ANONYMOUS)
     if identity.user_id:
@@ -177,12 +195,13 @@ class _Capture:
     target: Upstream
     method: str
     target_path: str  # path and query, as the client sent them
-    header_fields: list[tuple[str, str]]
+    header_fields: list[tuple[str, str]]  # what the primary (legacy) got: also the secondary's
+    service_fields: list[tuple[str, str]]  # what the target's copies start from (see service_fields)
     body: bytes
     trace_id: str
     user: str | None
     write: bool
-    copy_headers: list[tuple[str, str]] | None = None
+    copy_headers: dict[bool, list[tuple[str, str]]] = field(default_factory=dict)  # by "to a service"
     primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -320,13 +339,15 @@ class Shadow:
             return
         trace = flow.metadata.get(TRACE_KEY)
         identity = flow.metadata.get(IDENTITY_KEY, ANONYMOUS)
+        header_fields = list(request.headers.items(multi=True))
         capture = _Capture(
             route=route,
             options=options,
             target=decision.shadow,
             method=request.method,
             target_path=request.path,
-            header_fields=list(request.headers.items(multi=True)),
+            header_fields=header_fields,
+            service_fields=service_fields(header_fields, flow.metadata.get(BEARER_KEY)),
             body=body,
             trace_id=trace.trace_id if trace else "",
             user=identity.user_id,
@@ -388,7 +409,7 @@ class Shadow:
             method=capture.method,
             path=path,
             query=query,
-            header_fields=capture.header_fields,
+            header_fields=capture.service_fields,
             body=capture.body,
             primary=primary,
             candidate=answers["candidate"],
@@ -429,7 +450,7 @@ class Shadow:
         except BulkheadFull:
             return role, self._copy_failed(route.id, role, "bulkhead_full", started)
         try:
-            exchange = await self._send(capture, upstream, started)
+            exchange = await self._send(capture, upstream, started, to_service=role != "secondary")
         finally:
             bulkhead.release()
         elapsed = time.perf_counter() - started
@@ -438,17 +459,23 @@ class Shadow:
             _child(COPY_ERRORS, route.id, role, exchange.error).inc()
         return role, exchange
 
-    async def _send(self, capture: _Capture, upstream: Upstream, started: float) -> Exchange:
+    async def _send(
+        self, capture: _Capture, upstream: Upstream, started: float, *, to_service: bool
+    ) -> Exchange:
         options = capture.options
         limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
-        if capture.copy_headers is None:  # once per mirrored request, shared by its copies
+        headers = capture.copy_headers.get(to_service)
+        if headers is None:  # once per mirrored request and kind of upstream, shared by its copies
             secret = self.settings.key_secret if self.settings else DEV_KEY_SECRET.encode()
-            capture.copy_headers = copy_headers(capture.header_fields, write=capture.write, secret=secret)
+            fields = capture.service_fields if to_service else capture.header_fields
+            headers = capture.copy_headers[to_service] = copy_headers(
+                fields, write=capture.write, secret=secret
+            )
         try:
             async with self._client().request(
                 capture.method,
                 URL(upstream.url + capture.target_path, encoded=True),
-                headers=capture.copy_headers,
+                headers=headers,
                 data=capture.body or None,
                 timeout=self._timeout(options.timeout),
                 allow_redirects=False,

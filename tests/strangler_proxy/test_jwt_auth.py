@@ -24,7 +24,7 @@ from extracted.auth_service.internal_identity import (
     verify_identity,
 )
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER, EdgeIdentity
-from strangler_proxy.jwt_auth import CLAIMS_KEY, IdentityHeader, JwtAuth, login_username
+from strangler_proxy.jwt_auth import BEARER_KEY, CLAIMS_KEY, IdentityHeader, JwtAuth, login_username
 from strangler_proxy.routes import Decision, Identity, Upstream
 from strangler_proxy.routing import DECISION_KEY, flag_context
 from tests.extracted.auth_service.test_tokens import AUDIENCE, ISSUER, mint, signing
@@ -187,6 +187,7 @@ def test_a_jwt_request_routed_to_the_monolith_carries_a_signed_identity_instead_
         addon.requestheaders(flow)
 
     assert "Authorization" not in flow.request.headers
+    assert flow.metadata[BEARER_KEY].startswith("Bearer ")  # kept for shadow copies to a service
     identity = verify_identity(
         flow.request.headers[HEADER], key=KEY, method="POST", path="/api/v1/payments/3/refunds"
     )

@@ -15,13 +15,17 @@ from aiohttp import web
 from mitmproxy.test import taddons, tflow
 from prometheus_client import REGISTRY
 
+from extracted.auth_service.internal_identity import HEADER as IDENTITY_HEADER
+from extracted.auth_service.internal_identity import verify_identity
+from extracted.auth_service.tokens import AccessTokenClaims
 from shadow.pairs import ShadowPair
 from shadow.transport import consume
+from strangler_proxy.jwt_auth import CLAIMS_KEY, IdentityHeader
 from strangler_proxy.routes import Identity, decide
 from strangler_proxy.routes_parser import parse_routes
 from strangler_proxy.routing import DECISION_KEY, IDENTITY_KEY
 from strangler_proxy.shadow_capture import Shadow
-from tests.strangler_proxy.conftest import free_port
+from tests.strangler_proxy.conftest import addon_context, free_port
 
 
 def route_table(legacy, candidate, shadow_options: str = "{}", methods: str = "[GET, HEAD]"):
@@ -292,3 +296,82 @@ def test_compressed_answers_are_kept_decoded_on_both_sides(make_standin, queue_u
     (pair,) = read_pairs(queue_url)
     assert pair.primary.json() == pair.candidate.json() == document
     assert pair.primary.headers == pair.candidate.headers == {"content-type": "application/json"}
+
+
+def test_a_jwt_requests_copies_carry_the_bearer_to_the_target_and_the_identity_header_to_the_secondary(
+    make_standin, queue_url
+):
+    legacy, secondary, candidate = (
+        make_standin("legacy"),
+        make_standin("secondary"),
+        make_standin("candidate"),
+    )
+    table = parse_routes(
+        f"""
+upstreams:
+  legacy: {legacy.url}
+  secondary: {secondary.url}
+  candidate: {candidate.url}
+routes:
+  - id: items
+    methods: [GET]
+    path: ^/items(/.*)?$
+    target: candidate
+    flag: route.items
+    mode: shadow
+    shadow: {{secondary: secondary, candidate_repeats: 2}}
+""",
+        env={},
+    )
+    flow = make_flow(table, path="/items/5", user="7", answered=False)
+    flow.request.headers["Authorization"] = "Bearer the.client.jwt"
+    flow.metadata[CLAIMS_KEY] = AccessTokenClaims(
+        subject="user:7",
+        scopes=("read",),
+        roles=("staff",),
+        legacy_user_id=7,
+        client_id=None,
+        kid="k1",
+        claims={"jti": "j-1"},
+    )
+    identity_header = IdentityHeader()
+    with addon_context(identity_header, strangler_internal_identity_key="k" * 40):
+        identity_header.requestheaders(flow)  # routed to legacy: the Bearer is swapped for the identity
+    primary_identity = flow.request.headers[IDENTITY_HEADER]
+    assert "Authorization" not in flow.request.headers
+    flow.response = tflow.tresp(content=b"{}", headers=[(b"Content-Type", b"application/json")])
+
+    async def scenario(shadow):
+        shadow.request(flow)
+
+    run_shadow(table, queue_url, scenario)
+
+    copies = candidate.requests_to("/items/5")
+    assert len(copies) == 2  # candidate and candidate2
+    for copy in copies:
+        assert copy.header("Authorization") == "Bearer the.client.jwt"
+        assert copy.header(IDENTITY_HEADER) is None
+        assert copy.header("X-Strangler-Shadow") == "1"
+    (legacy_copy,) = secondary.requests_to("/items/5")
+    assert legacy_copy.header("Authorization") is None
+    assert legacy_copy.header(IDENTITY_HEADER) == primary_identity
+    assert verify_identity(legacy_copy.header(IDENTITY_HEADER), key="k" * 40, method="GET", path="/items/5")
+    (pair,) = read_pairs(queue_url)
+    assert IDENTITY_HEADER.lower() not in {name.lower() for name in pair.request_headers}
+    assert "the.client.jwt" not in json.dumps(dict(pair.request_headers))
+
+
+def test_a_request_without_a_jwt_sends_its_copies_the_headers_legacy_got(make_standin, queue_url):
+    legacy, candidate = make_standin("legacy"), make_standin("candidate")
+    table = route_table(legacy, candidate)
+    flow = make_flow(table, path="/items/8")
+    flow.request.headers["Cookie"] = "sessionid=abc"
+
+    async def scenario(shadow):
+        shadow.request(flow)
+
+    run_shadow(table, queue_url, scenario)
+
+    (copy,) = candidate.requests_to("/items/8")
+    assert copy.header("Cookie") == "sessionid=abc"
+    assert copy.header("Authorization") is None
