@@ -111,6 +111,36 @@ def test_the_shipped_route_table_is_valid_against_the_bootstrap_flags():
     assert table.routes[-1].id == "api.v2"
 
 
+# Against the shipped routes.yaml: (method, path, route id, upstream name; "gateway" = answered 404 by the
+# gateway itself)
+SHIPPED_V2 = [
+    ("GET", "/api/v2/catalog/products", "v2.catalog", "product"),
+    ("GET", "/api/v2/catalog/products/7", "v2.catalog", "product"),
+    ("HEAD", "/api/v2/catalog/categories", "v2.catalog", "product"),
+    ("GET", "/api/v2/catalog", "v2.catalog", "product"),
+    ("POST", "/api/v2/catalog/products", "api.v2", "gateway"),
+    ("GET", "/api/v2/catalogue", "api.v2", "gateway"),
+    ("GET", "/api/v2/orders", "api.v2", "gateway"),
+    ("GET", "/api/v2", "api.v2", "gateway"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "route_id", "upstream"), SHIPPED_V2)
+def test_the_shipped_table_sends_v2_catalog_reads_to_the_product_service_and_no_other_v2_path(
+    method, path, route_id, upstream
+):
+    table = load_routes(DEFAULT_ROUTES_FILE, env={})
+    ids = [r.id for r in table.routes]
+    assert ids.index("v2.catalog") < ids.index("api.v2")
+
+    route = match_route(table.routes, method, path)
+    decision = decide(table, route, flag_enabled=False, idempotent=True)
+
+    assert (route.id, decision.upstream.name) == (route_id, upstream)
+    assert decision.fallback is None
+    assert decision.flag is None
+
+
 def _route(extra: str, *, route_id: str = "r1", path: str = "^/x$") -> str:
     """A table whose only route is `extra` (YAML lines) added to a valid route; the route starts at line 5."""
     body = textwrap.indent(textwrap.dedent(extra).strip("\n"), "    ") if extra.strip() else ""

@@ -10,9 +10,18 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 
 from flags import FlagContext
+from flags.config import BOOTSTRAP_FILE
 from flags.flagsfile import dump_features, write_atomically
 from strangler_proxy.routes import Decision, Identity
-from strangler_proxy.routing import DECISION_KEY, IDENTITY_KEY, SESSION_KEY, FlagMemo, Router, flag_context
+from strangler_proxy.routing import (
+    DECISION_KEY,
+    DEFAULT_ROUTES_FILE,
+    IDENTITY_KEY,
+    SESSION_KEY,
+    FlagMemo,
+    Router,
+    flag_context,
+)
 from tests.flags.builders import feature, rollout_strategy
 
 ROUTES = """\
@@ -362,3 +371,42 @@ def test_a_flag_answer_is_reused_for_the_same_user_within_the_memo_ttl_and_asked
     assert flags.calls == 3
     assert FlagMemo(flags, ttl=0).is_enabled("route.x", alice)
     assert flags.calls == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "answered_404"),
+    [
+        ("GET", "/api/v2/catalog/products?limit=5", False),
+        ("HEAD", "/api/v2/catalog/categories", False),
+        ("GET", "/api/v2/orders/1", True),
+        ("POST", "/api/v2/catalog/products", True),
+    ],
+)
+def test_with_the_shipped_table_v2_catalog_reads_go_to_the_product_service_and_other_v2_paths_are_404(
+    tmp_path, monkeypatch, method, path, answered_404
+):
+    monkeypatch.delenv("PRODUCT_SERVICE_URL", raising=False)
+    bootstrap = json.loads(BOOTSTRAP_FILE.read_text())["features"]
+    flags = tmp_path / "shipped-flags.json"
+    write_atomically(
+        flags,
+        dump_features({"version": 2, "features": [feature(f["name"], enabled=False) for f in bootstrap]}),
+    )
+    addon = Router()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, strangler_routes=str(DEFAULT_ROUTES_FILE), strangler_flags_file=str(flags))
+        try:
+            flow = request_flow(method=method, path=path)
+            addon.requestheaders(flow)
+        finally:
+            addon.done()
+
+    if answered_404:
+        assert flow.response.status_code == 404
+        assert flow.response.json()["code"] == "api_version_not_available"
+        assert flow.metadata[DECISION_KEY].route_id == "api.v2"
+    else:
+        assert flow.response is None
+        assert flow.metadata[DECISION_KEY].route_id == "v2.catalog"
+        assert (flow.request.host, flow.request.port) == ("127.0.0.1", 8101)  # PRODUCT_SERVICE_URL default
+        assert flow.request.path == path
