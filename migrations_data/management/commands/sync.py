@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +23,9 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from migrations_data.engine import SyncError
+from migrations_data.engine.actions import backfill_action, follow_action, verify_action
 from migrations_data.engine.http import InternalApiClient
-from migrations_data.engine.progress import progress_tracker
-from migrations_data.engine.report import backfill_table, console_for, verify_table, write_json
+from migrations_data.engine.report import console_for, write_json
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_ERROR = 0, 1, 2
 
@@ -54,24 +52,18 @@ def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
 def products_backfill(options: dict[str, Any], command) -> int:
     from migrations_data.products.backfill import backfill_products
 
-    if options["batch_size"] < 1 or options["in_flight"] < 1:
-        raise SyncError("--batch-size and --in-flight must be at least 1", code="invalid_option")
-    client = InternalApiClient.from_settings()
-    show_progress = not options["no_progress"] and not options["json"]
-    with progress_tracker(enabled=show_progress) as tracker:
-        results = backfill_products(
-            client=client,
+    return backfill_action(
+        options,
+        command,
+        lambda tracker: backfill_products(
+            client=InternalApiClient.from_settings(),
             batch_size=options["batch_size"],
             dry_run=options["dry_run"],
             restart=options["restart"],
             in_flight=options["in_flight"],
             tracker=tracker,
-        )
-    if options["json"]:
-        write_json(command.stdout, {"backfill": [r.as_dict() for r in results]})
-    else:
-        console_for(command.stdout).print(backfill_table(results))
-    return EXIT_OK
+        ),
+    )
 
 
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,21 +78,16 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
 def products_verify(options: dict[str, Any], command) -> int:
     from migrations_data.products.verify import verify_products
 
-    if options["range_size"] < 1 or options["jobs"] < 1:
-        raise SyncError("--range-size and --jobs must be at least 1", code="invalid_option")
-    report = verify_products(
-        client=InternalApiClient.from_settings(),
-        repair=options["repair"],
-        range_size=options["range_size"],
-        jobs=options["jobs"],
+    return verify_action(
+        options,
+        command,
+        lambda: verify_products(
+            client=InternalApiClient.from_settings(),
+            repair=options["repair"],
+            range_size=options["range_size"],
+            jobs=options["jobs"],
+        ),
     )
-    if options["format"] == "json":
-        write_json(command.stdout, report.as_dict())
-    else:
-        console_for(command.stdout).print(verify_table(report))
-    if report.repaired is not None:
-        return EXIT_OK if report.repaired["remaining"] == 0 else EXIT_DIFFERENCES
-    return EXIT_OK if report.differences == 0 else EXIT_DIFFERENCES
 
 
 def _follow_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,10 +104,10 @@ def products_follow(options: dict[str, Any], command) -> int:
     """Relay the outbox until SIGTERM/SIGINT (or, with --once, until it is drained)."""
     from migrations_data.outbox.relay import run_relay
 
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        result = run_relay(
+    return follow_action(
+        options,
+        command,
+        lambda stop: run_relay(
             batch_size=options["batch_size"],
             once=options["once"],
             poll_interval=options["poll_interval"],
@@ -128,18 +115,8 @@ def products_follow(options: dict[str, Any], command) -> int:
             progress=not options["no_progress"] and not options["json"],
             metrics_port=options["metrics_port"],
             **({"exchange": options["exchange"]} if options["exchange"] else {}),
-        )
-    except ValueError as exc:
-        raise SyncError(str(exc), code="invalid_option") from exc
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if options["json"]:
-        write_json(command.stdout, result.as_dict())
-    else:
-        for key, value in result.as_dict().items():
-            command.stdout.write(f"{key}: {value}\n")
-    return EXIT_OK
+        ),
+    )
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
