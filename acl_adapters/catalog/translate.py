@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from extracted.product_service.contract import PRODUCT_COLUMN_FIELDS
 from legacy_monolith.catalog.models import Category, Product
 
 PRICE_QUANTUM = Decimal("0.01")
@@ -27,15 +28,7 @@ PRODUCT_ROW_FIELDS = (
     "category_id",
     "category__slug",
     "category__name",
-    "price",
-    "currency",
-    "attributes",
-    "image_urls",
-    "stock",
-    "weight_grams",
-    "is_active",
-    "created_at",
-    "updated_at",
+    *PRODUCT_COLUMN_FIELDS,
     "sync_version",
 )
 CATEGORY_ROW_FIELDS = ("id", "name", "slug", "parent_id", "sync_version")

@@ -16,13 +16,8 @@ import orjson
 
 from extracted.common.errors import ApplicationError
 
-PRODUCT_FIELDS = (
-    "id",
-    "sku",
-    "name",
-    "slug",
-    "description",
-    "category",
+# The fields a product document carries as the monolith's columns hold them (after the category).
+PRODUCT_COLUMN_FIELDS = (
     "price",
     "currency",
     "attributes",
@@ -32,8 +27,8 @@ PRODUCT_FIELDS = (
     "is_active",
     "created_at",
     "updated_at",
-    "version",
 )
+PRODUCT_FIELDS = ("id", "sku", "name", "slug", "description", "category", *PRODUCT_COLUMN_FIELDS, "version")
 CATEGORY_REF_FIELDS = ("id", "slug", "name")
 CATEGORY_FIELDS = ("id", "name", "slug", "parent_id", "version")
 TOMBSTONE_FIELDS = ("id", "version")
