@@ -91,6 +91,16 @@ def check_ordering(query: ProductQuery, *, search: bool, supports_relevance: boo
     return query.ordering
 
 
+def check_search(
+    query: ProductQuery, limit: int, facets: Sequence[str], *, supports_relevance: bool
+) -> tuple[str, list[str]]:
+    """What every adapter's `search` checks first: the ordering, the page size and the facets asked
+    for. Returns the ordering and the facets, each once."""
+    ordering = check_ordering(query, search=True, supports_relevance=supports_relevance)
+    check_page(0, limit)
+    return ordering, parse_facets(facets)
+
+
 def order_field(ordering: str) -> tuple[str, bool]:
     """`-price` -> ("price", True): the key and whether it descends (the id tiebreak always ascends)."""
     return ordering.lstrip("-"), ordering.startswith("-")

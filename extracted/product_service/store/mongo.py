@@ -331,9 +331,9 @@ class MongoCatalogStore:
         limit: int = 20,
         facets: Sequence[str] = (),
     ) -> CursorPage:
-        ordering = common.check_ordering(query, search=True, supports_relevance=self.supports_relevance)
-        common.check_page(0, limit)
-        wanted_facets = common.parse_facets(facets)
+        ordering, wanted_facets = common.check_search(
+            query, limit, facets, supports_relevance=self.supports_relevance
+        )
         condition = self._filter(query)
         if ordering == "relevance":
             # $text must open the pipeline; quoted terms make every word required, like plainto_tsquery.

@@ -354,9 +354,9 @@ class OrmCatalogStore:
         limit: int = 20,
         facets: Sequence[str] = (),
     ) -> CursorPage:
-        ordering = common.check_ordering(query, search=True, supports_relevance=self.supports_relevance)
-        common.check_page(0, limit)
-        wanted_facets = common.parse_facets(facets)
+        ordering, wanted_facets = common.check_search(
+            query, limit, facets, supports_relevance=self.supports_relevance
+        )
         queryset = self._searched(query, ordering)
         facet_counts = self._facets(queryset, wanted_facets)
         field, descending = common.order_field("-relevance" if ordering == "relevance" else ordering)
