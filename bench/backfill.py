@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
@@ -33,7 +31,7 @@ from legacy_monolith.demo.services import running_product_service
 
 from .backfill_source import bench_main, source_prepare
 from .catalog_db import BenchError
-from .report import git_commit, load_average
+from .report import run_facts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/techstore_bench_sync"
@@ -130,11 +128,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         "goal_ratio": GOAL_RATIO,
         "goal_met": ratio >= GOAL_RATIO,
         "service_workers": args.workers,
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_average": load_average(),
+        **run_facts(),
     }
 
 

@@ -25,13 +25,13 @@ from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from legacy_monolith.core.argtypes import count, positive
 
 from .catalog_db import BenchError, database_prepare
 from .load import Client, scenario_run
+from .report import progress_bar
 from .stats import ScenarioFigures
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -189,14 +189,7 @@ def _measure(
         server.start(timeout=60)
         client = Client(f"http://127.0.0.1:{port}")
         pages = product_page_count(client)
-        with Progress(
-            TextColumn("[bold]{task.description:<16}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=args.no_progress,
-        ) as progress:
+        with progress_bar(err, label_width=16, disable=args.no_progress) as progress:
             for name in SCENARIOS:
                 warm = scenario_paths(name, rng, count=args.warmup, product_pages=pages)
                 measured = scenario_paths(name, rng, count=args.requests, product_pages=pages)

@@ -27,14 +27,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from legacy_monolith.core.argtypes import count, positive
 
 from .catalog_db import BenchError, database_prepare
 from .load import Client, TimedRun, timed_run
-from .report import emit_json_line, git_commit, load_average
+from .report import emit_json_line, git_commit, load_average, progress_bar
 from .stats import ScenarioFigures, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -260,14 +259,7 @@ def _measure(
             servers[name].start(timeout=60)
         clients = {name: Client(f"http://127.0.0.1:{ports[name]}") for name in TARGETS}
         pages = product_page_count(clients["monolith"])
-        with Progress(
-            TextColumn("[bold]{task.description:<22}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=args.no_progress,
-        ) as progress:
+        with progress_bar(err, label_width=22, disable=args.no_progress) as progress:
             for scenario in SCENARIOS:
                 warm = scenario_paths(scenario, rng, count=args.warmup, product_pages=pages)
                 measured = scenario_paths(scenario, rng, count=args.requests, product_pages=pages)

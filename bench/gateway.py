@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .gateway_stack import CONFIGS, UPSTREAMS, Stack, StackError, database_prepare, gateway_addon_names
-from .report import emit_json_line, git_commit, load_average, median
+from .report import elapsed_since, emit_json_line, load_average, median, progress_bar, stack_env
 from .wrk import WrkError, WrkResult, wrk_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -92,14 +89,7 @@ def measure(
     """Every (upstream, config, concurrency), round-robin over configs, `repetitions` times."""
     runs: dict[tuple[str, str, int], list[WrkResult]] = {}
     order = [(c, upstream, config) for c in args.concurrency for upstream in UPSTREAMS for config in CONFIGS]
-    with Progress(
-        TextColumn("[bold]{task.description:<34}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=args.no_progress,
-    ) as progress:
+    with progress_bar(err, label_width=34, disable=args.no_progress) as progress:
         warm = progress.add_task("warm-up", total=len(UPSTREAMS) * len(CONFIGS))
         for upstream in UPSTREAMS:
             for config in CONFIGS:
@@ -254,17 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "stock_mitmdump": "mitmdump -q --mode reverse:<upstream> (defaults otherwise)",
             "nginx": "reverse proxy, keep-alive upstream pool (keepalive 64), worker_processes = CPU count",
         },
-        "env": {
-            "python": platform.python_version(),
-            **versions,
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_before": load_before,
-            "load_average_after": load_average(),
-            "commit": git_commit(),
-        },
-        "seconds": round(time.monotonic() - started, 1),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "env": {**stack_env(load_before), **versions},
+        **elapsed_since(started),
     }
     errors = sum(
         f["errors"] for per_config in results.values() for cs in per_config.values() for f in cs.values()

@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import secrets
 import shutil
 import sys
@@ -27,11 +26,9 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .gateway import _concurrencies, _positive_int
@@ -42,7 +39,7 @@ from .gateway_stack import (
     gateway_bench_env,
     monolith_bench_env,
 )
-from .report import emit_json_line, git_commit, load_average, median
+from .report import elapsed_since, emit_json_line, load_average, median, progress_bar, stack_env
 from .wrk import WrkError, WrkResult, wrk_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -214,14 +211,7 @@ def measure_client(stack: ShadowStack, args: argparse.Namespace, err: Console) -
     runs: dict[tuple[str, int], list[WrkResult]] = {}
     cpu: dict[tuple[str, int], list[float]] = {}
     processes = {mode: gateway_processes(url) for mode, url in stack.gateways.items()}
-    with Progress(
-        TextColumn("[bold]{task.description:<30}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=args.no_progress,
-    ) as progress:
+    with progress_bar(err, label_width=30, disable=args.no_progress) as progress:
         warm = progress.add_task("warm-up", total=len(MODES))
         for mode in MODES:
             progress.update(warm, description=f"warm-up shadow {mode}")
@@ -361,16 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "queue": "file queue (embedded profile)",
             "candidate": "bench/shadow_candidate.py: aiohttp, keep-alive, the product's bytes",
         },
-        "env": {
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_before": load_before,
-            "load_average_after": load_average(),
-            "commit": git_commit(),
-        },
-        "seconds": round(time.monotonic() - started, 1),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "env": stack_env(load_before),
+        **elapsed_since(started),
     }
     errors = sum(figures[mode]["errors"] for figures in client.values() for mode in MODES)
     if errors:

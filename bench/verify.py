@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,7 +30,7 @@ from legacy_monolith.demo.services import running_product_service
 from .backfill import DEFAULT_DATABASE_URL
 from .backfill_source import bench_main, source_prepare
 from .catalog_db import BenchError
-from .report import git_commit, load_average
+from .report import run_facts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "var" / "bench" / "verify.json"
@@ -141,11 +139,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         },
         "repair": {**(repaired.repaired or {}), "seconds": round(repaired_seconds, 2)},
         **figures,
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_average": load_average(),
+        **run_facts(),
     }
 
 
