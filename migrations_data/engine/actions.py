@@ -25,12 +25,21 @@ def require_positive(options: dict[str, Any], *names: str) -> None:
         raise SyncError(f"{flags} must be at least 1", code="invalid_option")
 
 
-def backfill_action(options: dict[str, Any], command, run: Callable[[Any], Iterable[Any]]) -> int:
-    """`run(tracker)` returns the backfill results; printed as a table or, with --json, as JSON."""
+def backfill_action(options: dict[str, Any], command, run: Callable[..., Iterable[Any]]) -> int:
+    """`run(batch_size=, dry_run=, restart=, in_flight=, tracker=)` returns the backfill results;
+    printed as a table or, with --json, as JSON."""
     require_positive(options, "batch_size", "in_flight")
     show_progress = not options["no_progress"] and not options["json"]
     with progress_tracker(enabled=show_progress) as tracker:
-        results = list(run(tracker))
+        results = list(
+            run(
+                batch_size=options["batch_size"],
+                dry_run=options["dry_run"],
+                restart=options["restart"],
+                in_flight=options["in_flight"],
+                tracker=tracker,
+            )
+        )
     if options["json"]:
         write_json(command.stdout, {"backfill": [r.as_dict() for r in results]})
     else:
@@ -58,10 +67,11 @@ def follow_action(options: dict[str, Any], command, run: Callable[[threading.Eve
     return EXIT_OK
 
 
-def verify_action(options: dict[str, Any], command, run: Callable[[], Any]) -> int:
-    """`run()` returns the verify report; exit 0 when nothing differs (or everything was repaired)."""
+def verify_action(options: dict[str, Any], command, run: Callable[..., Any]) -> int:
+    """`run(repair=, range_size=, jobs=)` returns the verify report; exit 0 when nothing differs (or
+    everything was repaired)."""
     require_positive(options, "range_size", "jobs")
-    report = run()
+    report = run(repair=options["repair"], range_size=options["range_size"], jobs=options["jobs"])
     if options["format"] == "json":
         write_json(command.stdout, report.as_dict())
     else:

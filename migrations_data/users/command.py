@@ -18,16 +18,7 @@ def users_backfill(options: dict[str, Any], command) -> int:
     return backfill_action(
         options,
         command,
-        lambda tracker: [
-            run_backfill(
-                user_spec(auth_client()),
-                batch_size=options["batch_size"],
-                dry_run=options["dry_run"],
-                restart=options["restart"],
-                in_flight=options["in_flight"],
-                tracker=tracker,
-            )
-        ],
+        lambda **backfill: [run_backfill(user_spec(auth_client()), **backfill)],
     )
 
 
@@ -64,10 +55,5 @@ def users_verify(options: dict[str, Any], command) -> int:
     return verify_action(
         options,
         command,
-        lambda: verify_users(
-            client=auth_client(),
-            repair=options["repair"],
-            range_size=options["range_size"],
-            jobs=options["jobs"],
-        ),
+        lambda **verify: verify_users(client=auth_client(), **verify),
     )

@@ -55,14 +55,7 @@ def products_backfill(options: dict[str, Any], command) -> int:
     return backfill_action(
         options,
         command,
-        lambda tracker: backfill_products(
-            client=InternalApiClient.from_settings(),
-            batch_size=options["batch_size"],
-            dry_run=options["dry_run"],
-            restart=options["restart"],
-            in_flight=options["in_flight"],
-            tracker=tracker,
-        ),
+        lambda **backfill: backfill_products(client=InternalApiClient.from_settings(), **backfill),
     )
 
 
@@ -81,12 +74,7 @@ def products_verify(options: dict[str, Any], command) -> int:
     return verify_action(
         options,
         command,
-        lambda: verify_products(
-            client=InternalApiClient.from_settings(),
-            repair=options["repair"],
-            range_size=options["range_size"],
-            jobs=options["jobs"],
-        ),
+        lambda **verify: verify_products(client=InternalApiClient.from_settings(), **verify),
     )
 
 
