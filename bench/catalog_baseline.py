@@ -27,10 +27,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from legacy_monolith.core.argtypes import count, positive
-
 from .catalog_db import BenchError, database_prepare
-from .load import Client, scenario_run
+from .load import Client, add_load_arguments, scenario_run
 from .report import progress_bar
 from .stats import ScenarioFigures
 
@@ -44,20 +42,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.catalog_baseline", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--products", type=positive, default=100_000, help="products to seed (default 100000)"
+    add_load_arguments(
+        parser,
+        per="scenario",
+        keep_db_help="reuse the bench database if it holds this seed",
+        default_output=DEFAULT_OUTPUT,
     )
-    parser.add_argument("--requests", type=positive, default=300, help="measured requests per scenario (300)")
-    parser.add_argument("--concurrency", type=positive, default=4, help="client threads (default 4)")
-    parser.add_argument("--warmup", type=count, default=20, help="unmeasured requests per scenario (20)")
-    parser.add_argument("--seed", type=int, default=42, help="seed for the data and the request mix (42)")
-    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=positive, default=4, help="gunicorn threads per worker (default 4)")
-    parser.add_argument(
-        "--keep-db", action="store_true", help="reuse the bench database if it holds this seed"
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON figures go")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
 

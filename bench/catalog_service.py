@@ -29,10 +29,8 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from legacy_monolith.core.argtypes import count, positive
-
 from .catalog_db import BenchError, database_prepare
-from .load import Client, TimedRun, timed_run
+from .load import Client, TimedRun, add_load_arguments, timed_run
 from .report import emit_json_line, git_commit, load_average, progress_bar
 from .stats import ScenarioFigures, summarize
 
@@ -51,24 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.catalog_service", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--products", type=positive, default=100_000, help="products to seed (default 100000)"
+    add_load_arguments(
+        parser,
+        per="scenario and target",
+        keep_db_help="reuse the monolith's bench database if seeded",
+        default_output=DEFAULT_OUTPUT,
     )
-    parser.add_argument(
-        "--requests", type=positive, default=300, help="measured requests per scenario and target"
-    )
-    parser.add_argument("--concurrency", type=positive, default=4, help="client threads (default 4)")
-    parser.add_argument(
-        "--warmup", type=count, default=20, help="unmeasured requests per scenario and target"
-    )
-    parser.add_argument("--seed", type=int, default=42, help="seed for the data and the request mix (42)")
-    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers per server (default 2)")
-    parser.add_argument("--threads", type=positive, default=4, help="gunicorn threads per worker (default 4)")
-    parser.add_argument(
-        "--keep-db", action="store_true", help="reuse the monolith's bench database if seeded"
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON figures go")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
 
@@ -223,22 +209,17 @@ def _measure(
             threads=args.threads,
             log_path=logs / "catalog.monolith.log",
         ),
-        "service_warm": service_process(
-            "product_service",
-            port=ports["service_warm"],
-            env=warm_env,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=logs / "catalog.service-warm.log",
-        ),
-        "service_cold": service_process(
-            "product_service",
-            port=ports["service_cold"],
-            env=cold_env,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=logs / "catalog.service-cold.log",
-        ),
+        **{
+            name: service_process(
+                "product_service",
+                port=ports[name],
+                env=env,
+                workers=args.workers,
+                threads=args.threads,
+                log_path=logs / f"catalog.{name.replace('_', '-')}.log",
+            )
+            for name, env in (("service_warm", warm_env), ("service_cold", cold_env))
+        },
     }
     rng = random.Random(f"catalog-service:{args.seed}")
     figures: dict[str, dict[str, ScenarioFigures]] = {}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
+
+from legacy_monolith.core.argtypes import count, positive
 
 from .stats import ScenarioFigures, summarize
 
@@ -75,3 +79,22 @@ def scenario_run(
     run = timed_run(client, paths, concurrency=concurrency, on_done=on_done)
     figures = summarize(run.latencies, errors=len(run.failures), wall_s=run.wall_s, counts=run.counts)
     return figures, run.failures
+
+
+def add_load_arguments(
+    parser: argparse.ArgumentParser, *, per: str, keep_db_help: str, default_output: Path
+) -> None:
+    """The options the catalog benches share: seed size, request counts (per `per`), client threads,
+    gunicorn sizing, database reuse, output and progress."""
+    parser.add_argument(
+        "--products", type=positive, default=100_000, help="products to seed (default 100000)"
+    )
+    parser.add_argument("--requests", type=positive, default=300, help=f"measured requests per {per} (300)")
+    parser.add_argument("--concurrency", type=positive, default=4, help="client threads (default 4)")
+    parser.add_argument("--warmup", type=count, default=20, help=f"unmeasured requests per {per} (20)")
+    parser.add_argument("--seed", type=int, default=42, help="seed for the data and the request mix (42)")
+    parser.add_argument("--workers", type=positive, default=2, help="gunicorn workers per server (default 2)")
+    parser.add_argument("--threads", type=positive, default=4, help="gunicorn threads per worker (default 4)")
+    parser.add_argument("--keep-db", action="store_true", help=keep_db_help)
+    parser.add_argument("--output", type=Path, default=default_output, help="where the JSON figures go")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
