@@ -10,6 +10,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+# DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
+from extracted.auth_service.internal_identity import DEV_INTERNAL_IDENTITY_KEY
+from extracted.common.settings import DEV_INTERNAL_API_TOKEN
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("STRANGLER_VAR_DIR", BASE_DIR / "var"))
 
@@ -154,15 +158,12 @@ PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int("PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3
 
 # --- product service (ACL catalog client, `manage.py sync products ...`) ---
 PRODUCT_SERVICE_URL = os.environ.get("PRODUCT_SERVICE_URL", "http://127.0.0.1:8101")
-DEV_INTERNAL_API_TOKEN = "dev-only-internal-api-token"  # DEV-ONLY (the services' own default)
 INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)
 CATALOG_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_CONNECT_TIMEOUT", "0.5"))
 CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT", "2"))
 # --- end product service ---
 
 # --- auth cutover: the gateway's signed X-Strangler-Identity (JWT users) and the refund ABAC limit ---
-# DEV-ONLY (the gateway has the same default)
-DEV_INTERNAL_IDENTITY_KEY = "dev-only-internal-identity-key-not-for-production"
 INTERNAL_IDENTITY_KEY = os.environ.get("INTERNAL_IDENTITY_KEY", DEV_INTERNAL_IDENTITY_KEY)
 AUTH_SERVICE_URL = os.environ.get("AUTH_SERVICE_URL", "http://127.0.0.1:8102")  # `sync users` target
 # decimal string; unset or empty: staff refund any amount (the monolith's behaviour before the limit)

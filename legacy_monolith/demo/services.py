@@ -13,9 +13,9 @@ from urllib.parse import urlparse, urlunparse
 
 import psycopg2
 
-from .processes import ManagedProcess, free_port, service_manage, service_process
+from extracted.common.settings import DEV_INTERNAL_API_TOKEN
 
-DEV_INTERNAL_API_TOKEN = "dev-only-internal-api-token"  # DEV-ONLY, the default of both sides
+from .processes import ManagedProcess, free_port, service_manage, service_process
 
 
 def admin_connection(url: str):
