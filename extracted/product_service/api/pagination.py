@@ -19,6 +19,9 @@ from extracted.common.errors import ApplicationError
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 PAGE_PARAM = "page"
+# The deepest offset a store can skip to: PostgreSQL's OFFSET and MongoDB's skip are signed 64-bit. No
+# store holds more rows than that, so a page starting further is past the last page whatever the data.
+MAX_OFFSET = 2**63 - 1
 
 
 class PageParams(serializers.Serializer):
@@ -50,7 +53,11 @@ def paginated_body(
     render: Callable[[Any], dict],
 ) -> dict:
     """`{count, next, previous, results}` for one page; `fetch(offset, limit)` returns (total, items)."""
-    count, items = fetch(page.offset, page.page_size)
+    if page.offset > MAX_OFFSET:
+        # Asking the store for it would overflow its OFFSET (a 500): count the matches alone.
+        count, items = fetch(0, 0)[0], []
+    else:
+        count, items = fetch(page.offset, page.page_size)
     # Django's Paginator: an empty first page is allowed, any page past the last is not.
     num_pages = max(1, math.ceil(count / page.page_size))
     if page.page > num_pages:

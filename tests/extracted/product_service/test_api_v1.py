@@ -151,3 +151,21 @@ def test_an_import_is_visible_at_once_although_the_listing_was_cached(
     assert answer.json() == {"applied": 1, "stale": 0, "deleted": 0}
     assert api_client.get(PRODUCTS, {"q": "renamed"}).json()["count"] == 1
     assert api_client.get(f"{PRODUCTS}/5").json()["name"] == "Renamed five"
+
+
+@pytest.mark.parametrize("page", [2**62, 2**63 - 1, 10**23])
+def test_a_page_beyond_any_store_offset_is_page_not_found_not_a_500(api_client, seeded, page):
+    """Found by fuzzing: (page - 1) * page_size past PostgreSQL's bigint OFFSET was a 500."""
+    answer = api_client.get(PRODUCTS, {"page": page, "page_size": 100})
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "code": "page_not_found",
+        "message": f"Page {page} is past the last page",
+        "extra": {"page": page, "page_size": 100},
+    }
+
+
+def test_categories_page_beyond_any_store_offset_is_page_not_found(api_client, seeded):
+    answer = api_client.get("/api/v1/catalog/categories", {"page": 10**23})
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "page_not_found"
