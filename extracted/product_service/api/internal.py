@@ -82,6 +82,27 @@ RESERVATION = inline_serializer(
     },
 )
 
+RANGE_CHECKSUMS = inline_serializer(
+    name="RangeChecksums",
+    fields={
+        "ranges": serializers.ListField(
+            child=inline_serializer(
+                name="RangeChecksum",
+                fields={
+                    "lo": serializers.IntegerField(),
+                    "hi": serializers.IntegerField(),
+                    "count": serializers.IntegerField(),
+                    "digest": serializers.CharField(),
+                },
+            )
+        )
+    },
+)
+PRODUCT_DIGESTS = inline_serializer(
+    name="ProductDigests",
+    fields={"digests": serializers.DictField(child=serializers.CharField())},
+)
+
 
 def checked_documents(docs: list[Any], validate, where: str) -> list[dict]:
     try:
@@ -129,7 +150,7 @@ class CategoryImportApi(InternalAPIView):
 class ChecksumsApi(InternalAPIView):
     """Count and digest of each id range lo <= id < hi (verify's first pass)."""
 
-    @extend_schema(request=ChecksumsInput, responses={400: ERROR, 401: ERROR})
+    @extend_schema(request=ChecksumsInput, responses={200: RANGE_CHECKSUMS, 400: ERROR, 401: ERROR})
     def post(self, request):
         data = validated(ChecksumsInput, request)
         checksums = catalog_store().range_checksums(data["ranges"])
@@ -141,7 +162,7 @@ class ChecksumsApi(InternalAPIView):
 class DigestsApi(InternalAPIView):
     """Each product's digest in lo <= id < hi (verify's drill-down)."""
 
-    @extend_schema(request=DigestsInput, responses={400: ERROR, 401: ERROR})
+    @extend_schema(request=DigestsInput, responses={200: PRODUCT_DIGESTS, 400: ERROR, 401: ERROR})
     def post(self, request):
         data = validated(DigestsInput, request)
         digests = catalog_store().digests(data["lo"], data["hi"])

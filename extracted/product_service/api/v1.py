@@ -46,7 +46,7 @@ class CategoryListApi(APIView):
     @extend_schema(
         operation_id="v1_catalog_categories_list",
         parameters=PAGE_PARAMETERS,
-        responses={200: page_of(CategoryV1Output, "CategoryPageV1")},
+        responses={200: page_of(CategoryV1Output, "CategoryPageV1"), 400: ERROR, 404: ERROR},
     )
     def get(self, request):
         page = page_request(request.query_params)
