@@ -149,3 +149,26 @@ def test_reserve_input_is_validated_strictly(internal_client, seeded, body):
     answer = internal_client.post("/internal/v1/stock/reserve", body, format="json")
     assert answer.status_code == 400
     assert answer.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        IMPORT,
+        "/internal/v1/import/categories",
+        "/internal/v1/verify/checksums",
+        "/internal/v1/verify/digests",
+        "/internal/v1/stock/reserve",
+        "/internal/v1/stock/release",
+    ],
+)
+@pytest.mark.parametrize("nested", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000])
+def test_a_body_nested_too_deeply_is_a_400_not_a_500(internal_client, seeded, path, nested):
+    """Found by fuzzing: the JSON decoder's RecursionError escaped DRF's parser as a 500."""
+    answer = internal_client.generic("POST", path, nested, content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "code": "malformed_request",
+        "message": "JSON parse error - the body is nested too deeply",
+        "extra": {},
+    }
