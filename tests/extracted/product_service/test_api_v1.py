@@ -169,3 +169,12 @@ def test_categories_page_beyond_any_store_offset_is_page_not_found(api_client, s
     answer = api_client.get("/api/v1/catalog/categories", {"page": 10**23})
     assert answer.status_code == 404
     assert answer.json()["code"] == "page_not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/catalog/products/null,null", "/api/v2/catalog/products/abc"])
+def test_a_product_id_that_is_not_a_number_is_a_json_404(api_client, path):
+    """Schema fuzzing saw text/html here: that is Django's DEBUG page; with DEBUG off it is JSON."""
+    answer = api_client.get(path)
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["code"] == "not_found"
