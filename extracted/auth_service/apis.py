@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -41,10 +42,13 @@ class PasswordChangeInput(serializers.Serializer):
     new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
+_LEGACY_CREDENTIAL = RegexValidator(exchange.LEGACY_CREDENTIAL_PATTERN, "Not a legacy credential")
+
+
 class ExchangeInput(serializers.Serializer):
     client_id = serializers.CharField(max_length=100)
-    legacy_token = serializers.CharField(max_length=256, required=False)
-    legacy_session = serializers.CharField(max_length=256, required=False)
+    legacy_token = serializers.CharField(max_length=256, required=False, validators=[_LEGACY_CREDENTIAL])
+    legacy_session = serializers.CharField(max_length=256, required=False, validators=[_LEGACY_CREDENTIAL])
     scope = serializers.CharField(max_length=500, required=False)
 
     def validate(self, attrs):

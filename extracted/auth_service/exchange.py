@@ -9,6 +9,7 @@ refresh token rotates, is reuse-protected and audited like any other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import requests
@@ -27,6 +28,9 @@ from .models import Role, User
 EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693's grant type name
 LEGACY_SESSION_COOKIE = "sessionid"  # the monolith's Django session cookie
 ME_PATH = "/api/v1/accounts/me"
+# What the monolith issues (token_urlsafe keys, Django session keys) fits RFC 6750's b64token; anything
+# else (non-ASCII, control characters, `;`) cannot go into a header or cookie and is no credential.
+LEGACY_CREDENTIAL_PATTERN = r"\A[A-Za-z0-9\-._~+/]+=*\Z"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,12 @@ class LegacyIdentity:
 
 
 def legacy_identity_fetch(*, token: str = "", session: str = "") -> LegacyIdentity:
-    """Who the monolith says this credential belongs to; 401 if it refuses it."""
+    """Who the monolith says this credential belongs to; 401 if it refuses it (or it is not
+    credential-shaped, e.g. a garbled `sessionid` cookie, which could not even be sent)."""
+    if not re.match(LEGACY_CREDENTIAL_PATTERN, token or session):
+        raise ApplicationError(
+            "invalid_legacy_credential", "The monolith does not accept this credential", status=401
+        )
     headers = {"Authorization": f"Token {token}"} if token else {}
     cookies = {LEGACY_SESSION_COOKIE: session} if session else {}
     try:

@@ -54,6 +54,24 @@ class AuthServiceValidator(OAuth2Validator):
             "legacy_user_id": user.legacy_user_id,
         }
 
+    def _authenticate_basic_auth(self, request):
+        """A Basic credential that is not ASCII is no base64 (DOT's decode raises ValueError on it)."""
+        auth_string = self._extract_basic_auth(request)
+        if auth_string and not auth_string.isascii():
+            return False
+        return super()._authenticate_basic_auth(request)
+
+    # PostgreSQL text cannot hold NUL, so no stored code has one; looked up, it would be a ValueError.
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        if code and "\x00" in code:
+            return []
+        return super().get_authorization_code_scopes(client_id, code, redirect_uri, request)
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if code and "\x00" in code:
+            return False
+        return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
         user = _user_of(request)

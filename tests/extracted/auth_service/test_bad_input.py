@@ -1,0 +1,97 @@
+"""Bad input the schemathesis / hand-crafted fuzzing of the served auth service turned into 500s: each is
+now a 4xx (ours in {"code","message","extra"} form, DOT's in RFC 6749 form)."""
+
+import base64
+
+import pytest
+from django.conf import settings
+
+from legacy_monolith.demo.processes import free_port
+
+from .test_exchange import exchange, web_app  # noqa: F401 (fixture)
+from .test_oauth_flows import service_client, token_request, web_client  # noqa: F401 (fixtures)
+
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.fixture
+def no_monolith(settings):
+    """Nothing listens here: a credential that reached the monolith would be a 503, not the 4xx asserted."""
+    settings.MONOLITH_URL = f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"legacy_token": "t\U000a27c3k"},  # not latin-1: could not go into the Authorization header
+        {"legacy_token": "tok\r\nX-Injected: 1"},
+        {"legacy_session": "a;b"},
+        {"legacy_session": "s\u00e9ssion"},
+    ],
+)
+def test_a_legacy_credential_that_is_no_token_is_a_400(api_client, web_app, no_monolith, body):  # noqa: F811
+    answer = exchange(api_client, client_id=web_app.client_id, **body)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["code"] == "validation_error"
+    assert set(answer.json()) == {"code", "message", "extra"}
+
+
+def test_a_garbled_legacy_session_cookie_is_refused_without_asking_the_monolith(
+    api_client,
+    web_app,  # noqa: F811
+    no_monolith,
+):
+    answer = api_client.post(
+        "/api/v1/auth/token/exchange",
+        {"client_id": web_app.client_id},
+        format="json",
+        HTTP_COOKIE="sessionid=\xff\xfe\x01",
+    )
+    assert (answer.status_code, answer.json()["code"]) == (401, "invalid_legacy_credential")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/auth/login", "/api/v1/accounts/login", "/api/v1/auth/token/exchange"]
+)
+def test_json_nested_too_deeply_is_a_400_parse_error(api_client, db, path):
+    answer = api_client.post(path, data=DEEP_JSON, content_type="application/json")
+    assert answer.status_code == 400, answer.content
+    assert set(answer.json()) == {"code", "message", "extra"}
+
+
+def test_json_nested_too_deeply_is_a_400_on_the_internal_api_too(api_client, db):
+    answer = api_client.post(
+        "/internal/v1/import/users",
+        data=DEEP_JSON,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {settings.INTERNAL_API_TOKEN}",
+    )
+    assert answer.status_code == 400, answer.content
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic \xff\xfe",  # not ASCII: no base64 at all
+        "Basic " + base64.b64encode(b"\xff\xfe:\xc3\x28").decode(),  # base64 of invalid UTF-8
+        "Basic !!!",
+        "Basic",
+    ],
+)
+def test_a_garbage_basic_credential_is_invalid_client(browser, service_client, authorization):  # noqa: F811
+    answer = browser.post("/o/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=authorization)
+    assert answer.status_code in (400, 401), answer.content
+    assert answer.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("code", ["\x00", "abc\x00def"])
+def test_an_authorization_code_with_a_nul_byte_is_invalid_grant(browser, web_client, code):  # noqa: F811
+    answer = token_request(
+        browser,
+        grant_type="authorization_code",
+        client_id=web_client.client_id,
+        code=code,
+        redirect_uri="https://shop.techstore.example/callback",
+        code_verifier="a" * 50,
+    )
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
