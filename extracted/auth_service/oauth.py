@@ -4,16 +4,19 @@ token issue, refresh, revoke and refresh-token reuse."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 from django.conf import settings
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from . import keys
 from .audit import Event, audit_record
 from .tokens import issue_access_token
 
 CLIENT_SUBJECT_PREFIX = "client:"  # sub of a client-credentials token (no user)
+CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 4.2 (S256: BASE64URL of a SHA-256)
 
 
 def _user_of(request):
@@ -71,6 +74,28 @@ class AuthServiceValidator(OAuth2Validator):
         if code and "\x00" in code:
             return False
         return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """The grant row keeps the PKCE challenge and the OIDC nonce: a challenge that is not RFC 7636's
+        shape, or a nonce with a NUL (PostgreSQL text cannot hold one), is the client's invalid_request
+        (an error redirect), not a failed INSERT."""
+        challenge = request.code_challenge
+        if challenge is not None and not CODE_CHALLENGE.fullmatch(challenge):
+            raise InvalidRequestError(description="Malformed code_challenge (RFC 7636 4.2).", request=request)
+        if "\x00" in (getattr(request, "nonce", None) or ""):
+            raise InvalidRequestError(description="Malformed nonce.", request=request)
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+
+    # oauthlib asks these for OIDC `prompt=none` (DOT leaves them unimplemented: NotImplementedError).
+    def validate_silent_login(self, request):
+        """/o/authorize is behind login (a caller without a session is sent to the login endpoint
+        before oauthlib validates anything), so there is always a logged-in user here."""
+        return True
+
+    def validate_silent_authorization(self, request):
+        """Only a client that never shows a consent screen (our first-party ones) is answered without
+        one; for any other, `prompt=none` is consent_required."""
+        return bool(getattr(request.client, "skip_authorization", False))
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)

@@ -2,6 +2,7 @@
 now a 4xx (ours in {"code","message","extra"} form, DOT's in RFC 6749 form)."""
 
 import base64
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.conf import settings
@@ -9,7 +10,16 @@ from django.conf import settings
 from legacy_monolith.demo.processes import free_port
 
 from .test_exchange import exchange, web_app  # noqa: F401 (fixture)
-from .test_oauth_flows import service_client, token_request, web_client  # noqa: F401 (fixtures)
+from .test_oauth_flows import (  # noqa: F401 (fixtures)
+    REDIRECT_URI,
+    Application,
+    code_from,
+    log_in,
+    pkce_pair,
+    service_client,
+    token_request,
+    web_client,
+)
 
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 
@@ -95,3 +105,50 @@ def test_an_authorization_code_with_a_nul_byte_is_invalid_grant(browser, web_cli
         code_verifier="a" * 50,
     )
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
+
+
+def authorize_query(client, **extra) -> dict:
+    _, challenge = pkce_pair()
+    return {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid read",
+        "state": "state-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
+def error_of(answer) -> str:
+    assert answer.status_code == 302, answer.content
+    location = urlparse(answer["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    return parse_qs(location.query)["error"][0]
+
+
+@pytest.mark.parametrize(
+    "extra", [{"code_challenge": "\x00"}, {"code_challenge": "short"}, {"nonce": "n\x00nce"}]
+)
+def test_a_malformed_code_challenge_or_nonce_is_an_invalid_request_redirect(
+    browser,
+    web_client,  # noqa: F811
+    make_user,
+    extra,
+):
+    log_in(browser, make_user())
+    answer = browser.get("/o/authorize", authorize_query(web_client, **extra))
+    assert error_of(answer) == "invalid_request"
+
+
+def test_prompt_none_gives_a_first_party_client_its_code_silently(browser, web_client, make_user):  # noqa: F811
+    log_in(browser, make_user())
+    assert code_from(browser.get("/o/authorize", authorize_query(web_client, prompt="none")))
+
+
+def test_prompt_none_is_consent_required_for_a_client_with_a_consent_screen(browser, web_client, make_user):  # noqa: F811
+    Application.objects.filter(pk=web_client.pk).update(skip_authorization=False)
+    log_in(browser, make_user())
+    answer = browser.get("/o/authorize", authorize_query(web_client, prompt="none"))
+    assert error_of(answer) == "consent_required"
