@@ -152,3 +152,13 @@ def test_prompt_none_is_consent_required_for_a_client_with_a_consent_screen(brow
     log_in(browser, make_user())
     answer = browser.get("/o/authorize", authorize_query(web_client, prompt="none"))
     assert error_of(answer) == "consent_required"
+
+
+@pytest.mark.parametrize("path", ["/o/token", "/o/revoke", "/o/userinfo"])
+def test_a_form_body_declared_in_another_charset_is_a_400(browser, db, path):
+    """Django refuses a non-UTF-8 form body (BadRequest): our JSON 400. (Served with DEBUG=true, Django's
+    own debug page re-reads the body and gunicorn answers 500: a DEBUG-only artefact.)"""
+    answer = browser.post(
+        path, data=b"token=x", content_type="application/x-www-form-urlencoded; charset=utf-16"
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_request")
