@@ -154,7 +154,7 @@ def service_settings(
         "REST_FRAMEWORK": {
             "DEFAULT_AUTHENTICATION_CLASSES": [],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["extracted.common.parsers.BoundedJSONParser"],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
             "EXCEPTION_HANDLER": "extracted.common.exceptions.exception_handler",
             "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser" if with_auth else None,

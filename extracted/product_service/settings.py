@@ -56,7 +56,6 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "extracted.product_service.api.identity.GatewayIdentityAuthentication"
     ],
-    "DEFAULT_PARSER_CLASSES": ["extracted.product_service.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
