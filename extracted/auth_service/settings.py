@@ -154,7 +154,6 @@ OAUTH2_PROVIDER = {
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F821
     "DEFAULT_AUTHENTICATION_CLASSES": ["extracted.auth_service.authentication.JwtAuthentication"],
-    "DEFAULT_PARSER_CLASSES": ["extracted.auth_service.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "extracted.auth_service.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
