@@ -357,7 +357,9 @@ class Shadow:
         if flow.response is not None:  # the Forwarder already has legacy's answer
             self._primary_answered(flow, capture)
         _child(MIRRORED, route.id).inc()
-        task = asyncio.get_running_loop().create_task(self._mirror(capture))
+        # Not eager: mitmproxy runs its loop with asyncio.eager_task_factory, under which create_task() would
+        # run the mirror (the copies' aiohttp requests, the pair) in this hook, before the client's answer.
+        task = asyncio.Task(self._mirror(capture), loop=asyncio.get_running_loop(), eager_start=False)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

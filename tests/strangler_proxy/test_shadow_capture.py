@@ -375,3 +375,32 @@ def test_a_request_without_a_jwt_sends_its_copies_the_headers_legacy_got(make_st
     (copy,) = candidate.requests_to("/items/8")
     assert copy.header("Cookie") == "sessionid=abc"
     assert copy.header("Authorization") is None
+
+
+def test_the_request_hook_never_runs_the_mirror_itself_under_mitmproxys_eager_task_factory(
+    make_standin, queue_url
+):
+    """mitmproxy runs its loop with asyncio.eager_task_factory: a mirror started with create_task() would
+    send the copies and build the pair inside the hook, before the client gets legacy's answer."""
+    legacy, candidate = make_standin("legacy"), make_standin("candidate")
+    table = route_table(legacy, candidate)
+    started: list[str] = []
+
+    async def scenario(shadow):
+        asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+        mirror = shadow._mirror
+
+        async def recorded(capture):
+            started.append("mirror")
+            await mirror(capture)
+
+        shadow._mirror = recorded
+        shadow.request(make_flow(table, user="7"))
+        assert started == []  # the hook returned without running any of the mirror
+        await shadow.drain()
+        assert started == ["mirror"]
+
+    run_shadow(table, queue_url, scenario)
+
+    (pair,) = read_pairs(queue_url)
+    assert pair.candidate.json()["upstream"] == "candidate"
