@@ -125,6 +125,19 @@ SHIPPED_V2 = [
 ]
 
 
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/metrics/", "/internal/v1/import/products", "/internal/v1/verify/checksums"]
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_shipped_table_answers_the_upstreams_operational_endpoints_itself(method, path):
+    table = load_routes(DEFAULT_ROUTES_FILE, env={})
+
+    route = match_route(table.routes, method, path)
+    decision = decide(table, route, flag_enabled=False, idempotent=True)
+
+    assert (route.id, decision.upstream.name) == ("ops.internal", "gateway")
+
+
 @pytest.mark.parametrize(("method", "path", "route_id", "upstream"), SHIPPED_V2)
 def test_the_shipped_table_sends_v2_catalog_reads_to_the_product_service_and_no_other_v2_path(
     method, path, route_id, upstream
