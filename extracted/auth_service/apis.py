@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from extracted.common.errors import ApplicationError
-from legacy_monolith.core.openapi import ERROR
+from extracted.common.openapi import ERROR
 
 from . import exchange, keys, services
 from .authentication import TokenPrincipal

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from extracted.common.errors import ApplicationError
 from extracted.common.internal_auth import InternalAPIView
 from extracted.common.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
-from legacy_monolith.core.openapi import ERROR
+from extracted.common.openapi import ERROR
 
 from . import user_sync
 from .user_contract import validate_user

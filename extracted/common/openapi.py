@@ -1,4 +1,4 @@
-"""OpenAPI pieces every /api/v1 endpoint shares: the error body and the page shape."""
+"""OpenAPI pieces every API shares, the monolith's and the services': the error body and the page shape."""
 
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
@@ -18,7 +18,7 @@ PAGE_PARAMETERS = [
 
 
 def page_of(output, name: str):
-    """One page of `output` items, as core.pagination.StandardPagination renders it."""
+    """One page of `output` items, as the monolith's StandardPagination and the services' v1 render it."""
     return inline_serializer(
         name=name,
         fields={
