@@ -20,7 +20,7 @@ BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'imp
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
 	@echo "make test                    run the whole suite against PostgreSQL, Redis and RabbitMQ on localhost"
-	@echo "make lint                    ruff"
+	@echo "make lint                    ruff, and the dependency rules between packages (import-linter)"
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile)"
 	@echo "make bench-catalog-baseline  seed 100k products and measure the monolith's catalog under gunicorn"
 	@echo "make bench-catalog           the Product service vs the monolith at 100k products (warm cache and cold)"
@@ -44,13 +44,14 @@ venv install: $(VENV)/.installed
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 # make test runs several pytest sessions: the main one (legacy_monolith.settings) over tests/, then the chassis
-# (tests/extracted/common) and each service (tests/extracted/*_service) with its own settings; --confcutdir keeps
+# (tests/chassis) and each service (tests/extracted/*_service) with its own settings; --confcutdir keeps
 # tests/conftest.py out of them. Every session runs even when one fails; PYTEST_ARGS goes to each.
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	PRODUCT_DATABASE_URL=$(TEST_PRODUCT_DATABASE_URL) AUTH_DATABASE_URL=$(TEST_AUTH_DATABASE_URL) \
@@ -58,9 +59,9 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 test: install unleash-install browser-install
 	@failed=""; \
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed main"; \
-	for dir in tests/extracted/common $(wildcard tests/extracted/*_service); do \
+	for dir in tests/chassis $(wildcard tests/extracted/*_service); do \
 		name=$$(basename $$dir); settings=extracted.$$name.settings; \
-		if [ $$name = common ]; then settings=tests.extracted.common.chassis_service.settings; fi; \
+		if [ $$name = chassis ]; then settings=tests.chassis.chassis_service.settings; fi; \
 		echo "== pytest session $$dir ($$settings)"; \
 		$(TEST_ENV) $(VENV)/bin/pytest --ds=$$settings --confcutdir=$$dir $(PYTEST_ARGS) $$dir \
 			|| failed="$$failed $$name"; \

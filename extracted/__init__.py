@@ -1,1 +1,1 @@
-"""Extracted services (one package each) and their shared chassis in `extracted.common`."""
+"""Extracted services (one package each) and their shared chassis in `chassis`."""

@@ -3,7 +3,6 @@
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,39 +10,7 @@ from typing import Any
 
 from flags.errors import FlagsError
 from flags.features import parse_features, validate_features
-
-
-def _complete_temp_file(path: Path, text: str) -> str:
-    """A temp file beside `path` holding all of `text`, fsynced; the caller links or renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a temp file beside `path`, fsync it, then os.replace: a reader sees the old or the new file."""
-    tmp = _complete_temp_file(path, text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from kernel.files import complete_temp_file, write_atomically
 
 
 def dump_features(document: dict[str, Any]) -> str:
@@ -62,7 +29,7 @@ def ensure_flags_file(path: Path, bootstrap: Path) -> bool:
             "unreadable_file", f"cannot read the bootstrap flags file {bootstrap}: {exc}"
         ) from None
     parse_features(text, str(bootstrap))
-    tmp = _complete_temp_file(path, text)
+    tmp = complete_temp_file(path, text)
     try:
         os.link(tmp, path)
     except FileExistsError:

@@ -15,8 +15,9 @@ from pathlib import Path
 from flags.config import FlagsConfig
 from flags.context import FlagContext
 from flags.facade import Flags
-from flags.flagsfile import dump_features, write_atomically
+from flags.flagsfile import dump_features
 from flags.store import open_store
+from kernel.files import write_atomically
 
 FLAG = "route.catalog.read"  # on for 50% of users, by userId: what a rollout costs to evaluate
 TOGGLED = "route.auth.login"  # switched on and off to time how fast a change lands

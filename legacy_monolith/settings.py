@@ -10,9 +10,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from chassis.settings import DEV_INTERNAL_API_TOKEN
+
 # DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
-from extracted.auth_service.internal_identity import DEV_INTERNAL_IDENTITY_KEY
-from extracted.common.settings import DEV_INTERNAL_API_TOKEN
+from contracts.identity import DEV_INTERNAL_IDENTITY_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("STRANGLER_VAR_DIR", BASE_DIR / "var"))
@@ -194,7 +195,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": ["extracted.common.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["chassis.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "legacy_monolith.core.exceptions.exception_handler",

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from extracted.common.metrics import metrics_view
+from chassis.metrics import metrics_view
 from legacy_monolith.core import views as core_views
 from legacy_monolith.orders.apis.orders import OrdersApi
 from legacy_monolith.payments.apis import PaymentsApi

@@ -1,7 +1,7 @@
 """The shadow comparator's errors: the project's one application error type (a stable code, a human
 message, extra details); the CLI prints the message on one line and exits 2."""
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
 
 
 class ShadowError(ApplicationError):

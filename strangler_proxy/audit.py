@@ -39,8 +39,8 @@ from urllib.parse import parse_qsl
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.utils import human
 
-from flags.audit import GENESIS, Verification, canonical, check_head, entry_hash, walk_chain
-from flags.flagsfile import write_atomically
+from kernel.audit import GENESIS, Verification, canonical, check_head, entry_hash, walk_chain
+from kernel.files import write_atomically
 from strangler_proxy.ratelimit import RATE_LIMIT_KEY
 from strangler_proxy.routes import ANONYMOUS
 from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY

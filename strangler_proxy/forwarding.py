@@ -34,15 +34,17 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.utils import human
 from yarl import URL
 
-from strangler_proxy import metrics
-from strangler_proxy.gateway_errors import answer, error_response
-from strangler_proxy.resilience import (
+from kernel.resilience import (
     BreakerConfig,
     BreakerOpen,
     BreakerState,
     Bulkhead,
     BulkheadFull,
     CircuitBreaker,
+)
+from strangler_proxy import metrics
+from strangler_proxy.gateway_errors import answer, error_response
+from strangler_proxy.resilience import (
     Timeouts,
     may_fall_back,
     parse_statuses,

@@ -3,15 +3,15 @@
 Two addons (strangler_proxy/addon.py places them):
 
 - `JwtAuth`, right after EdgeIdentity: a request with `Authorization: Bearer <JWT>` is verified LOCALLY
-  (`extracted.auth_service.tokens.verify_access_token`: ES256 pinned before any key is looked at, kid, iss,
-  aud, exp/nbf) against the auth service's JWKS through `extracted.auth_service.jwks.JwksCache` (kept for
+  (`contracts.tokens.verify_access_token`: ES256 pinned before any key is looked at, kid, iss,
+  aud, exp/nbf) against the auth service's JWKS through `contracts.jwks.JwksCache` (kept for
   the JWKS max-age, refetched on an unknown kid at most every few seconds, the last good set kept while
   the auth service is down). A refused token is answered by the gateway itself: 401 with the reason as
   `code` (`token_expired`, `unknown_kid`, ...) and `WWW-Authenticate: Bearer error="invalid_token"`; it
   is never forwarded. A good one becomes the flow's Identity (source `jwt`) whose user id is the token's
   `legacy_user_id`, so a percentage rollout buckets a user the same with a JWT as with a legacy session.
 - `IdentityHeader`, right after the Router: a JWT request routed to the monolith loses its Bearer header
-  and gains `X-Strangler-Identity` (extracted.auth_service.internal_identity: HMAC-SHA256 over the legacy
+  and gains `X-Strangler-Identity` (contracts.identity: HMAC-SHA256 over the legacy
   user id, roles, scope, jti, a ~30 s expiry, the method and the path). A request routed to a service
   keeps its Bearer token; when its route falls back to the monolith it carries the identity header too,
   so the fallback answer is still the user's. The Bearer value taken off a request to the monolith is kept
@@ -41,15 +41,15 @@ from urllib.parse import urlsplit
 from mitmproxy import ctx, exceptions, http
 from prometheus_client import Counter
 
-from extracted.auth_service.internal_identity import (
+from contracts.identity import (
     DEFAULT_TTL_SECONDS,
     DEV_INTERNAL_IDENTITY_KEY,
     HEADER,
     check_key,
     sign_identity,
 )
-from extracted.auth_service.jwks import JwksCache
-from extracted.auth_service.tokens import AccessTokenClaims, InvalidToken, verify_access_token
+from contracts.jwks import JwksCache
+from contracts.tokens import AccessTokenClaims, InvalidToken, verify_access_token
 from flags import FlagContext
 from strangler_proxy.gateway_errors import answer, error_response
 from strangler_proxy.guard import PATH_KEY

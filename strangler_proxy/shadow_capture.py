@@ -45,12 +45,12 @@ from mitmproxy.utils import human
 from prometheus_client import Counter, Histogram
 from yarl import URL
 
-from extracted.auth_service.internal_identity import HEADER as IDENTITY_HEADER
+from contracts.identity import HEADER as IDENTITY_HEADER
+from kernel.resilience import Bulkhead, BulkheadFull
 from shadow.pairs import DEFAULT_BODY_LIMIT, RESPONSE_HEADERS, Exchange, ShadowPair, select_headers
 from shadow.transport import BackgroundPublisher, open_publisher, parse_queue_url, queue_url_from_env
 from strangler_proxy.jwt_auth import BEARER_KEY
 from strangler_proxy.metrics import LATENCY_BUCKETS
-from strangler_proxy.resilience import Bulkhead, BulkheadFull
 from strangler_proxy.routes import (
     ANONYMOUS,
     READ_METHODS,

@@ -2,7 +2,7 @@
 and every response goes back to the client with both.
 
 - X-Request-ID: the client's when it is sane (the rule shared with the monolith and the services,
-  extracted.common.tracecontext), else a new one.
+  contracts.tracecontext), else a new one.
 - traceparent: a valid client traceparent keeps its trace id and flags; the gateway is a new span in that
   trace (new parent-id upstream). Absent or invalid: a new trace, and the client's tracestate is dropped.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from extracted.common.tracecontext import (
+from contracts.tracecontext import (
     REQUEST_ID_HEADER,
     SAMPLED,
     new_span_id,

@@ -8,8 +8,8 @@ from tests.factories import UserFactory
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
-# tests/extracted/<dir> are their own pytest sessions, each with its service's settings (see `make test`).
-collect_ignore_glob = ["extracted/*"]
+# tests/chassis and tests/extracted/<dir> are their own pytest sessions with own settings (`make test`).
+collect_ignore_glob = ["extracted/*", "chassis/*"]
 
 
 @pytest.fixture

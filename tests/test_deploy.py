@@ -234,7 +234,7 @@ def _consumer_names(service_package: str) -> set[str]:
 )
 def test_every_extracted_service_command_in_compose_exists(name):
     _, _, package, command, *args = SERVICES[name]["command"]
-    places = (f"{package}.management.commands.{command}", f"extracted.common.management.commands.{command}")
+    places = (f"{package}.management.commands.{command}", f"chassis.management.commands.{command}")
     assert any(importlib.util.find_spec(p) for p in places) or command in ("migrate",), command
     if command == "consume":
         assert args[0] in _consumer_names(package), args

@@ -1,6 +1,3 @@
-import ast
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -61,22 +58,3 @@ def test_the_openapi_schema_of_every_app_generates_and_validates_without_warning
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "/api/v1/orders/checkout" in out.read_text()
-
-
-def test_no_extracted_service_imports_the_monolith():
-    """Each service owns its code as it owns its data: shared pieces live in extracted/common."""
-    root = Path(__file__).resolve().parents[1] / "extracted"
-    offenders = []
-    for path in sorted(root.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            names = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            offenders += [
-                f"{path.relative_to(root)}:{node.lineno}" for n in names if n.startswith("legacy_monolith")
-            ]
-    assert offenders == []

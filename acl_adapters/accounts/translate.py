@@ -1,4 +1,4 @@
-"""Monolith user rows (`.values(*USER_ROW_FIELDS)`) -> user documents (extracted.auth_service.user_contract).
+"""Monolith user rows (`.values(*USER_ROW_FIELDS)`) -> user documents (contracts.user).
 
 The role is the monolith's `role` (its one Group mirrors it); the password is the monolith's Django hash
 string, carried as it is (PBKDF2): the auth service checks it at the user's first login there and
@@ -6,7 +6,7 @@ upgrades it to Argon2id."""
 
 from __future__ import annotations
 
-from extracted.auth_service.user_contract import render_timestamp, version_of
+from contracts.user import render_timestamp, version_of
 
 USER_ROW_FIELDS = (
     "id",

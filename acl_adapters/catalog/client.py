@@ -30,16 +30,16 @@ from tenacity import (
     wait_exponential,
 )
 
-from extracted.common.metrics import counter, gauge
+from chassis.metrics import counter, gauge
+from kernel.resilience import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker
 from legacy_monolith.catalog.models import Category, Product
-from strangler_proxy.resilience import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker
 
 from .translate import document_to_product
 
 logger = logging.getLogger(__name__)
 
 # Declared through the chassis' helpers: safe to declare twice, and summed over gunicorn workers when
-# PROMETHEUS_MULTIPROC_DIR is set (`extracted.common.metrics.metrics_text`).
+# PROMETHEUS_MULTIPROC_DIR is set (`chassis.metrics.metrics_text`).
 CALLS = counter(
     "acl_catalog_calls_total",
     "Catalog client calls to the product service, by operation and outcome",

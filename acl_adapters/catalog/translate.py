@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from extracted.product_service.contract import PRODUCT_COLUMN_FIELDS
+from contracts.product import PRODUCT_COLUMN_FIELDS
 from legacy_monolith.catalog.models import Category, Product
 
 PRICE_QUANTUM = Decimal("0.01")

@@ -4,7 +4,7 @@ auth audit verify, auth clients create, ...
 Django's commands plus the chassis' `serve` (gunicorn on :8102 by default), all with this service's
 settings."""
 
-from extracted.common.runner import main
+from chassis.runner import main
 
 if __name__ == "__main__":
     main("extracted.auth_service.settings")

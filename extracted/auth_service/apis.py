@@ -18,13 +18,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from extracted.common.errors import ApplicationError
-from extracted.common.openapi import ERROR
+from chassis.openapi import ERROR
+from contracts.errors import ApplicationError
+from contracts.policies import Subject
 
 from . import exchange, keys, services
 from .authentication import TokenPrincipal
 from .models import Role
-from .policies import Subject
 from .rbac import require_roles
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"

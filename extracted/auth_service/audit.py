@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from flags.audit import GENESIS, Verification, canonical, entry_hash, walk_chain
+from kernel.audit import GENESIS, Verification, canonical, entry_hash, walk_chain
 
 from .models import AuditEntry, AuditHead
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 
-from extracted.common.errors import ApplicationError
-
-from .tokens import AccessTokenClaims, InvalidToken, verify_access_token
+from contracts.errors import ApplicationError
+from contracts.tokens import AccessTokenClaims, InvalidToken, verify_access_token
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The chassis exception handler, plus the headers auth answers need: Retry-After on a lockout and
 a Bearer WWW-Authenticate challenge on a refused token."""
 
-from extracted.common.exceptions import exception_handler as chassis_exception_handler
+from chassis.exceptions import exception_handler as chassis_exception_handler
 
 
 def exception_handler(exc, context):

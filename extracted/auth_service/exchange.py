@@ -20,7 +20,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749.tokens import BearerToken
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
 
 from .audit import Event, audit_record
 from .models import Role, User

@@ -8,13 +8,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from extracted.common.errors import ApplicationError
-from extracted.common.internal_auth import InternalAPIView
-from extracted.common.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
-from extracted.common.openapi import ERROR
+from chassis.internal_auth import InternalAPIView
+from chassis.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
+from chassis.openapi import ERROR
+from contracts.errors import ApplicationError
+from contracts.user import validate_user
 
 from . import user_sync
-from .user_contract import validate_user
 
 MAX_IMPORT_USERS = 5000
 

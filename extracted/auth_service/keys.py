@@ -17,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import crypto
+from kernel import crypto
+
 from .audit import Event, audit_record
 from .models import KeyState, SigningKey
 

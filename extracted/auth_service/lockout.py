@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
 
 from .models import LoginThrottle
 

@@ -11,9 +11,10 @@ from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
+from contracts.tokens import issue_access_token
+
 from . import keys
 from .audit import Event, audit_record
-from .tokens import issue_access_token
 
 CLIENT_SUBJECT_PREFIX = "client:"  # sub of a client-credentials token (no user)
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 4.2 (S256: BASE64URL of a SHA-256)

@@ -16,7 +16,7 @@ class BearerJwtScheme(OpenApiAuthenticationExtension):
 class InternalTokenScheme(OpenApiAuthenticationExtension):
     """The /internal/v1 endpoints' bearer INTERNAL_API_TOKEN (`sync users`)."""
 
-    target_class = "extracted.common.internal_auth.InternalTokenAuthentication"
+    target_class = "chassis.internal_auth.InternalTokenAuthentication"
     name = "internalApiToken"
 
     def get_security_definition(self, auto_schema):

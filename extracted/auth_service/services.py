@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
+from contracts.policies import Resource, Subject, policy_enforce
 
 from .audit import Event, audit_record
 from .lockout import (
@@ -20,7 +21,6 @@ from .lockout import (
     login_throttle_clear,
 )
 from .models import User
-from .policies import Resource, Subject, policy_enforce
 
 
 def _invalid_credentials() -> ApplicationError:

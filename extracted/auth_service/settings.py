@@ -1,6 +1,6 @@
 """Settings for the Auth service (`python -m extracted.auth_service ...`), on the chassis helper.
 
-The environment is read here once (extracted.common.settings reads the shared variables). Defaults give
+The environment is read here once (chassis.settings reads the shared variables). Defaults give
 the embedded profile: SQLite under var/, a development key encryption key and a development OIDC RSA key
 file under var/, both refused when DEBUG is off.
 """
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from extracted.auth_service.crypto import KeyMaterialError, parse_encryption_key
-from extracted.common.settings import env_int, service_settings
+from chassis.settings import env_int, service_settings
+from kernel.crypto import KeyMaterialError, parse_encryption_key
 
 globals().update(
     service_settings(
@@ -91,7 +91,7 @@ except KeyMaterialError as exc:
 AUTH_OIDC_RSA_PRIVATE_KEY = _env.get("AUTH_OIDC_RSA_PRIVATE_KEY", "")
 _oidc_key_is_dev = not AUTH_OIDC_RSA_PRIVATE_KEY
 if _oidc_key_is_dev:
-    from extracted.auth_service.crypto import dev_rsa_key_pem
+    from extracted.auth_service.oidc_key import dev_rsa_key_pem
 
     AUTH_OIDC_RSA_PRIVATE_KEY = dev_rsa_key_pem(Path(VAR_DIR) / "auth_service-oidc-rsa.pem")  # noqa: F821
 

@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from oauth2_provider import views as oauth_views
 
-from extracted.common.urls import chassis_urlpatterns
+from chassis.urls import chassis_urlpatterns
 
 from . import apis, internal
 

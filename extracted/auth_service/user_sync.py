@@ -19,10 +19,10 @@ from datetime import datetime
 from django.contrib.auth.hashers import identify_hasher
 from django.db import IntegrityError, transaction
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
+from contracts.user import range_digest, render_timestamp, user_digest
 
 from .models import User
-from .user_contract import range_digest, render_timestamp, user_digest
 
 UPGRADED_ALGORITHM = "argon2"
 

@@ -29,7 +29,7 @@ from typing import Protocol
 import redis
 from django.conf import settings
 
-from extracted.common.metrics import counter, gauge
+from chassis.metrics import counter, gauge
 
 log = logging.getLogger(__name__)
 

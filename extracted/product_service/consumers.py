@@ -10,9 +10,10 @@ Run one with `python -m extracted.product_service consume product_service.catalo
 
 from __future__ import annotations
 
-from extracted.common.consumers import EventConsumer
-from extracted.common.events import Envelope
-from extracted.product_service import contract, services
+from chassis.consumers import EventConsumer
+from contracts import product as contract
+from contracts.events import Envelope
+from extracted.product_service import services
 
 from . import stock
 

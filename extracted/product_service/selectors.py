@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import orjson
 
-from extracted.common.errors import NotFoundError
+from contracts.errors import NotFoundError
+from contracts.product import MAX_ID
 from extracted.product_service.cache import read_cache
-from extracted.product_service.contract import MAX_ID
 from extracted.product_service.store import CatalogStore, store_from_settings
 
 _store: CatalogStore | None = None

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from extracted.common.outbox.writer import outbox_write
+from chassis.outbox.writer import outbox_write
 from extracted.product_service.cache import read_cache
 from extracted.product_service.selectors import catalog_store
 from extracted.product_service.store.port import ImportResult, Reservation, StockLine

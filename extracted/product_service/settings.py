@@ -1,6 +1,6 @@
 """Settings for the Product service (`python -m extracted.product_service ...`), on the chassis helper.
 
-The environment is read here once (extracted.common.settings reads the shared variables). Defaults give
+The environment is read here once (chassis.settings reads the shared variables). Defaults give
 the embedded profile: SQLite under var/, the ORM store, a local-memory cache, a filesystem broker.
 """
 
@@ -8,7 +8,7 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from extracted.common.settings import env_bool, env_int, service_settings
+from chassis.settings import env_bool, env_int, service_settings
 
 globals().update(
     service_settings(

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from extracted.common.events import Envelope
-from extracted.common.metrics import counter
+from chassis.metrics import counter
+from contracts.events import Envelope
 from extracted.product_service import services
 from extracted.product_service.store.port import InsufficientStock, OutOfStock, StockLine
 

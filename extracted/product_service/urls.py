@@ -4,7 +4,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from extracted.common.urls import chassis_urlpatterns
+from chassis.urls import chassis_urlpatterns
 
 from .api import internal, v1, v2
 

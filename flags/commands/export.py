@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flags.flagsfile import dump_features, write_atomically
+from flags.flagsfile import dump_features
 from flags.store import FlagStore
+from kernel.files import write_atomically
 
 
 @dataclass(frozen=True)

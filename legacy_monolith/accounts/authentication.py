@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from extracted.auth_service.internal_identity import InvalidIdentity, verify_identity
+from contracts.identity import InvalidIdentity, verify_identity
 
 from .models import ApiToken
 
@@ -64,7 +64,7 @@ def _invalid_identity() -> InvalidIdentityHeader:
 
 class InternalIdentityAuthentication(authentication.BaseAuthentication):
     """The user the gateway vouches for with X-Strangler-Identity (see
-    extracted.auth_service.internal_identity): HMAC-SHA256 under INTERNAL_IDENTITY_KEY, compared in constant
+    contracts.identity): HMAC-SHA256 under INTERNAL_IDENTITY_KEY, compared in constant
     time, bound to this request's method and path, about 30 s old at most. A bad, expired or
     replayed-elsewhere value, or one naming an unknown or inactive user, is 401 `invalid_identity` (never
     a fall-through to anonymous). `request.auth` is the InternalIdentity (roles, scope, jti). Clients cannot

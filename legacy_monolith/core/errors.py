@@ -1,5 +1,5 @@
-"""The application error types; one copy, shared with the services in extracted.common.errors."""
+"""The application error types; one copy, shared with the services in contracts.errors."""
 
-from extracted.common.errors import ApplicationError, ConflictError, NotFoundError
+from contracts.errors import ApplicationError, ConflictError, NotFoundError
 
 __all__ = ["ApplicationError", "ConflictError", "NotFoundError"]

@@ -1,5 +1,5 @@
-"""The DRF exception handler; one copy, shared with the services in extracted.common.exceptions."""
+"""The DRF exception handler; one copy, shared with the services in chassis.exceptions."""
 
-from extracted.common.exceptions import error_body, exception_handler
+from chassis.exceptions import error_body, exception_handler
 
 __all__ = ["error_body", "exception_handler"]

@@ -1,5 +1,5 @@
-"""Request context for JSON logs; one copy, in extracted.common.logging."""
+"""Request context for JSON logs; one copy, in chassis.logging."""
 
-from extracted.common.logging import RequestIdFilter, request_id_var, trace_id_var
+from chassis.logging import RequestIdFilter, request_id_var, trace_id_var
 
 __all__ = ["RequestIdFilter", "request_id_var", "trace_id_var"]

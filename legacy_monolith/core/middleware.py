@@ -1,5 +1,5 @@
-"""Request id propagation, a body-size guard and HEAD bodies; one copy, in extracted.common.middleware."""
+"""Request id propagation, a body-size guard and HEAD bodies; one copy, in chassis.middleware."""
 
-from extracted.common.middleware import BodySizeLimitMiddleware, HeadResponseMiddleware, RequestIdMiddleware
+from chassis.middleware import BodySizeLimitMiddleware, HeadResponseMiddleware, RequestIdMiddleware
 
 __all__ = ["BodySizeLimitMiddleware", "HeadResponseMiddleware", "RequestIdMiddleware"]

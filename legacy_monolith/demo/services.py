@@ -13,7 +13,7 @@ from urllib.parse import urlparse, urlunparse
 
 import psycopg2
 
-from extracted.common.settings import DEV_INTERNAL_API_TOKEN
+from chassis.settings import DEV_INTERNAL_API_TOKEN
 
 from .processes import ManagedProcess, free_port, service_manage, service_process
 

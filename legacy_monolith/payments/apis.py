@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from extracted.auth_service.policies import Resource, Subject, policy_enforce
+from contracts.policies import Resource, Subject, policy_enforce
 from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.errors import ApplicationError
 from legacy_monolith.core.pagination import StandardPagination

@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
 
 from .checkpoint import checkpoint_advance, checkpoint_finish, checkpoint_start
 from .errors import SyncError

@@ -8,7 +8,7 @@ from typing import Any
 
 # What a target's bulk import answers ({"applied", "stale", "deleted"}): the import contract the Product
 # service defines, and every service's import path follows.
-from extracted.product_service.store.port import ImportResult
+from contracts.sync import ImportResult
 
 Row = dict[str, Any]
 Document = dict[str, Any]

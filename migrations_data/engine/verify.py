@@ -19,7 +19,7 @@ from hashlib import blake2b
 from itertools import pairwise
 
 # (lo, hi, count, digest) of one id range: the verify contract the Product service defines.
-from extracted.product_service.store.port import RangeChecksum
+from contracts.sync import RangeChecksum
 
 MAX_ID = 2**63 - 1
 SPLIT_FACTOR = 16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import prometheus_client
 
-from extracted.common.metrics import gauge
+from chassis.metrics import gauge
 
 OUTBOX_PENDING = gauge(
     "strangler_sync_outbox_pending", "Outbox rows not yet published by the relay", mode="max"

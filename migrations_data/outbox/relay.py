@@ -1,8 +1,8 @@
 """The monolith's outbox relay: the trigger-written outbox rows, published to the broker.
 
-Built on the chassis' generic relay (extracted.common.outbox.relay.OutboxRelay: one transaction per batch,
+Built on the chassis' generic relay (chassis.outbox.relay.OutboxRelay: one transaction per batch,
 claim with SELECT ... FOR UPDATE SKIP LOCKED in id order, publish each event with publisher confirms
-through extracted.common.broker.Publisher, mark sent in the transaction that locked the rows; on a broker
+through chassis.broker.Publisher, mark sent in the transaction that locked the rows; on a broker
 failure the rows stay pending and the relay backs off and retries). This module is the monolith's
 `source` for it: MonolithOutboxSource turns outbox rows into events.
 
@@ -37,11 +37,11 @@ from acl_adapters.catalog.translate import (
     category_row_to_document,
     product_row_to_document,
 )
-from extracted.common.broker import Publisher
-from extracted.common.events import Envelope
-from extracted.common.outbox.relay import OutboxRelay, PendingEvent
-from extracted.common.settings import EVENTS_EXCHANGE, filesystem_broker_options
-from extracted.common.tracecontext import new_trace_id
+from chassis.broker import Publisher
+from chassis.outbox.relay import OutboxRelay, PendingEvent
+from chassis.settings import EVENTS_EXCHANGE, filesystem_broker_options
+from contracts.events import Envelope
+from contracts.tracecontext import new_trace_id
 from legacy_monolith.catalog.models import Category, Product
 
 from ..models import OutboxEvent

@@ -69,7 +69,7 @@ def _target(client: InternalApiClient) -> dict[str, Any]:
 
 
 def _queue_depth(queue: str, broker_url: str | None) -> int:
-    from extracted.common.broker import broker_connection
+    from chassis.broker import broker_connection
 
     with broker_connection(*broker_connection_args(broker_url)) as conn:
         conn.ensure_connection(max_retries=1)

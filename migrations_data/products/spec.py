@@ -9,7 +9,7 @@ from acl_adapters.catalog.translate import (
     category_row_to_document,
     product_row_to_document,
 )
-from extracted.product_service import contract
+from contracts import product as contract
 from legacy_monolith.catalog.models import Category, Product
 from migrations_data.engine import EntitySpec, ImportResult, keyset_spec
 from migrations_data.engine.http import InternalApiClient

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from acl_adapters.catalog.translate import PRODUCT_ROW_FIELDS, product_row_to_document
-from extracted.product_service.contract import doc_digest
+from contracts.product import doc_digest
 from legacy_monolith.catalog.models import Product
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.engine.verify import (

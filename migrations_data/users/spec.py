@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from acl_adapters.accounts.translate import USER_ROW_FIELDS, user_row_to_document
-from extracted.auth_service.user_contract import validate_user
+from contracts.user import validate_user
 from migrations_data.engine import EntitySpec, ImportResult, keyset_spec
 from migrations_data.engine.http import InternalApiClient
 

@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from acl_adapters.accounts.translate import USER_ROW_FIELDS, user_row_to_document
-from extracted.auth_service.user_contract import user_digest
+from contracts.user import user_digest
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.engine.verify import VerifyReport, VerifySides, compare_ids, verify_entity
 from migrations_data.products.verify import product_sides

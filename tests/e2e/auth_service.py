@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from extracted.auth_service.crypto import new_encryption_key
+from kernel.crypto import new_encryption_key
 from legacy_monolith.demo.processes import ManagedProcess, free_port, service_manage, service_process
 from legacy_monolith.demo.services import DEV_INTERNAL_API_TOKEN, throwaway_database
 

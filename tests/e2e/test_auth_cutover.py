@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from extracted.auth_service.internal_identity import DEV_INTERNAL_IDENTITY_KEY, HEADER, sign_identity
+from contracts.identity import DEV_INTERNAL_IDENTITY_KEY, HEADER, sign_identity
 from legacy_monolith.demo.processes import manage
 from legacy_monolith.demo.stack import running_stack
 from strangler_proxy.launch import DEFAULT_ROUTES

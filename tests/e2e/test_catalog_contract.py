@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import requests
 
-from extracted.auth_service.internal_identity import sign_identity
+from contracts.identity import sign_identity
 from legacy_monolith.core.management.seeding.catalog_spec import CATEGORY_TREE
 from legacy_monolith.demo.processes import REPO_ROOT, free_port, manage, monolith_process, service_process
 from tests.e2e.product_service import running_product_service

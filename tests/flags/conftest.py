@@ -8,7 +8,8 @@ import pytest
 
 from flags import Flags, FlagsConfig
 from flags.config import BOOTSTRAP_FILE
-from flags.flagsfile import dump_features, write_atomically
+from flags.flagsfile import dump_features
+from kernel.files import write_atomically
 from tests.flags.unleash_fixtures import unleash_server  # noqa: F401 - a fixture
 
 

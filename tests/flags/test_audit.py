@@ -5,7 +5,8 @@ import multiprocessing
 
 import pytest
 
-from flags.audit import GENESIS, AuditLog, entry_hash
+from flags.audit import AuditLog
+from kernel.audit import GENESIS, entry_hash
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from acl_adapters.catalog.translate import product_to_document
-from extracted.product_service.contract import doc_digest
+from contracts.product import doc_digest
 from legacy_monolith.catalog.models import Product
 from migrations_data.engine import SyncError, TargetRefused, TargetUnavailable
 from migrations_data.engine.backfill import run_backfill

@@ -1,5 +1,5 @@
 """The outbox relay against REAL PostgreSQL and RabbitMQ: what it publishes, coalescing, two relays side
-by side, and no loss when the broker connection drops (tests/extracted/common/flaky_proxy.py in front of
+by side, and no loss when the broker connection drops (tests/chassis/flaky_proxy.py in front of
 RabbitMQ, which the test cuts).
 
 Every test publishes to its own exchange and reads its own queue (uuid names, deleted afterwards).
@@ -31,7 +31,7 @@ from legacy_monolith.demo.processes import free_port
 from migrations_data.models import OutboxEvent
 from migrations_data.outbox.relay import RelayResult, broker_connection_args, run_relay
 from migrations_data.outbox.status import sync_status
-from tests.extracted.common.flaky_proxy import RABBITMQ, FlakyProxy
+from tests.chassis.flaky_proxy import RABBITMQ, FlakyProxy
 from tests.factories import CategoryFactory, ProductFactory
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")

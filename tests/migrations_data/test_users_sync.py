@@ -9,7 +9,7 @@ import requests
 from django.core.management import call_command
 
 from acl_adapters.accounts.translate import USER_ROW_FIELDS, user_row_to_document
-from extracted.auth_service.user_contract import user_digest
+from contracts.user import user_digest
 from legacy_monolith.accounts.models import User
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.users.follow import run_follow

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from extracted.product_service.contract import EMPTY_RANGE_DIGEST, range_digest
+from contracts.product import EMPTY_RANGE_DIGEST, range_digest
 from legacy_monolith.catalog.models import Product
 from migrations_data.engine.verify import (
     MAX_ID,

@@ -9,7 +9,7 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
-from flags.audit import GENESIS
+from kernel.audit import GENESIS
 from strangler_proxy.audit import Audit, ChainWriter, audit_entry, backups, chains, verify_chain
 from strangler_proxy.forwarding import ForwardResult
 from strangler_proxy.ratelimit import RATE_LIMIT_KEY, Refusal

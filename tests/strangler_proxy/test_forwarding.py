@@ -16,8 +16,8 @@ from mitmproxy import exceptions
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
+from kernel.resilience import BreakerState
 from strangler_proxy.forwarding import PASSTHROUGH_KEY, Forwarder, ForwardResult
-from strangler_proxy.resilience import BreakerState
 from strangler_proxy.routes import Decision, Upstream
 from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY
 from tests.strangler_proxy.conftest import free_port, write_flags_file, write_routes

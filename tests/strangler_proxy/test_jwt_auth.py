@@ -15,14 +15,14 @@ from mitmproxy import exceptions
 from mitmproxy.test import tflow, tutils
 from prometheus_client import REGISTRY
 
-from extracted.auth_service import crypto
-from extracted.auth_service.internal_identity import (
+from contracts.identity import (
     DEV_INTERNAL_IDENTITY_KEY,
     HEADER,
     InvalidIdentity,
     sign_identity,
     verify_identity,
 )
+from kernel import crypto
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER, EdgeIdentity
 from strangler_proxy.jwt_auth import BEARER_KEY, CLAIMS_KEY, IdentityHeader, JwtAuth, login_username
 from strangler_proxy.routes import Decision, Identity, Upstream

@@ -15,9 +15,9 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 from prometheus_client.parser import text_string_to_metric_families
 
+from kernel.resilience import BreakerState
 from strangler_proxy import metrics
 from strangler_proxy.forwarding import ForwardResult
-from strangler_proxy.resilience import BreakerState
 from strangler_proxy.routes import Decision, Upstream
 from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY
 from tests.strangler_proxy.conftest import REPO, free_port
@@ -124,7 +124,7 @@ WORKER = textwrap.dedent(
     """
     import sys
     from strangler_proxy import metrics
-    from strangler_proxy.resilience import BreakerState
+    from kernel.resilience import BreakerState
     metrics.REQUESTS.labels("catalog.read", "product", "200").inc(int(sys.argv[1]))
     metrics.observe_breaker_state("product", BreakerState[sys.argv[2]])
     """

@@ -4,13 +4,15 @@ import asyncio
 
 import pytest
 
-from strangler_proxy.resilience import (
+from kernel.resilience import (
     BreakerConfig,
     BreakerOpen,
     BreakerState,
     Bulkhead,
     BulkheadFull,
     CircuitBreaker,
+)
+from strangler_proxy.resilience import (
     Timeouts,
     may_fall_back,
     parse_statuses,

@@ -11,7 +11,8 @@ from mitmproxy.test import taddons, tflow, tutils
 
 from flags import FlagContext
 from flags.config import BOOTSTRAP_FILE
-from flags.flagsfile import dump_features, write_atomically
+from flags.flagsfile import dump_features
+from kernel.files import write_atomically
 from strangler_proxy.routes import Decision, Identity
 from strangler_proxy.routing import (
     DECISION_KEY,

@@ -15,9 +15,9 @@ from aiohttp import web
 from mitmproxy.test import taddons, tflow
 from prometheus_client import REGISTRY
 
-from extracted.auth_service.internal_identity import HEADER as IDENTITY_HEADER
-from extracted.auth_service.internal_identity import verify_identity
-from extracted.auth_service.tokens import AccessTokenClaims
+from contracts.identity import HEADER as IDENTITY_HEADER
+from contracts.identity import verify_identity
+from contracts.tokens import AccessTokenClaims
 from shadow.pairs import ShadowPair
 from shadow.transport import consume
 from strangler_proxy.jwt_auth import CLAIMS_KEY, IdentityHeader

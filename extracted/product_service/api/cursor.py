@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.core import signing
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
 from extracted.product_service.store.common import query_fingerprint
 from extracted.product_service.store.port import ProductQuery
 

@@ -59,7 +59,7 @@ class GatewayIdentityAuthentication(BaseAuthentication):
         key = settings.INTERNAL_IDENTITY_KEY
         if value is None or not key:
             return None
-        from extracted.auth_service.internal_identity import InvalidIdentity, verify_identity
+        from contracts.identity import InvalidIdentity, verify_identity
 
         try:
             identity = verify_identity(value, key=key, method=request.method, path=request.path)

@@ -14,10 +14,11 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from extracted.common.errors import ApplicationError
-from extracted.common.internal_auth import InternalAPIView
-from extracted.common.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
-from extracted.product_service import contract, services
+from chassis.internal_auth import InternalAPIView
+from chassis.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
+from contracts import product as contract
+from contracts.errors import ApplicationError
+from extracted.product_service import services
 from extracted.product_service.selectors import catalog_store
 from extracted.product_service.store.port import StockLine
 
@@ -30,7 +31,7 @@ MAX_STOCK_LINES = 200
 class InternalTokenScheme(OpenApiAuthenticationExtension):
     """How the schema documents the internal bearer token."""
 
-    target_class = "extracted.common.internal_auth.InternalTokenAuthentication"
+    target_class = "chassis.internal_auth.InternalTokenAuthentication"
     name = "internalApiToken"
 
     def get_security_definition(self, auto_schema):

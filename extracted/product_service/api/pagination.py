@@ -14,7 +14,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

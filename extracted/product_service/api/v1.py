@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.views import APIView
 
-from extracted.common.openapi import ERROR, PAGE_PARAMETERS, page_of
+from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 from extracted.product_service import selectors
 from extracted.product_service.store.port import ORDERINGS
 

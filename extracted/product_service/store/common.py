@@ -12,9 +12,8 @@ from typing import Any
 
 import orjson
 
-from extracted.common.errors import ApplicationError
-
-from ..contract import (
+from contracts.errors import ApplicationError
+from contracts.product import (
     ATTRIBUTE_KEY_PATTERN,
     PRICE_PATTERN,
     TIMESTAMP_PATTERN,
@@ -24,6 +23,7 @@ from ..contract import (
     validate_product,
     validate_tombstone,
 )
+
 from .port import (
     ATTRIBUTE_FACET_PREFIX,
     FACET_CATEGORY,

@@ -23,7 +23,8 @@ from pymongo import DeleteOne, ReturnDocument, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from ..contract import MAX_INT32, doc_digest
+from contracts.product import MAX_INT32, doc_digest
+
 from . import common
 from .port import (
     FACET_CATEGORY,

@@ -30,7 +30,8 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..contract import MAX_INT32, doc_digest
+from contracts.product import MAX_INT32, doc_digest
+
 from ..models import CatalogCategory, CatalogProduct, CatalogTombstone, StockLedgerEntry
 from . import common
 from .port import (

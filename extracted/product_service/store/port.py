@@ -2,7 +2,7 @@
 
 Two adapters implement it (`orm.OrmCatalogStore` on PostgreSQL JSONB or SQLite JSON, and
 `mongo.MongoCatalogStore`); one contract suite (tests/extracted/product_service/store/) holds both to it.
-Documents in and out are the product contract's (`extracted.product_service.contract`), `version`
+Documents in and out are the product contract's (`contracts.product`), `version`
 included; the caller derives `in_stock` when it renders them.
 """
 
@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from extracted.common.errors import ApplicationError
+from contracts.errors import ApplicationError
+from contracts.sync import ImportResult, RangeChecksum
 
 # The monolith's v1 orderings (legacy_monolith/catalog/selectors.py); every one ends with an id tiebreak.
 ORDERINGS = ("id", "price", "-price", "name", "-name", "created_at", "-created_at", "stock", "-stock")
@@ -65,21 +66,6 @@ def attribute_candidates(raw: str) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class ImportResult:
-    """What one import did: documents written, documents refused as not newer (older or equal
-    version, or blocked by a tombstone), products deleted."""
-
-    applied: int = 0
-    stale: int = 0
-    deleted: int = 0
-
-    def __add__(self, other: ImportResult) -> ImportResult:
-        return ImportResult(
-            self.applied + other.applied, self.stale + other.stale, self.deleted + other.deleted
-        )
-
-
-@dataclass(frozen=True)
 class CursorPage:
     """One page of a /api/v2 search. `next_cursor` is None on the last page; `facets` holds the
     counts asked for, over the whole result set (not just this page):
@@ -116,14 +102,6 @@ class Reservation:
     lines: tuple[StockLine, ...]
     status: str
     created: bool = False
-
-
-@dataclass(frozen=True)
-class RangeChecksum:
-    lo: int
-    hi: int
-    count: int
-    digest: str
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from extracted.common.openapi import ERROR, PAGE_PARAMETERS, page_of
+from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.pagination import StandardPagination
 

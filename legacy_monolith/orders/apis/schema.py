@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiParameter
 
-from extracted.common.openapi import ERROR, PAGE_PARAMETERS, page_of
+from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 
 __all__ = ["ERROR", "IDEMPOTENCY_KEY_HEADER", "PAGE_PARAMETERS", "page_of"]
 

@@ -11,11 +11,12 @@ from rest_framework.test import APIClient
 
 from acl_adapters.catalog.client import CatalogClient, CatalogClientConfig, use_catalog_client
 from flags import Flags, FlagsConfig
-from flags.flagsfile import dump_features, write_atomically
+from flags.flagsfile import dump_features
+from kernel.files import write_atomically
+from kernel.resilience import BreakerConfig
 from legacy_monolith.catalog import reads
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.products.backfill import backfill_products
-from strangler_proxy.resilience import BreakerConfig
 from tests.e2e.product_service import running_product_service
 from tests.factories import CategoryFactory, ProductFactory
 

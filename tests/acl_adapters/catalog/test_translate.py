@@ -17,7 +17,7 @@ from acl_adapters.catalog.translate import (
     product_row_to_document,
     product_to_document,
 )
-from extracted.product_service import contract
+from contracts import product as contract
 from legacy_monolith.catalog.apis.serializers import CategoryOutput, ProductOutput
 from legacy_monolith.catalog.models import Category, Product
 from tests.factories import CategoryFactory, ProductFactory

@@ -17,9 +17,9 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 from rest_framework.test import APIClient
 
+from contracts.tokens import issue_access_token
 from extracted.auth_service import keys
 from extracted.auth_service.models import Role, User
-from extracted.auth_service.tokens import issue_access_token
 from tests.e2e.databases import admin_connection
 
 PASSWORD = "correct horse battery"

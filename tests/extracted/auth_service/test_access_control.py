@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from chassis.settings import BASE_DIR
+from contracts.policies import Resource, Subject, policy_decide
 from extracted.auth_service import rbac
 from extracted.auth_service.audit import Event
 from extracted.auth_service.models import AuditEntry, LoginThrottle, Role
-from extracted.auth_service.policies import Resource, Subject, policy_decide
-from extracted.common.settings import BASE_DIR
 
 from .conftest import PASSWORD
 

@@ -5,9 +5,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
 
+from contracts.tokens import verify_access_token
 from extracted.auth_service import keys
 from extracted.auth_service.models import User
-from extracted.auth_service.tokens import verify_access_token
 
 from .conftest import PASSWORD
 from .test_oauth_flows import refresh, web_client_create

@@ -1,6 +1,7 @@
 import pytest
 
-from extracted.auth_service import crypto
+from extracted.auth_service import oidc_key
+from kernel import crypto
 
 
 def test_a_sealed_private_key_opens_with_the_same_key_and_kid():
@@ -45,7 +46,7 @@ def test_the_kid_is_the_rfc7638_thumbprint_of_the_public_key():
 
 def test_the_dev_oidc_key_is_created_once_and_reused(tmp_path):
     path = tmp_path / "oidc.pem"
-    first = crypto.dev_rsa_key_pem(path)
+    first = oidc_key.dev_rsa_key_pem(path)
     assert "PRIVATE KEY" in first
-    assert crypto.dev_rsa_key_pem(path) == first
+    assert oidc_key.dev_rsa_key_pem(path) == first
     assert oct(path.stat().st_mode & 0o777) == "0o600"

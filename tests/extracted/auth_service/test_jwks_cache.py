@@ -5,9 +5,9 @@ import sys
 
 import requests
 
-from extracted.auth_service import crypto
-from extracted.auth_service.jwks import JwksCache
-from extracted.common.settings import BASE_DIR
+from chassis.settings import BASE_DIR
+from contracts.jwks import JwksCache
+from kernel import crypto
 
 
 class Clock:
@@ -100,11 +100,11 @@ settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "django.contri
                    AUTH_ISSUER="https://auth.test", AUTH_AUDIENCE="techstore")
 django.setup()
 from rest_framework.test import APIRequestFactory
-from extracted.auth_service import crypto
+from kernel import crypto
 from extracted.auth_service.authentication import BearerJwtAuthentication
-from extracted.auth_service.jwks import JwksCache
+from contracts.jwks import JwksCache
 from extracted.auth_service.rbac import require_permission
-from extracted.auth_service.tokens import issue_access_token
+from contracts.tokens import issue_access_token
 key = crypto.generate_private_key()
 jwk = crypto.public_jwk(key.public_key()); kid = crypto.thumbprint(jwk)
 cache = JwksCache("u", fetch=lambda url: ({"keys": [crypto.jwk_for_jwks(jwk, kid=kid)]}, 60))

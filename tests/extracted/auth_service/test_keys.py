@@ -8,10 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from extracted.auth_service import crypto, keys
+from chassis.settings import BASE_DIR
+from extracted.auth_service import keys
 from extracted.auth_service.audit import Event
 from extracted.auth_service.models import AuditEntry, KeyState, SigningKey
-from extracted.common.settings import BASE_DIR
+from kernel import crypto
 
 
 def test_the_first_signing_key_is_made_on_first_use_and_stored_sealed(db):

@@ -12,10 +12,10 @@ import pytest
 from django.conf import settings
 from oauth2_provider.models import get_application_model
 
+from contracts.tokens import verify_access_token
 from extracted.auth_service.audit import Event
-from extracted.auth_service.crypto import public_key_from_jwk
 from extracted.auth_service.models import AuditEntry, Role
-from extracted.auth_service.tokens import verify_access_token
+from kernel.crypto import public_key_from_jwk
 
 from .conftest import PASSWORD
 

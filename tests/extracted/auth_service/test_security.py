@@ -10,8 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
-from extracted.auth_service import crypto, keys
-from extracted.auth_service.tokens import issue_access_token
+from contracts.tokens import issue_access_token
+from extracted.auth_service import keys
+from kernel import crypto
 
 
 def b64(data) -> str:

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from extracted.auth_service.crypto import new_encryption_key
-from extracted.auth_service.jwks import JwksCache
-from extracted.auth_service.tokens import InvalidToken, verify_access_token
+from contracts.jwks import JwksCache
+from contracts.tokens import InvalidToken, verify_access_token
+from kernel.crypto import new_encryption_key
 from legacy_monolith.demo.processes import free_port, python_argv, service_manage, service_process
 
 from .conftest import throwaway_database

@@ -10,8 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from extracted.auth_service import crypto
-from extracted.auth_service.tokens import InvalidToken, issue_access_token, verify_access_token
+from contracts.tokens import InvalidToken, issue_access_token, verify_access_token
+from kernel import crypto
 
 ISSUER = "https://auth.techstore.example"
 AUDIENCE = "techstore"

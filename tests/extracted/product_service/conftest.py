@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from extracted.product_service import cache, selectors
 from extracted.product_service.cache import LocalBackend, ReadCache, RedisBackend
-from tests.extracted.common.conftest import amqp_url, rabbit  # noqa: F401 (RabbitMQ fixtures, shared)
+from tests.chassis.conftest import amqp_url, rabbit  # noqa: F401 (RabbitMQ fixtures, shared)
 
 from .documents import CATEGORIES, catalog
 

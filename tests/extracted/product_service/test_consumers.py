@@ -7,9 +7,9 @@ import orjson
 import pytest
 from kombu import Connection, Queue
 
-from extracted.common.broker import Publisher
-from extracted.common.consumers import ConsumerWorker
-from extracted.common.events import Envelope
+from chassis.broker import Publisher
+from chassis.consumers import ConsumerWorker
+from contracts.events import Envelope
 from extracted.product_service import consumers
 
 from .documents import CATEGORIES, product_doc

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from extracted.auth_service.internal_identity import sign_identity
+from contracts.identity import sign_identity
 
 pytestmark = pytest.mark.django_db
 

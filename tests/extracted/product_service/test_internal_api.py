@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from extracted.common.outbox.models import OutboxEvent
-from extracted.product_service.contract import doc_digest
+from chassis.outbox.models import OutboxEvent
+from contracts.product import doc_digest
 
 from .documents import CATEGORIES, product_doc
 

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from extracted.auth_service.internal_identity import sign_identity
+from contracts.identity import sign_identity
 
 ME = "/api/v1/accounts/me"
 

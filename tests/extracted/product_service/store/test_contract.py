@@ -8,7 +8,7 @@ from hashlib import blake2b
 import orjson
 import pytest
 
-from extracted.product_service.contract import (
+from contracts.product import (
     EMPTY_RANGE_DIGEST,
     ContractError,
     canonical_bytes,

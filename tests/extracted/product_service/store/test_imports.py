@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from extracted.product_service.contract import ContractError, doc_digest
+from contracts.product import ContractError, doc_digest
 from extracted.product_service.store.port import ImportResult, ProductNotFound, ProductQuery
 
 from .adapters import DATABASES

@@ -8,8 +8,8 @@ import threading
 import pytest
 from django.db import IntegrityError, connections, transaction
 
-from extracted.common.errors import ApplicationError
-from extracted.product_service.contract import doc_digest
+from contracts.errors import ApplicationError
+from contracts.product import doc_digest
 from extracted.product_service.models import CatalogProduct
 from extracted.product_service.store.orm import OrmCatalogStore
 from extracted.product_service.store.port import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from extracted.product_service.contract import EMPTY_RANGE_DIGEST, doc_digest, range_digest
+from contracts.product import EMPTY_RANGE_DIGEST, doc_digest, range_digest
 from extracted.product_service.store.port import RangeChecksum, StockLine
 
 from .adapters import ADAPTERS, DATABASES, ORM_POSTGRESQL, POSTGRESQL_AVAILABLE, make_store

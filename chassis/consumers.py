@@ -1,0 +1,257 @@
+"""Event consumers over kombu: bindings on strangler.events, a handler table, idempotency, retries, DLQ.
+
+Topology of consumer `name` (durable queues):
+- `name`, bound to the events exchange with each of the consumer's routing-key patterns;
+- `name.retry.<n>` (amqp only): holds a message that failed attempt n for base * 2**(n-1) ms (message TTL),
+  then dead-letters it through the default exchange back to `name`; the attempt number is the header
+  `x-attempts`. On the filesystem transport there is no TTL: a retry goes straight back to `name`;
+- `name.dlq`: messages that failed CONSUMER_MAX_ATTEMPTS times, and malformed envelopes at once
+  (headers `x-error`, `x-attempts`, `x-original-routing-key`).
+A message is acked only after its retry or dead-letter copy was published: nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from django.db import IntegrityError, close_old_connections, transaction
+from kombu import Connection, Consumer, Producer, Queue, binding
+from kombu.exceptions import OperationalError
+
+from chassis.broker import events_exchange
+from chassis.logging import trace_id_var
+from chassis.metrics import counter
+from chassis.settings import EVENTS_EXCHANGE
+from contracts.events import Envelope, InvalidEnvelope
+
+log = logging.getLogger(__name__)
+
+EVENTS = counter(
+    "consumer_events_total", "Messages handled by consumers, by outcome", ["consumer", "outcome"]
+)
+ATTEMPTS_HEADER = "x-attempts"
+
+Handler = Callable[[Envelope], None]
+
+
+class EventConsumer:
+    """Subclass with a `name`, routing-key `bindings` and a `handlers` table {event type: function}."""
+
+    name: ClassVar[str]
+    bindings: ClassVar[Sequence[str]]
+    handlers: ClassVar[Mapping[str, Handler]]
+
+
+@dataclass
+class ConsumeStats:
+    processed: int = 0
+    duplicate: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    ignored: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.processed + self.duplicate + self.retried + self.dead_lettered + self.ignored
+
+
+class ConsumerWorker:
+    """Runs one EventConsumer on a broker connection (one thread)."""
+
+    def __init__(
+        self,
+        consumer: EventConsumer,
+        connection: Connection,
+        *,
+        exchange: str = EVENTS_EXCHANGE,
+        max_attempts: int = 5,
+        retry_base_ms: int = 1000,
+        using: str = "default",
+    ):
+        self.consumer = consumer
+        self.connection = connection
+        self.exchange = events_exchange(exchange)
+        self.max_attempts = max_attempts
+        self.retry_base_ms = retry_base_ms
+        self.using = using
+        self.delayed_retries = connection.transport.driver_type == "amqp"  # TTL + dead-lettering
+        self.stats = ConsumeStats()
+        self._producer: Producer | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def queue(self) -> Queue:
+        bindings = [binding(self.exchange, routing_key=pattern) for pattern in self.consumer.bindings]
+        return Queue(self.consumer.name, bindings=bindings, durable=True)
+
+    @property
+    def dlq(self) -> Queue:
+        return Queue(f"{self.consumer.name}.dlq", durable=True)
+
+    def retry_queues(self) -> list[Queue]:
+        if not self.delayed_retries:
+            return []
+        return [
+            Queue(
+                f"{self.consumer.name}.retry.{n}",
+                durable=True,
+                queue_arguments={
+                    "x-message-ttl": self.retry_base_ms * 2 ** (n - 1),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.consumer.name,
+                },
+            )
+            for n in range(1, self.max_attempts)
+        ]
+
+    def declare(self) -> None:
+        channel = self.connection.default_channel
+        self.exchange(channel).declare()
+        for queue in (self.queue, self.dlq, *self.retry_queues()):
+            queue(channel).declare()
+
+    def run(
+        self, *, max_messages: int | None = None, once: bool = False, idle_timeout: float = 1.0
+    ) -> ConsumeStats:
+        """Consume until max_messages were handled, or (once) until the queue stays empty for idle_timeout."""
+        failures = 0
+        while not self._stopping.is_set() and (max_messages is None or self.stats.handled < max_messages):
+            try:
+                self.connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+                self.declare()
+                if self._drain(max_messages, once, idle_timeout):
+                    break
+            except (*self.connection.connection_errors, OperationalError, OSError) as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                log.warning(
+                    "consumer %s: broker error %r; reconnecting in %.1f s", self.consumer.name, exc, delay
+                )
+                self._producer = None
+                self.connection.close()
+                self._stopping.wait(delay)
+        return self.stats
+
+    def stop(self) -> None:
+        """Finish the message in hand, then return from run() (within idle_timeout)."""
+        self._stopping.set()
+
+    def _drain(self, max_messages: int | None, once: bool, idle_timeout: float) -> bool:
+        """Consume on the current connection; True when the run is over."""
+        prefetch = min(10, max_messages) if max_messages else 10
+        with Consumer(
+            self.connection.channel(), queues=[self.queue], on_message=self.handle, prefetch_count=prefetch
+        ):
+            while not self._stopping.is_set() and (max_messages is None or self.stats.handled < max_messages):
+                try:
+                    self.connection.drain_events(timeout=idle_timeout)
+                except TimeoutError:
+                    if once:
+                        return True
+        return True
+
+    def handle(self, message) -> None:
+        """One delivery: apply it once, or schedule a retry, or dead-letter it; then ack."""
+        close_old_connections()  # a long-running consumer drops database connections that went stale
+        attempt = _attempt_of(message)
+        try:
+            envelope = Envelope.from_json(message.body)
+        except InvalidEnvelope as exc:
+            self._dead_letter(message, f"malformed envelope: {exc}", attempt)
+            return self._done(message, "dead_lettered")
+        handler = self.consumer.handlers.get(envelope.type)
+        if handler is None:
+            return self._done(message, "ignored")
+        token = trace_id_var.set(envelope.trace_id)
+        try:
+            duplicate = self._apply(envelope, handler)
+        except Exception as exc:  # the handler's effects were rolled back with its ProcessedEvent row
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning(
+                "consumer %s: %s %s attempt %s failed: %s",
+                self.consumer.name,
+                envelope.type,
+                envelope.id,
+                attempt,
+                error,
+            )
+            if attempt >= self.max_attempts:
+                self._dead_letter(message, error, attempt)
+                return self._done(message, "dead_lettered")
+            self._retry(message, attempt, error)
+            return self._done(message, "retried")
+        finally:
+            trace_id_var.reset(token)
+        return self._done(message, "duplicate" if duplicate else "processed")
+
+    def _apply(self, envelope: Envelope, handler: Handler) -> bool:
+        """Run the handler with the ProcessedEvent row in one transaction; True when already processed."""
+        from chassis.models import ProcessedEvent
+
+        with transaction.atomic(using=self.using):
+            try:
+                with transaction.atomic(using=self.using):
+                    ProcessedEvent.objects.using(self.using).create(
+                        consumer=self.consumer.name, event_id=envelope.id, event_type=envelope.type
+                    )
+            except IntegrityError:
+                return True
+            handler(envelope)
+        return False
+
+    def _retry(self, message, attempt: int, error: str) -> None:
+        target = f"{self.consumer.name}.retry.{attempt}" if self.delayed_retries else self.consumer.name
+        self._republish(message, target, {ATTEMPTS_HEADER: attempt + 1, "x-last-error": error})
+
+    def _dead_letter(self, message, error: str, attempt: int) -> None:
+        log.error("consumer %s: dead-lettering after %s attempt(s): %s", self.consumer.name, attempt, error)
+        self._republish(message, self.dlq.name, {ATTEMPTS_HEADER: attempt, "x-error": error})
+
+    def _republish(self, message, queue_name: str, extra_headers: dict) -> None:
+        headers = {k: v for k, v in (message.headers or {}).items() if k != "x-death"}
+        headers.setdefault("x-original-routing-key", message.delivery_info.get("routing_key", ""))
+        headers.update(extra_headers)
+        if self._producer is None:
+            self._producer = Producer(self.connection.channel())
+        self._producer.publish(
+            message.body,
+            exchange="",
+            routing_key=queue_name,
+            headers=headers,
+            content_type=message.content_type or "application/json",
+            content_encoding=message.content_encoding or "utf-8",
+            delivery_mode=2,
+        )
+
+    def _done(self, message, outcome: str) -> None:
+        message.ack()
+        setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        EVENTS.labels(self.consumer.name, outcome).inc()
+
+
+def _attempt_of(message) -> int:
+    """This delivery's attempt number (header x-attempts; 1 when absent or not a positive integer)."""
+    try:
+        return max(1, int((message.headers or {}).get(ATTEMPTS_HEADER, 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def consumer_classes() -> list[type[EventConsumer]]:
+    """The classes named in settings.CONSUMERS."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    return [import_string(path) for path in settings.CONSUMERS]
+
+
+def consumer_named(name: str) -> type[EventConsumer]:
+    for cls in consumer_classes():
+        if cls.name == name:
+            return cls
+    known = ", ".join(cls.name for cls in consumer_classes()) or "none"
+    raise LookupError(f"no consumer named {name!r} in settings.CONSUMERS (known: {known})")

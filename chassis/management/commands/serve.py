@@ -1,0 +1,68 @@
+"""`serve`: run this service under gunicorn (gthread workers) on its default port or --bind."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+def gunicorn_argv(*, bind: str, workers: int, threads: int, extra: list[str]) -> list[str]:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    return [
+        gunicorn,
+        "chassis.wsgi:application",
+        "--config",
+        "python:chassis.gunicorn_conf",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--graceful-timeout",
+        "5",
+        *extra,
+    ]
+
+
+def default_bind() -> str:
+    """127.0.0.1 and the service's default port (settings.SERVICE_PORT)."""
+    return f"127.0.0.1:{settings.SERVICE_PORT}"
+
+
+def prepare_multiprocess_dir(bind: str) -> None:
+    """Workers share metrics through PROMETHEUS_MULTIPROC_DIR (default var/prometheus/<service>-<port>);
+    files left by an earlier run are removed so counters start from zero."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
+        Path(settings.VAR_DIR) / "prometheus" / f"{settings.SERVICE_NAME}-{bind.rsplit(':', 1)[-1]}"
+    )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+
+
+class Command(BaseCommand):
+    help = "Serve this service with gunicorn (replaces this process)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--bind",
+            default=default_bind(),
+            help="host:port to listen on (default %(default)s: this service's default port)",
+        )
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--threads", type=int, default=4)
+        parser.add_argument("gunicorn_args", nargs="*", help="passed to gunicorn after --")
+
+    def handle(self, *args, bind: str, workers=2, threads=4, gunicorn_args=(), **options):
+        argv = gunicorn_argv(bind=bind, workers=workers, threads=threads, extra=list(gunicorn_args))
+        prepare_multiprocess_dir(bind)
+        sys.stdout.flush()
+        os.execv(argv[0], argv)  # noqa: S606 (argv is ours; DJANGO_SETTINGS_MODULE is inherited)

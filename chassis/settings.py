@@ -1,0 +1,164 @@
+"""Settings shared by every extracted service, read from the environment once.
+
+A service's settings module does `globals().update(service_settings("product_service", ...))` and may then
+adjust the result. Defaults give the embedded profile (SQLite and a filesystem broker under var/);
+development defaults marked DEV-ONLY are refused when DEBUG is off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from chassis.logging import json_logging
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+EVENTS_EXCHANGE = "strangler.events"
+DEV_INTERNAL_API_TOKEN = "dev-only-internal-api-token"  # DEV-ONLY
+
+
+def dev_secret_key(name: str) -> str:
+    return f"dev-only-insecure-{name}-secret-key"  # DEV-ONLY
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    return default if raw is None else raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def filesystem_broker_options(folder: Path) -> dict[str, Any]:
+    """kombu filesystem transport options: one folder shared by every process of the embedded profile."""
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
+def service_settings(
+    name: str,
+    *,
+    database_env: str,
+    root_urlconf: str,
+    default_port: int,
+    apps: Sequence[str] = (),
+    with_auth: bool = False,
+    consumers: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The settings of service `name` (e.g. "product_service") as a dict of upper-case names."""
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("STRANGLER_VAR_DIR", BASE_DIR / "var"))
+    debug = env_bool(env, "DEBUG", True)
+    secret_key = env.get("SECRET_KEY", dev_secret_key(name))
+    internal_token = env.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)
+    if not debug:
+        insecure = [
+            var
+            for var, value, dev in (
+                ("SECRET_KEY", secret_key, dev_secret_key(name)),
+                ("INTERNAL_API_TOKEN", internal_token, DEV_INTERNAL_API_TOKEN),
+            )
+            if value == dev
+        ]
+        if insecure:
+            raise ImproperlyConfigured(
+                f"DEBUG is off but {', '.join(insecure)} still hold development defaults"
+            )
+
+    database_url = env.get(database_env)
+    if not database_url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{var_dir / f'{name}.sqlite3'}"
+    database = dj_database_url.parse(database_url, conn_max_age=env_int(env, "DATABASE_CONN_MAX_AGE", 60))
+    if database["ENGINE"].endswith("postgresql"):
+        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+
+    redis_url = env.get("REDIS_URL", "")
+    broker_url = env.get("BROKER_URL", "")
+    broker_options = {} if broker_url else filesystem_broker_options(var_dir / "broker")
+    if broker_url.startswith(("amqp", "pyamqp")):
+        broker_options = {"confirm_publish": True}
+    max_body = env_int(env, "MAX_REQUEST_BODY_BYTES", 1024 * 1024)
+    log_level = env.get("LOG_LEVEL", "INFO")
+
+    base_apps = ["django.contrib.contenttypes"]
+    if with_auth:
+        base_apps.append("django.contrib.auth")
+    base_apps += ["rest_framework", "chassis", "chassis.outbox"]
+    return {
+        "SERVICE_NAME": name,
+        "SERVICE_PORT": default_port,
+        "BASE_DIR": BASE_DIR,
+        "VAR_DIR": var_dir,
+        "DEBUG": debug,
+        "SECRET_KEY": secret_key,
+        "ALLOWED_HOSTS": [h.strip() for h in env.get("ALLOWED_HOSTS", "*").split(",") if h.strip()],
+        "DATABASES": {"default": database},
+        "INSTALLED_APPS": [*base_apps, *apps],
+        "MIDDLEWARE": [
+            "chassis.middleware.HeadResponseMiddleware",
+            "chassis.middleware.RequestIdMiddleware",
+            "chassis.metrics.MetricsMiddleware",
+            "chassis.middleware.BodySizeLimitMiddleware",
+            "django.middleware.security.SecurityMiddleware",
+            "django.middleware.common.CommonMiddleware",
+        ],
+        "ROOT_URLCONF": root_urlconf,
+        "WSGI_APPLICATION": "chassis.wsgi.application",
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "LANGUAGE_CODE": "en-us",
+        "APPEND_SLASH": False,
+        "STATIC_URL": "static/",
+        "MAX_REQUEST_BODY_BYTES": max_body,
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": max_body,
+        "REDIS_URL": redis_url,
+        "READINESS_OPTIONAL": set(),  # /readyz checks reported but not required (chassis.health)
+        "CACHES": {
+            "default": (
+                {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": redis_url,
+                    "KEY_PREFIX": name,
+                }
+                if redis_url
+                else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+            )
+        },
+        "BROKER_URL": broker_url or "filesystem://",
+        "BROKER_CONFIGURED": bool(broker_url),
+        "BROKER_TRANSPORT_OPTIONS": broker_options,
+        "EVENTS_EXCHANGE": EVENTS_EXCHANGE,
+        "EVENT_SOURCE": name,
+        "CONSUMERS": list(consumers),
+        "CONSUMER_MAX_ATTEMPTS": env_int(env, "CONSUMER_MAX_ATTEMPTS", 5),
+        "CONSUMER_RETRY_BASE_MS": env_int(env, "CONSUMER_RETRY_BASE_MS", 1000),
+        "INTERNAL_API_TOKEN": internal_token,
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        "REST_FRAMEWORK": {
+            "DEFAULT_AUTHENTICATION_CLASSES": [],
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+            "DEFAULT_PARSER_CLASSES": ["chassis.parsers.BoundedJSONParser"],
+            "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "EXCEPTION_HANDLER": "chassis.exceptions.exception_handler",
+            "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser" if with_auth else None,
+        },
+        "LOG_LEVEL": log_level,
+        "LOGGING": json_logging(log_level, static_fields={"service": name}),
+    }

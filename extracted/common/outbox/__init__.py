@@ -1,7 +1,0 @@
-"""Transactional outbox for services: `outbox_write` inside the business transaction, a relay publishes.
-
-- `extracted.common.outbox.writer.outbox_write(type, data, trace_id=None)`: the service-side writer.
-- `extracted.common.outbox.relay.OutboxRelay(source, publisher)`: the generic relay loop (no Django models;
-  the monolith's trigger-written outbox plugs in its own source).
-- `extracted.common.outbox.source.ServiceOutboxSource`: the source over this app's OutboxEvent rows.
-"""

@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class OutboxConfig(AppConfig):
-    name = "extracted.common.outbox"
-    label = "chassis_outbox"
-    default_auto_field = "django.db.models.BigAutoField"

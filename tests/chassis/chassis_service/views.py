@@ -1,0 +1,53 @@
+"""Views exercising the chassis: an application error, an internal endpoint, a log line, a crash."""
+
+import logging
+import os
+
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from chassis.internal_auth import InternalAPIView
+from chassis.internal_inputs import ChecksumsInput, DigestsInput, validated
+from contracts.errors import ApplicationError, NotFoundError
+
+log = logging.getLogger("chassis_service")
+
+
+def probe_check() -> None:
+    """A readiness check the tests can make fail: CHASSIS_PROBE_FILE names a file that must exist."""
+    path = os.environ.get("CHASSIS_PROBE_FILE")
+    if path and not os.path.exists(path):
+        raise RuntimeError(f"{path} is missing")
+
+
+@api_view(["GET"])
+def widget(request, pk: int):
+    log.info("widget looked up", extra={"widget_id": pk})
+    if pk != 1:
+        raise NotFoundError("widget", pk)
+    http = request._request
+    return Response({"id": 1, "request_id": http.request_id, "trace_id": http.trace_id, "pid": os.getpid()})
+
+
+@api_view(["POST"])
+def echo(request):
+    if not isinstance(request.data, dict) or "name" not in request.data:
+        raise ApplicationError("name_required", "name is required", extra={"field": "name"})
+    return Response({"name": request.data["name"]})
+
+
+class InternalPing(InternalAPIView):
+    def get(self, request):
+        return Response({"pong": True})
+
+
+class InternalVerifyChecksums(InternalAPIView):
+    """Echoes the validated verify/checksums body (the chassis's service-neutral verify inputs)."""
+
+    def post(self, request):
+        return Response({"ranges": validated(ChecksumsInput, request)["ranges"]})
+
+
+class InternalVerifyDigests(InternalAPIView):
+    def post(self, request):
+        return Response(validated(DigestsInput, request, max_bytes=64))
