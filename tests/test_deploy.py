@@ -14,6 +14,9 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 README_VARS = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.MULTILINE))
 CODE_PACKAGES = (
+    "contracts",
+    "kernel",
+    "chassis",
     "legacy_monolith",
     "sandbox",
     "flags",
