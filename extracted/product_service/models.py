@@ -1,4 +1,4 @@
-"""Tables of the ORM catalog store (store/orm.py): one hybrid row per product, real columns for what
+"""Tables of the ORM catalog store (store/orm/): one hybrid row per product, real columns for what
 is filtered and sorted plus the whole contract document as JSON (JSONB on PostgreSQL), and the
 categories, tombstones and stock ledger beside it. Vendor-specific indexes (trigram, full text, GIN on
 attributes) live in the migrations and exist only on PostgreSQL."""

@@ -4,12 +4,12 @@ does nothing and the same queries run on the plain column indexes.
 - pg_trgm GIN indexes on UPPER(column): Django's icontains is `UPPER(col::text) LIKE UPPER('%q%')`, the
   monolith's exact semantics, and a trigram index on that very expression serves it.
 - GIN (jsonb_path_ops) on attributes: `attributes @> '{"name": value}'` for attr.<name> filters.
-- GIN on the full-text vector (store/orm.py TSVECTOR_SQL) for /api/v2 relevance.
+- GIN on the full-text vector (store/orm/base.py TSVECTOR_SQL) for /api/v2 relevance.
 """
 
 from django.db import migrations
 
-# Frozen copy of store/orm.py TSVECTOR_SQL (test_postgresql_indexes.py checks the index serves it).
+# Frozen copy of store/orm/base.py TSVECTOR_SQL (test_postgresql_indexes.py checks the index serves it).
 TSVECTOR_SQL = "to_tsvector('simple'::regconfig, (name::text || ' ' || sku::text || ' ' || description))"
 TABLE = "product_service_catalogproduct"
 FORWARD = [

@@ -1,4 +1,4 @@
-"""Indexes for the v1 listing's plans (store/orm.py list_products), on every database:
+"""Indexes for the v1 listing's plans (store/orm/queries.py list_products), on every database:
 
 - (is_active, id): an unfiltered listing in id order takes its page's ids from this index alone
   (index-only), so a deep page skips index entries instead of whole product rows.

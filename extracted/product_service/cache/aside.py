@@ -1,35 +1,20 @@
-"""Cache-aside for product reads: product detail documents and listing/search pages.
-
-Keys (all under PRODUCT_CACHE_PREFIX):
-- `gen`: the listing generation, INCR'd after every write and every stock change; a listing page is cached
-  under `list:<namespace>:<gen>:<hash of the request URL>`, so any write makes every cached page unreachable.
-- `pv:<id>`: the product's current cache token; its document is cached under `p:<id>:<token>`. After
-  their commit, writers replace an existing token with `<version>.<gen>` (SET XX); a reader finding none
-  sets one (SET NX) before it reads the store. Either way a reader racing a writer can only fill a key
-  nobody will read again.
-Every value also carries a TTL. A miss is recomputed once per key under a stampede: the first reader takes
-`<key>:lock` (SET NX PX) and recomputes, the others poll for its value for a bounded time, then compute
-themselves. When Redis fails, the cache steps aside for a few seconds (reads go straight to the store,
-never a 5xx). Without REDIS_URL an in-process dictionary stands in for Redis (LocalBackend), with the
-generation in a file under var/ so every process sees every write.
-"""
+"""The cache-aside itself (`ReadCache`): generation and token keys, the stampede lock, and stepping
+aside while Redis fails. The keys and their rules are in the package docstring."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Protocol
 
 import redis
-from django.conf import settings
 
 from chassis.metrics import counter, gauge
+
+from .backends import CacheBackend
 
 log = logging.getLogger(__name__)
 
@@ -42,168 +27,7 @@ HIT_RATIO = gauge(
     "product_cache_hit_ratio", "Hits / lookups since the process started", ["namespace"], mode="max"
 )
 
-REDIS_TIMEOUT_SECONDS = 0.25
 POINTER_TTL_FACTOR = 4  # a product's token outlives its document: writers refresh it anyway
-COUNTER_SUFFIX = ":gen"  # keys the local backend keeps in files (shared by processes)
-
-
-class CacheBackend(Protocol):
-    def get(self, key: str) -> bytes | None: ...
-    def get_many(self, keys: list[str]) -> list[bytes | None]: ...
-    def get_through(
-        self, pointer: str, head: str, tail: str, default: bytes | None
-    ) -> tuple[bytes | None, bytes | None]: ...
-    def set(self, key: str, value: bytes, ttl_ms: int) -> None: ...
-    def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None: ...
-    def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool: ...
-    def incr(self, key: str) -> int: ...
-    def delete(self, key: str) -> None: ...
-
-
-# One round trip for a cache hit: read the pointer (generation or product token), then the value it names.
-GET_THROUGH_LUA = """
-local pointer = redis.call('GET', KEYS[1])
-if not pointer then
-  if ARGV[3] == '' then return {false, false} end
-  pointer = ARGV[3]
-end
-return {pointer, redis.call('GET', ARGV[1] .. pointer .. ARGV[2])}
-"""
-
-
-class RedisBackend:
-    """redis-py with short timeouts: a slow or dead Redis must not hold a request for long."""
-
-    shared = True
-
-    def __init__(self, url: str, timeout: float = REDIS_TIMEOUT_SECONDS):
-        self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
-        )
-        self._get_through = self.client.register_script(GET_THROUGH_LUA)
-
-    def get_through(
-        self, pointer: str, head: str, tail: str, default: bytes | None
-    ) -> tuple[bytes | None, bytes | None]:
-        """(pointer value or `default`, the value at head + pointer + tail); (None, None) without either."""
-        found, value = self._get_through(keys=[pointer], args=[head, tail, default or b""])
-        return found, value
-
-    def get(self, key: str) -> bytes | None:
-        return self.client.get(key)
-
-    def get_many(self, keys: list[str]) -> list[bytes | None]:
-        return self.client.mget(keys)
-
-    def set(self, key: str, value: bytes, ttl_ms: int) -> None:
-        self.client.set(key, value, px=ttl_ms)
-
-    def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for key, value in items.items():
-            pipe.set(key, value, px=ttl_ms, xx=only_existing)
-        pipe.execute()
-
-    def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool:
-        return bool(self.client.set(key, value, nx=True, px=ttl_ms))
-
-    def incr(self, key: str) -> int:
-        return int(self.client.incr(key))
-
-    def delete(self, key: str) -> None:
-        self.client.delete(key)
-
-
-class LocalBackend:
-    """The embedded profile's stand-in for Redis: values in one process's dictionary, the counters (the
-    listing generation) in files under `counter_dir`, so a write in one process (a gunicorn worker, a
-    consumer) is seen by every other. Values are not shared (`shared = False`): the cache then keys product
-    documents by the generation too, so any write invalidates them everywhere."""
-
-    shared = False
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic, *, counter_dir: Path | None = None):
-        self._data: dict[str, tuple[float | None, bytes]] = {}
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._counter_dir = counter_dir
-
-    def _counter_path(self, key: str) -> Path | None:
-        if self._counter_dir is None or not key.endswith(COUNTER_SUFFIX):
-            return None
-        return self._counter_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.counter"
-
-    def _read_counter(self, path: Path) -> bytes | None:
-        try:
-            return path.read_bytes() or None
-        except FileNotFoundError:
-            return None
-
-    def _live(self, key: str) -> bytes | None:
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        expires, value = entry
-        if expires is not None and expires <= self._clock():
-            del self._data[key]
-            return None
-        return value
-
-    def get(self, key: str) -> bytes | None:
-        return self.get_many([key])[0]
-
-    def get_through(
-        self, pointer: str, head: str, tail: str, default: bytes | None
-    ) -> tuple[bytes | None, bytes | None]:
-        found = self.get(pointer) or default
-        if found is None:
-            return None, None
-        return found, self.get(f"{head}{found.decode()}{tail}")
-
-    def get_many(self, keys: list[str]) -> list[bytes | None]:
-        with self._lock:
-            return [
-                self._read_counter(path) if (path := self._counter_path(key)) else self._live(key)
-                for key in keys
-            ]
-
-    def set(self, key: str, value: bytes, ttl_ms: int) -> None:
-        with self._lock:
-            self._data[key] = (self._clock() + ttl_ms / 1000, value)
-
-    def set_many(self, items: dict[str, bytes], ttl_ms: int, *, only_existing: bool = False) -> None:
-        for key, value in items.items():
-            if not only_existing or self.get(key) is not None:
-                self.set(key, value, ttl_ms)
-
-    def set_nx(self, key: str, value: bytes, ttl_ms: int) -> bool:
-        with self._lock:
-            if self._live(key) is not None:
-                return False
-            self._data[key] = (self._clock() + ttl_ms / 1000, value)
-            return True
-
-    def incr(self, key: str) -> int:
-        path = self._counter_path(key)
-        if path is None:
-            with self._lock:
-                value = int(self._live(key) or 0) + 1
-                self._data[key] = (None, str(value).encode())
-                return value
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+b") as handle:  # one writer at a time, across processes
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            value = int(handle.read() or 0) + 1
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(value).encode())
-            handle.flush()
-            return value
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._data.pop(key, None)
 
 
 class ReadCache:
@@ -396,30 +220,3 @@ class ReadCache:
             if lock is None:
                 return None
         return None
-
-
-_cache: ReadCache | None = None
-
-
-def read_cache() -> ReadCache:
-    """The process's cache, built from settings on first use (a race builds two; one is kept)."""
-    global _cache
-    if _cache is None:
-        backend = (
-            RedisBackend(settings.REDIS_URL)
-            if settings.REDIS_URL
-            else LocalBackend(counter_dir=Path(settings.VAR_DIR) / "product-cache")
-        )
-        _cache = ReadCache(
-            backend,
-            prefix=settings.PRODUCT_CACHE_PREFIX,
-            ttl_seconds=settings.PRODUCT_CACHE_TTL_SECONDS,
-            enabled=settings.PRODUCT_CACHE_ENABLED,
-        )
-    return _cache
-
-
-def reset_read_cache() -> None:
-    """Forget the process's cache (tests that change settings)."""
-    global _cache
-    _cache = None
