@@ -13,23 +13,18 @@ DRILL: with the route on, the service stops: reads fall back to the monolith, 0 
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg2
 import pytest
 import requests
 
-from legacy_monolith.demo.processes import manage, python_argv, stop_process_group
+from legacy_monolith.demo.processes import manage, python_argv
 from legacy_monolith.demo.stack import running_stack
 from strangler_proxy.launch import DEFAULT_ROUTES
+from tests.background import background, rabbitmq_vhost, wait_until
 from tests.e2e.product_service import running_product_service
 from tests.strangler_proxy.conftest import start_gateway, write_flags_file
 
@@ -37,7 +32,6 @@ pytestmark = pytest.mark.e2e
 
 PRODUCTS = 10_000
 ROUTE_FLAG = "route.catalog.read"
-WAIT = 180.0  # a deadline for waits, never an assertion on speed
 
 MAKE_STAFF_TOKEN = """
 import secrets
@@ -51,43 +45,6 @@ ApiToken.objects.create(user=user, name="sync-e2e", key_prefix=key[:8], key_hash
                         expires_at=timezone.now() + timedelta(hours=2))
 print("TOKEN " + key)
 """
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
-        time.sleep(0.2)
-
-
-@contextmanager
-def rabbitmq_vhost() -> Iterator[str]:
-    """A RabbitMQ virtual host of this test's own (exchange and queues live and die with it)."""
-    name = f"strangler_e2e_{uuid.uuid4().hex[:10]}"
-    ctl = ["rabbitmqctl", "-q"]
-    subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)
-    subprocess.run(
-        [*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True
-    )
-    try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
-    finally:
-        subprocess.run([*ctl, "delete_vhost", name], check=False, capture_output=True)
-
-
-@contextmanager
-def background(argv: list[str], env: dict[str, str], log_path) -> Iterator[subprocess.Popen]:
-    """A long-running child (relay, consumer) in its own process group, stopped on the way out."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield process
-    finally:
-        stop_process_group(process)
 
 
 @dataclass

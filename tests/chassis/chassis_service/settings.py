@@ -11,6 +11,11 @@ globals().update(
         database_env="CHASSIS_DATABASE_URL",
         root_urlconf="tests.chassis.chassis_service.urls",
         default_port=int(os.environ.get("CHASSIS_SERVICE_PORT", "8199")),
+        apps=["tests.chassis.chassis_service"],  # its tasks.py (Celery discovers installed apps' tasks)
+        consumers=["tests.chassis.chassis_service.consumers.WidgetConsumer"],
     )
 )
 READINESS_CHECKS = {"probe": "tests.chassis.chassis_service.views.probe_check"}
+CELERY_BEAT_SCHEDULE = {
+    "widget-heartbeat": {"task": "tests.chassis.chassis_service.tasks.widget_heartbeat", "schedule": 0.5},
+}

@@ -1,0 +1,29 @@
+"""`beat`: send this service's periodic tasks (settings.CELERY_BEAT_SCHEDULE) until stopped.
+
+Run ONE beat per service (two would send every periodic task twice); its schedule state is kept in
+`var/celerybeat-<service>` unless `--schedule` names another file.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from chassis.celery_app import app
+
+
+class Command(BaseCommand):
+    help = "Send this service's periodic Celery tasks (CELERY_BEAT_SCHEDULE) until SIGTERM."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--schedule", default=None, help="schedule state file (default var/celerybeat-<service>)"
+        )
+        parser.add_argument("--loglevel", default=None, help="default: LOG_LEVEL")
+        parser.add_argument("celery_args", nargs="*", help="passed to `celery beat` after --")
+
+    def handle(self, *args, schedule=None, loglevel=None, celery_args=(), **options):
+        argv = ["beat", "--loglevel", loglevel or settings.LOG_LEVEL]
+        if schedule:
+            argv += ["--schedule", schedule]
+        app.start([*argv, *celery_args])

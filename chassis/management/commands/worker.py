@@ -1,0 +1,51 @@
+"""`worker`: run this service's Celery worker on its own task queue (`<service>.tasks`) until stopped.
+
+`python -m extracted.<svc> worker [--concurrency N] [--pool prefork|threads|solo] [-- celery worker args]`.
+Tasks are acknowledged late: a worker killed mid-task leaves its message to be delivered again.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from chassis.celery_app import app, task_queue
+
+POOLS = ("prefork", "threads", "solo")
+
+
+def worker_argv(*, concurrency: int, pool: str, loglevel: str, queue: str, extra: list[str]) -> list[str]:
+    return [
+        "worker",
+        "--queues",
+        queue,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+        *extra,
+    ]
+
+
+class Command(BaseCommand):
+    help = "Run this service's Celery worker (its tasks queue) until SIGTERM."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--concurrency", type=int, default=2, help="processes or threads (default 2)")
+        parser.add_argument("--pool", choices=POOLS, default="prefork")
+        parser.add_argument("--loglevel", default=None, help="default: LOG_LEVEL")
+        parser.add_argument("celery_args", nargs="*", help="passed to `celery worker` after --")
+
+    def handle(self, *args, concurrency=2, pool="prefork", loglevel=None, celery_args=(), **options):
+        argv = worker_argv(
+            concurrency=concurrency,
+            pool=pool,
+            loglevel=loglevel or settings.LOG_LEVEL,
+            queue=task_queue(settings.SERVICE_NAME),
+            extra=list(celery_args),
+        )
+        app.worker_main(argv)
