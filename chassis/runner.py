@@ -1,7 +1,8 @@
 """`python -m extracted.<svc> <django command>`: each service's __main__.py calls `main(settings_module)`.
 
 Besides Django's own commands (migrate, runserver, ...), the chassis adds `serve` (gunicorn),
-`relay_outbox` and `consume`.
+`relay_outbox` and `consume`. A failure the user can fix is one line on stderr and exit code 2
+(contracts/cli), naming the service's own migrate command and database setting.
 """
 
 from __future__ import annotations
@@ -10,9 +11,24 @@ import os
 import sys
 from collections.abc import Sequence
 
+from contracts import cli
+
+
+def entry_hints(settings_module: str) -> tuple[str, cli.Hints]:
+    """For extracted.product_service.settings: `python -m extracted.product_service`, PRODUCT_DATABASE_URL."""
+    package = settings_module.rsplit(".", 1)[0]
+    service = package.rsplit(".", 1)[-1]
+    program = f"python -m {package}"
+    setting = f"{service.removesuffix('_service').upper()}_DATABASE_URL"
+    return program, cli.Hints(migrate=f"{program} migrate", database_setting=setting)
+
 
 def main(settings_module: str, argv: Sequence[str] | None = None) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(list(sys.argv if argv is None else argv))
+    program, hints = entry_hints(settings_module)
+    cli.set_entry_hints(hints)
+    argv = list(sys.argv if argv is None else argv)
+    with cli.guard(program.removeprefix("python -m ")):
+        execute_from_command_line([program, *argv[1:]])

@@ -11,6 +11,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from contracts import cli
 from flags.audit import AuditLog
 from flags.commands.audit import audit_list, audit_verify
 from flags.commands.export import flags_export
@@ -61,10 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     audit.add_argument(
         "--verify", action="store_true", help="check every line; exit non-zero if any was altered"
     )
-    audit.add_argument("--limit", type=int, default=20, help="entries to show (0: all)")
+    audit.add_argument("--limit", type=cli.count, default=20, help="entries to show (0: all)")
 
 
 class VerifyFailed(FlagsError):
+    """The audit log was edited or cut: a failed check, exit 1."""
+
+    exit_code = cli.EXIT_CHECK_FAILED
+
     def __init__(self, message: str) -> None:
         super().__init__("audit_chain_broken", message)
 
@@ -194,16 +199,12 @@ def _render_audit(console: Console, entries: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="flags", description="Feature flags of the strangler migration")
+    """`python -m flags ...` (no Django): exit 0 done, 1 the audit chain is broken, 2 bad usage or an
+    unusable flags store, with one line `flags <command>: <code>: <message>` on stderr."""
+    parser = cli.ArgumentParser(prog="flags", description="Feature flags of the strangler migration")
     add_arguments(parser)
     options = parser.parse_args(argv)
-    try:
-        return run(options)
-    except FlagsError as exc:
-        print(f"flags: error: {exc.message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return cli.run_main(f"flags {options.command}", lambda: run(options))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,16 +1,16 @@
-"""The one error type of the flags toolkit: a stable code and a human message."""
+"""The flags toolkit's errors: the project's one application error type (a stable code, a human message)."""
 
 from typing import Any
 
+from contracts.errors import ApplicationError
 
-class FlagsError(Exception):
-    """A flag operation that cannot be done; the CLI prints `message` on one line and exits non-zero."""
+
+class FlagsError(ApplicationError):
+    """A flag operation that cannot be done; the CLI prints `flags <command>: <code>: <message>` on one line
+    and exits 2 (contracts/cli)."""
 
     def __init__(self, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra or {}
+        super().__init__(code, message, extra=extra)
 
     def __str__(self) -> str:
         return self.message

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.errors import ApplicationError
 
-class SyncError(Exception):
-    """A sync job cannot go on. `manage.py sync` prints `code: message` and exits 2."""
+
+class SyncError(ApplicationError):
+    """A sync job cannot go on: `manage.py sync` prints `sync <entity> <action>: code: message`, exit 2."""
 
     code = "sync_error"
 
     def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.code
-        self.extra = extra or {}
+        super().__init__(code or self.code, message, extra=extra)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

@@ -323,9 +323,9 @@ def test_the_command_line_exits_non_zero_with_one_error_line_on_bad_input(flags_
         check=False,
     )
 
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "flags: error: rollout percentage must be a whole number from 0 to 100, got '150'"
+        "flags rollout: invalid_features: rollout percentage must be a whole number from 0 to 100, got '150'"
     ]
 
 
@@ -346,8 +346,8 @@ def test_the_manage_py_command_exits_non_zero_on_an_unknown_flag(flags_config):
         check=False,
     )
 
-    assert done.returncode != 0
-    assert done.stderr.strip().splitlines() == ["CommandError: unknown flag 'route.nope'"]
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["flags off: flag_not_found: unknown flag 'route.nope'"]
 
 
 def test_the_command_functions_return_results_the_caller_can_inspect(store, audit):

@@ -2,11 +2,12 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from contracts.cli import ToolkitCommand
 from flags import cli
 from flags.errors import FlagsError
 
 
-class Command(BaseCommand):
+class Command(ToolkitCommand, BaseCommand):
     help = (
         "Feature flags of the strangler migration: list, show, on, off, rollout, kill, export, import, audit."
     )
@@ -18,4 +19,4 @@ class Command(BaseCommand):
         try:
             cli.run(options, out=self.stdout)
         except FlagsError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(exc.message) from exc  # printed as `flags <command>: <code>: ...`

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from migrations_data.engine import SyncError
+from contracts import cli
 from migrations_data.engine.actions import backfill_action, follow_action, verify_action
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.engine.report import console_for, write_json
@@ -177,7 +177,7 @@ ENTITIES["users"] = {
 }
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
 
     def add_arguments(self, parser) -> None:
@@ -190,10 +190,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         action = ENTITIES[options["entity"]][options["action"]]
-        try:
+        # One line and exit 2 even through call_command (scripts and tests rely on it), not only from
+        # the command line as ToolkitCommand does.
+        with cli.guard(f"sync {options['entity']} {options['action']}", stderr=self.stderr, traceback=False):
             code = action.run(options, self)
-        except SyncError as exc:
-            self.stderr.write(f"sync {options['entity']} {options['action']}: {exc}")
-            sys.exit(EXIT_ERROR)
         if code != EXIT_OK:
             sys.exit(code)

@@ -5,11 +5,12 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from contracts.cli import ToolkitCommand
 from shadow import cli
 from shadow.errors import ShadowError
 
 
-class Command(BaseCommand):
+class Command(ToolkitCommand, BaseCommand):
     help = "Shadow comparator: worker (consume and compare pairs), report, status, gate (exit 0 = promote)."
 
     def add_arguments(self, parser) -> None:
