@@ -24,40 +24,33 @@ EXIT_USAGE = 2  # bad usage, or an environment the command cannot use
 EXIT_INTERRUPTED = 130
 
 
-class UsageError(ApplicationError):
-    """The command line is wrong (an option's value, a combination): exit 2."""
+class CommandFailure(ApplicationError):
+    """A command-line failure: `code`, a one-line `message`, and the `exit_code` it ends the command with."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, code: str, message: str, *, extra: dict[str, Any] | None = None):
+        super().__init__(code, message, extra=extra)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class EnvironmentUnusable(CommandFailure):
+    """Something the command needs is not there: a database, a broker, a queue, a free port, a setting."""
+
+
+class UsageError(CommandFailure):
+    """The command line is wrong (an option's value, a combination): exit 2, code `invalid_option`."""
 
     def __init__(self, message: str, *, code: str = "invalid_option", extra: dict[str, Any] | None = None):
         super().__init__(code, message, extra=extra)
 
-    def __str__(self) -> str:
-        return self.message
 
-
-class EnvironmentUnusable(ApplicationError):
-    """Something the command needs is not there: a database, a broker, a queue, a free port, a setting."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, code: str, message: str, *, extra: dict[str, Any] | None = None):
-        super().__init__(code, message, extra=extra)
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class CheckFailed(ApplicationError):
+class CheckFailed(CommandFailure):
     """The command ran and its check said no (a gate, a verify, an audit chain): exit 1."""
 
     exit_code = EXIT_CHECK_FAILED
-
-    def __init__(self, code: str, message: str, *, extra: dict[str, Any] | None = None):
-        super().__init__(code, message, extra=extra)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True, slots=True)
