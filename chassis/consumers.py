@@ -6,7 +6,8 @@ Topology of consumer `name` (durable queues):
   then dead-letters it through the default exchange back to `name`; the attempt number is the header
   `x-attempts`. On the filesystem transport there is no TTL: a retry goes straight back to `name`;
 - `name.dlq`: messages that failed CONSUMER_MAX_ATTEMPTS times, and malformed envelopes at once
-  (headers `x-error`, `x-attempts`, `x-original-routing-key`).
+  (headers `x-error`, `x-attempts`, `x-original-routing-key`, `x-first-failed-at`, `x-last-failed-at`);
+  `events dlq ...` (chassis/dlq.py) lists, shows, replays and purges them.
 A message is acked only after its retry or dead-letter copy was published: nothing is dropped.
 """
 
@@ -16,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from django.db import IntegrityError, close_old_connections, transaction
@@ -34,6 +36,8 @@ EVENTS = counter(
     "consumer_events_total", "Messages handled by consumers, by outcome", ["consumer", "outcome"]
 )
 ATTEMPTS_HEADER = "x-attempts"
+FIRST_FAILED_HEADER = "x-first-failed-at"
+LAST_FAILED_HEADER = "x-last-failed-at"
 
 Handler = Callable[[Envelope], None]
 
@@ -214,6 +218,9 @@ class ConsumerWorker:
     def _republish(self, message, queue_name: str, extra_headers: dict) -> None:
         headers = {k: v for k, v in (message.headers or {}).items() if k != "x-death"}
         headers.setdefault("x-original-routing-key", message.delivery_info.get("routing_key", ""))
+        failed_at = datetime.now(UTC).isoformat()  # the DLQ console shows the first and the last failure
+        headers.setdefault(FIRST_FAILED_HEADER, failed_at)
+        headers[LAST_FAILED_HEADER] = failed_at
         headers.update(extra_headers)
         if self._producer is None:
             self._producer = Producer(self.connection.channel())
