@@ -25,18 +25,15 @@ from typing import Any
 from kombu import Connection, Producer, Queue
 
 from chassis.consumers import ATTEMPTS_HEADER, FIRST_FAILED_HEADER, LAST_FAILED_HEADER
+from contracts import cli
 from contracts.events import Envelope, InvalidEnvelope
 
 DEFAULT_LIMIT = 1000
 
 
-class DeadLetterError(Exception):
-    """An operator asked for something that does not exist: an unknown consumer or a bad combination of
-    options (exit_code 2, bad usage), or a dead-letter id that is not there (exit_code 1)."""
-
-    def __init__(self, message: str, *, exit_code: int = 2):
-        super().__init__(message)
-        self.exit_code = exit_code
+def not_found(message: str) -> cli.CheckFailed:
+    """A named dead letter is not there: exit 1 (the console looked and found nothing to do)."""
+    return cli.CheckFailed("dead_letter_not_found", message)
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ class DeadLetterConsole:
             return self.consumers
         if consumer not in self.consumers:
             known = ", ".join(self.consumers) or "none"
-            raise DeadLetterError(f"no consumer named {consumer!r} (known: {known})")
+            raise cli.UsageError(f"no consumer named {consumer!r} (known: {known})", code="unknown_consumer")
         return [consumer]
 
     @contextmanager
@@ -158,7 +155,7 @@ class DeadLetterConsole:
         result.action, result.letters = "show", [letter for letter in result.letters if letter.id == ident]
         if not result.letters:
             where = ", ".join(self._select(consumer))
-            raise DeadLetterError(f"no dead letter {ident!r} in the DLQ of {where}", exit_code=1)
+            raise not_found(f"no dead letter {ident!r} in the DLQ of {where}")
         return result
 
     def replay(self, ids: Iterable[str] = (), *, consumer: str | None = None, all_: bool = False,
@@ -171,9 +168,11 @@ class DeadLetterConsole:
 
     def _apply(self, action: str, ids: set[str], *, consumer, all_: bool, dry_run: bool) -> DlqResult:
         if all_ and consumer is None:
-            raise DeadLetterError(f"{action} --all needs --consumer")
+            raise cli.UsageError(f"{action} --all needs --consumer")
         if not all_ and not ids:
-            raise DeadLetterError(f"{action} needs dead-letter ids or --all")
+            raise cli.UsageError(f"{action} needs dead-letter ids or --all")
+        if all_ and ids:
+            raise cli.UsageError(f"{action}: give ids or --all, not both")
         result = DlqResult(action, dry_run=dry_run)
         found: set[str] = set()
         for name in self._select(consumer):
@@ -197,7 +196,7 @@ class DeadLetterConsole:
         if missing:
             past = {"replay": "replayed", "purge": "purged"}[action]
             done = "nothing changed" if dry_run or not found else f"{len(found)} other(s) {past}"
-            raise DeadLetterError(f"no dead letter {', '.join(missing)} ({done})", exit_code=1)
+            raise not_found(f"no dead letter {', '.join(missing)} ({done})")
         return result
 
 

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from chassis.celery_app import app
+from contracts import cli
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Send this service's periodic Celery tasks (CELERY_BEAT_SCHEDULE) until SIGTERM."
 
     def add_arguments(self, parser):
@@ -26,4 +27,5 @@ class Command(BaseCommand):
         argv = ["beat", "--loglevel", loglevel or settings.LOG_LEVEL]
         if schedule:
             argv += ["--schedule", schedule]
+        cli.check_broker(settings.BROKER_URL)  # a broker that is down: one line, exit 2
         app.start([*argv, *celery_args])

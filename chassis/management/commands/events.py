@@ -7,22 +7,22 @@
     events dlq purge ID... [--consumer C] [--dry-run] [--json]
     events dlq purge --all --consumer C [--dry-run] [--json]
 
-Exit codes: 0 done; 1 a named dead letter is not there; 2 bad usage or the broker cannot be reached (one line
-on stderr).
+Exit codes (CONVENTIONS.md): 0 done; 1 a named dead letter is not there; 2 bad usage or the broker cannot
+be reached; one line on stderr.
 """
 
 from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
-from kombu.exceptions import OperationalError
+from django.core.management.base import BaseCommand
 from rich.console import Console
 from rich.table import Table
 
 from chassis.broker import broker_connection
 from chassis.consumers import consumer_classes
-from chassis.dlq import DEFAULT_LIMIT, DeadLetterConsole, DeadLetterError, DlqResult
+from chassis.dlq import DEFAULT_LIMIT, DeadLetterConsole, DlqResult
+from contracts import cli
 
 
 def run_dlq(console: DeadLetterConsole, options: dict) -> DlqResult:
@@ -32,14 +32,12 @@ def run_dlq(console: DeadLetterConsole, options: dict) -> DlqResult:
         return console.list(consumer, limit=options["limit"])
     if action == "show":
         return console.show(options["id"], consumer)
-    if options.get("all") and options.get("ids"):
-        raise DeadLetterError(f"{action}: give ids or --all, not both")
     method = console.replay if action == "replay" else console.purge
     ids = options.get("ids") or ()
     return method(ids, consumer=consumer, all_=options["all"], dry_run=options["dry_run"])
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Dead-letter console: list, show, replay and purge the DLQs of this service's consumers."
 
     def add_arguments(self, parser):
@@ -48,7 +46,7 @@ class Command(BaseCommand):
         actions = dlq.add_subparsers(dest="action", required=True)
         listing = actions.add_parser("list", help="dead letters, with why they failed")
         listing.add_argument("--consumer")
-        listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="per consumer")
+        listing.add_argument("--limit", type=cli.positive_int, default=DEFAULT_LIMIT, help="per consumer")
         show = actions.add_parser("show", help="one dead letter: headers and envelope")
         show.add_argument("id")
         show.add_argument("--consumer")
@@ -59,21 +57,13 @@ class Command(BaseCommand):
             sub.add_argument("--consumer")
             sub.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
         for sub in (listing, show, *(actions.choices[n] for n in ("replay", "purge"))):
-            sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+            cli.add_json(sub)
 
     def handle(self, *args, **options):
-        if options.get("limit") is not None and options["limit"] < 1:
-            raise CommandError("--limit must be at least 1", returncode=2)
         names = [cls.name for cls in consumer_classes()]
-        connection = broker_connection()
-        try:
-            with connection:
-                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
-                result = run_dlq(DeadLetterConsole(connection, names), options)
-        except DeadLetterError as exc:
-            raise CommandError(str(exc), returncode=exc.exit_code) from None
-        except (OperationalError, OSError, *connection.connection_errors) as exc:
-            raise CommandError(f"the broker cannot be reached: {exc}", returncode=2) from None
+        with broker_connection() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
+            result = run_dlq(DeadLetterConsole(connection, names), options)
         if options["json"]:
             document = result.to_dict()
             if result.action == "show":

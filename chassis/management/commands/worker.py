@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from chassis.celery_app import app, task_queue
+from contracts import cli
 
 POOLS = ("prefork", "threads", "solo")
 
@@ -31,11 +32,11 @@ def worker_argv(*, concurrency: int, pool: str, loglevel: str, queue: str, extra
     ]
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Run this service's Celery worker (its tasks queue) until SIGTERM."
 
     def add_arguments(self, parser):
-        parser.add_argument("--concurrency", type=int, default=2, help="processes or threads (default 2)")
+        parser.add_argument("--concurrency", type=cli.positive_int, default=2, help="processes or threads")
         parser.add_argument("--pool", choices=POOLS, default="prefork")
         parser.add_argument("--loglevel", default=None, help="default: LOG_LEVEL")
         parser.add_argument("celery_args", nargs="*", help="passed to `celery worker` after --")
@@ -48,4 +49,5 @@ class Command(BaseCommand):
             queue=task_queue(settings.SERVICE_NAME),
             extra=list(celery_args),
         )
+        cli.check_broker(settings.BROKER_URL)  # a broker that is down: one line, exit 2
         app.worker_main(argv)
