@@ -36,6 +36,11 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
 def filesystem_broker_options(folder: Path) -> dict[str, Any]:
     """kombu filesystem transport options: one folder shared by every process of the embedded profile."""
     for sub in ("queue", "processed", "control"):

@@ -30,7 +30,7 @@ CODE = "\n".join(
     p.read_text() for pkg in CODE_PACKAGES if (ROOT / pkg).exists() for p in (ROOT / pkg).rglob("*.py")
 )
 # Functions that read one environment variable by name: `helper("NAME", ...)` or `helper(env, "NAME", ...)`.
-ENV_HELPERS = ("env_bool", "env_int", "_positive_float")
+ENV_HELPERS = ("env_bool", "env_int", "env_float", "_positive_float")
 
 
 def _reads_env(var: str) -> bool:

@@ -1,24 +1,19 @@
 """Cart endpoints: GET/DELETE /cart, POST /cart/items, PUT/DELETE /cart/items/<product_id>."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.orders_v1 import CartItemAddInput, CartItemSetInput
 from legacy_monolith.core.errors import NotFoundError
 
-from ..pricing import MAX_LINE_QUANTITY
 from ..selectors import cart_get, cart_summary
 from ..services import cart_clear, cart_item_add, cart_item_remove, cart_item_update
-from .fields import MAX_BIGINT, IdField, StrictIntegerField
+from .fields import MAX_BIGINT
 from .schema import ERROR
 from .serializers import CartOut
-
-
-class QuantityField(StrictIntegerField):
-    def __init__(self, **kwargs):
-        super().__init__(min_value=1, max_value=MAX_LINE_QUANTITY, **kwargs)
 
 
 def _cart_response(cart, status_code=status.HTTP_200_OK) -> Response:
@@ -47,9 +42,7 @@ class CartApi(APIView):
 class CartItemsApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class CartItemAddInput(serializers.Serializer):
-        product_id = IdField()
-        quantity = QuantityField()
+    CartItemAddInput = CartItemAddInput
 
     @extend_schema(
         operation_id="orders_cart_item_add",
@@ -66,8 +59,7 @@ class CartItemsApi(APIView):
 class CartItemApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class CartItemSetInput(serializers.Serializer):
-        quantity = QuantityField()
+    CartItemSetInput = CartItemSetInput
 
     @extend_schema(
         operation_id="orders_cart_item_set",

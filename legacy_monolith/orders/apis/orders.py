@@ -1,79 +1,25 @@
 """Checkout, order history and cancellation: POST /checkout, GET /, GET /<number>, POST /<number>/cancel."""
 
-import re
-
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from legacy_monolith.core.errors import ApplicationError
+from chassis.orders_v1 import CheckoutInput, idempotency_key_from
 from legacy_monolith.core.pagination import StandardPagination
 from legacy_monolith.payments.gateways import CardDetails
 
 from ..selectors import order_get, order_list
 from ..services import ShippingAddress, order_cancel, order_checkout
-from .fields import StrictCharField, StrictIntegerField, StrictRegexField
-from .pricing import DestinationSerializer
 from .schema import ERROR, IDEMPOTENCY_KEY_HEADER, PAGE_PARAMETERS, page_of
 from .serializers import OrderOut
-
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
-
-
-def idempotency_key_from(request) -> str:
-    """The Idempotency-Key header: required, 8 to 64 characters of [A-Za-z0-9._:-] (a UUID fits)."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise ApplicationError(
-            "idempotency_key_required", "Checkout needs an Idempotency-Key header (e.g. a fresh UUID)"
-        )
-    if not IDEMPOTENCY_KEY.match(key):
-        raise ApplicationError(
-            "idempotency_key_invalid", "An Idempotency-Key is 8 to 64 characters of A-Z a-z 0-9 . _ : -"
-        )
-    return key
-
-
-class ShippingInput(DestinationSerializer):
-    name = StrictCharField(max_length=120)
-    line1 = StrictCharField(max_length=200)
-    city = StrictCharField(max_length=100)
-
-
-class CardInput(serializers.Serializer):
-    number = StrictRegexField(r"^[0-9 -]{12,23}$", error_messages={"invalid": "Not a card number"})
-    exp_month = StrictIntegerField(min_value=1, max_value=12)
-    exp_year = StrictIntegerField(min_value=2000, max_value=2100)
-    cvc = StrictRegexField(r"^\d{3,4}$", error_messages={"invalid": "3 or 4 digits"})
-    holder = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
-
-    def validate_number(self, value: str) -> str:
-        digits = value.replace(" ", "").replace("-", "")
-        if not 12 <= len(digits) <= 19:
-            raise serializers.ValidationError("Not a card number")
-        return digits
-
-
-class PaymentInput(serializers.Serializer):
-    gateway = StrictCharField(required=False, allow_null=True, max_length=20)
-    card = CardInput()
-
-    def validate_gateway(self, value: str | None) -> str | None:
-        if value is not None and value not in settings.PAYMENT_GATEWAYS:
-            raise serializers.ValidationError(f"One of: {', '.join(sorted(settings.PAYMENT_GATEWAYS))}")
-        return value
 
 
 class CheckoutApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class CheckoutInput(serializers.Serializer):
-        shipping = ShippingInput()
-        coupon_code = StrictCharField(max_length=32, required=False, allow_null=True, allow_blank=True)
-        payment = PaymentInput()
+    CheckoutInput = CheckoutInput
 
     @extend_schema(
         operation_id="orders_checkout",

@@ -1,59 +1,25 @@
 """Quotes before checkout: POST /shipping/quote, POST /coupons/validate; staff GET/POST /coupons."""
 
-import re
-
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.orders_v1 import CouponCreateInput, CouponValidateInput, ShippingQuoteInput
 from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.pagination import StandardPagination
 
-from ..models import Coupon
-from ..pricing import postal_code_normalize
 from ..selectors import cart_get, coupon_list, coupon_quote_for_cart, shipping_quote
 from ..services import coupon_create
-from .fields import StrictCharField, StrictIntegerField
 from .schema import ERROR, PAGE_PARAMETERS, page_of
 from .serializers import CouponOut, CouponQuoteOut, ShippingQuoteOut
-
-MAX_PARCEL_GRAMS = 1_000_000
-
-
-class CountryField(serializers.RegexField):
-    """ISO 3166-1 alpha-2, any case in, upper case out."""
-
-    def __init__(self, **kwargs):
-        super().__init__(re.compile(r"^[A-Za-z]{2}$"), **kwargs)
-        self.error_messages["invalid"] = "A two-letter ISO country code, e.g. FR"
-
-    def to_internal_value(self, data):
-        return super().to_internal_value(data).upper()
-
-
-class DestinationSerializer(serializers.Serializer):
-    """A country and a postal code that fits it (normalized: trimmed, upper case)."""
-
-    country = CountryField()
-    postal_code = StrictCharField(max_length=16)
-
-    def validate(self, attrs):
-        try:
-            attrs["postal_code"] = postal_code_normalize(
-                country=attrs["country"], postal_code=attrs["postal_code"]
-            )
-        except ValueError as exc:
-            raise serializers.ValidationError({"postal_code": [str(exc)]}) from exc
-        return attrs
 
 
 class ShippingQuoteApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class ShippingQuoteInput(DestinationSerializer):
-        weight_grams = StrictIntegerField(min_value=0, max_value=MAX_PARCEL_GRAMS, required=False)
+    ShippingQuoteInput = ShippingQuoteInput
 
     @extend_schema(
         operation_id="orders_shipping_quote",
@@ -74,8 +40,7 @@ class ShippingQuoteApi(APIView):
 class CouponValidateApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class CouponValidateInput(serializers.Serializer):
-        code = StrictCharField(max_length=32)
+    CouponValidateInput = CouponValidateInput
 
     @extend_schema(
         operation_id="orders_coupon_validate",
@@ -92,15 +57,7 @@ class CouponValidateApi(APIView):
 class CouponsApi(APIView):
     permission_classes = [IsStaffRole]
 
-    class CouponCreateInput(serializers.Serializer):
-        code = serializers.CharField(max_length=32)
-        kind = serializers.ChoiceField(choices=Coupon.Kind.choices)
-        value = serializers.DecimalField(max_digits=10, decimal_places=2)
-        min_order_total = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-        valid_from = serializers.DateTimeField(required=False, allow_null=True)
-        expires_at = serializers.DateTimeField(required=False, allow_null=True)
-        usage_limit = StrictIntegerField(min_value=1, max_value=2**31 - 1, required=False, allow_null=True)
-        is_active = serializers.BooleanField(required=False)
+    CouponCreateInput = CouponCreateInput
 
     @extend_schema(
         operation_id="orders_coupon_list",
