@@ -13,35 +13,54 @@ from .webhooks import deliver
 
 DEFAULT_API_KEY = "dev-only-gateway-api-key"  # DEV-ONLY: the monolith's PAYMENT_API_KEY default
 DEFAULT_WEBHOOK_SECRET = "dev-only-webhook-secret"  # DEV-ONLY: the monolith's PAYMENT_WEBHOOK_SECRET default
+DEFAULT_TEST_API_KEY = (
+    "dev-only-gateway-test-key"  # DEV-ONLY: the Payment service's PAYMENT_TEST_API_KEY default
+)
+LIVE_GATEWAYS = ("cardinal", "northpay")
 MAX_BODY_BYTES = 64 * 1024
 
 
 def base_knobs_from_env(
-    *, api_key: str | None = None, webhook_secret: str | None = None, webhook_url: str | None = None
+    *,
+    api_key: str | None = None,
+    webhook_secret: str | None = None,
+    webhook_url: str | None = None,
+    test_api_key: str | None = None,
 ) -> dict[str, Knobs]:
-    """The knobs each gateway starts with (and returns to on reset). `{gateway}` in the URL is filled in."""
+    """The knobs each gateway starts with (and returns to on reset). `{gateway}` in the URL is filled in.
+
+    Each gateway has a test-mode twin, `<name>-test` under `/<name>-test/...` (a provider's test endpoint,
+    as Adyen has): the same API with its own key, its own ledger and no webhooks, so requests made there
+    never touch the live ledger."""
     api_key = api_key or os.environ.get("SANDBOX_API_KEY", DEFAULT_API_KEY)
+    test_key = test_api_key or os.environ.get("SANDBOX_TEST_API_KEY", DEFAULT_TEST_API_KEY)
     secret = webhook_secret or os.environ.get("SANDBOX_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
     url = webhook_url if webhook_url is not None else os.environ.get("SANDBOX_WEBHOOK_URL", "")
-    return {
+    knobs = {
         name: Knobs().updated(
             {"api_key": api_key, "webhook_secret": secret, "webhook_url": url.replace("{gateway}", name)}
         )
-        for name in ("cardinal", "northpay")
+        for name in LIVE_GATEWAYS
     }
+    for name in LIVE_GATEWAYS:
+        knobs[f"{name}-test"] = Knobs().updated({"api_key": test_key, "webhook_secret": secret})
+    return knobs
 
 
 def create_app(base_knobs: dict[str, Knobs] | None = None) -> Flask:
     base = base_knobs or base_knobs_from_env()
-    gateways: dict[str, Gateway] = {
-        "cardinal": cardinal.Cardinal(base["cardinal"]),
-        "northpay": northpay.Northpay(base["northpay"]),
-    }
+    kinds = {"cardinal": cardinal, "northpay": northpay}
+    gateways: dict[str, Gateway] = {}
     app = Flask("sandbox")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["sandbox_gateways"] = gateways
-    app.register_blueprint(cardinal.blueprint(gateways["cardinal"]))
-    app.register_blueprint(northpay.blueprint(gateways["northpay"]))
+    for name in (*LIVE_GATEWAYS, *(f"{live}-test" for live in LIVE_GATEWAYS)):
+        if name not in base:
+            continue
+        module = kinds[name.removesuffix("-test")]
+        gateway = module.Cardinal(base[name]) if module is cardinal else module.Northpay(base[name])
+        gateways[name] = gateway
+        app.register_blueprint(module.blueprint(gateway, prefix=name))
 
     def gateway_or_404(name: str) -> Gateway:
         gateway = gateways.get(name)

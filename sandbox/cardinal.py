@@ -4,6 +4,7 @@ POST /cardinal/v1/tokens                     {"card": {number, exp_month, exp_ye
 POST /cardinal/v1/charges                    {amount: 1999, currency: "EUR", token, capture?, metadata?}
 POST /cardinal/v1/charges/<id>/capture       {amount?}
 POST /cardinal/v1/charges/<id>/refunds       {amount?, reason?, metadata?}
+POST /cardinal/v1/charges/<id>/cancel        release an uncaptured authorization (status "canceled")
 GET  /cardinal/v1/charges/<id>               GET /cardinal/v1/refunds/<id>
 GET  /cardinal/v1/idempotency_keys/<key>     what the request with that key did, and its resource now
 """
@@ -30,11 +31,17 @@ _ERRORS = {
     "not_found": (404, "invalid_request_error"),
     "not_capturable": (409, "invalid_request_error"),
     "not_refundable": (409, "invalid_request_error"),
+    "not_voidable": (409, "invalid_request_error"),
     "idempotency_conflict": (409, "idempotency_error"),
     "unauthorized": (401, "authentication_error"),
     "unavailable": (503, "api_error"),
 }
-_STATUSES = {"authorized": "authorized", "declined": "declined", "captured": "succeeded"}
+_STATUSES = {
+    "authorized": "authorized",
+    "declined": "declined",
+    "captured": "succeeded",
+    "voided": "canceled",
+}
 
 
 class Cardinal(Gateway):
@@ -99,8 +106,8 @@ def _metadata(body: dict) -> dict:
     return value
 
 
-def blueprint(gateway: Cardinal) -> Blueprint:
-    bp = Blueprint("cardinal", __name__, url_prefix="/cardinal")
+def blueprint(gateway: Cardinal, prefix: str = "cardinal") -> Blueprint:
+    bp = Blueprint(prefix, __name__, url_prefix=f"/{prefix}")
 
     def run(operation: str, action):
         header = request.headers.get("Authorization", "")
@@ -170,6 +177,14 @@ def blueprint(gateway: Cardinal) -> Blueprint:
             return 200, gateway.render_charge(charge), ("charge", charge.id)
 
         return run("capture", action)
+
+    @bp.post("/v1/charges/<charge_id>/cancel")
+    def cancel(charge_id: str):
+        def action(fault: Fault):
+            charge = gateway.void(charge_id=charge_id)
+            return 200, gateway.render_charge(charge), ("charge", charge.id)
+
+        return run("void", action)
 
     @bp.post("/v1/charges/<charge_id>/refunds")
     def refund(charge_id: str):

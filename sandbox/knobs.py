@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-OPERATIONS = ("tokenize", "authorize", "capture", "refund", "status")
+OPERATIONS = ("tokenize", "authorize", "capture", "refund", "status", "void")
 
 
 class KnobError(ValueError):

@@ -6,6 +6,7 @@ POST /northpay/api/v2/payments                {value: "19.99", currencyCode: "EU
                                               merchantReference?}
 POST /northpay/api/v2/payments/<id>/captures  {value?}
 POST /northpay/api/v2/payments/<id>/refunds   {value?, merchantReference?, reason?}  -> 202, state RECEIVED
+POST /northpay/api/v2/payments/<id>/cancels   release an uncaptured authorization (state CANCELLED)
 GET  /northpay/api/v2/payments/<id>           GET /northpay/api/v2/refunds/<id>
 GET  /northpay/api/v2/lookup?idempotencyKey=K what the request with that key did, and its resource now
 Refunds settle asynchronously (RECEIVED -> REFUNDED after `refund_settle_ms`), then `refund.succeeded`
@@ -37,6 +38,7 @@ _ERRORS = {
     "not_found": (404, "NOT_FOUND", "validation"),
     "not_capturable": (422, "NOT_CAPTURABLE", "state"),
     "not_refundable": (422, "NOT_REFUNDABLE", "state"),
+    "not_voidable": (422, "NOT_CANCELLABLE", "state"),
     "idempotency_conflict": (422, "IDEMPOTENCY_KEY_CONFLICT", "validation"),
     "unauthorized": (401, "UNAUTHORISED", "security"),
     "unavailable": (503, "SERVICE_UNAVAILABLE", "internal"),
@@ -81,6 +83,8 @@ class Northpay(Gateway):
             state = "REFUSED"
         elif charge.status == "authorized":
             state = "AUTHORISED"
+        elif charge.status == "voided":
+            state = "CANCELLED"
         elif charge.amount_refunded == 0:
             state = "CAPTURED"
         else:
@@ -129,8 +133,8 @@ def _expiry_part(value: Any) -> Any:
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
-def blueprint(gateway: Northpay) -> Blueprint:
-    bp = Blueprint("northpay", __name__, url_prefix="/northpay")
+def blueprint(gateway: Northpay, prefix: str = "northpay") -> Blueprint:
+    bp = Blueprint(prefix, __name__, url_prefix=f"/{prefix}")
 
     def run(operation: str, action):
         return serve(gateway, operation, request.headers.get("X-API-Key"), action)
@@ -191,6 +195,14 @@ def blueprint(gateway: Northpay) -> Blueprint:
             return 200, gateway.render_charge(charge), ("charge", charge.id)
 
         return run("capture", action)
+
+    @bp.post("/api/v2/payments/<transaction_id>/cancels")
+    def cancel(transaction_id: str):
+        def action(fault: Fault):
+            charge = gateway.void(charge_id=transaction_id)
+            return 200, gateway.render_charge(charge), ("charge", charge.id)
+
+        return run("void", action)
 
     @bp.post("/api/v2/payments/<transaction_id>/refunds")
     def refund(transaction_id: str):

@@ -38,7 +38,7 @@ class Charge:
     card: Card
     amount: int
     currency: str
-    status: str  # authorized | declined | captured
+    status: str  # authorized | declined | captured | voided
     decline_code: str | None
     reference: str
     metadata: dict

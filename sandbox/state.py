@@ -205,6 +205,15 @@ class Gateway:
         self.emit("charge.captured", self.render_charge(charge))
         return charge
 
+    def void(self, *, charge_id: str) -> Charge:
+        """Release an authorization that was never captured (the hold on the card goes away)."""
+        charge = self.get_charge(charge_id)
+        if charge.status != "authorized":
+            raise GatewayError("not_voidable", f"Charge {charge_id} is {charge.status}, not authorized")
+        charge.status = "voided"
+        self.emit("charge.voided", self.render_charge(charge))
+        return charge
+
     def refund(self, *, charge_id: str, amount: int | None, reason: str, reference: str) -> Refund:
         charge = self.get_charge(charge_id)
         if charge.status != "captured":

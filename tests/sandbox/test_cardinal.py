@@ -199,3 +199,17 @@ def test_unknown_charges_and_routes_are_404s_in_cardinals_shape(gateways):
     assert gateways.cardinal("GET", "/v1/charges/ch_missing").get_json()["error"]["code"] == "not_found"
     response = gateways.cardinal("GET", "/v2/whatever")
     assert (response.status_code, response.get_json()["error"]["code"]) == (404, "not_found")
+
+
+def test_an_authorization_can_be_voided_once_and_then_not_captured(gateways):
+    charge = gateways.cardinal_charge(amount=700).get_json()
+    voided = gateways.cardinal("POST", f"/v1/charges/{charge['id']}/cancel", {}, key="void-1")
+    assert voided.status_code == 200
+    assert voided.get_json()["status"] == "canceled"
+    replay = gateways.cardinal("POST", f"/v1/charges/{charge['id']}/cancel", {}, key="void-1")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    again = gateways.cardinal("POST", f"/v1/charges/{charge['id']}/cancel", {})
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "not_voidable"
+    capture = gateways.cardinal("POST", f"/v1/charges/{charge['id']}/capture", {})
+    assert capture.get_json()["error"]["code"] == "not_capturable"

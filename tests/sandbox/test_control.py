@@ -17,10 +17,10 @@ def wait_for(predicate, timeout: float = 5.0):
         time.sleep(0.02)
 
 
-def test_healthz_names_both_gateways(gateways):
+def test_healthz_names_both_gateways_and_their_test_mode_twins(gateways):
     assert gateways.http.get("/_sandbox/healthz").get_json() == {
         "status": "ok",
-        "gateways": ["cardinal", "northpay"],
+        "gateways": ["cardinal", "cardinal-test", "northpay", "northpay-test"],
     }
 
 
@@ -32,7 +32,7 @@ def test_knobs_start_quiet_and_a_put_changes_only_what_it_names(gateways):
         0.0,
         0.0,
     )
-    assert knobs["operations"] == ["tokenize", "authorize", "capture", "refund", "status"]
+    assert knobs["operations"] == ["tokenize", "authorize", "capture", "refund", "status", "void"]
     changed = gateways.knobs("cardinal", error_rate=0.25, latency_ms=5)
     assert (changed["error_rate"], changed["latency_ms"], changed["decline_rate"]) == (0.25, 5, 0.0)
     assert gateways.http.get("/_sandbox/gateways/northpay").get_json()["error_rate"] == 0.0
@@ -205,3 +205,22 @@ def test_an_event_can_be_replayed_on_demand(gateways, receiver):
 def test_an_oversized_body_is_refused(gateways):
     response = gateways.cardinal("POST", "/v1/tokens", {"card": {"number": "4" * 100_000}})
     assert response.status_code == 413
+
+
+def test_test_mode_has_its_own_key_and_ledger_and_never_touches_the_live_one(gateways):
+    test_key = {"Authorization": "Bearer dev-only-gateway-test-key"}
+    card = {"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    token = gateways.http.post("/cardinal-test/v1/tokens", json=card, headers=test_key).get_json()["id"]
+    charge = gateways.http.post(
+        "/cardinal-test/v1/charges", json={"amount": 500, "currency": "EUR", "token": token}, headers=test_key
+    )
+    assert charge.status_code == 201
+    assert len(gateways.http.get("/_sandbox/gateways/cardinal-test/charges").get_json()["charges"]) == 1
+    assert gateways.http.get("/_sandbox/gateways/cardinal/charges").get_json()["charges"] == []
+    assert gateways.http.post("/cardinal/v1/tokens", json=card, headers=test_key).status_code == 401
+    live_key = gateways.cardinal("POST", "/v1/tokens", card)  # the live key: fine on live...
+    assert live_key.status_code == 201
+    test_with_live_key = gateways.http.post(
+        "/cardinal-test/v1/tokens", json=card, headers={"Authorization": "Bearer test-api-key"}
+    )
+    assert test_with_live_key.status_code == 401  # ...and refused by test mode

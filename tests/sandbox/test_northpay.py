@@ -140,3 +140,15 @@ def test_the_cardinal_key_header_is_not_accepted_by_northpay(gateways):
         "/northpay/api/v2/payments/NPx", headers={"Authorization": "Bearer test-api-key"}
     )
     assert response.status_code == 401
+
+
+def test_an_authorization_can_be_cancelled_but_not_a_capture(gateways):
+    payment = gateways.northpay_payment(value="7.00").get_json()
+    cancelled = gateways.northpay("POST", f"/api/v2/payments/{payment['transactionId']}/cancels", {})
+    assert cancelled.status_code == 200
+    assert cancelled.get_json()["state"] == "CANCELLED"
+    captured = gateways.northpay_payment(value="8.00").get_json()
+    gateways.northpay("POST", f"/api/v2/payments/{captured['transactionId']}/captures", {})
+    refused = gateways.northpay("POST", f"/api/v2/payments/{captured['transactionId']}/cancels", {})
+    assert refused.status_code == 422
+    assert refused.get_json()["errorCode"] == "NOT_CANCELLABLE"
