@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contracts import payment as contract
 from contracts.policies import Resource, Subject, policy_enforce
 from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.errors import ApplicationError
@@ -39,7 +40,7 @@ def idempotency_key_from(request) -> str:
 class RefundOut(serializers.ModelSerializer):
     class Meta:
         model = Refund
-        fields = ["id", "amount", "status", "reason", "created_at"]
+        fields = list(contract.V1_REFUND_FIELDS)
 
 
 class PaymentOut(serializers.ModelSerializer):
@@ -48,24 +49,7 @@ class PaymentOut(serializers.ModelSerializer):
 
     class Meta:
         model = Payment
-        fields = [
-            "id",
-            "order_number",
-            "gateway",
-            "gateway_ref",
-            "amount",
-            "amount_refunded",
-            "currency",
-            "status",
-            "card_brand",
-            "card_last4",
-            "fraud_score",
-            "fraud_reasons",
-            "failure_code",
-            "failure_message",
-            "created_at",
-            "refunds",
-        ]
+        fields = list(contract.V1_PAYMENT_FIELDS)  # the contract the Payment service keeps too
 
 
 class PaymentsApi(APIView):
