@@ -1,0 +1,36 @@
+"""The Payment service's routes: chassis (health, readiness, metrics), /api/v1/payments (the monolith's
+contract), /internal/v1 (charges for the saga, sync) and the OpenAPI schema at /api/schema/."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from chassis.urls import chassis_urlpatterns
+
+from .apis import internal, v1
+
+urlpatterns = [
+    *chassis_urlpatterns(),
+    path("api/v1/payments", v1.PaymentsApi.as_view(), name="payments-list"),
+    path("api/v1/payments/webhooks/<str:gateway>", v1.WebhookApi.as_view(), name="payments-webhook"),
+    path("api/v1/payments/<int:payment_id>", v1.PaymentApi.as_view(), name="payments-detail"),
+    path("api/v1/payments/<int:payment_id>/refunds", v1.PaymentRefundsApi.as_view(), name="payments-refunds"),
+    path("internal/v1/cards", internal.CardsApi.as_view(), name="internal-cards"),
+    path("internal/v1/payments", internal.PaymentsApi.as_view(), name="internal-payments"),
+    path("internal/v1/payments/<int:payment_id>", internal.PaymentApi.as_view(), name="internal-payment"),
+    path(
+        "internal/v1/payments/<int:payment_id>/capture",
+        internal.PaymentCaptureApi.as_view(),
+        name="internal-payment-capture",
+    ),
+    path(
+        "internal/v1/payments/<int:payment_id>/cancel",
+        internal.PaymentCancelApi.as_view(),
+        name="internal-payment-cancel",
+    ),
+    path(
+        "internal/v1/payments/<int:payment_id>/refunds",
+        internal.PaymentRefundsApi.as_view(),
+        name="internal-payment-refunds",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]
