@@ -140,6 +140,27 @@ class CircuitBreaker:
         if self.state is BreakerState.HALF_OPEN:
             self._trials_in_flight = max(0, self._trials_in_flight - 1)
 
+    def adopt(self, state: BreakerState, since: float) -> None:
+        """Take on a state that another process's breaker of the same upstream reached at `since` (on this
+        breaker's clock): an OPEN newer than ours opens this one until since + cooldown; a CLOSED newer
+        than our last opening closes it. Half-open stays each breaker's own business (its trial calls)."""
+        if state is BreakerState.OPEN:
+            if self.state is BreakerState.OPEN and self._opened_at >= since:
+                return
+            self._opened_at = since
+            self._transition(BreakerState.OPEN)
+        elif (
+            state is BreakerState.CLOSED
+            and self.state is not BreakerState.CLOSED
+            and since >= self._opened_at
+        ):
+            self._transition(BreakerState.CLOSED)
+
+    @property
+    def opened_at(self) -> float:
+        """When the breaker last opened (its clock; 0 if never)."""
+        return self._opened_at
+
     def retry_after(self) -> float:
         """Seconds until an open breaker lets a trial call through (0 when not open)."""
         if self.state is not BreakerState.OPEN:

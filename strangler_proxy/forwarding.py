@@ -1,5 +1,5 @@
-"""Forwarder addon: calls the chosen upstream itself through one pooled aiohttp client, inside the upstream's
-bulkhead and circuit breaker, and falls back to legacy when the target fails.
+"""Forwarder addon: calls the chosen upstream itself through one pooled aiohttp client, inside the route's
+bulkhead and the circuit breaker of (route, upstream), and falls back to legacy when the target fails.
 
 Why: mitmproxy opens one upstream connection per client connection and never shares them; the pooled
 client keeps warm keep-alive connections per upstream across all clients (aiohttp was picked over httpx:
@@ -19,63 +19,32 @@ idempotent requests (decision.idempotent: RFC 9110 idempotent methods or an Idem
 by the fallback; but a request that only has an Idempotency-Key falls back only if the target never got it.
 Everything else gets 503 {"code": "upstream_unavailable", "extra": {"upstream", "reason"}}, with
 Retry-After when the breaker is open or the bulkhead full (unless the target answered: its answer is kept).
+
+Modules: forwarding_settings (options), upstream_call (one HTTP call), breakers (breakers per route and
+upstream, shared by the workers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from mitmproxy import ctx, exceptions, http
-from mitmproxy.utils import human
-from yarl import URL
 
-from kernel.resilience import (
-    BreakerConfig,
-    BreakerOpen,
-    BreakerState,
-    Bulkhead,
-    BulkheadFull,
-    CircuitBreaker,
-)
+from kernel.resilience import BreakerOpen, BreakerState, Bulkhead, BulkheadFull, CircuitBreaker
 from strangler_proxy import metrics
+from strangler_proxy.breakers import BreakerKey, Breakers, shared_board
+from strangler_proxy.forwarding_settings import ForwarderSettings, declare_options, parse_settings
 from strangler_proxy.gateway_errors import answer, error_response
-from strangler_proxy.resilience import (
-    Timeouts,
-    may_fall_back,
-    parse_statuses,
-    parse_timeouts,
-    retry_after_header,
-)
+from strangler_proxy.resilience import may_fall_back, retry_after_header
 from strangler_proxy.routes import GATEWAY, Decision, Upstream
 from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, UPSTREAM_HEADER, rewrite_to
-
-logger = logging.getLogger(__name__)
+from strangler_proxy.upstream_call import Attempt, pooled_session, send
 
 PASSTHROUGH_KEY = "strangler.passthrough"  # "request" (mitmproxy streams it) or "response" (re-sent)
-DEFAULT_STREAM_THRESHOLD = "1m"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # may be sent twice (large answers)
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}  # the client computes both
-_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
-# aiohttp adds these when absent; the upstream must see only what the client sent.
-_SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,105 +62,23 @@ class ForwardResult:
     passthrough: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ForwarderSettings:
-    """The Forwarder's options, parsed once."""
-
-    enabled: bool
-    buffer_limit: int
-    default_timeouts: Timeouts
-    timeouts: dict[str, Timeouts]
-    keepalive: float
-    queue_timeout: float
-    breaker: BreakerConfig
-    failure_statuses: frozenset[int]
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """One call to one upstream: its answer, or why there is none."""
-
-    upstream: Upstream
-    response: http.Response | None = None
-    reason: str | None = None  # None: a good answer
-    reached: bool = True  # did the upstream possibly receive the request?
-    retry_after: float | None = None
-    passthrough: bool = False  # the answer is too large: mitmproxy forwards the request itself
-
-    @property
-    def failed(self) -> bool:
-        return self.reason is not None
-
-
 class Forwarder:
-    """Options: see load(). State: one aiohttp session; breakers per upstream; bulkheads per
-    (route, upstream) sized by the route's `bulkhead`."""
+    """Options: see forwarding_settings. State: one aiohttp session; breakers per (route, upstream), shared
+    with the other workers when the runner gave this process a board; bulkheads per (route, upstream)
+    sized by the route's `bulkhead`."""
 
     def __init__(self, *, clock=time.monotonic) -> None:
         self.settings: ForwarderSettings | None = None
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
-        self._breakers: dict[str, CircuitBreaker] = {}
+        self.breakers: Breakers | None = None
         self._bulkheads: dict[tuple[str | None, str, int], Bulkhead] = {}
         self._client_timeouts: dict[tuple[str, float], aiohttp.ClientTimeout] = {}
 
     # --- configuration ---------------------------------------------------------------------------------
 
     def load(self, loader) -> None:
-        loader.add_option(
-            "strangler_forward", bool, True, "Call upstreams through the pooled client (False: mitmproxy)."
-        )
-        loader.add_option(
-            "strangler_buffer_limit",
-            str,
-            DEFAULT_STREAM_THRESHOLD,
-            "Largest upstream answer the Forwarder buffers (e.g. 1m); larger answers to GET/HEAD are left "
-            "to mitmproxy's streaming. stream_large_bodies is set to this when unset.",
-        )
-        loader.add_option("strangler_connect_timeout", str, "2", "Seconds to connect to an upstream.")
-        loader.add_option(
-            "strangler_read_timeout", str, "0", "Seconds between two reads from an upstream (0: none)."
-        )
-        loader.add_option(
-            "strangler_upstream_timeouts",
-            str,
-            "",
-            "Per-upstream connect/read timeouts: NAME:connect=S:read=S,NAME2:connect=S",
-        )
-        loader.add_option(
-            "strangler_keepalive_timeout",
-            str,
-            "1.5",
-            "Seconds an idle pooled upstream connection is kept; keep it below the upstream's own "
-            "keep-alive timeout (gunicorn: 2 s) so a request never lands on a connection being closed.",
-        )
-        loader.add_option(
-            "strangler_bulkhead_queue_timeout",
-            str,
-            "0.1",
-            "Seconds a request waits for a free bulkhead slot before 503 (reason bulkhead_full).",
-        )
-        loader.add_option("strangler_breaker_failures", int, 5, "Consecutive failures that open a breaker.")
-        loader.add_option(
-            "strangler_breaker_failure_rate", str, "0.5", "Failure rate in the window that opens a breaker."
-        )
-        loader.add_option("strangler_breaker_window", str, "10", "Seconds of the failure-rate window.")
-        loader.add_option(
-            "strangler_breaker_min_calls", int, 20, "Calls in the window before the failure rate counts."
-        )
-        loader.add_option("strangler_breaker_cooldown", str, "5", "Seconds a breaker stays open.")
-        loader.add_option(
-            "strangler_breaker_half_open_calls",
-            int,
-            1,
-            "Trial calls (and successes to close) when half-open.",
-        )
-        loader.add_option(
-            "strangler_breaker_failure_statuses",
-            str,
-            "502,503,504",
-            "Upstream statuses that count as failures (breaker, fallback).",
-        )
+        declare_options(loader)
 
     def configure(self, updated: set[str]) -> None:
         options = ctx.options
@@ -205,8 +92,11 @@ class Forwarder:
             settings = parse_settings(options)
         except ValueError as exc:
             raise exceptions.OptionsError(f"Forwarder: {exc}") from None
-        if self.settings is not None and settings.breaker != self.settings.breaker:
-            self._breakers.clear()
+        if self.breakers is None or settings.breaker != self.settings.breaker:
+            board = shared_board() if self._clock is time.monotonic else None
+            self.breakers = Breakers(
+                settings.breaker, board=board, clock=self._clock, on_change=_breaker_changed
+            )
         if self.settings is not None and settings.queue_timeout != self.settings.queue_timeout:
             self._bulkheads.clear()  # calls in flight release their old bulkhead; new ones use new ones
         if self.settings is not None and settings.keepalive != self.settings.keepalive:
@@ -238,7 +128,7 @@ class Forwarder:
         if decision is None or decision.upstream is GATEWAY:
             return
         flow.metadata[PASSTHROUGH_KEY] = "request"
-        breaker = self._breaker(decision.upstream.name)
+        breaker = self.breaker_of(decision, decision.upstream)
         if breaker.state is not BreakerState.OPEN or breaker.retry_after() <= 0:
             return
         if decision.fallback is not None and may_fall_back(
@@ -250,7 +140,7 @@ class Forwarder:
                 decision.fallback.name, 0, 0.0, True, breaker.state.value, "breaker_open", passthrough=True
             )
             return
-        attempt = _Attempt(decision.upstream, reason="breaker_open", reached=False)
+        attempt = Attempt(decision.upstream, reason="breaker_open", reached=False)
         attempt.retry_after = breaker.retry_after()
         answer(flow, self._unavailable(decision.upstream, attempt, None))
 
@@ -279,7 +169,7 @@ class Forwarder:
             attempt = await self._call(flow, decision, decision.fallback)
             fell_back = True
             metrics.observe_fallback(decision, decision.fallback.name)
-        breaker_state = self._breaker(decision.upstream.name).state.value
+        breaker_state = self.breaker_of(decision, decision.upstream).state.value
         latency_ms = (time.perf_counter() - started) * 1000
         upstream = attempt.upstream
         if attempt.passthrough:
@@ -310,7 +200,7 @@ class Forwarder:
         name = previous.upstream_name if previous else decision.upstream.name
         status = flow.response.status_code
         if kind == "request":
-            breaker = self._breaker(name)
+            breaker = self.breakers.get(decision.route_id, name, decision.breaker)
             if status in self.settings.failure_statuses:
                 breaker.record_failure()
             else:
@@ -321,7 +211,7 @@ class Forwarder:
             status,
             (time.time() - started) * 1000 if started else 0.0,
             bool(previous and previous.fallback),
-            self._breaker(decision.upstream.name).state.value,
+            self.breaker_of(decision, decision.upstream).state.value,
             previous.error if previous else None,
             passthrough=True,
         )
@@ -333,26 +223,34 @@ class Forwarder:
             return
         decision: Decision | None = flow.metadata.get(DECISION_KEY)
         if decision is not None and flow.server_conn.timestamp_tcp_setup is None:
-            self._breaker(decision.upstream.name).record_failure()
+            self.breaker_of(decision, decision.upstream).record_failure()
 
     # --- one upstream call -------------------------------------------------------------------------------
 
-    async def _call(self, flow: http.HTTPFlow, decision: Decision, upstream: Upstream) -> _Attempt:
-        breaker = self._breaker(upstream.name)
+    async def _call(self, flow: http.HTTPFlow, decision: Decision, upstream: Upstream) -> Attempt:
+        breaker = self.breaker_of(decision, upstream)
         try:
             breaker.acquire()
         except BreakerOpen as exc:
-            return _Attempt(upstream, reason="breaker_open", reached=False, retry_after=exc.retry_after)
+            return Attempt(upstream, reason="breaker_open", reached=False, retry_after=exc.retry_after)
         bulkhead = self._bulkhead(decision.route_id, upstream.name, decision.bulkhead)
         try:
             await bulkhead.acquire()
         except BulkheadFull:
             breaker.release()
             metrics.observe_upstream_failure(upstream.name, "bulkhead_full")
-            return _Attempt(upstream, reason="bulkhead_full", reached=False, retry_after=1.0)
+            return Attempt(upstream, reason="bulkhead_full", reached=False, retry_after=1.0)
         verdict: bool | None = None
+        settings = self.settings
         try:
-            attempt = await self._send(flow, upstream, decision.timeout)
+            attempt = await send(
+                self._client(),
+                flow.request,
+                upstream,
+                self._timeout(upstream, decision.timeout),
+                buffer_limit=settings.buffer_limit,
+                failure_statuses=settings.failure_statuses,
+            )
             verdict = not attempt.failed
         finally:
             bulkhead.release()
@@ -366,78 +264,6 @@ class Forwarder:
             metrics.observe_upstream_failure(upstream.name, attempt.reason)
         return attempt
 
-    async def _send(self, flow: http.HTTPFlow, upstream: Upstream, total: float) -> _Attempt:
-        request = flow.request
-        method = request.method
-        settings = self.settings
-        headers = [
-            (name, value)
-            for name, value in request.headers.items(multi=True)
-            if name.lower() not in _NOT_FORWARDED
-        ]
-        body = request.raw_content
-        try:
-            async with self._client().request(
-                method,
-                URL(upstream.url + request.path, encoded=True),
-                headers=headers,
-                data=body if body or method not in SAFE_METHODS else None,
-                timeout=self._timeout(upstream, total),
-                allow_redirects=False,
-            ) as upstream_response:
-                timestamp_start = time.time()
-                status = upstream_response.status
-                raw = await self._read_body(upstream_response, method, settings.buffer_limit)
-                if raw is None:  # too large to buffer: mitmproxy forwards the request itself
-                    failed = status in settings.failure_statuses
-                    return _Attempt(
-                        upstream, reason=f"status_{status}" if failed else None, passthrough=not failed
-                    )
-                response = http.Response(
-                    request.data.http_version,
-                    status,
-                    (upstream_response.reason or "").encode("latin-1", "replace"),
-                    _response_headers(upstream_response.raw_headers, raw, method),
-                    raw,
-                    None,
-                    timestamp_start,
-                    time.time(),
-                )
-        except aiohttp.ConnectionTimeoutError:
-            return _Attempt(upstream, reason="connect_timeout", reached=False)
-        except aiohttp.ClientConnectorError:
-            return _Attempt(upstream, reason="connect_failed", reached=False)
-        except TimeoutError:
-            return _Attempt(upstream, reason="timeout")
-        except aiohttp.ClientError as exc:
-            logger.debug("upstream %s: %r", upstream.name, exc)
-            return _Attempt(upstream, reason="disconnected")
-        if status in settings.failure_statuses:
-            return _Attempt(upstream, response=response, reason=f"status_{status}")
-        return _Attempt(upstream, response=response)
-
-    @staticmethod
-    async def _read_body(upstream_response: aiohttp.ClientResponse, method: str, limit: int) -> bytes | None:
-        """The whole body, or None when it is larger than `limit` and the request may be sent again."""
-        if method == "HEAD" or upstream_response.status in (204, 304) or upstream_response.status < 200:
-            return b""
-        resendable = method in SAFE_METHODS
-        length = upstream_response.content_length
-        if length is not None:
-            if length > limit and resendable:
-                upstream_response.close()
-                return None
-            return await upstream_response.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in upstream_response.content.iter_any():
-            size += len(chunk)
-            if size > limit and resendable:
-                upstream_response.close()
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     # --- helpers -----------------------------------------------------------------------------------------
 
     def _enabled(self) -> bool:
@@ -446,20 +272,7 @@ class Forwarder:
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
         if session is None or session.closed:
-            settings = self.settings
-            connector = aiohttp.TCPConnector(
-                limit=0,  # the bulkheads bound concurrency
-                keepalive_timeout=settings.keepalive if settings else 1.5,
-                ttl_dns_cache=300,
-            )
-            session = self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,  # bodies go through byte for byte
-                cookie_jar=aiohttp.DummyCookieJar(),  # never share one client's cookies with another
-                skip_auto_headers=_SKIP_AUTO_HEADERS,
-                trust_env=False,
-                requote_redirect_url=False,
-            )
+            session = self._session = pooled_session(self.settings.keepalive if self.settings else 1.5)
         return session
 
     def _timeout(self, upstream: Upstream, total: float) -> aiohttp.ClientTimeout:
@@ -473,18 +286,14 @@ class Forwarder:
             )
         return timeout
 
-    def breaker(self, upstream_name: str) -> CircuitBreaker:
-        """The breaker of one upstream (created closed on first use)."""
-        return self._breaker(upstream_name)
+    def breaker_of(self, decision: Decision, upstream: Upstream) -> CircuitBreaker:
+        """The breaker of (the decision's route, upstream), with the route's thresholds."""
+        return self.breakers.get(decision.route_id, upstream.name, decision.breaker)
 
-    def _breaker(self, name: str) -> CircuitBreaker:
-        breaker = self._breakers.get(name)
-        if breaker is None:
-            breaker = self._breakers[name] = CircuitBreaker(
-                name, self.settings.breaker, clock=self._clock, on_change=_breaker_changed
-            )
-            metrics.observe_breaker_state(name, BreakerState.CLOSED)
-        return breaker
+    def breaker(self, route_id: str | None, upstream_name: str) -> CircuitBreaker:
+        """The breaker of one route's upstream as it stands (created closed, with the default thresholds,
+        if no request used it yet)."""
+        return self.breakers.get(route_id, upstream_name)
 
     def _bulkhead(self, route_id: str | None, upstream: str, limit: int) -> Bulkhead:
         key = (route_id, upstream, limit)
@@ -496,7 +305,7 @@ class Forwarder:
         return bulkhead
 
     @staticmethod
-    def _unavailable(target: Upstream, first: _Attempt, fallback: _Attempt | None) -> http.Response:
+    def _unavailable(target: Upstream, first: Attempt, fallback: Attempt | None) -> http.Response:
         extra: dict[str, Any] = {"upstream": target.name, "reason": first.reason}
         if fallback is not None:
             extra["fallback"] = {"upstream": fallback.upstream.name, "reason": fallback.reason}
@@ -520,73 +329,5 @@ def left_to_mitmproxy(request: http.Request) -> bool:
     return bool(request.stream) or request.method == "HEAD" or "upgrade" in request.headers
 
 
-def parse_settings(options) -> ForwarderSettings:
-    """The Forwarder's options as one immutable object; ValueError names the bad option."""
-
-    def seconds(name: str, *, allow_zero: bool = False) -> float:
-        raw = getattr(options, name)
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
-        if value < 0 or (value == 0 and not allow_zero):
-            raise ValueError(f"{name}={raw!r} must be {'non-negative' if allow_zero else 'positive'}")
-        return value
-
-    try:
-        limit = human.parse_size(options.strangler_buffer_limit)
-    except ValueError as exc:
-        raise ValueError(f"strangler_buffer_limit: {exc}") from None
-    if not limit:
-        raise ValueError("strangler_buffer_limit must be a positive size such as 1m")
-    read = seconds("strangler_read_timeout", allow_zero=True)
-    default = Timeouts(connect=seconds("strangler_connect_timeout"), read=read or None)
-    try:
-        rate = float(options.strangler_breaker_failure_rate)
-        breaker = BreakerConfig(
-            consecutive_failures=options.strangler_breaker_failures,
-            failure_rate=rate,
-            window=seconds("strangler_breaker_window"),
-            min_calls=options.strangler_breaker_min_calls,
-            cooldown=seconds("strangler_breaker_cooldown"),
-            half_open_calls=options.strangler_breaker_half_open_calls,
-        )
-    except ValueError as exc:
-        raise ValueError(f"breaker options: {exc}") from None
-    return ForwarderSettings(
-        enabled=options.strangler_forward,
-        buffer_limit=limit,
-        default_timeouts=default,
-        timeouts=dict(parse_timeouts(options.strangler_upstream_timeouts, default)),
-        keepalive=seconds("strangler_keepalive_timeout"),
-        queue_timeout=seconds("strangler_bulkhead_queue_timeout", allow_zero=True),
-        breaker=breaker,
-        failure_statuses=parse_statuses(options.strangler_breaker_failure_statuses),
-    )
-
-
-def _response_headers(raw_headers, body: bytes, method: str) -> http.Headers:
-    """The upstream's headers minus hop-by-hop ones (and those its Connection header names); repeated
-    headers (Set-Cookie) stay as they are. A body read from a chunked answer gets its Content-Length."""
-    connection_listed: frozenset[bytes] = frozenset()
-    has_length = False
-    fields = []
-    for name, value in raw_headers:
-        lower = name.lower()
-        if lower == b"connection":
-            connection_listed = frozenset(token.strip().lower() for token in value.split(b","))
-            continue
-        if lower in _HOP_BY_HOP_BYTES:
-            continue
-        if lower == b"content-length":
-            has_length = True
-        fields.append((name, value))
-    if connection_listed:
-        fields = [(n, v) for n, v in fields if n.lower() not in connection_listed]
-    if not has_length and method != "HEAD":
-        fields.append((b"Content-Length", str(len(body)).encode()))
-    return http.Headers(fields)
-
-
-def _breaker_changed(name: str, old: BreakerState, new: BreakerState) -> None:
-    metrics.observe_breaker_state(name, new)
+def _breaker_changed(key: BreakerKey, new: BreakerState) -> None:
+    metrics.observe_breaker_state(key[0], key[1], new)

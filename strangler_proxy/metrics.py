@@ -41,8 +41,8 @@ LATENCY = Histogram(
 )
 BREAKER_STATE = Gauge(
     "strangler_breaker_state",
-    "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open (the worst live worker).",
-    ["upstream"],
+    "Circuit breaker state per route and upstream: 0 closed, 1 half-open, 2 open (the worst live worker).",
+    ["route", "upstream"],
     multiprocess_mode="livemax",
 )
 FLAG_DECISIONS = Counter(
@@ -62,31 +62,32 @@ UPSTREAM_FAILURES = Counter(
 _children: dict[tuple[Any, ...], Any] = {}  # labels() is a locked lookup; these are hit per request
 
 
-def _child(metric, *labels: str):
+def child(metric, *labels: str):
+    """metric.labels(*labels), remembered (the gateway's other metric modules use it too)."""
     key = (metric, *labels)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = metric.labels(*labels)
-    return child
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
 
 
 # --- called by the other addons ----------------------------------------------------------------------------
 
 
-def observe_breaker_state(upstream: str, state) -> None:
-    _child(BREAKER_STATE, upstream).set(state.gauge_value)
+def observe_breaker_state(route: str, upstream: str, state) -> None:
+    child(BREAKER_STATE, route, upstream).set(state.gauge_value)
 
 
 def observe_fallback(decision, to_upstream: str) -> None:
-    _child(FALLBACKS, decision.route_id or "default", decision.upstream.name, to_upstream).inc()
+    child(FALLBACKS, decision.route_id or "default", decision.upstream.name, to_upstream).inc()
 
 
 def observe_upstream_failure(upstream: str, reason: str | None) -> None:
-    _child(UPSTREAM_FAILURES, upstream, reason or "unknown").inc()
+    child(UPSTREAM_FAILURES, upstream, reason or "unknown").inc()
 
 
 def observe_rate_limited(route: str | None) -> None:
-    _child(RATE_LIMITED, route or "default").inc()
+    child(RATE_LIMITED, route or "default").inc()
 
 
 def observe_rate_limit_backend_error() -> None:
@@ -174,24 +175,24 @@ class Metrics:
 
     def response(self, flow: http.HTTPFlow) -> None:
         route, upstream = flow_labels(flow)
-        _child(REQUESTS, route, upstream, str(flow.response.status_code)).inc()
+        child(REQUESTS, route, upstream, str(flow.response.status_code)).inc()
         started = flow.request.timestamp_start
         if started:
-            _child(LATENCY, route, upstream).observe(max(0.0, time.time() - started))
+            child(LATENCY, route, upstream).observe(max(0.0, time.time() - started))
         self._count_flag(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return
         route, upstream = flow_labels(flow)
-        _child(REQUESTS, route, upstream, "error").inc()
+        child(REQUESTS, route, upstream, "error").inc()
         self._count_flag(flow)
 
     @staticmethod
     def _count_flag(flow: http.HTTPFlow) -> None:
         decision = flow.metadata.get(DECISION_KEY)
         if decision is not None and decision.flag is not None:
-            _child(FLAG_DECISIONS, decision.flag, "true" if decision.flag_enabled else "false").inc()
+            child(FLAG_DECISIONS, decision.flag, "true" if decision.flag_enabled else "false").inc()
 
     def done(self) -> None:
         self._stop()

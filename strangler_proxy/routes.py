@@ -73,6 +73,7 @@ class Route:
     fallback: bool = True
     timeout: float = 30.0
     bulkhead: int = 100
+    breaker: tuple[tuple[str, float], ...] = ()  # BreakerConfig fields this route sets (defaults included)
     line: int = 0  # where the route starts in routes.yaml, for messages
     shadow: ShadowOptions | None = None  # mode "shadow" only (defaults when the route has no `shadow:`)
 
@@ -87,6 +88,7 @@ class RouteTable:
     default_upstream: Upstream
     default_timeout: float = 30.0
     default_bulkhead: int = 100
+    default_breaker: tuple[tuple[str, float], ...] = ()  # routes.yaml defaults.breaker
     flags: frozenset[str] = field(default_factory=frozenset)  # every flag the routes name
 
 
@@ -104,6 +106,7 @@ class Decision:
     timeout: float
     bulkhead: int
     idempotent: bool
+    breaker: tuple[tuple[str, float], ...] = ()  # the route's breaker thresholds (see Route.breaker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,7 @@ def decide(table: RouteTable, route: Route | None, *, flag_enabled: bool, idempo
             table.default_timeout,
             table.default_bulkhead,
             idempotent,
+            table.default_breaker,
         )
     flag_on = flag_enabled and route.flag is not None
     shadow = None
@@ -226,4 +230,5 @@ def decide(table: RouteTable, route: Route | None, *, flag_enabled: bool, idempo
         route.timeout,
         route.bulkhead,
         idempotent,
+        route.breaker,
     )

@@ -1,5 +1,6 @@
 """routes.yaml -> RouteTable. Every problem is reported at once with its line (YAML node marks), so the
-gateway refuses to start with a message an operator can act on."""
+gateway refuses to start with a message an operator can act on. The node-level reading (types, lines,
+`${NAME}`, upstream URLs) is routes_yaml.py; this module reads the sections."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping, Set
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -20,131 +20,46 @@ from strangler_proxy.routes import (
     Upstream,
     WriteSafety,
 )
+from strangler_proxy.routes_yaml import NULL, NodeReader, RoutesError, describe, interpolate, parse_upstream
+
+__all__ = ["RoutesError", "interpolate", "load_routes", "parse_routes", "parse_upstream"]
 
 TOP_KEYS = frozenset({"upstreams", "defaults", "routes"})
-DEFAULTS_KEYS = frozenset({"legacy", "timeout", "bulkhead"})
+DEFAULTS_KEYS = frozenset({"legacy", "timeout", "bulkhead", "breaker"})
 ROUTE_KEYS = frozenset(
-    {"id", "methods", "path", "legacy", "target", "flag", "mode", "fallback", "timeout", "bulkhead", "shadow"}
+    {
+        "id",
+        "methods",
+        "path",
+        "legacy",
+        "target",
+        "flag",
+        "mode",
+        "fallback",
+        "timeout",
+        "bulkhead",
+        "breaker",
+        "shadow",
+    }
 )
 SHADOW_KEYS = frozenset({"secondary", "candidate_repeats", "sample", "timeout", "bulkhead", "writes"})
 WRITES_KEYS = frozenset({"marker", "rewrite_idempotency_key", "target_dry_run"})
+# routes.yaml `breaker:` keys -> (kernel.resilience.BreakerConfig field, integer?)
+BREAKER_KEYS = {
+    "failures": ("consecutive_failures", True),
+    "failure_rate": ("failure_rate", False),
+    "window": ("window", False),
+    "min_calls": ("min_calls", True),
+    "cooldown": ("cooldown", False),
+    "half_open_calls": ("half_open_calls", True),
+}
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-MAX_TIMEOUT = 600.0
 
 _ROUTE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
-_ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_TAG = "tag:yaml.org,2002:"
-_NULL = _TAG + "null"
 
 
-class RoutesError(ValueError):
-    """routes.yaml is unusable. `problems` are (line, message) pairs; str() names the file and each line."""
-
-    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
-        self.source = source
-        self.problems = sorted(problems)
-        lines = [f"{source}:{line}: {message}" for line, message in self.problems]
-        super().__init__("invalid route table:\n" + "\n".join(lines))
-
-
-def interpolate(value: str, env: Mapping[str, str]) -> str:
-    """Expand `${NAME}` and `${NAME:-default}` (the default also applies when NAME is set but empty);
-    KeyError(NAME) when NAME is unset and has no default."""
-
-    def expand(match: re.Match[str]) -> str:
-        current = env.get(match["name"], "")
-        if current:
-            return current
-        if match["default"] is None:
-            raise KeyError(match["name"])
-        return match["default"]
-
-    return _ENV_REFERENCE.sub(expand, value)
-
-
-def parse_upstream(name: str, url: str) -> Upstream:
-    """`scheme://host[:port]` -> Upstream; ValueError says what is wrong with the URL."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"upstream {name!r}: {url!r} is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"upstream {name!r}: {url!r} must start with http:// or https://")
-    if not parts.hostname:
-        raise ValueError(f"upstream {name!r}: {url!r} has no host")
-    if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
-        raise ValueError(f"upstream {name!r}: {url!r} must be scheme://host[:port] and nothing else")
-    default_port = 443 if parts.scheme == "https" else 80
-    return Upstream(name=name, scheme=parts.scheme, host=parts.hostname, port=port or default_port)
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return f"{node.tag.removeprefix(_TAG)} {node.value!r}"
-
-
-class _Reader:
-    """Walks the composed YAML, turning nodes into values and collecting (line, message) problems."""
-
-    def __init__(self, env: Mapping[str, str], known_flags: Set[str] | None) -> None:
-        self.env = env
-        self.known_flags = known_flags
-        self.problems: list[tuple[int, str]] = []
-        self.upstreams: dict[str, Upstream] = {}
-
-    def problem(self, node: yaml.Node, message: str) -> None:
-        self.problems.append((node.start_mark.line + 1, message))
-
-    def mapping(self, node: yaml.Node, what: str, allowed: frozenset[str] | None) -> dict[str, yaml.Node]:
-        """{key: value node}; keys that are not names, repeated or not `allowed` are problems."""
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{what} must be a mapping, got {_kind(node)}")
-            return {}
-        entries: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key_node.tag != _TAG + "str":
-                self.problem(key_node, f"{what}: keys must be names, got {_kind(key_node)}")
-            elif key in entries:
-                self.problem(key_node, f"{what}: duplicate key {key!r}")
-            elif allowed is not None and key not in allowed:
-                self.problem(key_node, f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
-            else:
-                entries[key] = value_node
-        return entries
-
-    def scalar(self, node: yaml.Node, what: str, *kinds: str) -> object:
-        """The value of a scalar node whose YAML type is one of `kinds` (an int passes as a float);
-        None (with a problem recorded unless the node is an accepted null) otherwise."""
-        kind = node.tag.removeprefix(_TAG) if isinstance(node, yaml.ScalarNode) else ""
-        if kind == "int" and "float" in kinds:
-            kind = "float"
-        if kind not in kinds:
-            self.problem(node, f"{what} must be {' or '.join(kinds)}, got {_kind(node)}")
-            return None
-        value = yaml.SafeLoader("").construct_object(node) if kind != "null" else None
-        return float(value) if kind == "float" else value
-
-    def positive(self, node: yaml.Node, what: str, *, integer: bool) -> float | int | None:
-        value = self.scalar(node, what, "int" if integer else "float")
-        if value is not None and not (0 < value <= (1_000_000 if integer else MAX_TIMEOUT)):
-            self.problem(node, f"{what} must be greater than 0{'' if integer else ' and at most 600'}")
-            return None
-        return value
-
-    def upstream_ref(self, node: yaml.Node, what: str, *, nullable: bool) -> Upstream | None:
-        name = self.scalar(node, what, *(("str", "null") if nullable else ("str",)))
-        if name is not None and name not in self.upstreams:
-            known = ", ".join(sorted(self.upstreams)) or "none"
-            self.problem(node, f"{what}: unknown upstream {name!r} (known: {known})")
-            return None
-        return self.upstreams.get(name) if name is not None else None
-
+class _Reader(NodeReader):
     # --- sections ------------------------------------------------------------------------------------------
 
     def read_upstreams(self, node: yaml.Node) -> None:
@@ -181,7 +96,28 @@ class _Reader:
             timeout = self.positive(fields["timeout"], "defaults.timeout", integer=False) or timeout
         if "bulkhead" in fields:
             bulkhead = self.positive(fields["bulkhead"], "defaults.bulkhead", integer=True) or bulkhead
+        if "breaker" in fields:
+            self.default_breaker = self.read_breaker(fields["breaker"], "defaults.breaker", ())
         return legacy, float(timeout), int(bulkhead)
+
+    def read_breaker(
+        self, node: yaml.Node, what: str, inherited: tuple[tuple[str, float], ...]
+    ) -> tuple[tuple[str, float], ...]:
+        """A `breaker:` mapping -> BreakerConfig field overrides on top of `inherited`, sorted by name."""
+        fields = self.mapping(node, what, frozenset(BREAKER_KEYS))
+        overrides = dict(inherited)
+        for key, value_node in fields.items():
+            field_name, integer = BREAKER_KEYS[key]
+            if key == "failure_rate":
+                value = self.scalar(value_node, f"{what}.{key}", "float")
+                if value is not None and not 0 < value <= 1:
+                    self.problem(value_node, f"{what}.{key} must be greater than 0 and at most 1")
+                    value = None
+            else:
+                value = self.positive(value_node, f"{what}.{key}", integer=integer)
+            if value is not None:
+                overrides[field_name] = value
+        return tuple(sorted(overrides.items()))
 
     def read_route(
         self, node: yaml.Node, defaults: tuple[Upstream | None, float, int], seen_ids: dict[str, int]
@@ -219,7 +155,7 @@ class _Reader:
             self.problem(
                 node, f"{name}: 'flag' is required: it decides between {legacy.name} and {target.name}"
             )
-        if flag is not None and target is None and "target" in fields and fields["target"].tag == _NULL:
+        if flag is not None and target is None and "target" in fields and fields["target"].tag == NULL:
             self.problem(fields["flag"], f"{name}: a route without a target has nothing for its flag to move")
 
         mode = self.scalar(fields["mode"], f"{name}: mode", "str") if "mode" in fields else "route"
@@ -237,6 +173,9 @@ class _Reader:
             timeout = self.positive(fields["timeout"], f"{name}: timeout", integer=False)
         if "bulkhead" in fields:
             bulkhead = self.positive(fields["bulkhead"], f"{name}: bulkhead", integer=True)
+        breaker = self.default_breaker
+        if "breaker" in fields:
+            breaker = self.read_breaker(fields["breaker"], f"{name}: breaker", breaker)
 
         shadow = None
         if mode == "shadow":
@@ -257,6 +196,7 @@ class _Reader:
             fallback=bool(fallback),
             timeout=float(timeout),
             bulkhead=int(bulkhead),
+            breaker=breaker,
             line=line,
             shadow=shadow,
         )
@@ -399,7 +339,7 @@ def parse_routes(
     routes: list[Route] = []
     routes_node = top.get("routes")
     if routes_node is not None and not isinstance(routes_node, yaml.SequenceNode):
-        reader.problem(routes_node, f"routes must be a list, got {_kind(routes_node)}")
+        reader.problem(routes_node, f"routes must be a list, got {describe(routes_node)}")
     elif routes_node is not None:
         seen_ids: dict[str, int] = {}
         routes = [r for item in routes_node.value if (r := reader.read_route(item, defaults, seen_ids))]
@@ -413,6 +353,7 @@ def parse_routes(
         default_upstream=legacy,
         default_timeout=timeout,
         default_bulkhead=bulkhead,
+        default_breaker=reader.default_breaker,
         flags=frozenset(r.flag for r in routes if r.flag),
     )
 

@@ -31,29 +31,22 @@ and a module named `shadow` here would hide the top-level `shadow` package.)
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
-import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.utils import human
-from prometheus_client import Counter, Histogram
-from yarl import URL
 
-from contracts.identity import HEADER as IDENTITY_HEADER
 from kernel.resilience import Bulkhead, BulkheadFull
-from shadow.pairs import DEFAULT_BODY_LIMIT, RESPONSE_HEADERS, Exchange, ShadowPair, select_headers
+from shadow.pairs import DEFAULT_BODY_LIMIT, Exchange, ShadowPair
 from shadow.transport import BackgroundPublisher, open_publisher, parse_queue_url, queue_url_from_env
 from strangler_proxy.jwt_auth import BEARER_KEY
-from strangler_proxy.metrics import LATENCY_BUCKETS
+from strangler_proxy.metrics import child
 from strangler_proxy.routes import (
     ANONYMOUS,
-    READ_METHODS,
     Decision,
     Route,
     RouteTable,
@@ -61,148 +54,30 @@ from strangler_proxy.routes import (
     Upstream,
 )
 from strangler_proxy.routes_parser import RoutesError, load_routes
-from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY, SESSION_KEY
+from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY
+from strangler_proxy.shadow_copies import (
+    CAPTURE_KEY,
+    COPY_ERRORS,
+    COPY_LATENCY,
+    DEV_KEY_SECRET,
+    DROPPED,
+    MIRRORED,
+    PUBLISHED,
+    SKIP_AUTO_HEADERS,
+    SKIPPED,
+    Capture,
+    elapsed_ms,
+    is_write,
+    sampled,
+    send_copy,
+    service_fields,
+    sticky_key,
+)
 from strangler_proxy.tracing import TRACE_KEY
 
 logger = logging.getLogger(__name__)
 
-SHADOW_HEADER = "X-Strangler-Shadow"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-CAPTURE_KEY = "strangler.shadow"  # flow.metadata: the capture in flight (its task, the primary's answer)
-DEV_KEY_SECRET = "strangler-shadow-dev-secret"  # development default; set SHADOW_KEY_SECRET elsewhere
-_NOT_COPIED = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        SHADOW_HEADER.lower(),
-    }
-)
-_SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-_READ_CHUNK = 64 * 1024
-
-MIRRORED = Counter("strangler_shadow_mirrored", "Requests mirrored on shadow routes.", ["route"])
-SKIPPED = Counter(
-    "strangler_shadow_skipped",
-    "Requests on shadow routes not mirrored: flag_off, not_sampled, head, streamed, write_not_declared.",
-    ["route", "reason"],
-)
-PUBLISHED = Counter("strangler_shadow_pairs_published", "Shadow pairs handed to the queue.", ["route"])
-DROPPED = Counter(
-    "strangler_shadow_pairs_dropped",
-    "Shadow pairs lost: queue_full (the publish buffer) or publish_failed (the queue refused them).",
-    ["reason"],
-)
-COPY_ERRORS = Counter(
-    "strangler_shadow_copy_errors",
-    "Mirrored copies without an answer, by reason (timeout, connect_failed, bulkhead_full, ...).",
-    ["route", "role", "reason"],
-)
-COPY_LATENCY = Histogram(
-    "strangler_shadow_copy_duration_seconds",
-    "Time a mirrored copy took (answered or not), by route and role (candidate, candidate2, secondary).",
-    ["route", "role"],
-    buckets=LATENCY_BUCKETS,
-)
-
-_children: dict[tuple, object] = {}
-
-
-def _child(metric, *labels: str):
-    key = (metric, *labels)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = metric.labels(*labels)
-    return child
-
-
-# --- pure decisions -------------------------------------------------------------------------------------
-
-
-def is_write(method: str) -> bool:
-    return method not in READ_METHODS
-
-
-def sampled(route_id: str, sticky_key: str | None, percent: float) -> bool:
-    """Is this user (sticky_key) in the route's `percent` sample? The same key always gets the same answer
-    for a route; no key: a coin toss per request."""
-    if percent >= 100:
-        return True
-    if sticky_key is None:
-        return random.random() * 100 < percent
-    digest = hashlib.blake2b(f"{route_id}:{sticky_key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest) % 10_000 < percent * 100
-
-
-def shadow_idempotency_key(secret: bytes, original: str) -> str:
-    """The key a mirrored write carries instead of the client's: stable for one original (the target
-    deduplicates the copies of one request) and never equal to a key a client would send."""
-    return "shadow-" + hmac.new(secret, original.encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def copy_headers(fields: list[tuple[str, str]], *, write: bool, secret: bytes) -> list[tuple[str, str]]:
-    """The copy's headers: the client's (after the gateway's own: identity, request id, traceparent) minus
-    hop-by-hop ones, plus the shadow marker; a write's Idempotency-Key rewritten."""
-    headers = []
-    for name, value in fields:
-        lower = name.lower()
-        if lower in _NOT_COPIED:
-            continue
-        if write and lower == "idempotency-key":
-            value = shadow_idempotency_key(secret, value)
-        headers.append((name, value))
-    headers.append((SHADOW_HEADER, "1"))
-    return headers
-
-
-def service_fields(fields: list[tuple[str, str]], authorization: str | None) -> list[tuple[str, str]]:
-    """The headers a copy to a service starts from: the monolith's signed identity header dropped, and the
-    client's Authorization (`authorization`, taken off the monolith's request by IdentityHeader) put back
-    when the request no longer carries one."""
-    kept = [(name, value) for name, value in fields if name.lower() != IDENTITY_HEADER.lower()]
-    if authorization is not None and not any(name.lower() == "authorization" for name, _ in kept):
-        kept.append(("Authorization", authorization))
-    return kept
-
-
-def sticky_key(flow: http.HTTPFlow) -> str | None:
-    identity = flow.metadata.get(IDENTITY_KEY, ANONYMOUS)
-    if identity.user_id:
-        return f"user:{identity.user_id}"
-    session = flow.metadata.get(SESSION_KEY)
-    if session:
-        return f"session:{session}"
-    peer = flow.client_conn.peername
-    return f"address:{peer[0]}" if peer else None
-
-
 # --- the addon ------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Capture:
-    """A mirrored request: what the copies send, and legacy's answer once it is known."""
-
-    route: Route
-    options: ShadowOptions
-    target: Upstream
-    method: str
-    target_path: str  # path and query, as the client sent them
-    header_fields: list[tuple[str, str]]  # what the primary (legacy) got: also the secondary's
-    service_fields: list[tuple[str, str]]  # what the target's copies start from (see service_fields)
-    body: bytes
-    trace_id: str
-    user: str | None
-    write: bool
-    copy_headers: dict[bool, list[tuple[str, str]]] = field(default_factory=dict)  # by "to a service"
-    primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,28 +194,28 @@ class Shadow:
         if route is None:
             return
         if decision.shadow is None:
-            _child(SKIPPED, route.id, "flag_off").inc()
+            child(SKIPPED, route.id, "flag_off").inc()
             return
         request = flow.request
         if request.method == "HEAD":  # no body to compare, and servers that send one anyway break the copy
-            _child(SKIPPED, route.id, "head").inc()
+            child(SKIPPED, route.id, "head").inc()
             return
         body = request.raw_content
         if body is None:  # streamed by mitmproxy: there is nothing to send a copy of
-            _child(SKIPPED, route.id, "streamed").inc()
+            child(SKIPPED, route.id, "streamed").inc()
             return
         options = route.shadow or ShadowOptions()
         write = is_write(request.method)
         if write and options.writes is None:  # routes_parser refuses such a table; never mirror anyway
-            _child(SKIPPED, route.id, "write_not_declared").inc()
+            child(SKIPPED, route.id, "write_not_declared").inc()
             return
         if not sampled(route.id, sticky_key(flow), options.sample):
-            _child(SKIPPED, route.id, "not_sampled").inc()
+            child(SKIPPED, route.id, "not_sampled").inc()
             return
         trace = flow.metadata.get(TRACE_KEY)
         identity = flow.metadata.get(IDENTITY_KEY, ANONYMOUS)
         header_fields = list(request.headers.items(multi=True))
-        capture = _Capture(
+        capture = Capture(
             route=route,
             options=options,
             target=decision.shadow,
@@ -356,7 +231,7 @@ class Shadow:
         flow.metadata[CAPTURE_KEY] = capture
         if flow.response is not None:  # the Forwarder already has legacy's answer
             self._primary_answered(flow, capture)
-        _child(MIRRORED, route.id).inc()
+        child(MIRRORED, route.id).inc()
         # Not eager: mitmproxy runs its loop with asyncio.eager_task_factory, under which create_task() would
         # run the mirror (the copies' aiohttp requests, the pair) in this hook, before the client's answer.
         task = asyncio.Task(self._mirror(capture), loop=asyncio.get_running_loop(), eager_start=False)
@@ -364,17 +239,17 @@ class Shadow:
         task.add_done_callback(self._tasks.discard)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        capture: _Capture | None = flow.metadata.get(CAPTURE_KEY)
+        capture: Capture | None = flow.metadata.get(CAPTURE_KEY)
         if capture is not None and not capture.primary.done():
             self._primary_answered(flow, capture)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        capture: _Capture | None = flow.metadata.get(CAPTURE_KEY)
+        capture: Capture | None = flow.metadata.get(CAPTURE_KEY)
         if capture is not None and not capture.primary.done():
             capture.primary.set_result(("error", str(flow.error.msg if flow.error else "error"), None))
 
     @staticmethod
-    def _primary_answered(flow: http.HTTPFlow, capture: _Capture) -> None:
+    def _primary_answered(flow: http.HTTPFlow, capture: Capture) -> None:
         forward = flow.metadata.get(FORWARD_KEY)
         elapsed = getattr(forward, "latency_ms", None)
         if elapsed is None or not elapsed:
@@ -383,7 +258,7 @@ class Shadow:
 
     # --- the background part -------------------------------------------------------------------------
 
-    async def _mirror(self, capture: _Capture) -> None:
+    async def _mirror(self, capture: Capture) -> None:
         try:
             pair = await self._pair(capture)
         except asyncio.CancelledError:
@@ -393,7 +268,7 @@ class Shadow:
             return
         self.publisher.offer(pair)
 
-    async def _pair(self, capture: _Capture) -> ShadowPair:
+    async def _pair(self, capture: Capture) -> ShadowPair:
         options = capture.options
         jobs = [self._copy(capture, capture.target, "candidate")]
         if options.candidate_repeats == 2:
@@ -420,7 +295,7 @@ class Shadow:
             limit=self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT,
         )
 
-    async def _primary(self, capture: _Capture) -> Exchange:
+    async def _primary(self, capture: Capture) -> Exchange:
         limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
         if capture.primary.done():  # the usual case: legacy answered while the copies ran
             kind, value, elapsed = capture.primary.result()
@@ -443,7 +318,7 @@ class Shadow:
         fields = [(k, v) for k, v in response.headers.items(multi=True) if k.lower() != "content-encoding"]
         return Exchange.answered(response.status_code, fields, body, elapsed, limit=limit)
 
-    async def _copy(self, capture: _Capture, upstream: Upstream, role: str) -> tuple[str, Exchange]:
+    async def _copy(self, capture: Capture, upstream: Upstream, role: str) -> tuple[str, Exchange]:
         route, options = capture.route, capture.options
         started = time.perf_counter()
         bulkhead = self._bulkhead(route.id, upstream.name, options.bulkhead)
@@ -452,76 +327,27 @@ class Shadow:
         except BulkheadFull:
             return role, self._copy_failed(route.id, role, "bulkhead_full", started)
         try:
-            exchange = await self._send(capture, upstream, started, to_service=role != "secondary")
+            exchange = await send_copy(
+                self._client(),
+                capture,
+                upstream,
+                started,
+                to_service=role != "secondary",
+                timeout=self._timeout(options.timeout),
+                limit=self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT,
+                secret=self.settings.key_secret if self.settings else DEV_KEY_SECRET.encode(),
+            )
         finally:
             bulkhead.release()
         elapsed = time.perf_counter() - started
-        _child(COPY_LATENCY, route.id, role).observe(elapsed)
+        child(COPY_LATENCY, route.id, role).observe(elapsed)
         if exchange.error is not None:
-            _child(COPY_ERRORS, route.id, role, exchange.error).inc()
+            child(COPY_ERRORS, route.id, role, exchange.error).inc()
         return role, exchange
 
-    async def _send(
-        self, capture: _Capture, upstream: Upstream, started: float, *, to_service: bool
-    ) -> Exchange:
-        options = capture.options
-        limit = self.settings.body_limit if self.settings else DEFAULT_BODY_LIMIT
-        headers = capture.copy_headers.get(to_service)
-        if headers is None:  # once per mirrored request and kind of upstream, shared by its copies
-            secret = self.settings.key_secret if self.settings else DEV_KEY_SECRET.encode()
-            fields = capture.service_fields if to_service else capture.header_fields
-            headers = capture.copy_headers[to_service] = copy_headers(
-                fields, write=capture.write, secret=secret
-            )
-        try:
-            async with self._client().request(
-                capture.method,
-                URL(upstream.url + capture.target_path, encoded=True),
-                headers=headers,
-                data=capture.body or None,
-                timeout=self._timeout(options.timeout),
-                allow_redirects=False,
-            ) as answer:
-                length = answer.content_length
-                if length is not None and length <= limit:  # the usual small answer: one read
-                    whole = await answer.read()  # decoded: may be longer than the Content-Length
-                    size, digest, kept = len(whole), hashlib.sha256(whole), whole[:limit]
-                else:
-                    digest = hashlib.sha256()
-                    kept = bytearray()
-                    size = 0
-                    async for chunk in answer.content.iter_chunked(_READ_CHUNK):
-                        digest.update(chunk)
-                        size += len(chunk)
-                        if len(kept) < limit:
-                            kept += chunk[: limit - len(kept)]
-                header_fields = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.raw_headers]
-                status = answer.status
-        except aiohttp.ConnectionTimeoutError:
-            return Exchange.failed("connect_timeout", _ms(started))
-        except aiohttp.ClientConnectorError:
-            return Exchange.failed("connect_failed", _ms(started))
-        except TimeoutError:
-            return Exchange.failed("timeout", _ms(started))
-        except aiohttp.ClientError as exc:
-            logger.debug("shadow copy to %s: %r", upstream.name, exc)
-            return Exchange.failed("disconnected", _ms(started))
-        selected = select_headers(header_fields, keep=RESPONSE_HEADERS)
-        selected.pop("content-encoding", None)  # the body is kept decoded, as the primary's is
-        return Exchange(
-            status=status,
-            headers=selected,
-            body=bytes(kept),
-            body_truncated=size > limit,
-            body_sha256=digest.hexdigest(),
-            body_size=size,
-            content_type=selected.get("content-type"),
-            elapsed_ms=round(_ms(started), 3),
-        )
-
     def _copy_failed(self, route_id: str, role: str, reason: str, started: float) -> Exchange:
-        _child(COPY_ERRORS, route_id, role, reason).inc()
-        return Exchange.failed(reason, _ms(started))
+        child(COPY_ERRORS, route_id, role, reason).inc()
+        return Exchange.failed(reason, elapsed_ms(started))
 
     def _timeout(self, total: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(total)
@@ -543,7 +369,7 @@ class Shadow:
                 connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=1.5, ttl_dns_cache=300),
                 auto_decompress=True,  # bodies are compared decoded
                 cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=_SKIP_AUTO_HEADERS,
+                skip_auto_headers=SKIP_AUTO_HEADERS,
                 trust_env=False,
                 requote_redirect_url=False,
             )
@@ -566,13 +392,9 @@ class Shadow:
             await asyncio.get_running_loop().run_in_executor(None, publisher.close, 3.0)
 
 
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-
-
 def _published(pair: ShadowPair) -> None:
-    _child(PUBLISHED, pair.route).inc()
+    child(PUBLISHED, pair.route).inc()
 
 
 def _dropped(reason: str) -> None:
-    _child(DROPPED, reason).inc()
+    child(DROPPED, reason).inc()

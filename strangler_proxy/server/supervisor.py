@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from strangler_proxy.breakers import SharedBoard
+
 from .config import RunnerConfig
 from .worker import WORKER_ENV, WorkerSpec
 
@@ -91,6 +93,7 @@ class Supervisor:
 
     def __post_init__(self) -> None:
         self.slots = [Slot(i, sock) for i, sock in enumerate(self.listeners)]
+        self.breakers = SharedBoard.create()  # breaker states every worker shares (strangler_proxy.breakers)
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -124,6 +127,8 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._selector.close()
+            self.breakers.close()
+            os.close(self.breakers.fd)
             os.close(self._wake_r)
             os.close(self._wake_w)
 
@@ -186,6 +191,7 @@ class Supervisor:
             listen_fd=slot.sock.fileno(),
             ready_fd=ready_w,
             parent_pid=os.getpid(),
+            breaker_fd=self.breakers.fd,
         )
         argv = [sys.executable, *(["-O"] if self.config.optimize else []), "-m", "strangler_proxy"]
         python_path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -197,7 +203,10 @@ class Supervisor:
         }
         try:
             slot.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-                argv, env=env, pass_fds=(slot.sock.fileno(), ready_w), stdin=subprocess.DEVNULL
+                argv,
+                env=env,
+                pass_fds=(slot.sock.fileno(), ready_w, self.breakers.fd),
+                stdin=subprocess.DEVNULL,
             )
         finally:
             os.close(ready_w)

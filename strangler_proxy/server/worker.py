@@ -24,6 +24,8 @@ from typing import Any
 
 from mitmproxy import exceptions, hooks, http, options
 
+from strangler_proxy.breakers import attach_shared_board
+
 from .config import RunnerConfig
 from .master import LeanMaster, lean_addons, serve_on_inherited_socket
 
@@ -46,6 +48,7 @@ class WorkerSpec:
     listen_fd: int
     ready_fd: int
     parent_pid: int
+    breaker_fd: int | None = None  # the breaker board the parent shares with every worker
 
     def to_env(self) -> str:
         return json.dumps(
@@ -55,6 +58,7 @@ class WorkerSpec:
                 "listen_fd": self.listen_fd,
                 "ready_fd": self.ready_fd,
                 "parent_pid": self.parent_pid,
+                "breaker_fd": self.breaker_fd,
             }
         )
 
@@ -67,6 +71,7 @@ class WorkerSpec:
             listen_fd=int(data["listen_fd"]),
             ready_fd=int(data["ready_fd"]),
             parent_pid=int(data["parent_pid"]),
+            breaker_fd=data.get("breaker_fd"),
         )
 
 
@@ -195,6 +200,8 @@ async def serve(spec: WorkerSpec, sock: socket.socket) -> None:
     config = spec.config
     logging.getLogger().setLevel(config.log_level.upper())
     serve_on_inherited_socket(sock, config.backlog)
+    if spec.breaker_fd is not None:
+        attach_shared_board(spec.breaker_fd)  # before the Forwarder is configured
     master, lifecycle = build_master(config, spec.ready_fd)
     _tune_gc()
     loop = asyncio.get_running_loop()

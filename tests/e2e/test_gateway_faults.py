@@ -82,12 +82,12 @@ def wait_for(condition, what: str, timeout: float = WAIT) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def breaker_state(metrics_url: str, upstream: str) -> float | None:
+def breaker_state(metrics_url: str, route: str, upstream: str) -> float | None:
     text = requests.get(metrics_url, timeout=5).text
     for family in text_string_to_metric_families(text):
         if family.name == "strangler_breaker_state":
             for sample in family.samples:
-                if sample.labels.get("upstream") == upstream:
+                if (sample.labels.get("route"), sample.labels.get("upstream")) == (route, upstream):
                     return sample.value
     return None
 
@@ -179,7 +179,7 @@ routes:
             wait_for(lambda: traffic.served_by("product") >= 20, "traffic to reach the target")
 
             target.kill()
-            wait_for(lambda: breaker_state(metrics_url, "product") == 2, "the breaker to open")
+            wait_for(lambda: breaker_state(metrics_url, "catalog.read", "product") == 2, "opening")
             during = traffic.served_by("legacy")
             wait_for(lambda: traffic.served_by("legacy") >= during + 20, "traffic to go on through legacy")
 
@@ -194,7 +194,7 @@ routes:
             )
 
             target.start()
-            wait_for(lambda: breaker_state(metrics_url, "product") == 0, "the breaker to close")
+            wait_for(lambda: breaker_state(metrics_url, "catalog.read", "product") == 0, "it closing")
             back = traffic.served_by("product")
             wait_for(lambda: traffic.served_by("product") >= back + 20, "traffic to return to the target")
     finally:

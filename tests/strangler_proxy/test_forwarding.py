@@ -410,7 +410,7 @@ def test_open_breaker_sends_get_straight_to_legacy_and_post_gets_503_with_retry_
     async def scenario(forwarder):
         for _ in range(2):  # two failures open the breaker
             await forwarder.request(make_flow(route=decision(target, fallback)))
-        assert forwarder.breaker("product").state is BreakerState.OPEN
+        assert forwarder.breaker("catalog.read", "product").state is BreakerState.OPEN
         product.reset()
         get = make_flow(route=decision(target, fallback))
         await forwarder.request(get)
@@ -440,7 +440,7 @@ def test_breaker_lets_a_trial_call_through_after_the_cooldown_and_closes(make_st
         clock.now += 10
         flow = make_flow(route=decision(target, fallback))
         await forwarder.request(flow)
-        return flow, forwarder.breaker("product").state
+        return flow, forwarder.breaker("catalog.read", "product").state
 
     flow, state = run_forwarder(
         scenario, clock=clock, strangler_breaker_failures=2, strangler_breaker_cooldown="5"
@@ -543,7 +543,7 @@ def test_answers_to_flows_mitmproxy_forwarded_count_for_the_breaker_and_the_reco
             flow.response = tflow.tresp(status_code=status)
             forwarder.response(flow)
             flows.append(flow)
-        return flows, forwarder.breaker("product").state
+        return flows, forwarder.breaker("catalog.read", "product").state
 
     flows, state = run_forwarder(scenario, strangler_breaker_failures=2)
     assert state is BreakerState.OPEN

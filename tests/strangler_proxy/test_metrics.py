@@ -59,7 +59,7 @@ def test_the_endpoint_exposes_requests_latency_flags_breakers_fallbacks_and_429s
             refused = tflow.tflow(resp=True)
             refused.response.status_code = 429
             addon.response(refused)
-            metrics.observe_breaker_state(f"{route}-up", BreakerState.OPEN)
+            metrics.observe_breaker_state(route, f"{route}-up", BreakerState.OPEN)
             metrics.observe_fallback(routed_flow(route, 200).metadata[DECISION_KEY], "legacy")
             metrics.observe_rate_limited(route)
             response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
@@ -77,7 +77,7 @@ def test_the_endpoint_exposes_requests_latency_flags_breakers_fallbacks_and_429s
         found[("strangler_request_duration_seconds_count", (("route", route), ("upstream", "product")))] == 2
     )
     assert found[("strangler_flag_decisions_total", (("enabled", "true"), ("flag", f"route.{route}")))] == 3
-    assert found[("strangler_breaker_state", (("upstream", f"{route}-up"),))] == 2
+    assert found[("strangler_breaker_state", (("route", route), ("upstream", f"{route}-up")))] == 2
     fallback_labels = (("from", "product"), ("route", route), ("to", "legacy"))
     assert found[("strangler_fallbacks_total", fallback_labels)] == 1
     assert found[("strangler_rate_limited_total", (("route", route),))] == 1
@@ -126,7 +126,7 @@ WORKER = textwrap.dedent(
     from strangler_proxy import metrics
     from kernel.resilience import BreakerState
     metrics.REQUESTS.labels("catalog.read", "product", "200").inc(int(sys.argv[1]))
-    metrics.observe_breaker_state("product", BreakerState[sys.argv[2]])
+    metrics.observe_breaker_state("catalog.read", "product", BreakerState[sys.argv[2]])
     """
 )
 AGGREGATOR = textwrap.dedent(
@@ -148,7 +148,7 @@ def test_multiprocess_mode_sums_the_workers_counters_and_shows_the_worst_breaker
     found = samples(out)
     labels = (("route", "catalog.read"), ("status", "200"), ("upstream", "product"))
     assert found[("strangler_requests_total", labels)] == 7
-    assert found[("strangler_breaker_state", (("upstream", "product"),))] == 2
+    assert found[("strangler_breaker_state", (("route", "catalog.read"), ("upstream", "product")))] == 2
 
 
 def test_a_runner_worker_whose_port_another_worker_holds_starts_without_serving(monkeypatch):

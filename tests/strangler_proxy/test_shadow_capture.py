@@ -138,7 +138,7 @@ def test_nothing_is_mirrored_when_the_flag_is_off(make_standin, queue_url):
 
 
 def test_a_user_outside_the_routes_sample_is_never_mirrored_and_one_inside_always_is(make_standin, queue_url):
-    from strangler_proxy.shadow_capture import sampled
+    from strangler_proxy.shadow_copies import sampled
 
     legacy, candidate = make_standin("legacy"), make_standin("candidate")
     table = route_table(legacy, candidate, "{sample: 50}")

@@ -12,7 +12,7 @@ from flags.config import BOOTSTRAP_FILE
 from strangler_proxy.routes import ShadowOptions, Upstream, WriteSafety
 from strangler_proxy.routes_parser import RoutesError, load_routes, parse_routes
 from strangler_proxy.routing import DEFAULT_ROUTES_FILE
-from strangler_proxy.shadow_capture import (
+from strangler_proxy.shadow_copies import (
     SHADOW_HEADER,
     copy_headers,
     is_write,
