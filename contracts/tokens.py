@@ -98,8 +98,10 @@ def verify_access_token(
         raise InvalidToken("malformed_token", "The token is not a compact JWS")
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError:
-        raise InvalidToken("malformed_token", "The token header is not valid JSON") from None
+    except jwt.InvalidTokenError:  # not JSON, not an object, a kid that is no string, ...
+        raise InvalidToken("malformed_token", "The token header is not a valid JOSE header") from None
+    except Exception:  # whatever else the parser trips on is still a token that does not parse
+        raise InvalidToken("malformed_token", "The token header does not parse") from None
     if header.get("alg") != ALGORITHM:  # before any key is touched: alg=none, HS256, RS256...
         raise InvalidToken("unsupported_algorithm", f"Only {ALGORITHM} tokens are accepted")
     kid = header.get("kid")
@@ -135,13 +137,32 @@ def verify_access_token(
         raise InvalidToken("invalid_signature", "The token signature does not verify") from None
     except jwt.InvalidTokenError as exc:
         raise InvalidToken("invalid_token", f"The token is invalid: {exc}") from None
-    legacy = claims.get("legacy_user_id")
+    except Exception:  # a payload the parser trips on (PyJWT wraps most, not all)
+        raise InvalidToken("malformed_token", "The token payload does not parse") from None
+    return _claims(claims, kid)
+
+
+def _claims(claims: Mapping[str, Any], kid: str) -> AccessTokenClaims:
+    """The typed view of a verified payload; a claim of the wrong type refuses the token (it was signed by
+    our key, so this is a bug or a forgery attempt, never something to guess around)."""
+    subject, scope, roles = claims["sub"], claims.get("scope") or "", claims.get("roles") or []
+    legacy, client_id = claims.get("legacy_user_id"), claims.get("client_id")
+    if (
+        not isinstance(subject, str | int)
+        or isinstance(subject, bool)
+        or not isinstance(scope, str)
+        or not isinstance(roles, list)
+        or not all(isinstance(role, str) for role in roles)
+        or (legacy is not None and (not isinstance(legacy, int) or isinstance(legacy, bool)))
+        or (client_id is not None and not isinstance(client_id, str))
+    ):
+        raise InvalidToken("invalid_claims", "A claim of the token has the wrong type")
     return AccessTokenClaims(
-        subject=str(claims["sub"]),
-        scopes=tuple(str(claims.get("scope") or "").split()),
-        roles=tuple(claims.get("roles") or ()),
-        legacy_user_id=legacy if isinstance(legacy, int) else None,
-        client_id=claims.get("client_id"),
+        subject=str(subject),
+        scopes=tuple(scope.split()),
+        roles=tuple(roles),
+        legacy_user_id=legacy,
+        client_id=client_id,
         kid=kid,
         claims=claims,
     )

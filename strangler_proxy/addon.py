@@ -8,9 +8,13 @@ Order matters (each hook runs addon by addon in this order):
   JwtAuth verifies a Bearer JWT locally (a bad one: 401 from the gateway) and makes it the identity;
 - RateLimit may answer 429; Router picks the upstream; IdentityHeader swaps a JWT for the signed
   X-Strangler-Identity on requests routed to the monolith; LoginStickiness re-buckets an anonymous login
-  by the username in its body; Forwarder calls it (pooled connections, timeouts,
-  bulkheads, breakers, fallback); Shadow mirrors shadow routes' requests in the background and publishes
-  the shadow pairs; Audit and Metrics record what happened.
+  by the username in its body; Shadow snapshots shadow routes' requests and mirrors them in the background
+  (publishing the shadow pairs once legacy has answered); Forwarder calls the upstream (pooled
+  connections, timeouts, bulkheads, breakers, fallback): the last request hook, so no check runs after
+  the request has left; Audit and Metrics record what happened.
+
+Every addon built here fails closed (fail_closed.guard): an exception in its request hooks ends the request
+with the gateway's 500 and nothing is forwarded. New addons are one line in CHAIN and are guarded too.
 """
 
 import importlib
@@ -22,6 +26,7 @@ if importlib.util.find_spec("strangler_proxy") is None:  # loaded by path as a m
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from strangler_proxy import protocol_errors
+from strangler_proxy.fail_closed import guard
 
 # (module, class) in chain order.
 CHAIN: tuple[tuple[str, str], ...] = (
@@ -33,22 +38,22 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.routing", "Router"),
     ("strangler_proxy.jwt_auth", "IdentityHeader"),
     ("strangler_proxy.jwt_auth", "LoginStickiness"),
-    ("strangler_proxy.forwarding", "Forwarder"),
     ("strangler_proxy.shadow_capture", "Shadow"),
+    ("strangler_proxy.forwarding", "Forwarder"),
     ("strangler_proxy.audit", "Audit"),
     ("strangler_proxy.metrics", "Metrics"),
 )
 
 
 def build_addons() -> list[object]:
-    """One instance of each addon of CHAIN whose module exists in this checkout (rate limiting, forwarding,
-    audit and metrics are optional while they are being written); an existing module that fails to
-    import is an error, never skipped."""
+    """One fail-closed instance of each addon of CHAIN whose module exists in this checkout (rate limiting,
+    forwarding, audit and metrics are optional while they are being written); an existing module that
+    fails to import is an error, never skipped."""
     built: list[object] = []
     for module_name, class_name in CHAIN:
         if importlib.util.find_spec(module_name) is None:
             continue
-        built.append(getattr(importlib.import_module(module_name), class_name)())
+        built.append(guard(getattr(importlib.import_module(module_name), class_name)()))
     return built
 
 

@@ -84,11 +84,13 @@ def _env_debug() -> bool:
 
 
 def read_bearer(request: http.Request) -> str | None:
-    """The token of `Authorization: Bearer <token>` (scheme in any case), else None."""
-    parts = request.headers.get("Authorization", "").split()
-    if len(parts) != 2 or parts[0].lower() != "bearer":
+    """What follows the Bearer scheme (in any case) of the Authorization header, else None. Anything after
+    it counts, spaces and all: a malformed Bearer credential is refused by verification (401), never
+    mistaken for no credential and forwarded."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
         return None
-    return parts[1]
+    return credentials.strip()
 
 
 def identity_from_claims(claims: AccessTokenClaims) -> Identity:
@@ -194,6 +196,7 @@ class JwtAuth:
             answer(flow, _unauthorized(exc.code, exc.message))
             return
         identity = identity_from_claims(claims)
+        flow.request.headers["Authorization"] = f"Bearer {token}"  # one spelling for every upstream
         flow.metadata[CLAIMS_KEY] = claims
         flow.metadata[IDENTITY_KEY] = identity
         flow.metadata[SESSION_KEY] = hashlib.sha256(f"jwt:{claims.subject}".encode()).hexdigest()

@@ -3,8 +3,8 @@ request to the target (and, when configured, to a secondary legacy instance and 
 target), then publishes the shadow pair for the comparator (shadow/pairs.py, shadow/transport.py).
 
 The client's path never waits for shadow work: the `request` hook only snapshots the request and starts a
-background task (the Forwarder, earlier in the chain, has already obtained legacy's answer for buffered
-requests; a large answer mitmproxy forwards itself arrives in the `response` hook). The copies have their
+background task; legacy's answer arrives in the `response` hook (the Forwarder runs after this addon, so
+that no request hook runs once the request has left: see addon.py). The copies have their
 own aiohttp client, timeout and bulkhead (full: the copy is skipped, never queued), so a slow or dead
 candidate costs the client nothing. HEAD is not mirrored: there is no body to compare, and servers that
 send one anyway (gunicorn serving Django) break the copy. The pair is offered to a
