@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from chassis.urls import chassis_urlpatterns
 
-from .apis import cart, orders
+from .apis import cart, internal, orders
 
 urlpatterns = [
     *chassis_urlpatterns(),
@@ -22,5 +22,8 @@ urlpatterns = [
     path("api/v1/orders/<str:number>/cancel", orders.OrderCancelApi.as_view(), name="orders-cancel"),
     path("api/v2/orders", orders.OrdersV2Api.as_view(), name="orders-v2"),
     path("api/v2/orders/<str:number>", orders.OrderV2Api.as_view(), name="orders-v2-detail"),
+    path("internal/v1/import/shipping_rules", internal.ShippingRulesImportApi.as_view(), name="import-rules"),
+    path("internal/v1/import/coupons", internal.CouponsImportApi.as_view(), name="import-coupons"),
+    path("internal/v1/import/orders", internal.OrdersImportApi.as_view(), name="import-orders"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

@@ -99,6 +99,11 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Who created the order while the orders route is split (ARCHITECTURE.md, "Moving a write route"): the
+    # monolith, or the Order service (a copy kept here by sync, so a rollback loses nothing). A service
+    # order's copy applies the service's documents only when their version is newer than origin_version.
+    origin = models.CharField(max_length=10, default="monolith")
+    origin_version = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

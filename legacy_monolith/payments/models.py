@@ -19,6 +19,8 @@ class Payment(models.Model):
         FAILED = "failed", "Gateway error"
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        # An authorization released before capture (a checkout saga compensated): nothing was charged.
+        VOIDED = "voided", "Voided"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
