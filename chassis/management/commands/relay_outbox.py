@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from chassis.broker import Publisher
 from chassis.outbox.relay import OutboxRelay
 from chassis.outbox.source import ServiceOutboxSource
+from contracts import cli
 
 
 class Command(BaseCommand):
@@ -19,15 +20,20 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="stop when the outbox is empty")
         parser.add_argument("--batch-size", type=int, default=100)
         parser.add_argument("--max-batches", type=int, default=None)
+        cli.add_interval(parser, 0.5, "seconds between polls of an empty outbox")
 
-    def handle(self, *args, once=False, batch_size=100, max_batches=None, **options):
+    def handle(self, *args, once=False, batch_size=100, max_batches=None, interval=0.5, **options):
         publisher = Publisher(
             settings.BROKER_URL,
             transport_options=settings.BROKER_TRANSPORT_OPTIONS,
             exchange=settings.EVENTS_EXCHANGE,
         )
         relay = OutboxRelay(
-            ServiceOutboxSource(), publisher, name=settings.SERVICE_NAME, batch_size=batch_size
+            ServiceOutboxSource(),
+            publisher,
+            name=settings.SERVICE_NAME,
+            batch_size=batch_size,
+            idle_seconds=interval,
         )
         signal.signal(signal.SIGTERM, lambda *_: relay.stop())
         signal.signal(signal.SIGINT, lambda *_: relay.stop())
