@@ -65,7 +65,7 @@ def _valid(serializer_class, request) -> dict:
 
 
 class StockReserveApi(InternalAPIView):
-    @extend_schema(request=ReserveInput, responses={200: dict, 201: dict})
+    @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
         data = _valid(ReserveInput, request)
         reference = data["reference"]
@@ -82,7 +82,7 @@ class StockReserveApi(InternalAPIView):
 
 
 class StockReleaseApi(InternalAPIView):
-    @extend_schema(request=ReleaseInput, responses={200: dict, 404: dict})
+    @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
         reference = _valid(ReleaseInput, request)["reference"]
         with transaction.atomic():

@@ -17,7 +17,6 @@ from .gateways import CardDetails, GatewayUnavailable
 from .services import saga
 
 KEY = serializers.RegexField(r"^[A-Za-z0-9._:-]{8,100}$")
-OUTCOME = {"application/json": dict}
 
 
 def _valid(serializer_class, request) -> dict:
@@ -57,7 +56,7 @@ class PaymentRefInput(serializers.Serializer):
 
 
 class TokenizeApi(InternalAPIView):
-    @extend_schema(request=TokenizeInput, responses={200: OUTCOME})
+    @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
         data = _valid(TokenizeInput, request)
         try:
@@ -71,7 +70,7 @@ class TokenizeApi(InternalAPIView):
 class AuthorizeApi(InternalAPIView):
     """Keeps the Order service's order here first (its copy, origin `service`), then authorizes."""
 
-    @extend_schema(request=AuthorizeInput, responses={200: OUTCOME})
+    @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
         data = _valid(AuthorizeInput, request)
         order, _ = order_mirror_apply(data["order"])
@@ -103,7 +102,7 @@ class _PaymentActionApi(InternalAPIView):
             payment_id=data["payment_id"], user_id=user_id, authorize_key=data.get("authorize_key", "")
         )
 
-    @extend_schema(request=PaymentRefInput, responses={200: OUTCOME})
+    @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
         data = _valid(PaymentRefInput, request)
         try:

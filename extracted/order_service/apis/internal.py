@@ -6,6 +6,7 @@ only when newer; an order this service created is never overwritten)."""
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -72,7 +73,7 @@ def _rows(request, key: str, serializer_class) -> list[dict]:
 
 
 class ShippingRulesImportApi(InternalAPIView):
-    @extend_schema(request={"application/json": dict}, responses={200: dict})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         rows = _rows(request, "rules", RuleInput)
         with transaction.atomic():
@@ -82,7 +83,7 @@ class ShippingRulesImportApi(InternalAPIView):
 
 
 class CouponsImportApi(InternalAPIView):
-    @extend_schema(request={"application/json": dict}, responses={200: dict})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         rows = _rows(request, "coupons", CouponInput)
         with transaction.atomic():
@@ -95,7 +96,7 @@ class CouponsImportApi(InternalAPIView):
 
 
 class OrdersImportApi(InternalAPIView):
-    @extend_schema(request={"application/json": dict}, responses={200: dict})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         items = request.data.get("orders") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or len(items) > MAX_BATCH:
