@@ -81,7 +81,7 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str] | None = N
     config = config or FlagsConfig.from_env()
     as_json = bool(opts.get("json"))
     actor = opts.get("actor") or default_actor()
-    audit = AuditLog(config.audit_path)
+    audit = AuditLog.from_config(config)
     console = _console(out)
     command = opts["command"]
 

@@ -51,6 +51,9 @@ class FlagsConfig:
     flags_file: Path
     bootstrap_file: Path = BOOTSTRAP_FILE
     audit_log: Path | None = None
+    audit_key: str = ""  # FLAGS_AUDIT_KEY; "" = the development key (refused with DEBUG off)
+    audit_checkpoints: str = ""  # FLAGS_AUDIT_CHECKPOINTS; "" = a file beside the log
+    debug: bool = True
     unleash_url: str = ""
     client_token: str = ""
     admin_token: str = ""
@@ -85,6 +88,9 @@ class FlagsConfig:
             flags_file=Path(env.get("FLAGS_FILE") or var_dir / "flags.json"),
             bootstrap_file=Path(env.get("FLAGS_BOOTSTRAP_FILE") or BOOTSTRAP_FILE),
             audit_log=Path(env.get("FLAGS_AUDIT_LOG") or var_dir / "flags-audit.log"),
+            audit_key=env.get("FLAGS_AUDIT_KEY", ""),
+            audit_checkpoints=env.get("FLAGS_AUDIT_CHECKPOINTS", ""),
+            debug=env.get("DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"},
             unleash_url=env.get("UNLEASH_URL", "").rstrip("/"),
             client_token=client_token,
             admin_token=env.get("UNLEASH_ADMIN_TOKEN", ""),

@@ -1,18 +1,16 @@
-"""Audit addon: one hash-chained JSON line per request, in a size-rotated file written off the event loop.
+"""Audit addon: one hash-chained JSON line per request, written off the event loop (the chain, its files,
+rotation and verify: strangler_proxy/audit_log.py, on kernel.audit).
 
 Line: time, trace_id, request_id, user, client, method, path, query_keys (the names of the query
 parameters; never their values, which may hold tokens or personal data), route, flag, flag_enabled, mode,
 upstream (the final one), status, latency_ms (gateway), upstream_ms, fallback, breaker (the target's
-breaker state), error, rate_limited (scope of a 429) -- plus prev_hash and hash.
+breaker state), error, rate_limited (scope of a 429) -- plus seq, prev_hash and hash. Other lines carry
+an `event`: `routes.loaded` (the route table the gateway loaded at start or reload: its file, sha256 and
+route count) and `audit.link` (a keyed chain continuing one written before audit keys).
 
-Chain: the flag audit log's scheme, reused from flags/audit.py (canonical JSON, sha256 without `hash`,
-GENESIS for the first line). It runs on across rotations and restarts: the first line of a new file
-points at the last line of the file before it. `<log>.head` names the last line written (entries in the
-current file and its hash), so lines cut from the end are caught too; it is rewritten per batch, not
-per line. `verify_chain(path)` checks the current file and its rotated backups in order.
-
-Cost per request on the event loop: one dict, one canonical JSON dump and one sha256. Lines are written
-in batches (every `strangler_audit_flush_lines` lines or `strangler_audit_flush_ms`) by one writer thread.
+Cost per request on the event loop: one dict, one canonical JSON dump and one HMAC-SHA256. Lines are
+written in batches (every `strangler_audit_flush_lines` lines or `strangler_audit_flush_ms`) by one
+writer thread.
 
 Several processes: each process needs its own chain. STRANGLER_WORKER_ID (set by the multi-process
 runner) gives `gateway.w<ID>.jsonl`; a log locked by another running process makes this one use
@@ -22,15 +20,8 @@ runner) gives `gateway.w<ID>.jsonl`; a log locked by another running process mak
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import json
-import logging
 import os
-import re
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,16 +30,25 @@ from urllib.parse import parse_qsl
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.utils import human
 
-from kernel.audit import GENESIS, Verification, canonical, check_head, entry_hash, walk_chain
-from kernel.files import write_atomically
+from kernel.audit import AuditConfigError
+from strangler_proxy.audit_log import (
+    DEV_GATEWAY_AUDIT_KEY,
+    ChainWriter,
+    audit_key_from_env,
+    backups,
+    chains,
+    main,
+    now_iso,
+    verify_chain,
+    with_suffix,
+)
 from strangler_proxy.ratelimit import RATE_LIMIT_KEY
 from strangler_proxy.routes import ANONYMOUS
 from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY
 from strangler_proxy.tracing import TRACE_KEY
 
-logger = logging.getLogger(__name__)
-
 WORKER_ENV = "STRANGLER_WORKER_ID"
+ROUTES_EVENT = "routes.loaded"
 
 
 def default_audit_path() -> str:
@@ -60,168 +60,15 @@ def default_audit_path() -> str:
     return str(Path(var) / "audit" / "gateway.jsonl")
 
 
-def with_suffix(path: Path, tag: str) -> Path:
-    """gateway.jsonl + w2 -> gateway.w2.jsonl"""
-    return path.with_name(f"{path.stem}.{tag}{path.suffix}")
-
-
-def backups(path: Path) -> list[Path]:
-    """Rotated files of `path`, oldest first (path.3, path.2, path.1)."""
-    found = []
-    for candidate in path.parent.glob(path.name + ".*"):
-        suffix = candidate.name[len(path.name) + 1 :]
-        if suffix.isdigit():
-            found.append((int(suffix), candidate))
-    return [p for _, p in sorted(found, reverse=True)]
-
-
-def chains(path: Path) -> list[Path]:
-    """Every chain's current file for the configured `path`: itself and the per-process ones."""
-    pattern = re.compile(re.escape(path.stem) + r"\.[wp]\d+" + re.escape(path.suffix) + "$")
-    found = [p for p in path.parent.glob(f"{path.stem}.*{path.suffix}") if pattern.match(p.name)]
-    return ([path] if path.exists() else []) + sorted(found)
-
-
-def verify_chain(path: Path) -> Verification:
-    """Check one chain: its rotated backups (oldest first) then the current file, then the head record.
-
-    The oldest file present may start anywhere in the chain (older backups were rotated away); every later
-    line must point at the one before it and hash to its own `hash`. `bad_line` counts lines across the
-    files in that order; `reason` names the file."""
-    prev_hash: str | None = None  # accept the first line's prev_hash: the chain's visible start
-    total = 0
-    hashes: list[str] = []
-    for file in [*backups(path), path]:
-        if not file.exists():
-            continue
-        walk = walk_chain(_lines(file), prev_hash=prev_hash, first_number=total + 1, where=f"{file.name}: ")
-        if walk.failure:
-            return walk.failure
-        hashes = walk.hashes
-        total += len(hashes)
-        prev_hash = hashes[-1] if hashes else prev_hash
-    return check_head(head_of(path), hashes, total)
-
-
-def head_of(path: Path) -> Path:
-    return path.with_name(path.name + ".head")
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        for line in handle:
-            if line.strip():
-                yield line.rstrip(b"\n")
-
-
-class ChainWriter:
-    """Appends chained lines to `path`, rotating at `max_bytes` (keeping `keep` backups). `append` runs
-    on the caller's thread and only queues; `flush` hands the queued lines to the writer thread."""
-
-    def __init__(self, path: Path, *, max_bytes: int, keep: int, flush_lines: int) -> None:
-        self.requested_path = path
-        self.max_bytes = max_bytes
-        self.keep = keep
-        self.flush_lines = flush_lines
-        self.path, self._file = _open_locked(path)
-        self._size = self._file.seek(0, os.SEEK_END)
-        self._last_hash, self._entries = _tail(self.path)
-        if self._last_hash is None:
-            self._last_hash = _last_hash_of_backups(self.path)
-        self._pending: list[bytes] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strangler-audit")
-
-    def append(self, entry: dict[str, Any]) -> dict[str, Any]:
-        entry["prev_hash"] = self._last_hash
-        entry["hash"] = self._last_hash = entry_hash(entry)
-        self._pending.append(canonical(entry) + b"\n")
-        if len(self._pending) >= self.flush_lines:
-            self.flush()
-        return entry
-
-    def flush(self) -> None:
-        if self._pending:
-            batch, self._pending = self._pending, []
-            self._executor.submit(self._write, batch, self._last_hash)
-
-    def close(self) -> None:
-        self.flush()
-        self._executor.shutdown(wait=True)
-        self._file.close()
-
-    def _write(self, batch: list[bytes], last_hash: str) -> None:
-        try:
-            data = b"".join(batch)
-            if self._size and self._size + len(data) > self.max_bytes:
-                self._rotate()
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())  # the head never names a line that is not on disk
-            self._size += len(data)
-            self._entries += len(batch)
-            write_atomically(
-                head_of(self.path), json.dumps({"entries": self._entries, "hash": last_hash}) + "\n"
-            )
-        except OSError:
-            logger.exception("cannot write the audit log %s", self.path)
-
-    def _rotate(self) -> None:
-        self._file.close()  # releases the lock; the new file is locked below
-        for index in range(self.keep, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{index}")
-            if index == self.keep:
-                older.unlink(missing_ok=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    older.rename(self.path.with_name(f"{self.path.name}.{index + 1}"))
-        if self.keep:
-            self.path.rename(self.path.with_name(f"{self.path.name}.1"))
-        else:
-            self.path.unlink(missing_ok=True)
-        self._file = open(self.path, "ab")  # noqa: SIM115 (kept open; closed in close())
-        fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._size = 0
-        self._entries = 0
-
-
-def _open_locked(path: Path):
-    """Open `path` for appending under an exclusive lock; if another process holds it, this process's own
-    `<stem>.p<pid><suffix>` instead (a chain must have one writer)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for candidate in (path, with_suffix(path, f"p{os.getpid()}")):
-        handle = open(candidate, "ab")  # noqa: SIM115 (kept open by the writer)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return candidate, handle
-    raise OSError(f"cannot lock the audit log {path}")
-
-
-def _tail(path: Path) -> tuple[str | None, int]:
-    """(hash of the last line, number of lines) of an existing log."""
-    last, count = None, 0
-    if path.exists():
-        for raw in _lines(path):
-            count += 1
-            last = raw
-    if last is None:
-        return None, 0
-    try:
-        return json.loads(last)["hash"], count
-    except (ValueError, KeyError, TypeError):
-        logger.warning("the last line of %s is not an audit entry; the chain restarts", path)
-        return GENESIS, count
-
-
-def _last_hash_of_backups(path: Path) -> str:
-    older = backups(path)
-    if older:
-        last, _ = _tail(older[-1])
-        if last:
-            return last
-    return GENESIS
+def routes_entry(table: Any) -> dict[str, Any]:
+    """The audit line of a loaded route table: which file, its sha256, how many routes."""
+    return {
+        "time": now_iso(),
+        "event": ROUTES_EVENT,
+        "routes_file": table.source,
+        "routes_sha256": table.sha256,
+        "routes": len(table.routes),
+    }
 
 
 def audit_entry(flow: http.HTTPFlow, now: float) -> dict[str, Any]:
@@ -262,8 +109,12 @@ def audit_entry(flow: http.HTTPFlow, now: float) -> dict[str, Any]:
 
 
 class Audit:
-    """Options: strangler_audit_log (GATEWAY_AUDIT_LOG; empty = off), strangler_audit_max_bytes,
-    strangler_audit_backups, strangler_audit_flush_lines, strangler_audit_flush_ms."""
+    """Options: strangler_audit_log (GATEWAY_AUDIT_LOG; empty = off), strangler_audit_key
+    (GATEWAY_AUDIT_KEY; the development default refused with DEBUG off), strangler_audit_checkpoints
+    (GATEWAY_AUDIT_CHECKPOINTS), strangler_audit_checkpoint_seconds, strangler_audit_max_bytes,
+    strangler_audit_backups, strangler_audit_flush_lines, strangler_audit_flush_ms.
+
+    The route table the Router loaded is recorded (`routes.loaded`) at start and whenever it reloads."""
 
     def __init__(self) -> None:
         self.writer: ChainWriter | None = None
@@ -274,6 +125,22 @@ class Audit:
         loader.add_option(
             "strangler_audit_log", str, default_audit_path(), "The request audit log (empty: no audit log)."
         )
+        loader.add_option(
+            "strangler_audit_key",
+            str,
+            os.environ.get("GATEWAY_AUDIT_KEY") or DEV_GATEWAY_AUDIT_KEY,
+            "HMAC-SHA256 key of the audit chain (GATEWAY_AUDIT_KEY; at least 32 characters).",
+        )
+        loader.add_option(
+            "strangler_audit_checkpoints",
+            str,
+            os.environ.get("GATEWAY_AUDIT_CHECKPOINTS", ""),
+            "Where signed checkpoints of the chain go: a file or a redis:// URL (default: a file under "
+            "checkpoints/ beside the log).",
+        )
+        loader.add_option(
+            "strangler_audit_checkpoint_seconds", float, 10.0, "Longest time between two checkpoints."
+        )
         loader.add_option("strangler_audit_max_bytes", str, "50m", "Size at which the audit log rotates.")
         loader.add_option("strangler_audit_backups", int, 10, "Rotated audit files kept.")
         loader.add_option("strangler_audit_flush_lines", int, 256, "Lines queued before a write.")
@@ -281,8 +148,16 @@ class Audit:
 
     def configure(self, updated: set[str]) -> None:
         if self.writer is not None and not any(name.startswith("strangler_audit") for name in updated):
+            if "strangler_routes" in updated:
+                self._record_routes()
             return
         options = ctx.options
+        try:
+            key = audit_key_from_env(options.strangler_audit_key)
+        except AuditConfigError as exc:
+            raise exceptions.OptionsError(f"strangler_audit_key: {exc}") from None
+        if options.strangler_audit_checkpoint_seconds < 0:
+            raise exceptions.OptionsError("strangler_audit_checkpoint_seconds must be 0 or more")
         try:
             max_bytes = human.parse_size(options.strangler_audit_max_bytes)
         except ValueError as exc:
@@ -305,9 +180,23 @@ class Audit:
                 max_bytes=max_bytes,
                 keep=options.strangler_audit_backups,
                 flush_lines=options.strangler_audit_flush_lines,
+                key=key,
+                checkpoints=options.strangler_audit_checkpoints,
+                checkpoint_seconds=options.strangler_audit_checkpoint_seconds,
             )
+        except AuditConfigError as exc:
+            raise exceptions.OptionsError(f"strangler_audit_checkpoints: {exc}") from None
         except OSError as exc:
             raise exceptions.OptionsError(f"cannot open the audit log {path}: {exc}") from None
+        self._record_routes()
+
+    def _record_routes(self) -> None:
+        """Audit the route table the Router holds now (none in a chain without a Router)."""
+        router = ctx.master.addons.get("router")
+        table = getattr(router, "table", None)
+        if self.writer is not None and table is not None:
+            self.writer.append(routes_entry(table))
+            self.writer.flush()
 
     async def running(self) -> None:
         if self._flusher is None:
@@ -339,29 +228,17 @@ class Audit:
             writer.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m strangler_proxy.audit LOG`: verify every chain of the log (per-process files included)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m strangler_proxy.audit", description=main.__doc__)
-    parser.add_argument("log", type=Path, help="the configured strangler_audit_log path")
-    parser.add_argument("--json", action="store_true", help="one JSON object per chain")
-    args = parser.parse_args(argv)
-    found = chains(args.log)
-    if not found:
-        print(f"no audit log at {args.log}")
-        return 1
-    failed = False
-    for chain in found:
-        result = verify_chain(chain)
-        failed |= not result.ok
-        if args.json:
-            print(json.dumps({"file": str(chain), **result.to_dict()}))
-        else:
-            verdict = "ok" if result.ok else f"BROKEN at line {result.bad_line}: {result.reason}"
-            print(f"{chain}: {result.entries} entries, {verdict}")
-    return 1 if failed else 0
-
+__all__ = [
+    "Audit",
+    "ChainWriter",
+    "audit_entry",
+    "backups",
+    "chains",
+    "main",
+    "routes_entry",
+    "verify_chain",
+    "with_suffix",
+]
 
 if __name__ == "__main__":
     raise SystemExit(main())

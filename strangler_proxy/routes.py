@@ -90,6 +90,7 @@ class RouteTable:
     default_bulkhead: int = 100
     default_breaker: tuple[tuple[str, float], ...] = ()  # routes.yaml defaults.breaker
     flags: frozenset[str] = field(default_factory=frozenset)  # every flag the routes name
+    sha256: str = ""  # of the file's bytes as loaded (the audit log records it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ gateway refuses to start with a message an operator can act on. The node-level r
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from collections.abc import Mapping, Set
@@ -364,8 +365,10 @@ def load_routes(
     """Read and parse routes.yaml (see parse_routes); an unreadable file is a RoutesError too."""
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(source, "rb") as handle:
+            raw = handle.read()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RoutesError(source, [(0, f"cannot read the route table: {exc}")]) from None
-    return parse_routes(text, source=source, env=os.environ if env is None else env, known_flags=known_flags)
+    table = parse_routes(text, source=source, env=os.environ if env is None else env, known_flags=known_flags)
+    return dataclasses.replace(table, sha256=hashlib.sha256(raw).hexdigest())

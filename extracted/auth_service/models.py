@@ -74,15 +74,32 @@ class AuditEntry(models.Model):
 
 
 class AuditHead(models.Model):
-    """The chain's head (one row): entry count and last hash. Appends lock it, so the chain stays linear;
-    verify compares it with the table, which catches entries cut from the end."""
+    """The chain's head (one row): entry count and last hash, signed with AUTH_AUDIT_KEY (empty before audit
+    keys). Appends lock it, so the chain stays linear; verify compares it with the table, which catches
+    entries cut from the end."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     entries = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         db_table = "auth_service_audit_head"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of the chain (kernel.audit.checkpoints), when AUTH_AUDIT_CHECKPOINTS is `table`.
+    Written in the append's transaction, append-only like the entries (PostgreSQL trigger)."""
+
+    chain = models.CharField(max_length=200)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    at = models.CharField(max_length=40)
+    sig = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "auth_service_audit_checkpoint"
+        indexes = [models.Index(fields=["chain", "seq"], name="auth_audit_checkpoint_seq")]
 
 
 class LoginThrottle(models.Model):

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_int, service_settings
+from kernel.audit import AuditConfigError, AuditKey
 from kernel.crypto import KeyMaterialError, parse_encryption_key
 
 globals().update(
@@ -107,12 +108,24 @@ AUTH_LOCKOUT_THRESHOLD = env_int(_env, "AUTH_LOCKOUT_THRESHOLD", 5)
 AUTH_LOCKOUT_WINDOW_SECONDS = env_int(_env, "AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60)
 AUTH_LOCKOUT_SECONDS = env_int(_env, "AUTH_LOCKOUT_SECONDS", 15 * 60)
 
+# --- audit log (extracted/auth_service/audit.py): HMAC-SHA256 chain, signed checkpoints ---
+DEV_AUTH_AUDIT_KEY = "dev-only-auth-audit-key-not-for-production"  # DEV-ONLY
+AUTH_AUDIT_KEY = _env.get("AUTH_AUDIT_KEY", DEV_AUTH_AUDIT_KEY)
+# `table` (auth_service_audit_checkpoint), a file path, or a redis:// URL (another store than the log's).
+AUTH_AUDIT_CHECKPOINTS = _env.get("AUTH_AUDIT_CHECKPOINTS", "table")
+AUTH_AUDIT_CHECKPOINT_SECONDS = float(_env.get("AUTH_AUDIT_CHECKPOINT_SECONDS", "10"))
+try:
+    AuditKey(AUTH_AUDIT_KEY)
+except AuditConfigError as exc:
+    raise ImproperlyConfigured(f"AUTH_AUDIT_KEY: {exc}") from None
+
 if not DEBUG:  # noqa: F821
     insecure = [
         name
         for name, dev in (
             ("AUTH_KEY_ENCRYPTION_KEY", AUTH_KEY_ENCRYPTION_KEY == DEV_KEY_ENCRYPTION_KEY),
             ("AUTH_OIDC_RSA_PRIVATE_KEY", _oidc_key_is_dev),
+            ("AUTH_AUDIT_KEY", AUTH_AUDIT_KEY == DEV_AUTH_AUDIT_KEY),
         )
         if dev
     ]

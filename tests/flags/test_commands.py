@@ -296,7 +296,13 @@ def test_audit_lists_the_latest_entries(flags_cmd, flags_json):
 def test_audit_verify_passes_on_an_intact_log_and_fails_naming_the_edited_line(flags_cmd, flags_json, audit):
     for name in ("route.catalog.read", "route.auth.login", "route.orders.write"):
         flags_cmd("on", name)
-    assert flags_json("audit", "--verify") == {"ok": True, "entries": 3, "bad_line": None, "reason": ""}
+    assert flags_json("audit", "--verify") == {
+        "ok": True,
+        "entries": 3,
+        "bad_line": None,
+        "reason": "",
+        "checkpoints": 3,
+    }
 
     lines = audit.path.read_text().splitlines(keepends=True)
     lines[1] = lines[1].replace('"on"', '"off"')

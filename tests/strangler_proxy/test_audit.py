@@ -1,21 +1,27 @@
-"""The request audit log: hash chain, verification that catches edits, rotation, restarts, one chain per
-process, and what a line holds (no query values)."""
+"""The request audit log: keyed hash chain, verification that catches edits (the shared tampering suite of
+tests/kernel/audit_tampering.py), rotation, restarts, one chain per process, the route table recorded at
+start, and what a line holds (no query values)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow
 
-from kernel.audit import GENESIS
+from kernel.audit import GENESIS, FileCheckpoints, canonical, entry_hash
+from kernel.audit.files import default_checkpoints, head_path
 from strangler_proxy.audit import Audit, ChainWriter, audit_entry, backups, chains, verify_chain
+from strangler_proxy.audit_log import LINK_EVENT, chain_id, dev_key
 from strangler_proxy.forwarding import ForwardResult
 from strangler_proxy.ratelimit import RATE_LIMIT_KEY, Refusal
 from strangler_proxy.routes import Decision, Identity, TraceContext, Upstream
-from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY
+from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY, Router
 from strangler_proxy.tracing import TRACE_KEY
+from tests.kernel.audit_tampering import TAMPERINGS, legacy_chain_is_linked_then_vouched_for
+from tests.strangler_proxy.conftest import REPO, write_flags_file
 
 LEGACY = Upstream("legacy", "http", "127.0.0.1", 8000)
 PRODUCT = Upstream("product", "http", "127.0.0.1", 8101)
@@ -37,13 +43,75 @@ def rewrite(path, lines: list[dict]) -> None:
     path.write_text("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
 
 
+class GatewayLog:
+    """The gateway's audit log (one chain, its rotated files) as a tampering target."""
+
+    edit = ("status", 500)
+
+    def __init__(self, path) -> None:
+        self.path, self.key, self.chain = path, dev_key(), chain_id(path)
+        self.store = FileCheckpoints(default_checkpoints(path))
+
+    def write(self, count: int) -> None:
+        write_entries(self.path, count)
+
+    def write_legacy(self, count: int) -> None:
+        """What the gateway wrote before audit keys: unkeyed SHA-256, no seq, an unsigned head."""
+        prev, out = GENESIS, []
+        for number in range(count):
+            entry = {"n": number, "path": "/old", "status": 200, "prev_hash": prev}
+            entry["hash"] = prev = entry_hash(entry)
+            out.append(canonical(entry) + b"\n")
+        self.path.write_bytes(b"".join(out))
+        head_path(self.path).write_text(json.dumps({"entries": count, "hash": prev}))
+
+    def entries(self) -> list[dict]:
+        return lines_of(self.path)
+
+    def replace(self, entries: list[dict]) -> None:
+        self.path.write_bytes(b"".join(canonical(entry) + b"\n" for entry in entries))
+
+    def replace_head(self, record: dict) -> None:
+        head_path(self.path).write_text(json.dumps(record))
+
+    def verify(self):
+        return verify_chain(self.path)
+
+    def link_of(self, entry: dict) -> dict | None:
+        return entry["legacy"] if entry.get("event") == LINK_EVENT else None
+
+
+@pytest.mark.parametrize("tampering", TAMPERINGS.values(), ids=TAMPERINGS.keys())
+def test_tampering_with_the_gateway_log_is_caught(tmp_path, tampering):
+    tampering(GatewayLog(tmp_path / "gateway.jsonl"))
+
+
+def test_an_unkeyed_gateway_log_is_linked_to_a_keyed_chain_when_a_writer_opens_it(tmp_path):
+    legacy_chain_is_linked_then_vouched_for(GatewayLog(tmp_path / "gateway.jsonl"))
+
+
 def test_lines_are_chained_and_verify(tmp_path):
     path = write_entries(tmp_path / "gateway.jsonl", 5)
     entries = lines_of(path)
     assert entries[0]["prev_hash"] == GENESIS
     assert [e["prev_hash"] for e in entries[1:]] == [e["hash"] for e in entries[:-1]]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
     result = verify_chain(path)
     assert (result.ok, result.entries) == (True, 5)
+    assert result.checkpoints >= 2  # the first batch's, and the one written when the writer closed
+
+
+def test_checkpoints_can_go_to_another_store_and_verify_needs_it(tmp_path):
+    store = FileCheckpoints(tmp_path / "elsewhere" / "audit.checkpoints")
+    writer = ChainWriter(
+        tmp_path / "gateway.jsonl", max_bytes=10_000, keep=1, flush_lines=1, checkpoints=store
+    )
+    for number in range(3):
+        writer.append({"n": number})
+    writer.close()
+    assert [c.seq for c in store.checkpoints(chain_id(writer.path))][-1] == 3
+    assert verify_chain(writer.path, checkpoints=store).ok
+    assert verify_chain(writer.path).reason == "no checkpoint anchors the chain"
 
 
 def test_verify_finds_an_edited_line(tmp_path):
@@ -255,9 +323,50 @@ def test_the_verify_command_checks_every_chain_and_fails_on_an_edit(tmp_path, ca
     path = write_entries(tmp_path / "gateway.jsonl", 3)
     write_entries(tmp_path / "gateway.w2.jsonl", 2)
     assert main([str(path)]) == 0
-    assert "gateway.w2.jsonl: 2 entries, ok" in capsys.readouterr().out
+    assert "gateway.w2.jsonl: 2 entries, ok (checkpoints held: 1)" in capsys.readouterr().out
     entries = lines_of(path)
     entries[0]["user"] = "someone else"
     rewrite(path, entries)
     assert main([str(path)]) == 1
     assert "BROKEN at line 1" in capsys.readouterr().out
+
+
+def test_the_verify_command_refuses_the_development_key_with_debug_off(tmp_path, monkeypatch, capsys):
+    from strangler_proxy.audit import main
+
+    monkeypatch.setenv("DEBUG", "false")
+    monkeypatch.delenv("GATEWAY_AUDIT_KEY", raising=False)
+    assert main([str(tmp_path / "gateway.jsonl")]) == 2
+    assert "DEBUG is off but GATEWAY_AUDIT_KEY" in capsys.readouterr().err
+
+
+def test_the_gateway_refuses_the_development_audit_key_with_debug_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEBUG", "false")
+    audit = Audit()
+    with taddons.context(audit) as tctx, pytest.raises(exceptions.OptionsError, match="GATEWAY_AUDIT_KEY"):
+        tctx.configure(audit, strangler_audit_log=str(tmp_path / "a.jsonl"))
+    with taddons.context(audit) as tctx:
+        tctx.configure(audit, strangler_audit_log=str(tmp_path / "a.jsonl"), strangler_audit_key="k" * 40)
+        assert audit.writer is not None
+        audit.done()
+
+
+def test_the_gateway_records_the_route_table_it_loaded_at_start_and_on_reload(tmp_path):
+    routes = tmp_path / "routes.yaml"
+    routes.write_bytes((REPO / "strangler_proxy" / "routes.yaml").read_bytes())
+    flags = write_flags_file(tmp_path / "flags.json")
+    log = tmp_path / "gateway.jsonl"
+    router, audit = Router(), Audit()
+    with taddons.context(router, audit) as tctx:
+        tctx.configure(router, strangler_routes=str(routes), strangler_flags_file=str(flags))
+        tctx.configure(audit, strangler_audit_log=str(log))
+        routes.write_bytes(routes.read_bytes() + b"# reviewed\n")
+        tctx.configure(router, strangler_routes=str(routes))  # a reload (the option names the same file)
+        audit.done()
+        router.done()
+    recorded = [line for line in lines_of(log) if line.get("event") == "routes.loaded"]
+    assert [line["routes_sha256"] for line in recorded][-1] == hashlib.sha256(routes.read_bytes()).hexdigest()
+    assert recorded[0]["routes_sha256"] != recorded[-1]["routes_sha256"]
+    assert recorded[0]["routes_file"] == str(routes)
+    assert recorded[0]["routes"] == len(router.table.routes)
+    assert verify_chain(log).ok
