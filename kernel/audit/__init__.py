@@ -11,6 +11,7 @@ result type and the same reasons on all three.
   elsewhere, Redis, the Auth service's table), written by a `Checkpointer` periodically.
 - `verify`: the walk, held against the head record and the checkpoints.
 - `files`: the JSON-lines file helpers the flags and the gateway share.
+- `legacy`: the unkeyed walk, for the Payment service's table until it moves to the keyed chain.
 
 What a verify catches: an edited, removed, reordered or unparseable entry (the chain); entries cut from
 the end (the head record, and any checkpoint past the new end); a log rewritten without the key (no
@@ -43,6 +44,7 @@ from .checkpoints import (
     RedisCheckpoints,
     open_checkpoints,
 )
+from .legacy import ChainWalk, walk_chain
 from .verify import MISSING, Verification, verify_chain
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "AuditConfigError",
     "AuditKey",
     "ChainHead",
+    "ChainWalk",
     "Checkpoint",
     "CheckpointStore",
     "CheckpointStoreError",
@@ -69,4 +72,5 @@ __all__ = [
     "open_checkpoints",
     "seal",
     "verify_chain",
+    "walk_chain",
 ]
