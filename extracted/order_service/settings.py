@@ -34,6 +34,8 @@ if PRODUCT_STOCK_OWNER not in ("monolith", "service"):
     raise ImproperlyConfigured(f"PRODUCT_STOCK_OWNER is 'monolith' or 'service', not {PRODUCT_STOCK_OWNER!r}")
 # The payment backend of new orders (participants/payments.py: choose_payment_adapter).
 ORDER_PAYMENT_ADAPTER = _env.get("ORDER_PAYMENT_ADAPTER", "monolith")
+# The Payment service (adapter `payment_service`, chosen per order by the flag route.payments.charge).
+PAYMENT_SERVICE_URL = _env.get("PAYMENT_SERVICE_URL", "http://127.0.0.1:8104")
 ORDER_PAYMENT_GATEWAYS = [
     g.strip() for g in _env.get("ORDER_PAYMENT_GATEWAYS", "cardinal,northpay").split(",")
 ]

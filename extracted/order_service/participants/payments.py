@@ -8,9 +8,8 @@ outcome into a reply message. Adapters register in `PAYMENT_ADAPTERS` by name:
 
 - `monolith` (payment_monolith.py): the monolith's payments app, through its internal endpoints
   `/internal/v1/payments/tokenize|authorize|capture|void|refund` (bearer INTERNAL_API_TOKEN).
-- the Payment service's adapter (added by the Payment service's stage in its own module, e.g.
-  `payment_service.py`, registered here under its name, and chosen per order by a flag in
-  `choose_payment_adapter`).
+- `payment_service` (payment_service.py): the Payment service's asynchronous charge API, chosen per order
+  by the flag `route.payments.charge` in `choose_payment_adapter`.
 
 THE CONTRACT every adapter keeps
 ================================
@@ -206,10 +205,15 @@ def payment_adapter(name: str) -> PaymentPort:
 def choose_payment_adapter(*, user_id: int) -> str:
     """Which backend pays a NEW order (stored on the order; never changed afterwards).
 
-    Today: settings.ORDER_PAYMENT_ADAPTER (default `monolith`). The Payment service's stage replaces
-    this with a per-user flag decision (e.g. route.payments.charge, sticky per user)."""
+    The Payment service (`payment_service`) when the flag `route.payments.charge` is on for this user
+    (sticky per user, so a percentage rollout moves whole customers), else settings.ORDER_PAYMENT_ADAPTER
+    (default `monolith`)."""
     from django.conf import settings
 
+    from .payment_service import NAME, payment_service_chosen
+
+    if payment_service_chosen(user_id):
+        return NAME
     return settings.ORDER_PAYMENT_ADAPTER
 
 
@@ -218,3 +222,7 @@ def _register_builtin() -> None:
         from .payment_monolith import MonolithPayments
 
         PAYMENT_ADAPTERS["monolith"] = MonolithPayments
+    if "payment_service" not in PAYMENT_ADAPTERS:
+        from .payment_service import PaymentServicePayments
+
+        PAYMENT_ADAPTERS["payment_service"] = PaymentServicePayments

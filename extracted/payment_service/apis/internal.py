@@ -1,7 +1,8 @@
 """/internal/v1 (bearer INTERNAL_API_TOKEN): the asynchronous charge API the Order service's saga uses.
 
     POST /internal/v1/cards                     a card -> {card_id, ...}: tokenized now, the number dropped
-    POST /internal/v1/payments                  Idempotency-Key; a charge -> 202 {id, status, status_url}
+    POST /internal/v1/payments                  Idempotency-Key (or `idempotency_key` in the body); a charge
+                                                -> 202 {id, status, status_url}
     GET  /internal/v1/payments/<id>             the status document (also what events carry)
     GET  /internal/v1/payments?order_number=N   the order's payments, newest first
     POST /internal/v1/payments/<id>/capture     -> 202: capture the authorization (idempotent)
@@ -30,7 +31,15 @@ from ..services.cards import card_register
 from ..services.charges import ChargeRequest, payment_create
 from ..services.compensation import payment_cancel_request, payment_capture_request
 from ..services.refunds import payment_refund
-from .v1 import RefundOut, idempotency_key_from
+from .v1 import IDEMPOTENCY_KEY, RefundOut, idempotency_key_from
+
+
+def _key(request, data: dict) -> str:
+    """The Idempotency-Key header, or the body's `idempotency_key` (callers whose HTTP client sends JSON
+    only, such as the Order service's participant calls)."""
+    if request.headers.get("Idempotency-Key") or not data.get("idempotency_key"):
+        return idempotency_key_from(request)
+    return data["idempotency_key"]
 
 
 class CardInput(StrictSerializer):
@@ -53,6 +62,7 @@ class BillingInput(StrictSerializer):
 
 
 class ChargeInput(StrictSerializer):
+    idempotency_key = serializers.RegexField(IDEMPOTENCY_KEY, required=False)
     order_number = serializers.RegexField(r"^[A-Za-z0-9-]{1,20}$")
     user_id = serializers.IntegerField(min_value=1)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
@@ -73,6 +83,7 @@ class ChargeInput(StrictSerializer):
 
 
 class RefundInput(StrictSerializer):
+    idempotency_key = serializers.RegexField(IDEMPOTENCY_KEY, required=False)
     amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
@@ -154,8 +165,8 @@ class PaymentsApi(InternalAPIView):
         return Response({"results": [status_document(p) for p in payments]})
 
     def post(self, request):
-        key = idempotency_key_from(request)
         data = validated(ChargeInput, request)
+        key = _key(request, data)
         billing = data.get("billing") or {}
         card = data.get("card")
         payment, created = payment_create(
@@ -206,8 +217,8 @@ class PaymentCancelApi(InternalAPIView):
 
 class PaymentRefundsApi(InternalAPIView):
     def post(self, request, payment_id: int):
-        key = idempotency_key_from(request)
         data = validated(RefundInput, request)
+        key = _key(request, data)
         _payment_or_404(payment_id)
         outcome = payment_refund(
             payment_id=payment_id,
