@@ -204,11 +204,25 @@ class ReencryptCheckpoint(models.Model):
 
 
 class AuditHead(models.Model):
-    """The chain's head: entry count and last hash, locked by every append."""
+    """The chain's head: entry count and last hash, signed with PAYMENT_AUDIT_KEY; locked by every append."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     entries = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64, blank=True, default="")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of the chain when PAYMENT_AUDIT_CHECKPOINTS is `table` (append-only)."""
+
+    chain = models.CharField(max_length=200)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    at = models.CharField(max_length=40)
+    sig = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["chain", "seq"], name="payment_audit_checkpoint_seq")]
 
 
 class AuditEntry(models.Model):

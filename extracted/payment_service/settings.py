@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_int, service_settings
+from kernel.audit import AuditConfigError, AuditKey
 from kernel.crypto import KeyMaterialError, parse_encryption_key
 
 globals().update(
@@ -101,10 +102,22 @@ try:
 except KeyMaterialError as exc:
     raise ImproperlyConfigured(f"PAYMENT_KEY_ENCRYPTION_KEY: {exc}") from None
 
+# --- the audit trail (audit.py): HMAC-SHA256 chain (kernel.audit), signed checkpoints in another store ---
+DEV_PAYMENT_AUDIT_KEY = "dev-only-payment-audit-key-not-for-production"  # DEV-ONLY
+PAYMENT_AUDIT_KEY = _env.get("PAYMENT_AUDIT_KEY", DEV_PAYMENT_AUDIT_KEY)
+# `table` (payment_service_auditcheckpoint, the append's transaction), a file path, or a redis:// URL.
+PAYMENT_AUDIT_CHECKPOINTS = _env.get("PAYMENT_AUDIT_CHECKPOINTS", "table")
+PAYMENT_AUDIT_CHECKPOINT_SECONDS = float(_env.get("PAYMENT_AUDIT_CHECKPOINT_SECONDS", "10"))
+try:
+    AuditKey(PAYMENT_AUDIT_KEY)
+except AuditConfigError as exc:
+    raise ImproperlyConfigured(f"PAYMENT_AUDIT_KEY: {exc}") from None
+
 if not DEBUG:  # noqa: F821 (from service_settings)
     _insecure = [
         name
         for name, value, dev in (
+            ("PAYMENT_AUDIT_KEY", PAYMENT_AUDIT_KEY, DEV_PAYMENT_AUDIT_KEY),
             ("PAYMENT_KEY_ENCRYPTION_KEY", PAYMENT_KEY_ENCRYPTION_KEY, DEV_KEY_ENCRYPTION_KEY),
             ("PAYMENT_API_KEY", PAYMENT_API_KEY, DEV_PAYMENT_API_KEY),
             ("PAYMENT_WEBHOOK_SECRET", PAYMENT_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET),

@@ -1,8 +1,8 @@
 """The hash-chained audit log, once, for every log of the project: the flags (one file, `flags/audit.py`),
-the gateway (rotated per-worker files, `strangler_proxy/audit.py`) and the Auth service (a table,
-`extracted/auth_service/audit.py`). Each keeps its own storage and chain; all of them seal entries,
-keep a signed head, write signed checkpoints and verify with this package, so `verify` gives the same
-result type and the same reasons on all three.
+the gateway (rotated per-worker files, `strangler_proxy/audit.py`), the Auth service (a table,
+`extracted/auth_service/audit.py`) and the Payment service (a table, through `chassis/audit_table.py`).
+Each keeps its own storage and chain; all of them seal entries, keep a signed head, write signed
+checkpoints and verify with this package, so `verify` gives the same result type and the same reasons.
 
 - `chain`: entries keyed with HMAC-SHA256 (one key per log, from its own environment variable; the
   development default refused with DEBUG off), `seq`/`prev_hash`/`hash`, and the link entry that
@@ -11,7 +11,6 @@ result type and the same reasons on all three.
   elsewhere, Redis, the Auth service's table), written by a `Checkpointer` periodically.
 - `verify`: the walk, held against the head record and the checkpoints.
 - `files`: the JSON-lines file helpers the flags and the gateway share.
-- `legacy`: the unkeyed walk, for the Payment service's table until it moves to the keyed chain.
 
 What a verify catches: an edited, removed, reordered or unparseable entry (the chain); entries cut from
 the end (the head record, and any checkpoint past the new end); a log rewritten without the key (no
@@ -44,7 +43,6 @@ from .checkpoints import (
     RedisCheckpoints,
     open_checkpoints,
 )
-from .legacy import ChainWalk, walk_chain
 from .verify import MISSING, Verification, verify_chain
 
 __all__ = [
@@ -55,7 +53,6 @@ __all__ = [
     "AuditConfigError",
     "AuditKey",
     "ChainHead",
-    "ChainWalk",
     "Checkpoint",
     "CheckpointStore",
     "CheckpointStoreError",
@@ -72,5 +69,4 @@ __all__ = [
     "open_checkpoints",
     "seal",
     "verify_chain",
-    "walk_chain",
 ]

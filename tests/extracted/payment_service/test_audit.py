@@ -1,4 +1,5 @@
-"""The payment audit trail: every state change chained; an edited, removed or cut entry is found."""
+"""The payment audit trail on the kernel's keyed chain: every state change chained; an edited, removed or
+cut entry, a trail rewritten without the key and a forged checkpoint are found."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_a_removed_or_cut_entry_is_found(trail):
     _unguarded("DELETE FROM payment_service_auditentry WHERE seq = %s", [4])
     result = audit_verify()
     assert not result.ok
-    assert "head" in result.reason
+    assert "cut" in result.reason
 
 
 def test_the_database_refuses_updates_of_the_trail(trail):
@@ -62,3 +63,35 @@ def test_the_database_refuses_updates_of_the_trail(trail):
 
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEntry.objects.filter(seq=1).update(actor="someone else")
+
+
+def test_a_trail_rewritten_without_the_key_is_found(trail):
+    from extracted.payment_service.audit import entry_document
+    from kernel.audit import GENESIS, AuditKey, seal
+    from kernel.audit.chain import ChainHead
+
+    forger = AuditKey("not-the-payment-audit-key-but-long-enough")
+    head = ChainHead(0, GENESIS)
+    for row in AuditEntry.objects.order_by("seq"):
+        document = entry_document(row)
+        document["data"] = {**document["data"], "forged": True}
+        head = seal(forger, document, head)
+        _unguarded(
+            "UPDATE payment_service_auditentry SET data = %s, prev_hash = %s, hash = %s WHERE seq = %s",
+            [json.dumps(document["data"]), document["prev_hash"], document["hash"], row.seq],
+        )
+    result = audit_verify()
+    assert not result.ok
+    assert result.bad_line == 1
+
+
+def test_a_forged_checkpoint_is_found(trail):
+    from extracted.payment_service.models import AuditCheckpoint
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE payment_service_auditcheckpoint DISABLE TRIGGER USER")
+        AuditCheckpoint.objects.update(sig="0" * 64)
+        cursor.execute("ALTER TABLE payment_service_auditcheckpoint ENABLE TRIGGER USER")
+    result = audit_verify()
+    assert not result.ok
+    assert "checkpoint" in result.reason
