@@ -12,6 +12,7 @@ TEST_AUTH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/auth
 TEST_CHASSIS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chassis
 TEST_ORDER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/order
 TEST_PAYMENT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/payment
+TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 
 # First interpreter >= 3.12 found on PATH or under pyenv.
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
@@ -58,7 +59,7 @@ fmt: install
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	PRODUCT_DATABASE_URL=$(TEST_PRODUCT_DATABASE_URL) AUTH_DATABASE_URL=$(TEST_AUTH_DATABASE_URL) \
 	CHASSIS_DATABASE_URL=$(TEST_CHASSIS_DATABASE_URL) ORDER_DATABASE_URL=$(TEST_ORDER_DATABASE_URL) \
-	PAYMENT_DATABASE_URL=$(TEST_PAYMENT_DATABASE_URL)
+	PAYMENT_DATABASE_URL=$(TEST_PAYMENT_DATABASE_URL) CONTROL_DATABASE_URL=$(TEST_CONTROL_DATABASE_URL)
 test: install unleash-install browser-install
 	@failed=""; \
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed main"; \

@@ -70,8 +70,11 @@ class AuditLog:
             raise FlagsError("invalid_configuration", str(exc)) from None
         return cls(config.audit_path, key=key, checkpoints=store)
 
-    def append(self, *, who: str, flag: str, action: str, before: Any, after: Any) -> dict[str, Any]:
-        """Append one entry under the lock and return it (with its seq and hash)."""
+    def append(
+        self, *, who: str, flag: str, action: str, before: Any, after: Any, note: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Append one entry under the lock and return it (with its seq and hash). `note` (only when given):
+        why, e.g. a forced raise's reason and failed gates, or the rollout judge's evidence."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as log:
             fcntl.flock(log, fcntl.LOCK_EX)
@@ -98,6 +101,8 @@ class AuditLog:
                     "before": before,
                     "after": after,
                 }
+                if note:
+                    entry["note"] = note
                 head = seal(self.key, entry, head)
                 lines.append(canonical(entry) + b"\n")
                 log.seek(0, os.SEEK_END)

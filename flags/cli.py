@@ -39,11 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--actor", default=None, help="who the audit log names (default: $USER@host)")
         return p
 
+    def gated(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--force", action="store_true", help="raise even if evidence gates fail (needs --reason; audited)"
+        )
+        p.add_argument("--reason", default=None, help="why the gates are overridden (with --force)")
+        return p
+
     command("list", "list every flag and what it does now")
     command("show", "show one flag in full").add_argument("name")
-    command("on", "switch a flag on (its strategies decide who gets it)", changes=True).add_argument("name")
+    gated(command("on", "switch a flag on (its strategies decide who gets it)", changes=True)).add_argument(
+        "name"
+    )
     command("off", "switch a flag off: everyone gets the legacy path", changes=True).add_argument("name")
-    rollout = command("rollout", "turn a flag on for PCT%% of users, sticky per user", changes=True)
+    rollout = gated(command("rollout", "turn a flag on for PCT%% of users, sticky per user", changes=True))
     rollout.add_argument("name")
     rollout.add_argument("percentage", metavar="PCT", help="whole number from 0 to 100")
     rollout.add_argument(
@@ -55,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     command("kill", "switch every route.* flag off at once (all traffic back to the monolith)", changes=True)
     export = command("export", "print or save all flags in Unleash's client features format")
     export.add_argument("--output", "-o", type=Path, default=None, help="write to this file (atomically)")
-    command("import", "add or replace flags from an Unleash features file", changes=True).add_argument(
+    gated(command("import", "add or replace flags from an Unleash features file", changes=True)).add_argument(
         "file", type=Path
     )
     audit = command("audit", "show the latest audit entries, or verify the hash chain")
@@ -131,7 +140,15 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str] | None = N
                 console,
                 out,
                 as_json,
-                flag_toggle(store, audit, name=opts["name"], enabled=enabled, actor=actor),
+                flag_toggle(
+                    store,
+                    audit,
+                    name=opts["name"],
+                    enabled=enabled,
+                    actor=actor,
+                    force=bool(opts.get("force")),
+                    reason=opts.get("reason"),
+                ),
             )
         case "rollout":
             result = flag_rollout(
@@ -141,6 +158,8 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str] | None = N
                 percentage=opts["percentage"],
                 stickiness=opts.get("stickiness"),
                 actor=actor,
+                force=bool(opts.get("force")),
+                reason=opts.get("reason"),
             )
             _render_change(console, out, as_json, result)
         case "kill":
@@ -156,7 +175,15 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str] | None = N
             else:
                 console.print(f"exported {len(exported.document['features'])} flags to {exported.output}")
         case "import":
-            _render_change(console, out, as_json, flags_import(store, audit, path=opts["file"], actor=actor))
+            imported = flags_import(
+                store,
+                audit,
+                path=opts["file"],
+                actor=actor,
+                force=bool(opts.get("force")),
+                reason=opts.get("reason"),
+            )
+            _render_change(console, out, as_json, imported)
         case _:
             raise FlagsError("unknown_command", f"unknown flags command {command!r}")
     return 0
@@ -183,6 +210,10 @@ def _render_change(console: Console, out: IO[str], as_json: bool, result: Change
         after = change.after.summary() if change.changed else f"{change.after.summary()} (unchanged)"
         table.add_row(change.name, before, after)
     console.print(table)
+    for entry in result.audit_entries:
+        note = entry.get("note") or {}
+        if note.get("forced"):
+            console.print(f"FORCED over failed gates ({'; '.join(note['failed_gates'])}): {note['reason']}")
     if result.audit_entries:
         console.print(
             f"audited: {len(result.audit_entries)} entr{'y' if len(result.audit_entries) == 1 else 'ies'}"

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "strangler_proxy",  # the `gateway` management command (the gateway itself needs no Django)
     "migrations_data",  # `manage.py sync ...`: backfill, outbox follow, verify
     "shadow",  # the shadow comparator: its results live in the `shadow` database, `manage.py shadow ...`
+    "control",  # guarded rollouts, evidence gates, traffic replay: its own `control` database
 ]
 
 MIDDLEWARE = [
@@ -178,9 +179,19 @@ DATABASES["shadow"] = dj_database_url.parse(
     os.environ.get("SHADOW_DATABASE_URL", f"sqlite:///{VAR_DIR / 'shadow.sqlite3'}"),
     conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
 )
-DATABASE_ROUTERS = ["shadow.routers.ShadowRouter"]
+DATABASE_ROUTERS = ["shadow.routers.ShadowRouter", "control.routers.ControlRouter"]
 SHADOW_RULES = os.environ.get("SHADOW_RULES") or str(BASE_DIR / "shadow" / "rules.yaml")
 # --- end shadow comparator ---
+
+# --- control (rollouts, gates, replay): its own database (alias `control`; control.routers) ---
+# It outlives the monolith: nothing of it is in the monolith's tables. `manage.py migrate --database control`.
+if "CONTROL_DATABASE_URL" not in os.environ:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES["control"] = dj_database_url.parse(
+    os.environ.get("CONTROL_DATABASE_URL", f"sqlite:///{VAR_DIR / 'control.sqlite3'}"),
+    conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+)
+# --- end control ---
 
 # --- outbox relay (`manage.py sync products follow`): the broker it publishes to ---
 # Unset: kombu's filesystem transport under var/broker (embedded profile, the services read the same

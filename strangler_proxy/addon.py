@@ -6,7 +6,8 @@ Order matters (each hook runs addon by addon in this order):
   is looked up or forwarded;
 - EdgeIdentity strips client X-Strangler-* headers before anything reads them and says who the user is;
   JwtAuth verifies a Bearer JWT locally (a bad one: 401 from the gateway) and makes it the identity;
-- RateLimit may answer 429; Router picks the upstream; IdentityHeader swaps a JWT for the signed
+- RateLimit may answer 429; Router picks the upstream; TesterOverride sends a staff tester holding a
+  signed override to the route's target; IdentityHeader swaps a JWT for the signed
   X-Strangler-Identity on requests routed to the monolith; LoginStickiness re-buckets an anonymous login
   by the username in its body; Shadow snapshots shadow routes' requests and mirrors them in the background
   (publishing the shadow pairs once legacy has answered); Forwarder calls the upstream (pooled
@@ -36,6 +37,7 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.jwt_auth", "JwtAuth"),
     ("strangler_proxy.ratelimit", "RateLimit"),
     ("strangler_proxy.routing", "Router"),
+    ("strangler_proxy.override", "TesterOverride"),
     ("strangler_proxy.jwt_auth", "IdentityHeader"),
     ("strangler_proxy.jwt_auth", "LoginStickiness"),
     ("strangler_proxy.shadow_capture", "Shadow"),

@@ -43,10 +43,24 @@ def view(state: FlagState | None) -> dict[str, Any] | None:
     return state.audit_view() if state else None
 
 
-def audit_changes(audit: AuditLog, actor: str, action: str, changes: list[Change]) -> list[dict[str, Any]]:
-    """One audit entry per flag that really changed."""
+def audit_changes(
+    audit: AuditLog,
+    actor: str,
+    action: str,
+    changes: list[Change],
+    notes: dict[str, dict[str, Any] | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One audit entry per flag that really changed (`notes`: an optional note per flag name)."""
+    notes = notes or {}
     return [
-        audit.append(who=actor, flag=c.name, action=action, before=view(c.before), after=view(c.after))
+        audit.append(
+            who=actor,
+            flag=c.name,
+            action=action,
+            before=view(c.before),
+            after=view(c.after),
+            note=notes.get(c.name),
+        )
         for c in changes
         if c.changed
     ]

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from .checkpoint import verify_record
 from .errors import SyncError
 from .progress import progress_tracker
 from .report import backfill_table, console_for, verify_table, write_json
@@ -67,11 +68,17 @@ def follow_action(options: dict[str, Any], command, run: Callable[[threading.Eve
     return EXIT_OK
 
 
-def verify_action(options: dict[str, Any], command, run: Callable[..., Any]) -> int:
+def verify_action(
+    options: dict[str, Any], command, run: Callable[..., Any], *, entity: str | None = None
+) -> int:
     """`run(repair=, range_size=, jobs=)` returns the verify report; exit 0 when nothing differs (or
-    everything was repaired)."""
+    everything was repaired). With `entity`, the outcome is recorded (checkpoint.verify_record)."""
     require_positive(options, "range_size", "jobs")
     report = run(repair=options["repair"], range_size=options["range_size"], jobs=options["jobs"])
+    if entity is not None:
+        repaired = report.repaired is not None and report.repaired["remaining"] == 0
+        clean = report.differences == 0 or repaired
+        verify_record(entity=entity, differences=report.differences, clean=clean)
     if options["format"] == "json":
         write_json(command.stdout, report.as_dict())
     else:

@@ -40,3 +40,25 @@ def checkpoint_advance(*, name: str, last_id: int, rows_done: int) -> None:
 
 def checkpoint_finish(*, name: str) -> None:
     SyncCheckpoint.objects.filter(name=name).update(finished_at=timezone.now(), updated_at=timezone.now())
+
+
+def verify_record(*, entity: str, differences: int, clean: bool) -> None:
+    """Remember a verify's outcome: `<entity>.verify` (the last one) and, when nothing differed (or all was
+    repaired), `<entity>.verify.clean`. The evidence gates (control/gates) read the last clean one."""
+    now = timezone.now()
+    names = [f"{entity}.verify"] + ([f"{entity}.verify.clean"] if clean else [])
+    for name in names:
+        SyncCheckpoint.objects.update_or_create(
+            name=name,
+            defaults={
+                "position": {"differences": differences, "clean": clean},
+                "rows_done": differences,
+                "finished_at": now,
+            },
+        )
+
+
+def verify_last_clean(entity: str):
+    """When the last clean verify of `entity` finished (None: never)."""
+    row = SyncCheckpoint.objects.filter(name=f"{entity}.verify.clean").only("finished_at").first()
+    return row.finished_at if row else None

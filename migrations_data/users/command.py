@@ -56,4 +56,5 @@ def users_verify(options: dict[str, Any], command) -> int:
         options,
         command,
         lambda **verify: verify_users(client=auth_client(), **verify),
+        entity="users",
     )

@@ -75,6 +75,7 @@ def products_verify(options: dict[str, Any], command) -> int:
         options,
         command,
         lambda **verify: verify_products(client=InternalApiClient.from_settings(), **verify),
+        entity="products",
     )
 
 

@@ -1,0 +1,61 @@
+"""What the control app needs of the gateway's route table: each route's id, flag, upstreams and mode.
+
+Read from routes.yaml itself (ROUTES_FILE), never through the gateway's code: the gateway validates the
+table when it starts; here a route id is only checked to exist."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from control.errors import ControlError
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_ROUTES_FILE = REPO_DIR / "strangler_proxy" / "routes.yaml"
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    id: str
+    flag: str | None
+    legacy: str | None
+    target: str | None
+    mode: str
+
+    @property
+    def can_roll_out(self) -> bool:
+        """A flag moves its traffic from a legacy upstream to a target one (mode `route`)."""
+        return bool(self.flag and self.legacy and self.target and self.mode == "route")
+
+
+def routes_path() -> Path:
+    return Path(os.environ.get("ROUTES_FILE") or DEFAULT_ROUTES_FILE)
+
+
+def load_route_infos(path: Path | None = None) -> dict[str, RouteInfo]:
+    path = path or routes_path()
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ControlError("routes_unreadable", f"cannot read the route table {path}: {exc}") from None
+    defaults = document.get("defaults") or {}
+    routes: dict[str, RouteInfo] = {}
+    for entry in document.get("routes") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            continue
+        legacy = entry["legacy"] if "legacy" in entry else defaults.get("legacy")
+        routes[entry["id"]] = RouteInfo(
+            id=entry["id"],
+            flag=entry.get("flag"),
+            legacy=legacy,
+            target=entry.get("target"),
+            mode=entry.get("mode") or "route",
+        )
+    return routes
+
+
+def route_of_flag(flag: str, routes: dict[str, RouteInfo]) -> RouteInfo | None:
+    return next((r for r in routes.values() if r.flag == flag), None)
