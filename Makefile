@@ -18,7 +18,7 @@ TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install
+.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller
 
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
@@ -31,6 +31,9 @@ help:
 	@echo "make bench-shadow            client latency with shadow mode on/off, comparator pairs/s (installs wrk)"
 	@echo "make bench-backfill          sync products backfill rows/s vs PostgreSQL COPY of the same rows (goal >= 0.3)"
 	@echo "make bench-verify            sync products verify over 1M products (goal < 30 s), drill-down and repair"
+	@echo "make bench-rollback          rollout controller: rollback seconds (flags file, Unleash), false-rollback rate"
+	@echo "make drill-rollback          the full rollout drills (50 req/s canary) against real processes"
+	@echo "make rollout-controller      run the rollout controller (manage.py rollout run) in the foreground"
 	@echo "make gateway                 run the strangler gateway on :8080 in front of the monolith on :8000 (GATEWAY_ARGS=...)"
 	@echo "make unleash-server          run a real Unleash 8 server on :4242 (npm, installed once into .cache/unleash)"
 
@@ -121,6 +124,21 @@ bench-shadow: install
 		DEBIAN_FRONTEND=noninteractive $(APT_SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	DATABASE_URL=$${BENCH_SHADOW_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_shadow} \
 		$(PY) -m bench.shadow $(BENCH_ARGS)
+
+# The rollout controller: rollback time (5xx drill at 25%, ~50 req/s of canary traffic, median of runs; with a
+# real Unleash server too) and the false-rollback rate of healthy rollouts (BENCH_ARGS="--runs 3 ...").
+bench-rollback: install unleash-install
+	DATABASE_URL=$${BENCH_ROLLBACK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
+		$(PY) -m bench.rollback --unleash $(BENCH_ARGS)
+
+# The full rollout drills of tests/e2e/test_rollout_controller.py at the issue's size (make test runs them small).
+drill-rollback: install
+	DATABASE_URL=$${BENCH_ROLLBACK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
+	ROLLOUT_DRILL_RATE=200 $(VENV)/bin/pytest -q tests/e2e/test_rollout_controller.py $(PYTEST_ARGS)
+
+rollout-controller: install
+	$(PY) manage.py migrate --database control --noinput
+	$(PY) manage.py rollout run
 
 # The strangler gateway in front of `make monolith` (routes: strangler_proxy/routes.yaml; flags: var/flags.json).
 gateway: install

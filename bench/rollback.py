@@ -1,0 +1,108 @@
+"""`make bench-rollback` / `make drill-rollback`: how fast the rollout controller rolls a regression back,
+and how often it rolls a healthy candidate back.
+
+- rollback_seconds_median: the 5xx drill with the flags file, `--runs` times: a route at 25% with about
+  `--canary-rate` requests/s of canary traffic (4x that in all), then 5% of the candidate's answers become
+  5xx; measured from the regression's start to the last request the gateway sent to the candidate.
+- rollback_seconds_median_unleash: the same against a real Unleash server (`--unleash`, needs the server
+  `make unleash-install` provides; null when not run).
+- false_rollback_rate: healthy rollouts (1,5,25,50,100) through the real judge, policy and alpha split
+  with a simulated gateway (bench/../control/rollout/simulation.py), `--healthy-runs` seeded runs; the same
+  under a harsher model (target worse by up to half the allowances) as false_rollback_rate_within_allowance.
+Ends with one JSON line, also written to var/bench/rollback.json."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.report import REPO_ROOT, elapsed_since, emit_json_line, median, run_facts
+from bench.rollout_drill import ROUTE, Traffic, running_drill
+from control.rollout.simulation import false_rollback_rate
+
+
+def one_rollback(drill, traffic: Traffic, seed: int) -> float:
+    drill.reset()
+    drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "300s")
+    drill.start_controller()
+    drill.wait_for(
+        lambda s: s["owner"] and ("flag_write", 25) in [(e["kind"], e["percentage"]) for e in s["events"]],
+        timeout=60,
+        what="the 25% step",
+    )
+    time.sleep(4)  # the step's window is open and has data
+    began = time.time()
+    drill.target.knobs(error_rate=0.05, seed=seed)
+    drill.wait_for(lambda s: s["state"] != "running", timeout=120, what="the rollback")
+    time.sleep(3)
+    sent = [e.started for e in traffic.since(began) if e.upstream == "product"]
+    return (max(sent) if sent else began) - began
+
+
+def drill_runs(runs: int, canary_rate: float, console: Console, tmp: Path, extra_env=None) -> list[float]:
+    seconds = []
+    with running_drill(tmp, extra_env=extra_env) as drill:
+        traffic = Traffic(drill.gateway.url, canary_rate * 4, clients=12).start()
+        try:
+            for run in range(runs):
+                value = one_rollback(drill, traffic, seed=100 + run)
+                seconds.append(round(value, 3))
+                console.print(f"run {run + 1}/{runs}: rolled back {value:.2f} s after the regression began")
+        finally:
+            traffic.stop()
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rollback", description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--canary-rate", type=float, default=50.0)
+    parser.add_argument("--healthy-runs", type=int, default=2000)
+    parser.add_argument(
+        "--unleash", action="store_true", help="also run the drill against a real Unleash server"
+    )
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-rollback-") as tmp:
+        seconds = drill_runs(args.runs, args.canary_rate, console, Path(tmp) / "file")
+        unleash = None
+        if args.unleash:
+            from tests.flags.unleash_fixtures import start_unleash_server
+
+            server = start_unleash_server(Path(tmp) / "unleash.log")
+            try:
+                unleash = drill_runs(
+                    args.runs, args.canary_rate, console, Path(tmp) / "unleash", server.env()
+                )
+            finally:
+                server.stop()
+    rate, rollbacks = false_rollback_rate(args.healthy_runs, seed=20261207, rate=100, step_time=10)
+    harsh, _ = false_rollback_rate(
+        args.healthy_runs, seed=20261208, rate=100, step_time=10, within_allowance=True
+    )
+    report = {
+        "bench": "rollback",
+        "rollback_seconds_median": median(seconds),
+        "rollback_seconds": seconds,
+        "rollback_seconds_median_unleash": median(unleash) if unleash else None,
+        "rollback_seconds_unleash": unleash,
+        "canary_requests_per_s": args.canary_rate,
+        "false_rollback_rate": rate,
+        "false_rollbacks": rollbacks,
+        "healthy_runs": args.healthy_runs,
+        "false_rollback_rate_within_allowance": harsh,
+        "goal": {"rollback_seconds": 10, "false_rollback_rate": 0.01},
+        **run_facts(),
+        **elapsed_since(started),
+    }
+    emit_json_line(report, REPO_ROOT / "var" / "bench" / "rollback.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,308 @@
+"""Rollout drills against real processes: two toy upstreams (legacy and a candidate whose error rate and
+latency change while it runs: bench/toy_upstream.py), the real gateway (mitmdump + the addons, Prometheus
+port on), the flags file (or a real Unleash server), a throwaway control database, the real
+`manage.py rollout` commands and controller process, and client traffic with one token per user (so the
+sticky rollout splits users). Used by tests/e2e/test_rollout_controller.py and `make bench-rollback`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from legacy_monolith.demo.processes import free_port, stop_process_group
+from legacy_monolith.demo.services import throwaway_database
+from strangler_proxy.launch import DEFAULT_ROUTES
+from tests.strangler_proxy.conftest import GatewayProcess, start_gateway, write_flags_file
+
+REPO = Path(__file__).resolve().parents[1]
+ROUTE, FLAG = "catalog.read", "route.catalog.read"
+DRILL_POLICY = """
+defaults:
+  min_requests: {min_requests}
+  settle: {settle}
+"""
+
+
+@dataclass
+class Toy:
+    name: str
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def knobs(self, **values: float) -> dict:
+        return requests.put(f"{self.url}/_knobs", json=values, timeout=5).json()
+
+
+def start_toy(name: str, log: Path) -> Toy:
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.toy_upstream", "--port", str(port), "--name", name],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    toy = Toy(name, port, process)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{toy.url}/_knobs", timeout=1).ok:
+                return toy
+        time.sleep(0.05)
+    raise RuntimeError(f"toy upstream {name} did not start")
+
+
+@dataclass
+class Exchange:
+    started: float
+    upstream: str
+    status: int
+
+
+@dataclass
+class Traffic:
+    """`clients` threads, each cycling through its users, together about `rate` requests per second."""
+
+    base_url: str
+    rate: float
+    users: int = 400
+    clients: int = 8
+    exchanges: list[Exchange] = field(default_factory=list)
+    errors: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> Traffic:
+        for n in range(self.clients):
+            thread = threading.Thread(target=self._loop, args=(n,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _loop(self, n: int) -> None:
+        session = requests.Session()
+        users = list(range(n + 1, self.users + 1, self.clients))
+        period = self.clients / self.rate
+        next_at = time.monotonic() + n * period / self.clients
+        i = 0
+        while not self._stop.is_set():
+            user = users[i % len(users)]
+            i += 1
+            started = time.time()
+            try:
+                answer = session.get(
+                    f"{self.base_url}/api/v1/catalog/products/{1 + user % 20}",
+                    headers={"Authorization": f"Token user-{user}"},
+                    timeout=10,
+                )
+                exchange = Exchange(
+                    started, answer.headers.get("X-Strangler-Upstream", "?"), answer.status_code
+                )
+                with self._lock:
+                    self.exchanges.append(exchange)
+            except requests.RequestException:
+                with self._lock:
+                    self.errors += 1
+            next_at += period
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def since(self, moment: float) -> list[Exchange]:
+        with self._lock:
+            return [e for e in self.exchanges if e.started >= moment]
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+
+@dataclass
+class Drill:
+    tmp: Path
+    env: dict[str, str]
+    legacy: Toy
+    target: Toy
+    gateway: GatewayProcess
+    controllers: list[subprocess.Popen] = field(default_factory=list)
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
+        return done
+
+    def start_controller(self, *, interval: float = 0.2, lease: float = 2.0) -> subprocess.Popen:
+        log = open(self.tmp / f"controller-{len(self.controllers)}.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "rollout",
+                "run",
+                "--interval",
+                str(interval),
+                "--lease",
+                str(lease),
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.controllers.append(process)
+        return process
+
+    def kill_controller(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def status(self) -> dict:
+        """The route's latest rollout as `rollout status --json` shows it, read straight from the control
+        database (a manage.py process per poll would cost more CPU than the drill itself)."""
+        import psycopg2
+        import psycopg2.extras
+
+        with (
+            psycopg2.connect(self.env["CONTROL_DATABASE_URL"]) as conn,
+            conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur,
+        ):
+            cur.execute(
+                "SELECT * FROM control_rollout WHERE route = %s ORDER BY created_at DESC, id DESC LIMIT 1",
+                [ROUTE],
+            )
+            row = cur.fetchone()
+            if row is None:
+                return {}
+            cur.execute(
+                "SELECT kind, action, percentage, summary FROM control_rolloutevent WHERE rollout_id = %s "
+                "ORDER BY at, id",
+                [row["id"]],
+            )
+            events = [dict(e) for e in cur.fetchall()]
+        conn.close()
+        return {**row, "percentage": row["steps"][row["step_index"]], "events": events}
+
+    def wait_for(self, predicate, *, timeout: float, every: float = 0.2, what: str = "") -> dict:
+        deadline = time.monotonic() + timeout
+        status: dict = {}
+        while time.monotonic() < deadline:
+            status = self.status()
+            if predicate(status):
+                return status
+            time.sleep(every)
+        raise AssertionError(f"timed out waiting for {what}: {json.dumps(status, default=str)[:2000]}")
+
+    def flag_percentage(self) -> int:
+        document = json.loads(Path(self.env["FLAGS_FILE"]).read_text())
+        feature = next(f for f in document["features"] if f["name"] == FLAG)
+        if not feature["enabled"]:
+            return 0
+        rollout = next((s for s in feature["strategies"] if s["name"] == "flexibleRollout"), None)
+        return int(rollout["parameters"]["rollout"]) if rollout else 100
+
+    def flags_off(self) -> None:
+        self.manage("flags", "off", FLAG, "--actor", "drill-operator")
+
+    def reset(self) -> None:
+        """Between scenarios: no running rollout, open rollbacks closed, flag off, healthy candidate."""
+        for process in self.controllers:
+            stop_process_group(process, 5)
+        self.controllers.clear()
+        status = self.status()
+        if status.get("state") in ("running", "paused"):
+            self.manage("rollout", "abort", ROUTE, "--reason", "drill reset")
+        if status.get("state") == "rolled_back" and not status.get("closed_at"):
+            self.manage("rollout", "close", ROUTE, "--reason", "drill reset")
+        self.flags_off()
+        self.target.knobs(error_rate=0, latency_ms=0, jitter_ms=0)
+
+    def stop(self) -> None:
+        for process in self.controllers:
+            stop_process_group(process, 5)
+        self.gateway.stop()
+        for toy in (self.legacy, self.target):
+            stop_process_group(toy.process, 5)
+
+
+@contextlib.contextmanager
+def running_drill(
+    tmp: Path, *, min_requests: int = 20, settle: str = "1s", extra_env: Mapping[str, str] | None = None
+) -> Iterator[Drill]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    with throwaway_database("control_drill") as control_url:
+        flags_file = write_flags_file(tmp / "flags.json")
+        policy = tmp / "policy.yaml"
+        policy.write_text(DRILL_POLICY.format(min_requests=min_requests, settle=settle))
+        legacy = start_toy("legacy", tmp / "legacy.log")
+        target = start_toy("product", tmp / "product.log")
+        metrics_port = free_port()
+        env = {
+            **os.environ,
+            "CONTROL_DATABASE_URL": control_url,
+            "FLAGS_FILE": str(flags_file),
+            "FLAGS_AUDIT_LOG": str(tmp / "flags-audit.log"),
+            "ROLLOUT_POLICY_FILE": str(policy),
+            "GATEWAY_METRICS_URLS": f"http://127.0.0.1:{metrics_port}/metrics",
+            "MONOLITH_URL": legacy.url,
+            "PRODUCT_SERVICE_URL": target.url,
+            "STRANGLER_VAR_DIR": str(tmp),
+            "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        if "UNLEASH_URL" in env:  # the server needs the flags before the gateway checks its routes
+            subprocess.run(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "flags",
+                    "import",
+                    str(REPO / "flags" / "bootstrap" / "features.json"),
+                ],
+                cwd=REPO,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        gateway = start_gateway(
+            log_path=tmp / "gateway.log",
+            routes_yaml=DEFAULT_ROUTES,
+            legacy_url=legacy.url,
+            env={k: v for k, v in env.items() if k != "CONTROL_DATABASE_URL"}
+            | {"GATEWAY_METRICS_PORT": str(metrics_port)},
+        )
+        drill = Drill(tmp, env, legacy, target, gateway)
+        try:
+            drill.manage("migrate", "--database", "control", "--noinput")
+            yield drill
+        finally:
+            drill.stop()
