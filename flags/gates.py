@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.cli import EXIT_CHECK_FAILED
 from flags.errors import FlagsError
 from flags.features import ROUTE_PREFIX, FlagState
 
@@ -55,6 +56,8 @@ _checks: list[GateCheck] = []
 
 
 class GateRefused(FlagsError):
+    exit_code = EXIT_CHECK_FAILED  # a check said no (contracts/cli): exit 1
+
     def __init__(self, request: RaiseRequest, failures: Sequence[GateFailure]) -> None:
         lines = [f.line() for f in failures]
         message = (
