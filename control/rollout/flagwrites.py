@@ -24,7 +24,7 @@ class FlagWriter:
     @classmethod
     def from_env(cls) -> FlagWriter:
         config = FlagsConfig.from_env()
-        return cls(config, open_store(config), AuditLog(config.audit_path))
+        return cls(config, open_store(config), AuditLog.from_config(config))
 
     @property
     def propagation_seconds(self) -> float:
