@@ -3,7 +3,7 @@
 - `product_service.catalog`: catalog.product.upserted|deleted and catalog.category.upserted from the
   monolith's outbox relay, applied through the store with the version rule (the service end of
   `sync products follow`): an older or equal version is a no-op, a tombstone beats every older upsert.
-- `product_service.stock`: stock.adjusted, order.placed (reserve), order.cancelled (release); see stock.py
+- `product_service.stock`: stock.adjusted, order.placed|created (reserve), order.cancelled|failed (release); see stock.py
   for who owns stock before and after cutover.
 Run one with `python -m extracted.product_service consume product_service.catalog`.
 """
@@ -41,10 +41,16 @@ class CatalogConsumer(EventConsumer):
 
 
 class StockConsumer(EventConsumer):
+    """The Order service publishes `order.created|confirmed|cancelled|failed` (contracts/orders.py): a
+    created order reserves `order-<number>`, a cancelled or failed one releases it. The saga reserves and
+    releases the same reference through /internal/v1/stock, so an event and a command never count twice."""
+
     name = "product_service.stock"
-    bindings = ("stock.adjusted", "order.placed", "order.cancelled")
+    bindings = ("stock.adjusted", "order.placed", "order.created", "order.cancelled", "order.failed")
     handlers = {
         "stock.adjusted": stock.on_stock_adjusted,
         "order.placed": stock.on_order_placed,
+        "order.created": stock.on_order_placed,
         "order.cancelled": stock.on_order_cancelled,
+        "order.failed": stock.on_order_cancelled,
     }

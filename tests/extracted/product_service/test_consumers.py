@@ -108,6 +108,22 @@ def test_an_order_reserves_once_and_its_cancellation_releases_once(rabbit, stock
     assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 10
 
 
+def test_the_order_services_events_reserve_and_release_the_sagas_own_reference(rabbit, stock, api_client):
+    from extracted.product_service import services
+    from extracted.product_service.store.port import StockLine
+
+    doc = {
+        "order_id": "TS-261207-ABCDEF",
+        "number": "TS-261207-ABCDEF",
+        "lines": [{"product_id": 4, "quantity": 2}],
+    }
+    services.stock_reserve(reference="order-TS-261207-ABCDEF", lines=[StockLine(4, 2)])  # the saga's command
+    run(rabbit, stock, event("order.created", doc))
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 8  # one reservation, not two
+    run(rabbit, stock, event("order.failed", doc), event("order.cancelled", doc))
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 10
+
+
 def test_an_order_that_cannot_be_served_takes_nothing_and_is_not_retried(rabbit, stock, api_client):
     placed = event(
         "order.placed",
