@@ -3,8 +3,8 @@
 - `product_service.catalog`: catalog.product.upserted|deleted and catalog.category.upserted from the
   monolith's outbox relay, applied through the store with the version rule (the service end of
   `sync products follow`): an older or equal version is a no-op, a tombstone beats every older upsert.
-- `product_service.stock`: stock.adjusted, order.placed|created (reserve), order.cancelled|failed (release); see stock.py
-  for who owns stock before and after cutover.
+- `product_service.stock`: stock.adjusted, order.placed|created (reserve), order.cancelled|failed
+  (release); see stock.py for who owns stock before and after cutover.
 Run one with `python -m extracted.product_service consume product_service.catalog`.
 """
 

@@ -120,7 +120,10 @@ SHIPPED_V2 = [
     ("GET", "/api/v2/catalog", "v2.catalog", "product"),
     ("POST", "/api/v2/catalog/products", "api.v2", "gateway"),
     ("GET", "/api/v2/catalogue", "api.v2", "gateway"),
-    ("GET", "/api/v2/orders", "api.v2", "gateway"),
+    ("GET", "/api/v2/orders", "v2.orders", "orders"),
+    ("POST", "/api/v2/orders", "v2.orders", "orders"),
+    ("GET", "/api/v2/orders/TS-261207-ABCDEF", "v2.orders", "orders"),
+    ("GET", "/api/v2/orderz", "api.v2", "gateway"),
     ("GET", "/api/v2", "api.v2", "gateway"),
 ]
 
@@ -139,7 +142,7 @@ def test_the_shipped_table_answers_the_upstreams_operational_endpoints_itself(me
 
 
 @pytest.mark.parametrize(("method", "path", "route_id", "upstream"), SHIPPED_V2)
-def test_the_shipped_table_sends_v2_catalog_reads_to_the_product_service_and_no_other_v2_path(
+def test_the_shipped_table_sends_v2_catalog_reads_and_v2_orders_to_their_services_and_no_other_v2_path(
     method, path, route_id, upstream
 ):
     table = load_routes(DEFAULT_ROUTES_FILE, env={})
@@ -152,6 +155,41 @@ def test_the_shipped_table_sends_v2_catalog_reads_to_the_product_service_and_no_
     assert (route.id, decision.upstream.name) == (route_id, upstream)
     assert decision.fallback is None
     assert decision.flag is None
+
+
+# The orders stage on the shipped table: (method, path, route id, upstream with the flag on, fallback)
+SHIPPED_ORDERS = [
+    ("POST", "/api/v1/orders/checkout", "orders.checkout", "orders", None),
+    ("GET", "/api/v1/orders/cart", "orders.write", "orders", "legacy"),
+    ("POST", "/api/v1/orders/cart/items", "orders.write", "orders", "legacy"),
+    ("PUT", "/api/v1/orders/cart/items/7", "orders.write", "orders", "legacy"),
+    ("POST", "/api/v1/orders/shipping/quote", "orders.write", "orders", "legacy"),
+    ("POST", "/api/v1/orders/coupons/validate", "orders.write", "orders", "legacy"),
+    ("POST", "/api/v1/orders/TS-261207-ABCDEF/cancel", "orders.write", "orders", "legacy"),
+    ("GET", "/api/v1/orders", "orders.read", "orders", "legacy"),
+    ("GET", "/api/v1/orders/TS-261207-ABCDEF", "orders.read", "orders", "legacy"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "route_id", "upstream", "fallback"), SHIPPED_ORDERS)
+def test_the_shipped_table_moves_orders_and_checkout_with_the_orders_flags(
+    method, path, route_id, upstream, fallback
+):
+    table = load_routes(DEFAULT_ROUTES_FILE, env={})
+    ids = [r.id for r in table.routes]
+    assert ids.index("orders.checkout") < ids.index("payments.charge")  # checkout moves with the orders stage
+
+    route = match_route(table.routes, method, path)
+    on = decide(table, route, flag_enabled=True, idempotent=method != "POST")
+    off = decide(table, route, flag_enabled=False, idempotent=method != "POST")
+
+    assert (route.id, route.flag, on.upstream.name, off.upstream.name) == (
+        route_id,
+        f"route.{route_id}",
+        upstream,
+        "legacy",
+    )
+    assert (on.fallback.name if on.fallback else None) == fallback
 
 
 def _route(extra: str, *, route_id: str = "r1", path: str = "^/x$") -> str:
