@@ -57,6 +57,18 @@ class DigestsInput(StrictSerializer):
         return attrs
 
 
+MAX_EXPORT_IDS = 1000
+
+
+class ExportInput(StrictSerializer):
+    """`POST export/<entity>` `{"ids": [...]}`: the documents of these ids, as the service holds them (verify
+    --repair of a two-way sync reads the owner's copy)."""
+
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MAX_EXPORT_IDS
+    )
+
+
 def validated(
     serializer_class: type[serializers.Serializer], request, max_bytes: int = SMALL_BODY_BYTES
 ) -> dict:

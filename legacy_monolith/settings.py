@@ -61,7 +61,8 @@ INSTALLED_APPS = [
     "legacy_monolith.payments",
     "flags",  # the `flags` management command (flags/ itself needs no Django)
     "strangler_proxy",  # the `gateway` management command (the gateway itself needs no Django)
-    "migrations_data",  # `manage.py sync ...`: backfill, outbox follow, verify
+    "migrations_data",  # `manage.py sync ...`: backfill, outbox follow, verify, receive
+    "chassis",  # processed-event ids of the consumers `sync <entity> receive` runs (the services' events)
     "shadow",  # the shadow comparator: its results live in the `shadow` database, `manage.py shadow ...`
     "control",  # guarded rollouts, evidence gates, traffic replay: its own `control` database
 ]
@@ -197,6 +198,9 @@ DATABASES["control"] = dj_database_url.parse(
 # Unset: kombu's filesystem transport under var/broker (embedded profile, the services read the same
 # folder); services profile: amqp://guest:guest@127.0.0.1:5672// (publisher confirms on).
 BROKER_URL = os.environ.get("BROKER_URL", "")
+# Users registered at the Auth service have ids from this block on (its AUTH_USER_ID_OFFSET: set both to
+# the same value); `sync users verify` checks the two blocks of ids apart.
+AUTH_USER_ID_OFFSET = env_int("AUTH_USER_ID_OFFSET", 10**12)
 # --- end outbox relay ---
 
 REST_FRAMEWORK = {

@@ -37,7 +37,7 @@ class CredentialsInput(serializers.Serializer):
     next = serializers.CharField(max_length=4096, required=False, allow_blank=True)
 
 
-class PasswordChangeInput(serializers.Serializer):
+class AuthPasswordChangeInput(serializers.Serializer):
     current_password = serializers.CharField(max_length=4096, trim_whitespace=False)
     new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
@@ -91,13 +91,13 @@ TOKEN_PAIR = inline_serializer(
 NO_CONTENT = OpenApiResponse(description="No content")
 
 
-def _valid(serializer_class, request) -> dict:
+def valid_input(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-def _ip(request) -> str:
+def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")[:45]
 
 
@@ -130,9 +130,9 @@ class LoginApi(APIView):
 
     @extend_schema(request=CredentialsInput, responses={200: LOGIN_OUTPUT, 401: ERROR, 423: ERROR})
     def post(self, request):
-        data = _valid(CredentialsInput, request)
+        data = valid_input(CredentialsInput, request)
         user = services.user_authenticate(
-            username=data["username"], password=data["password"], ip=_ip(request)
+            username=data["username"], password=data["password"], ip=client_ip(request)
         )
         login(request, user, backend=MODEL_BACKEND)  # a new session key: no fixation
         return Response({"user": UserOutput(user).data, "next": _safe_next(request, data.get("next", ""))})
@@ -159,7 +159,7 @@ class TokenExchangeApi(APIView):
 
     @extend_schema(request=ExchangeInput, responses={200: TOKEN_PAIR, 401: ERROR, 503: ERROR})
     def post(self, request):
-        data = _valid(ExchangeInput, request)
+        data = valid_input(ExchangeInput, request)
         legacy_token = data.get("legacy_token", "")
         legacy_session = data.get("legacy_session", "")
         if not (legacy_token or legacy_session):
@@ -175,7 +175,7 @@ class TokenExchangeApi(APIView):
             legacy_token=legacy_token,
             legacy_session=legacy_session,
             scope=data.get("scope") or settings.AUTH_EXCHANGE_DEFAULT_SCOPE,
-            ip=_ip(request),
+            ip=client_ip(request),
         )
         return Response(token, headers={"Cache-Control": "no-store"})
 
@@ -223,11 +223,11 @@ class AccountsLoginApi(APIView):
         request=AccountsCredentialsInput, responses={200: ACCOUNTS_LOGIN_OUTPUT, 401: ERROR, 423: ERROR}
     )
     def post(self, request, kind: str):
-        data = _valid(AccountsCredentialsInput, request)
+        data = valid_input(AccountsCredentialsInput, request)
         application = exchange.first_party_application(settings.AUTH_LOGIN_CLIENT_ID)
         scopes = exchange.scopes_checked(settings.AUTH_EXCHANGE_DEFAULT_SCOPE)
         user = services.user_authenticate(
-            username=data["username"], password=data["password"], ip=_ip(request)
+            username=data["username"], password=data["password"], ip=client_ip(request)
         )
         pair = exchange.token_pair_issue(user=user, application=application, scopes=scopes)
         headers = {"Cache-Control": "no-store"}
@@ -279,10 +279,10 @@ def _token_user(request):
 class PasswordChangeApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=PasswordChangeInput, responses={204: NO_CONTENT, 400: ERROR})
+    @extend_schema(request=AuthPasswordChangeInput, responses={204: NO_CONTENT, 400: ERROR})
     def post(self, request):
-        data = _valid(PasswordChangeInput, request)
-        services.user_change_password(user=_token_user(request), ip=_ip(request), **data)
+        data = valid_input(AuthPasswordChangeInput, request)
+        services.user_change_password(user=_token_user(request), ip=client_ip(request), **data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -302,7 +302,7 @@ class AccountUnlockApi(APIView):
         principal = _principal(request)
         actor = Subject(principal.subject, principal.roles)
         was_locked = services.account_unlock(
-            actor=actor, user=services.user_get(user_id=user_id), ip=_ip(request)
+            actor=actor, user=services.user_get(user_id=user_id), ip=client_ip(request)
         )
         return Response({"unlocked": was_locked})
 

@@ -86,8 +86,16 @@ def legacy_identity_fetch(*, token: str = "", session: str = "") -> LegacyIdenti
     return identity
 
 
+def user_mirror_get(*, identity: LegacyIdentity) -> User:
+    """The local user of a legacy identity, mirrored first if `sync users` has not brought it yet."""
+    user = User.objects.filter(legacy_user_id=identity.id).first()
+    return user if user is not None else user_mirror_upsert(identity=identity)
+
+
 def user_mirror_upsert(*, identity: LegacyIdentity) -> User:
-    """The local user of a legacy identity; its username, email and role follow the monolith's."""
+    """The local user of a legacy identity; while `sync users` has not versioned it, its username, email
+    and role follow the monolith's answer (a synced user changes only through the versioned sync, so a
+    newer change made here is never overwritten by the monolith's older view)."""
     try:
         with transaction.atomic():
             user, created = User.objects.select_for_update().get_or_create(
@@ -97,7 +105,11 @@ def user_mirror_upsert(*, identity: LegacyIdentity) -> User:
             if created:
                 user.set_unusable_password()  # `sync users` brings the monolith's hash later
                 user.save(update_fields=["password"])
-            elif (user.username, user.email, user.role) != (identity.username, identity.email, identity.role):
+            elif user.version is None and (user.username, user.email, user.role) != (
+                identity.username,
+                identity.email,
+                identity.role,
+            ):
                 user.username, user.email, user.role = identity.username, identity.email, identity.role
                 user.save(update_fields=["username", "email", "role", "updated_at"])
     except IntegrityError:

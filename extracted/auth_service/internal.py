@@ -1,5 +1,5 @@
-"""/internal/v1/ of the auth service (bearer INTERNAL_API_TOKEN): the `sync users` import and verify
-endpoints, shaped like the Product service's (the verify inputs are the chassis' one copy)."""
+"""/internal/v1/ of the auth service (bearer INTERNAL_API_TOKEN): the `sync users` import, export and
+verify endpoints, shaped like the Product service's (the verify inputs are the chassis' one copy)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from chassis.internal_auth import InternalAPIView
-from chassis.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
+from chassis.internal_inputs import ChecksumsInput, DigestsInput, ExportInput, StrictSerializer, validated
 from chassis.openapi import ERROR
 from contracts.errors import ApplicationError
 from contracts.user import validate_user
 
 from . import user_sync
+from .models import User
 
 MAX_IMPORT_USERS = 5000
 
@@ -55,3 +56,14 @@ class UserDigestsApi(InternalAPIView):
         data = validated(DigestsInput, request)
         digests = user_sync.user_digests(data["lo"], data["hi"])
         return Response({"digests": {str(key): value for key, value in sorted(digests.items())}})
+
+
+class UserExportApi(InternalAPIView):
+    """The documents of these public ids as this service holds them (users it never versioned, mirrors
+    of the token exchange, are left out: the monolith's copy is theirs)."""
+
+    @extend_schema(request=ExportInput, responses={400: ERROR, 401: ERROR})
+    def post(self, request):
+        ids = validated(ExportInput, request)["ids"]
+        users = User.objects.filter(legacy_user_id__in=ids, version__isnull=False).order_by("legacy_user_id")
+        return Response({"users": [user_sync.user_document(user) for user in users]})

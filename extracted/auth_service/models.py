@@ -7,19 +7,42 @@ from django.db.models import Q
 
 from .roles import Role
 
-__all__ = ["AuditEntry", "AuditHead", "KeyState", "LoginThrottle", "Role", "SigningKey", "User"]
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "KeyState",
+    "LoginThrottle",
+    "Origin",
+    "PasswordResetToken",
+    "Role",
+    "SigningKey",
+    "User",
+]
+
+
+class Origin(models.TextChoices):
+    """Which side created a user: its owner while the accounts module moves (contracts/user.py)."""
+
+    MONOLITH = "monolith", "Monolith"
+    AUTH = "auth", "Auth service"
 
 
 class User(AbstractUser):
-    """An account. Users synced from the monolith keep its id in `legacy_user_id` and its password hash."""
+    """An account. `legacy_user_id` is the user's public id on both sides: the monolith's id for users
+    synced from it, `AUTH_USER_ID_OFFSET + pk` for users registered here (they reach the monolith's tables
+    with that id). Users synced from the monolith keep its password hash until their first login here."""
 
     email = models.EmailField(unique=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
+    phone = models.CharField(max_length=32, blank=True)
     legacy_user_id = models.BigIntegerField(unique=True, null=True, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.MONOLITH)
     updated_at = models.DateTimeField(auto_now=True)
-    # `sync users`: the version (monolith updated_at, microseconds) of the last document applied
-    legacy_version = models.BigIntegerField(null=True, blank=True)
-    # the last password hash the monolith sent: tells "the same password, upgraded here" from "changed there"
+    # The version (microseconds) of the user document this row holds: a document from the monolith is
+    # applied only when newer; a change made here takes a newer one and is published (`user.upserted`).
+    version = models.BigIntegerField(null=True, blank=True)
+    # The hash the monolith holds (or is sent) for the current password: PBKDF2, which it can check. Tells
+    # "the same password, upgraded to Argon2id here" from "changed there"; sent back as the document's hash.
     legacy_password = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
@@ -112,3 +135,16 @@ class LoginThrottle(models.Model):
 
     class Meta:
         db_table = "auth_service_login_throttle"
+
+
+class PasswordResetToken(models.Model):
+    """A single-use password reset token emailed to the user; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_reset_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "auth_service_password_reset_token"

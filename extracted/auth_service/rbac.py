@@ -49,6 +49,30 @@ _STAFF_EXTRA = (
     "payments.view_blockedcountry",
 )
 
+# Every permission of the monolith (its admins hold them all): Django's four default permissions of each
+# of its models, by app. Mirrored for the same reason as the roles; a main-session test compares it with
+# the monolith's permission table (tests/legacy_monolith/accounts/test_rbac_mirror.py).
+MONOLITH_MODELS: dict[str, tuple[str, ...]] = {
+    "accounts": ("apitoken", "passwordresettoken", "user"),
+    "auth": ("group", "permission"),
+    "catalog": ("category", "product", "stockmovement"),
+    "chassis": ("processedevent",),
+    "contenttypes": ("contenttype",),
+    "migrations_data": ("outboxevent", "synccheckpoint"),
+    "orders": ("cart", "cartitem", "coupon", "couponredemption", "order", "orderitem", "shippingrule"),
+    "payments": ("blockedbin", "blockedcountry", "payment", "refund", "webhookevent"),
+    "sessions": ("session",),
+    "shadow": ("deadletter", "pairresult", "pathstats", "routestats"),
+}
+ALL_PERMISSION_CODES: tuple[str, ...] = tuple(
+    sorted(
+        f"{app}.{action}_{model}"
+        for app, models in MONOLITH_MODELS.items()
+        for model in models
+        for action in ("add", "change", "delete", "view")
+    )
+)
+
 ROLE_PERMISSIONS: dict[str, tuple[str, ...] | str] = {
     Role.CUSTOMER: _CUSTOMER,
     Role.STAFF: _CUSTOMER + _STAFF_EXTRA,
@@ -63,6 +87,12 @@ def roles_grant(roles: Iterable[str], permission: str) -> bool:
         if held == ALL_PERMISSIONS or (held and permission in held):
             return True
     return False
+
+
+def role_permission_codes(role: str) -> list[str]:
+    """The permissions a role holds, sorted, as the monolith's user JSON lists them."""
+    held = ROLE_PERMISSIONS.get(role, ())
+    return list(ALL_PERMISSION_CODES) if held == ALL_PERMISSIONS else sorted(held)
 
 
 def _token_roles(request) -> tuple[str, ...]:

@@ -7,11 +7,12 @@ from django.contrib.auth.hashers import identify_hasher, make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import get_refresh_token_model
 
 from contracts.errors import ApplicationError
 from contracts.policies import Resource, Subject, policy_enforce
 
+from .accounts.publish import user_changed
+from .accounts.services import password_store
 from .audit import Event, audit_record
 from .lockout import (
     AccountLocked,
@@ -21,6 +22,7 @@ from .lockout import (
     login_throttle_clear,
 )
 from .models import User
+from .sessions import refresh_tokens_revoke
 
 
 def _invalid_credentials() -> ApplicationError:
@@ -121,18 +123,16 @@ def user_change_password(*, user: User, current_password: str, new_password: str
             "weak_password", "The new password was refused", extra={"reasons": exc.messages}
         ) from None
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password", "updated_at"])
+        password_store(user, new_password)  # Argon2id here, PBKDF2 for the monolith (published)
+        user_changed(user, update_fields=["password", "legacy_password"])
         # Sessions elsewhere end: every refresh token of the user is revoked (access tokens run out).
-        live = list(get_refresh_token_model().objects.filter(user=user, revoked__isnull=True))
-        for refresh_token in live:
-            refresh_token.revoke()
+        revoked = refresh_tokens_revoke(user)
         audit_record(
             event=Event.PASSWORD_CHANGED,
             username=user.username,
             user_id=user.pk,
             ip=ip,
-            data={"refresh_tokens_revoked": len(live)},
+            data={"refresh_tokens_revoked": revoked},
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chassis.settings import env_int, service_settings
+from chassis.settings import env_bool, env_int, service_settings
 from kernel.audit import AuditConfigError, AuditKey
 from kernel.crypto import KeyMaterialError, parse_encryption_key
 
@@ -102,6 +102,18 @@ AUTH_LEGACY_TIMEOUT_SECONDS = float(_env.get("AUTH_LEGACY_TIMEOUT_SECONDS", "5")
 AUTH_EXCHANGE_DEFAULT_SCOPE = _env.get("AUTH_EXCHANGE_DEFAULT_SCOPE", "read write")
 # The first-party client whose token pairs POST /api/v1/accounts/login|tokens (the cutover's login) mints.
 AUTH_LOGIN_CLIENT_ID = _env.get("AUTH_LOGIN_CLIENT_ID", "web")
+
+# --- accounts (registration, profile, password reset, roles; moved from the monolith) ---
+# Public ids of users registered here: this offset + the row id. A block the monolith's own ids never
+# reach, so such a user keeps one id on both sides (contracts/user.py).
+AUTH_USER_ID_OFFSET = env_int(_env, "AUTH_USER_ID_OFFSET", 10**12)
+PASSWORD_RESET_TTL_SECONDS = env_int(_env, "PASSWORD_RESET_TTL_SECONDS", 60 * 60)
+EMAIL_BACKEND = _env.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(Path(VAR_DIR) / "mail" / "auth_service")  # noqa: F821
+DEFAULT_FROM_EMAIL = _env.get("DEFAULT_FROM_EMAIL", "TechStore <no-reply@techstore.example>")
+# Dual mode: accounts requests carrying the monolith's token or session are checked at the monolith
+# (accounts/legacy.py). `false` once `legacy_sessions report` shows none left.
+AUTH_LEGACY_CREDENTIALS = env_bool(_env, "AUTH_LEGACY_CREDENTIALS", True)
 
 # --- lockout ---
 AUTH_LOCKOUT_THRESHOLD = env_int(_env, "AUTH_LOCKOUT_THRESHOLD", 5)

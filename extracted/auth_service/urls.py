@@ -9,6 +9,7 @@ from oauth2_provider import views as oauth_views
 from chassis.urls import chassis_urlpatterns
 
 from . import apis, internal
+from .accounts import apis as accounts
 
 # Named as in django-oauth-toolkit's own urls (namespace oauth2_provider), so its discovery document
 # points at these paths and at our JWKS.
@@ -34,16 +35,30 @@ api_patterns = [
     path("users/<int:user_id>/unlock", apis.AccountUnlockApi.as_view(), name="auth-account-unlock"),
 ]
 
+# The monolith's /api/v1/accounts paths this service answers once routes.yaml's `accounts.*` routes move
+# them (login and tokens: `auth.login`, below).
+accounts_patterns = [
+    path("register", accounts.RegisterApi.as_view(), name="accounts-register"),
+    path("me", accounts.MeApi.as_view(), name="accounts-me"),
+    path("password/change", accounts.PasswordChangeApi.as_view(), name="accounts-password-change"),
+    path("password/reset", accounts.PasswordResetApi.as_view(), name="accounts-password-reset"),
+    path("password/reset/confirm", accounts.PasswordResetConfirmApi.as_view(), name="accounts-reset-confirm"),
+    path("users", accounts.UserListApi.as_view(), name="accounts-users"),
+    path("users/<int:user_id>/role", accounts.UserRoleApi.as_view(), name="accounts-user-role"),
+]
+
 urlpatterns = [
     *chassis_urlpatterns(),
     path("", include((oauth_patterns, "oauth2_provider"))),
     path("api/v1/auth/", include(api_patterns)),
+    path("api/v1/accounts/", include(accounts_patterns)),
     # the monolith's login paths, answered here once routes.yaml's `auth.login` moves them (cutover)
     re_path(
         r"^api/v1/accounts/(?P<kind>login|tokens)$", apis.AccountsLoginApi.as_view(), name="accounts-login"
     ),
     # `sync users` (bearer INTERNAL_API_TOKEN)
     path("internal/v1/import/users", internal.UserImportApi.as_view(), name="internal-import-users"),
+    path("internal/v1/export/users", internal.UserExportApi.as_view(), name="internal-export-users"),
     path(
         "internal/v1/verify/checksums", internal.UserChecksumsApi.as_view(), name="internal-verify-checksums"
     ),

@@ -10,6 +10,13 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+class Origin(models.TextChoices):
+    """Which side created a user (its owner while accounts move to the Auth service: contracts/user.py)."""
+
+    MONOLITH = "monolith", "Monolith"
+    AUTH = "auth", "Auth service"
+
+
 class User(AbstractUser):
     """A TechStore account. `role` mirrors the user's one Group, which carries the permissions."""
 
@@ -17,6 +24,8 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     phone = models.CharField(max_length=32, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Users registered at the Auth service arrive through `sync users receive` with origin "auth"
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.MONOLITH)
 
     class Meta:
         db_table = "accounts_user"

@@ -1,10 +1,12 @@
 """Generic verify: range checksums on both sides, drill-down to the exact differing ids.
 
 The id space [0, MAX) is cut into ranges of `range_size` ids up to the source's largest id, plus one
-tail range above it (ids the target has and the source never had). The source side streams every row
-once in id order (digest per row, digest per range); meanwhile a thread asks the target for the
-checksums of the same ranges, many ranges per call. A range whose count or digest differ is drilled
-into: wide ranges (the tail) are split and checked again, narrow ones compared id by id.
+tail range above it (ids the target has and the source never had). A source whose ids sit in separate
+blocks (users: the monolith's ids, and the block of users registered at the Auth service) names them
+(`source_spans`): each block is cut into ranges, and each gap between blocks is one range. The source
+side streams every row once in id order (digest per row, digest per range); meanwhile a thread asks the
+target for the checksums of the same ranges, many ranges per call. A range whose count or digest differ
+is drilled into: wide ranges (the tail) are split and checked again, narrow ones compared id by id.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ class VerifySides:
     - `source_stream(lo, hi)`: (id, digest) of the source rows with lo <= id < hi, ascending id;
     - `source_digests(lo, hi)`: {id: digest} of the source rows with lo <= id < hi;
     - `target_checksums(ranges)`: one RangeChecksum per range, same order;
-    - `target_digests(lo, hi)`: {id: digest} of the target's documents in the range.
+    - `target_digests(lo, hi)`: {id: digest} of the target's documents in the range;
+    - `source_spans()` (optional): the (lowest, highest) id of each populated block of source ids,
+      ascending; when given, ranges are planned over the blocks instead of [0, source_max_id()].
     """
 
     source_max_id: Callable[[], int]
@@ -43,6 +47,7 @@ class VerifySides:
     source_digests: Callable[[int, int], dict[int, str]]
     target_checksums: Callable[[list[Range]], list[RangeChecksum]]
     target_digests: Callable[[int, int], dict[int, str]]
+    source_spans: Callable[[], list[Range]] | None = None
 
 
 @dataclass
@@ -87,9 +92,25 @@ def digest_of_pairs(pairs: list[tuple[int, str]]) -> str:
 
 def plan_ranges(max_id: int, range_size: int) -> list[Range]:
     """[0, W), [W, 2W), ... up to the range holding max_id, then the tail up to MAX_ID."""
-    top = (max_id // range_size + 1) * range_size
-    edges = [*range(0, top, range_size), top]
-    return [*pairwise(edges), (top, MAX_ID)]
+    return plan_span_ranges([(0, max_id)], range_size)
+
+
+def plan_span_ranges(spans: list[Range], range_size: int) -> list[Range]:
+    """Contiguous ranges over [0, MAX_ID): W-wide ones (aligned on W) over each span (lowest, highest
+    id, inclusive), one range for each gap between spans, then the tail."""
+    ranges: list[Range] = []
+    covered = 0
+    for lo, hi in sorted(spans):
+        start = max(covered, lo // range_size * range_size)
+        top = (hi // range_size + 1) * range_size
+        if top <= covered:
+            continue
+        if start > covered:
+            ranges.append((covered, start))
+        edges = [*range(start, top, range_size), top]
+        ranges.extend(pairwise(edges))
+        covered = top
+    return [*ranges, (covered, MAX_ID)]
 
 
 def source_range_checksums(stream: Iterator[tuple[int, str]], ranges: list[Range]) -> list[RangeChecksum]:
@@ -127,7 +148,10 @@ def verify_entity(
     max_span = max(max_span, range_size)
     began = time.perf_counter()
     report = VerifyReport(entity=entity)
-    ranges = plan_ranges(sides.source_max_id(), range_size)
+    if sides.source_spans is not None:
+        ranges = plan_span_ranges(sides.source_spans(), range_size)
+    else:
+        ranges = plan_ranges(sides.source_max_id(), range_size)
     report.ranges = len(ranges)
     chunks = [ranges[i : i + ranges_per_call] for i in range(0, len(ranges), ranges_per_call)]
     with _source_pool(sides, jobs) as processes:

@@ -51,6 +51,27 @@ def users_follow(options: dict[str, Any], command) -> int:
     )
 
 
+def receive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="stop when the queue has been empty for a second")
+    parser.add_argument("--max-messages", type=int, default=None, help="stop after this many events")
+    parser.add_argument("--json", action="store_true", help="print the run's summary as JSON")
+
+
+def users_receive(options: dict[str, Any], command) -> int:
+    """Apply the Auth service's user.upserted events to the monolith until SIGTERM/SIGINT (or --once)."""
+    from migrations_data.engine.receive import run_receiver
+
+    from .receive import UsersReceiver
+
+    return follow_action(
+        options,
+        command,
+        lambda stop: run_receiver(
+            UsersReceiver(), once=options["once"], max_messages=options["max_messages"], stop_event=stop
+        ),
+    )
+
+
 def users_verify(options: dict[str, Any], command) -> int:
     return verify_action(
         options,

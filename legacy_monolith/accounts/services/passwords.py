@@ -18,11 +18,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from chassis.validation import password_validate
 from legacy_monolith.core.errors import ApplicationError
 
 from ..authentication import token_hash
 from ..models import ApiToken, PasswordResetToken, User
-from ._validation import password_validate
 
 log = logging.getLogger(__name__)
 

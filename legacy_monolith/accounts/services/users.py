@@ -3,11 +3,11 @@
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from chassis.validation import model_validate, password_validate, validation_error
 from legacy_monolith.core.errors import ApplicationError, ConflictError
 
 from ..models import Role, User
 from ..roles import ROLE_PERMISSIONS, role_group_get
-from ._validation import model_validate, password_validate, validation_error
 
 PROFILE_FIELDS = frozenset({"first_name", "last_name", "phone", "email"})
 

@@ -4,6 +4,7 @@
     sync products follow   [--once] [--batch-size N] [--no-progress] [--json]   (the outbox relay)
     sync products status   [--queue Q] [--json] [--check]
     sync products verify   [--repair] [--format table|json] [--range-size N] [--jobs N]
+    sync users backfill|follow|verify|receive   (the Auth service; receive = its events into the monolith)
 
 An entity is one entry of ENTITIES (its actions, each a parser setup and a function that does the work
 and returns a result); `sync users ...` is added the same way. Exit codes: 0 done (verify: no
@@ -155,10 +156,13 @@ def _users_action(name: str):
     return run
 
 
-def _users_follow_arguments(parser: argparse.ArgumentParser) -> None:
-    from migrations_data.users.command import follow_arguments
+def _users_arguments(name: str):
+    def configure(parser: argparse.ArgumentParser) -> None:
+        from migrations_data.users import command as users
 
-    follow_arguments(parser)
+        getattr(users, name)(parser)
+
+    return configure
 
 
 ENTITIES["users"] = {
@@ -167,11 +171,16 @@ ENTITIES["users"] = {
     ),
     "follow": Action(
         "send changed users to the Auth service (periodic keyset pass)",
-        _users_follow_arguments,
+        _users_arguments("follow_arguments"),
         _users_action("users_follow"),
     ),
+    "receive": Action(
+        "apply the Auth service's user.upserted events to the monolith (the back direction)",
+        _users_arguments("receive_arguments"),
+        _users_action("users_receive"),
+    ),
     "verify": Action(
-        "compare users on both sides (no password hashes); --repair re-sends the differences",
+        "compare users on both sides (no password hashes); --repair re-syncs each from its owner",
         _verify_arguments,
         _users_action("users_verify"),
     ),

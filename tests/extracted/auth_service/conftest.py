@@ -64,6 +64,17 @@ def make_user(db):
 
 
 @pytest.fixture
+def web_client(db):
+    """The first-party client the cutover login mints for (client_id AUTH_LOGIN_CLIENT_ID)."""
+    from .test_oauth_flows import web_client_create
+
+    client = web_client_create()
+    client.client_id = settings.AUTH_LOGIN_CLIENT_ID
+    client.save(update_fields=["client_id"])
+    return client
+
+
+@pytest.fixture
 def bearer(db):
     """`bearer(user)` -> an Authorization header value with an access token signed by the active key."""
 

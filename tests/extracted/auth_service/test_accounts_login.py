@@ -1,7 +1,6 @@
 """The cutover login: the monolith's POST /api/v1/accounts/login and /tokens answered by the auth service
 (routes.yaml `auth.login`), the same request body, a JWT pair instead of a session or an opaque token."""
 
-import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
 
@@ -10,16 +9,7 @@ from extracted.auth_service import keys
 from extracted.auth_service.models import User
 
 from .conftest import PASSWORD
-from .test_oauth_flows import refresh, web_client_create
-
-
-@pytest.fixture
-def web_client(db):
-    """The first-party client the cutover login mints for (client_id AUTH_LOGIN_CLIENT_ID)."""
-    client = web_client_create()
-    client.client_id = settings.AUTH_LOGIN_CLIENT_ID
-    client.save(update_fields=["client_id"])
-    return client
+from .test_oauth_flows import refresh
 
 
 def post(api_client, kind, username, password, **extra):

@@ -1,11 +1,12 @@
-"""Field-level validation errors shaped like the serializers' ones: 400 validation_error, extra.fields."""
+"""Field-level validation errors shaped like the serializers' ones: 400 validation_error, extra.fields
+(the monolith's accounts and the Auth service answer registration and profile errors alike)."""
 
 from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from legacy_monolith.core.errors import ApplicationError
+from contracts.errors import ApplicationError
 
 
 def validation_error(fields: dict[str, Iterable[str]]) -> ApplicationError:
