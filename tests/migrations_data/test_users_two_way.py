@@ -27,8 +27,8 @@ from migrations_data.engine.receive import run_receiver
 from migrations_data.users.follow import run_follow
 from migrations_data.users.receive import UsersReceiver, user_document_apply
 from migrations_data.users.verify import verify_users
-from tests.e2e.auth_service import running_auth_service
 from tests.background import rabbitmq_vhost
+from tests.e2e.auth_service import running_auth_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 from .test_users_sync import auth_rows, login
