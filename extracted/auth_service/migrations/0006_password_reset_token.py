@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("auth_service", "0004_user_accounts_fields"),
+        ("auth_service", "0005_user_accounts_fields"),
     ]
 
     operations = [

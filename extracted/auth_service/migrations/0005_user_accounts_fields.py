@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     legacy_version: it now versions changes made on either side)."""
 
     dependencies = [
-        ("auth_service", "0003_user_sync_fields"),
+        ("auth_service", "0004_audit_keyed_checkpoints"),
     ]
 
     operations = [
