@@ -18,6 +18,7 @@ TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
+.PHONY: deploy-gen compose-secrets compose-check k8s-check
 .PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller
 
 help:
@@ -36,6 +37,10 @@ help:
 	@echo "make rollout-controller      run the rollout controller (manage.py rollout run) in the foreground"
 	@echo "make gateway                 run the strangler gateway on :8080 in front of the monolith on :8000 (GATEWAY_ARGS=...)"
 	@echo "make unleash-server          run a real Unleash 8 server on :4242 (npm, installed once into .cache/unleash)"
+	@echo "make deploy-gen              regenerate docker-compose.yml and deploy/k8s/base/ from deploy/topology.py"
+	@echo "make compose-secrets         write .env with fresh secrets for docker compose (existing values kept)"
+	@echo "make compose-check           docker-compose.yml against the Compose schema, and the registry against the code"
+	@echo "make k8s-check               render every kustomize overlay and validate it against the Kubernetes schemas"
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(BASE_PYTHON)" ]; then echo "No Python >= 3.12 found: install python3.12 (e.g. 'pyenv install 3.12') and retry."; exit 1; fi
@@ -158,6 +163,24 @@ browser-install:
 
 unleash-server: unleash-install
 	bash deploy/unleash/run.sh
+
+# Production shape: everything is generated from deploy/topology.py and checked offline (no Docker engine or
+# cluster needed): check-jsonschema's vendored Compose schema, kubectl kustomize + kubernetes-validate.
+deploy-gen: install
+	$(PY) -m deploy gen
+
+compose-secrets: install
+	$(PY) -m deploy secrets
+
+compose-check: install
+	$(PY) -m deploy gen --check
+	$(PY) -m deploy validate compose
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy/test_registry.py
+
+k8s-check: install
+	$(PY) -m deploy gen --check
+	$(PY) -m deploy validate k8s
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy/test_manifests.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

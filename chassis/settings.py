@@ -118,6 +118,7 @@ def service_settings(
         "MIDDLEWARE": [
             "chassis.middleware.HeadResponseMiddleware",
             "chassis.middleware.RequestIdMiddleware",
+            "chassis.ports.InternalPortMiddleware",
             "chassis.metrics.MetricsMiddleware",
             "chassis.middleware.BodySizeLimitMiddleware",
             "django.middleware.security.SecurityMiddleware",

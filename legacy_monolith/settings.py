@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "legacy_monolith.core.middleware.HeadResponseMiddleware",
     "legacy_monolith.core.middleware.RequestIdMiddleware",
+    "chassis.ports.InternalPortMiddleware",  # INTERNAL_PORT: /internal/ and /metrics only on that port
     "legacy_monolith.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -58,3 +58,17 @@ def test_an_unknown_path_is_a_json_404(api_client, settings):
     settings.DEBUG = False
     answer = api_client.get("/no/such/path")
     assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+
+
+def test_clients_create_with_a_fixed_client_id_is_idempotent_with_if_missing(db):
+    """The deployments' bootstrap job creates the login cutover's client (AUTH_LOGIN_CLIENT_ID) on every
+    start: the first run makes it, the next ones leave it (and its redirect URIs) alone."""
+    args = ["clients", "create", "web", "--grant", "authorization-code", "--redirect-uri", "https://a/cb"]
+    first = run(*args, "--client-id", "web", "--if-missing")
+    again = run(*args[:-1], "https://b/cb", "--client-id", "web", "--if-missing")
+    assert (first["client_id"], first["created"], again["created"]) == ("web", True, False)
+    assert Application.objects.get(client_id="web").redirect_uris == "https://a/cb"
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("auth", *args, "--client-id", "web")
+    with pytest.raises(CommandError, match="needs --client-id"):
+        call_command("auth", *args, "--if-missing")

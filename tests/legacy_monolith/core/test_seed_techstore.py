@@ -361,6 +361,19 @@ def test_the_command_refuses_a_seeded_database_with_a_command_error():
         call_command("seed_techstore", "--products", "5", "--no-progress")
 
 
+def test_if_empty_seeds_a_fresh_database_and_leaves_a_seeded_one_alone(capsys):
+    """What a deployment's bootstrap runs on every start: the first seeds, the next ones do nothing."""
+    argv = ("--users", "1", "--products", "5", "--orders", "0", "--no-progress", "--if-empty", "--json")
+    call_command("seed_techstore", *argv)
+    assert json.loads(capsys.readouterr().out)["created"]["products"] == 5
+    call_command("seed_techstore", *argv)
+    assert json.loads(capsys.readouterr().out) == {
+        "skipped": True,
+        "existing": {"products": 5, "users": 5, "orders": 0},  # 1 customer + the back-office accounts
+    }
+    assert Product.objects.count() == 5
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -370,6 +383,7 @@ def test_the_command_refuses_a_seeded_database_with_a_command_error():
         (["--batch-size", "0"], "must be at least 1"),
         (["--as-of", "yesterday"], "is not a date"),
         (["--append", "--reset"], "not allowed with argument"),
+        (["--append", "--if-empty"], "not allowed with argument"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(argv, message):

@@ -4,7 +4,9 @@ auth keys rotate [--overlap SECONDS] [--json]   new active key; the old one veri
 auth keys list [--json]                         every key and its state
 auth audit verify [--json]                      walk the hash chain; exit 1 if it was edited or cut
 auth clients create NAME --grant authorization-code|client-credentials [--redirect-uri URI ...]
-                    [--confidential] [--json]   register a client (first-party: no consent screen)
+                    [--confidential] [--client-id ID [--if-missing]] [--json]
+                                                register a client (first-party: no consent screen); with
+                                                --client-id ID --if-missing, an existing ID is left as it is
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class Command(BaseCommand):
         create.add_argument("--grant", choices=sorted(GRANTS), required=True)
         create.add_argument("--redirect-uri", action="append", default=[])
         create.add_argument("--confidential", action="store_true", help="a client with a secret")
+        create.add_argument("--client-id", default=None, help="this client_id instead of a random one")
+        create.add_argument(
+            "--if-missing", action="store_true", help="with --client-id: do nothing when that client exists"
+        )
         create.add_argument("--json", action="store_true")
 
     def handle(self, *args, area: str, action: str, **options) -> None:
@@ -90,16 +96,36 @@ class Command(BaseCommand):
             raise CommandError(f"audit chain broken at entry {verification.bad_line}: {verification.reason}")
 
     def _clients_create(
-        self, *, name: str, grant: str, redirect_uri: list[str], confidential: bool, **options
+        self,
+        *,
+        name: str,
+        grant: str,
+        redirect_uri: list[str],
+        confidential: bool,
+        client_id: str | None,
+        if_missing: bool,
+        **options,
     ) -> None:
         application_model = get_application_model()
+        if if_missing and not client_id:
+            raise CommandError("--if-missing needs --client-id")
+        if client_id is not None and not client_id.strip():
+            raise CommandError("--client-id cannot be empty")
+        if client_id and application_model.objects.filter(client_id=client_id).exists():
+            if not if_missing:
+                raise CommandError(f"a client with client_id {client_id!r} already exists")
+            result = {"client_id": client_id, "client_secret": None, "grant": grant, "created": False}
+            self._emit(result, as_json=options["json"], text=f"client {client_id} exists: nothing done")
+            return
         is_code = grant == "authorization-code"
         if is_code and not redirect_uri:
             raise CommandError("an authorization-code client needs at least one --redirect-uri")
         if not is_code and not confidential:
             raise CommandError("a client-credentials client is confidential: add --confidential")
         secret = application_model.client_secret.field.default() if confidential else ""
+        extra = {"client_id": client_id} if client_id else {}
         app = application_model.objects.create(
+            **extra,
             name=name,
             client_type=application_model.CLIENT_CONFIDENTIAL
             if confidential
@@ -114,6 +140,11 @@ class Command(BaseCommand):
             skip_authorization=True,  # first-party clients: no consent screen
             algorithm=application_model.RS256_ALGORITHM if is_code else application_model.NO_ALGORITHM,
         )
-        result = {"client_id": app.client_id, "client_secret": secret or None, "grant": grant}
+        result = {
+            "client_id": app.client_id,
+            "client_secret": secret or None,
+            "grant": grant,
+            "created": True,
+        }
         text = f"client {name}: client_id={app.client_id}" + (f" client_secret={secret}" if secret else "")
         self._emit(result, as_json=options["json"], text=text)

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
 from legacy_monolith.core.argtypes import count, positive
-from legacy_monolith.core.management.seeding import Mode, SeedError, seed_techstore
+from legacy_monolith.core.management.seeding import Mode, SeedError, seed_techstore, seeded_data_counts
 from legacy_monolith.core.management.seeding.report import RichProgress, summary_notes, summary_table
 
 
@@ -42,10 +42,22 @@ class Command(BaseCommand):
         mode.add_argument(
             "--reset", action="store_true", help="delete seeded rows first (rows users made stay)"
         )
+        mode.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="seed only a database without seeded rows, else do nothing (a deployment's bootstrap)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
     def handle(self, *args, **options):
+        if options["if_empty"] and any(seeded_data_counts().values()):
+            counts = seeded_data_counts()
+            if options["json"]:
+                self.stdout.write(json.dumps({"skipped": True, "existing": counts}, sort_keys=True))
+            else:
+                self.stdout.write(f"already seeded ({counts}): nothing done")
+            return
         mode = Mode.APPEND if options["append"] else Mode.RESET if options["reset"] else Mode.FRESH
         quiet = options["no_progress"] or options["json"]
         console = Console(file=self.stdout, soft_wrap=True)

@@ -1,0 +1,3 @@
+"""Production shape: the registry of every process (topology.py) and what is generated from it
+(docker-compose.yml, the kustomize base, Prometheus and Grafana provisioning), plus the jobs the images run
+(bootstrap, backup, probe). Run `python -m deploy --help`."""

@@ -1,0 +1,418 @@
+"""Every process of the system, described once: docker-compose.yml and the kustomize base are generated from
+this registry (`make deploy-gen`), and tests/deploy/ checks it against the code.
+
+Adding a service is one `Component` entry (its database, its processes, its environment). Environment
+values are templates: `${NAME}` names a secret of SECRETS (compose reads it from `.env`, Kubernetes from the
+Secret `strangler-secrets`); nothing else in a value is a variable. Which databases, /internal APIs and
+public ports a process may reach is read from the URLs in its environment (see `reaches`), so the
+NetworkPolicies and the compose networks follow the configuration instead of a second list.
+
+Ports: a service's public port (the gateway's upstream) serves its API; its internal port (public + 1000)
+serves the same application plus /internal/ and /metrics (chassis.ports), and only the callers that name it
+in their environment (sync jobs, saga participants, the ACL client) and Prometheus may reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deploy.infra import (
+    AUTH_DB,
+    DATABASES,
+    DATASTORES,
+    OBSERVABILITY,
+    PRODUCT_DB,
+    SHADOW_DB,
+    TECHSTORE_DB,
+    UNLEASH_DB,
+)
+from deploy.model import (
+    INTERNAL_PORT_OFFSET,
+    OUR_IMAGE,
+    SECRET_REF,
+    Component,
+    Database,
+    Placed,
+    Probe,
+    Process,
+    Reach,
+    Secret,
+    _frozen,
+    _url_reach,
+    http_probe,
+    internal,
+    secrets_used,
+    worker_probe,
+)
+
+__all__ = [
+    "AUTH_DB", "COMPONENTS", "DATABASES", "DATASTORES", "INTERNAL_PORT_OFFSET", "OBSERVABILITY", "OUR_IMAGE",
+    "PRODUCT_DB", "SECRETS", "SECRET_NAMES", "SECRET_REF", "SHADOW_DB", "TECHSTORE_DB", "UNLEASH_DB",
+    "Component", "Database", "Placed", "Probe", "Process", "Reach", "Secret", "all_processes", "by_name",
+    "internal", "our_processes", "reaches", "secrets_used", "worker_probe",
+]  # fmt: skip
+
+# ------------------------------------------------------------------------------------------- secrets
+
+SECRETS: tuple[Secret, ...] = (
+    Secret("POSTGRES_PASSWORD", "password", "superuser of every PostgreSQL server (backups, bootstrap)"),
+    Secret("TECHSTORE_DB_PASSWORD", "password", "the monolith's database role"),
+    Secret("SHADOW_DB_PASSWORD", "password", "the shadow comparator's database role"),
+    Secret("PRODUCT_DB_PASSWORD", "password", "the Product service's database role"),
+    Secret("AUTH_DB_PASSWORD", "password", "the Auth service's database role"),
+    Secret("UNLEASH_DB_PASSWORD", "password", "the Unleash server's database role"),
+    Secret("RABBITMQ_PASSWORD", "password", "the broker user every process connects as"),
+    Secret("MONOLITH_SECRET_KEY", "token", "the monolith's SECRET_KEY"),
+    Secret("PRODUCT_SECRET_KEY", "token", "the Product service's SECRET_KEY (signs v2 cursors)"),
+    Secret("AUTH_SECRET_KEY", "token", "the Auth service's SECRET_KEY"),
+    Secret("INTERNAL_API_TOKEN", "token", "bearer token of every /internal/v1 API"),
+    Secret(
+        "INTERNAL_IDENTITY_KEY", "token", "HMAC key of X-Strangler-Identity (gateway, monolith, services)"
+    ),
+    Secret("SHADOW_KEY_SECRET", "token", "HMAC key of mirrored writes' Idempotency-Key"),
+    Secret("PAYMENT_API_KEY", "token", "the key the monolith presents to the card gateways (the sandbox)"),
+    Secret("PAYMENT_WEBHOOK_SECRET", "token", "HMAC secret of the card gateways' webhooks"),
+    Secret("AUTH_KEY_ENCRYPTION_KEY", "fernet32", "AES-256-GCM key sealing the Auth service's signing keys"),
+    Secret("AUTH_OIDC_RSA_PRIVATE_KEY", "rsa-pem", "RS256 key of OIDC id_tokens"),
+    Secret("UNLEASH_ADMIN_TOKEN", "unleash-admin", "Unleash admin API token (flags commands, bootstrap)"),
+    Secret("UNLEASH_CLIENT_TOKEN", "unleash-client", "Unleash client token the flags facade polls with"),
+)
+SECRET_NAMES = frozenset(s.name for s in SECRETS)
+
+# ------------------------------------------------------------------------------------------- shared values
+
+BROKER_URL = "amqp://strangler:${RABBITMQ_PASSWORD}@rabbitmq:5672//"
+UNLEASH_URL = "http://unleash:4242/api"
+PUBLIC_URL = "https://shop.example"  # what users type; the gateway's address behind the platform's edge
+SHARED = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "*",
+    "LOG_LEVEL": "INFO",
+    "BROKER_URL": BROKER_URL,
+    "INTERNAL_API_TOKEN": "${INTERNAL_API_TOKEN}",
+}
+ISSUER = {"AUTH_ISSUER": PUBLIC_URL, "AUTH_AUDIENCE": "techstore"}
+FLAGS = {
+    "UNLEASH_URL": UNLEASH_URL,
+    "UNLEASH_CLIENT_TOKEN": "${UNLEASH_CLIENT_TOKEN}",
+    "UNLEASH_ADMIN_TOKEN": "${UNLEASH_ADMIN_TOKEN}",
+}
+
+
+def _serve(package: str, port: int, workers: int = 2) -> tuple[str, ...]:
+    return (
+        "python", "-m", package, "serve", "--bind", f"0.0.0.0:{port}", "--workers", str(workers),
+        "--threads", "4", "--", "--bind", f"0.0.0.0:{internal(port)}",
+    )  # fmt: skip
+
+
+def _manage(*args: str) -> tuple[str, ...]:
+    return ("python", "manage.py", *args)
+
+
+def _service(package: str, *args: str) -> tuple[str, ...]:
+    return ("python", "-m", package, *args)
+
+
+# ------------------------------------------------------------------------------------------- components
+
+
+MONOLITH_ENV = {
+    **SHARED,
+    **FLAGS,
+    "DATABASE_URL": TECHSTORE_DB.url(),
+    "SHADOW_DATABASE_URL": SHADOW_DB.url(),
+    "REDIS_URL": "redis://redis:6379/0",
+    "SECRET_KEY": "${MONOLITH_SECRET_KEY}",
+    "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
+    "INTERNAL_PORT": str(internal(8000)),
+    "PAYMENT_API_KEY": "${PAYMENT_API_KEY}",
+    "PAYMENT_WEBHOOK_SECRET": "${PAYMENT_WEBHOOK_SECRET}",
+    "SHADOW_RULES": "/etc/strangler/shadow-rules.yaml",
+}
+# the monolith's processes call services on their internal port, each only the ones it needs
+ACL_PRODUCT = {"PRODUCT_SERVICE_URL": f"http://product-service:{internal(8101)}"}
+SYNC_USERS = {"AUTH_SERVICE_URL": f"http://auth-service:{internal(8102)}"}
+MONOLITH_CONFIG = {"/etc/strangler/shadow-rules.yaml": "shadow/rules.yaml"}
+
+MONOLITH = Component(
+    "monolith",
+    database=TECHSTORE_DB,
+    env=MONOLITH_ENV,
+    migrate=(_manage("migrate", "--noinput"), _manage("migrate", "--database", "shadow", "--noinput")),
+    processes=(
+        Process(
+            "monolith",
+            (
+                "gunicorn",
+                "legacy_monolith.wsgi",
+                "-b",
+                "0.0.0.0:8000",
+                "-b",
+                f"0.0.0.0:{internal(8000)}",
+                "-w",
+                "2",
+                "-k",
+                "gthread",
+                "--threads",
+                "4",
+            ),
+            port=8000,
+            internal_port=internal(8000),
+            probe=http_probe(8000),
+            env={
+                **ACL_PRODUCT,
+                "PAYMENT_CARDINAL_URL": "http://sandbox:8900/cardinal",
+                "PAYMENT_NORTHPAY_URL": "http://sandbox:8900/northpay",
+            },
+            depends=("redis", "rabbitmq", "sandbox", "unleash"),
+            replicas=2,
+            kind="http",
+            hpa=True,
+            config=MONOLITH_CONFIG,
+            resources=("250m", "384Mi", "2", "768Mi"),
+        ),
+        # the monolith's trigger-written outbox relayed to RabbitMQ (catalog.* events)
+        Process(
+            "sync-products-follow",
+            _manage("sync", "products", "follow", "--no-progress", "--metrics-port", "9108"),
+            metrics_port=9108,
+            probe=Probe(port=9108, ready="/metrics", live="/metrics"),
+            env=ACL_PRODUCT,  # status and verify read the service's side
+            depends=("rabbitmq", "product-consumer-catalog"),
+        ),
+        # users changed in the monolith copied to the Auth service's /internal/v1/import/users
+        Process(
+            "sync-users-follow",
+            _manage("sync", "users", "follow"),
+            probe=worker_probe("DATABASE_URL", "AUTH_SERVICE_URL"),
+            env=SYNC_USERS,
+            depends=("auth-service",),
+        ),
+        # the shadow comparator: pairs the gateway publishes on strangler.shadow
+        Process(
+            "shadow-worker",
+            _manage("shadow", "worker", "--no-progress"),
+            probe=worker_probe("SHADOW_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+            config=MONOLITH_CONFIG,
+        ),
+    ),
+)
+
+PRODUCT_ENV = {
+    **SHARED,
+    "PRODUCT_DATABASE_URL": PRODUCT_DB.url(),
+    "CATALOG_STORE_URL": "mongodb://mongo:27017/product_catalog",  # the Mongo adapter in this profile
+    "REDIS_URL": "redis://redis:6379/1",
+    "SECRET_KEY": "${PRODUCT_SECRET_KEY}",
+    "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
+    "INTERNAL_PORT": str(internal(8101)),
+    "PRODUCT_STOCK_OWNER": "monolith",
+}
+PRODUCT = Component(
+    "product",
+    database=PRODUCT_DB,
+    env=PRODUCT_ENV,
+    migrate=(_service("extracted.product_service", "migrate", "--noinput"),),
+    processes=(
+        Process(
+            "product-service",
+            _serve("extracted.product_service", 8101),
+            port=8101,
+            internal_port=internal(8101),
+            probe=http_probe(8101),
+            depends=("redis", "rabbitmq", "mongo"),
+            replicas=2,
+            kind="http",
+            hpa=True,
+        ),
+        Process(
+            "product-consumer-catalog",
+            _service("extracted.product_service", "consume", "product_service.catalog"),
+            probe=worker_probe("PRODUCT_DATABASE_URL", "CATALOG_STORE_URL", "BROKER_URL"),
+            depends=("rabbitmq", "mongo"),
+        ),
+        Process(
+            "product-consumer-stock",
+            _service("extracted.product_service", "consume", "product_service.stock"),
+            probe=worker_probe("PRODUCT_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        # the service's own outbox (stock.reserved / stock.released)
+        Process(
+            "product-relay",
+            _service("extracted.product_service", "relay_outbox"),
+            probe=worker_probe("PRODUCT_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+    ),
+)
+
+AUTH = Component(
+    "auth",
+    database=AUTH_DB,
+    env={
+        **SHARED,
+        **ISSUER,
+        "AUTH_DATABASE_URL": AUTH_DB.url(),
+        "REDIS_URL": "redis://redis:6379/2",
+        "SECRET_KEY": "${AUTH_SECRET_KEY}",
+        "INTERNAL_PORT": str(internal(8102)),
+        "AUTH_KEY_ENCRYPTION_KEY": "${AUTH_KEY_ENCRYPTION_KEY}",
+        "AUTH_OIDC_RSA_PRIVATE_KEY": "${AUTH_OIDC_RSA_PRIVATE_KEY}",
+        "AUTH_LOGIN_CLIENT_ID": "web",  # created by the bootstrap job (deploy/bootstrap.py)
+        "MONOLITH_URL": f"http://monolith:{internal(8000)}",  # the token exchange asks the monolith
+    },
+    migrate=(_service("extracted.auth_service", "migrate", "--noinput"),),
+    processes=(
+        Process(
+            "auth-service",
+            _serve("extracted.auth_service", 8102),
+            port=8102,
+            internal_port=internal(8102),
+            probe=http_probe(8102),
+            depends=("rabbitmq", "redis"),
+            replicas=2,
+            kind="http",
+            hpa=True,
+        ),
+    ),
+)
+
+GATEWAY = Component(
+    "gateway",
+    env={
+        **ISSUER,
+        "DEBUG": "false",
+        "MONOLITH_URL": "http://monolith:8000",
+        "PRODUCT_SERVICE_URL": "http://product-service:8101",
+        "AUTH_SERVICE_URL": "http://auth-service:8102",
+        "REDIS_URL": "redis://redis:6379/3",
+        "BROKER_URL": BROKER_URL,
+        "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
+        "SHADOW_KEY_SECRET": "${SHADOW_KEY_SECRET}",
+        "GATEWAY_METRICS_PORT": "9464",
+        "ROUTES_FILE": "/etc/strangler/routes.yaml",
+        **FLAGS,
+    },
+    processes=(
+        Process(
+            "gateway",
+            ("python", "-m", "strangler_proxy", "--listen", "0.0.0.0:8080", "--workers", "2"),
+            port=8080,
+            metrics_port=9464,
+            probe=Probe(port=9464, ready="/readyz", live="/healthz"),
+            depends=("monolith", "product-service", "auth-service", "redis", "rabbitmq", "unleash"),
+            replicas=2,
+            kind="http",
+            public=True,
+            hpa=True,
+            config={"/etc/strangler/routes.yaml": "strangler_proxy/routes.yaml"},
+            resources=("500m", "256Mi", "2", "512Mi"),
+        ),
+    ),
+)
+
+SANDBOX = Component(
+    "sandbox",
+    env={
+        "SANDBOX_API_KEY": "${PAYMENT_API_KEY}",
+        "SANDBOX_WEBHOOK_SECRET": "${PAYMENT_WEBHOOK_SECRET}",
+        # a provider's webhooks come in through the edge, like a real one's
+        "SANDBOX_WEBHOOK_URL": "http://gateway:8080/api/v1/payments/webhooks/{gateway}",
+    },
+    processes=(
+        Process(
+            "sandbox",
+            ("python", "-m", "sandbox", "--host", "0.0.0.0", "--port", "8900", "--quiet"),
+            port=8900,
+            probe=Probe(port=8900, ready="/_sandbox/healthz", live="/_sandbox/healthz"),
+            kind="http",
+        ),
+    ),
+)
+
+COMPONENTS: tuple[Component, ...] = (MONOLITH, PRODUCT, AUTH, GATEWAY, SANDBOX)
+DATABASE_OWNERS = {"techstore": "monolith", "shadow": "monolith", "product": "product", "auth": "auth"}
+
+
+# ------------------------------------------------------------------------------------------- one-shot jobs
+
+# Migrations, the OAuth client the login cutover mints for, the Unleash features, the seed (deploy/bootstrap).
+# It renders each component's environment from the registry, so it holds only the secrets those need.
+BOOTSTRAP_FOR = ("monolith", "product", "auth")
+BOOTSTRAP = Process(
+    "bootstrap",
+    ("python", "-m", "deploy.bootstrap", "--no-progress"),
+    kind="job",
+    env={
+        **{
+            name: f"${{{name}}}"
+            for c in COMPONENTS
+            if c.name in BOOTSTRAP_FOR
+            for name in secrets_used(c.env)
+        },
+        "BOOTSTRAP_SEED": "--users 50 --products 1000 --orders 200 --seed 42",
+    },
+    depends=(*tuple(db.host for db in DATABASES), "rabbitmq", "unleash", "mongo"),
+    config=MONOLITH_CONFIG,
+    resources=("250m", "384Mi", "2", "768Mi"),
+)
+
+BACKUP = Process(
+    "backup",
+    ("python", "-m", "deploy.backup", "run", "--dir", "/backups", "--keep-days", "7", "--keep", "14"),
+    kind="cron",
+    schedule="17 2 * * *",
+    every="24h",
+    env={
+        **{f"BACKUP_{db.name.upper()}_URL": db.url() for db in DATABASES},
+        "BACKUP_RABBITMQ_URL": "http://strangler:${RABBITMQ_PASSWORD}@rabbitmq:15672",
+    },
+    volumes={"/backups": "backups"},
+    depends=(*tuple(db.host for db in DATABASES), "rabbitmq"),
+)
+
+
+# ------------------------------------------------------------------------------------------- views
+
+
+def our_processes() -> Iterator[Placed]:
+    for component in COMPONENTS:
+        for process in component.processes:
+            yield Placed(process, component.name, _frozen({**component.env, **process.env}))
+    yield Placed(BOOTSTRAP, "bootstrap", BOOTSTRAP.env)
+    yield Placed(BACKUP, "backup", BACKUP.env)
+
+
+def all_processes() -> Iterator[Placed]:
+    yield from our_processes()
+    for store in DATASTORES:
+        yield Placed(store, "datastore", store.env)
+
+
+def by_name() -> dict[str, Placed]:
+    return {placed.name: placed for placed in all_processes()}
+
+
+def reaches(placed: Placed) -> list[Reach]:
+    """Every (process, port) this process's environment names: its databases, broker, caches, the
+    /internal or public APIs it calls. The NetworkPolicies allow exactly these (plus DNS)."""
+    names = by_name()
+    found: list[Reach] = []
+    env = dict(placed.env)
+    if placed.name == BOOTSTRAP.name:  # it runs the components' commands against their datastores only
+        for component in COMPONENTS:
+            if component.name in BOOTSTRAP_FOR:
+                for var, value in component.env.items():
+                    target = _url_reach(value)
+                    if target and target[0] in names and names[target[0]].process.kind == "datastore":
+                        env[f"{component.name}:{var}"] = value
+    for var, value in env.items():
+        target = _url_reach(value)
+        if target and target[0] in names and target[0] != placed.name:
+            reach = Reach(target[0], target[1], var)
+            if all((r.target, r.port) != (reach.target, reach.port) for r in found):
+                found.append(reach)
+    return found
