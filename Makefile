@@ -18,7 +18,7 @@ TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: deploy-gen compose-secrets compose-check k8s-check
+.PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore
 .PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller
 
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make compose-secrets         write .env with fresh secrets for docker compose (existing values kept)"
 	@echo "make compose-check           docker-compose.yml against the Compose schema, and the registry against the code"
 	@echo "make k8s-check               render every kustomize overlay and validate it against the Kubernetes schemas"
+	@echo "make drill-restore           back up, destroy, restore and verify the Product service's database (100k products)"
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(BASE_PYTHON)" ]; then echo "No Python >= 3.12 found: install python3.12 (e.g. 'pyenv install 3.12') and retry."; exit 1; fi
@@ -181,6 +182,10 @@ k8s-check: install
 	$(PY) -m deploy gen --check
 	$(PY) -m deploy validate k8s
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy/test_manifests.py
+
+# The restore drill at full size (make test runs it with 300 products): DRILL_ARGS="--products N ...".
+drill-restore: install
+	DRILL_DATABASE_URL=$${DRILL_DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m deploy.drill restore $(DRILL_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
