@@ -9,8 +9,12 @@ TECHSTORE_DB = Database("techstore", "postgres-techstore", "TECHSTORE_DB_PASSWOR
 SHADOW_DB = Database("shadow", "postgres-shadow", "SHADOW_DB_PASSWORD")
 PRODUCT_DB = Database("product", "postgres-product", "PRODUCT_DB_PASSWORD")
 AUTH_DB = Database("auth", "postgres-auth", "AUTH_DB_PASSWORD")
+ORDER_DB = Database("order", "postgres-order", "ORDER_DB_PASSWORD")
+PAYMENT_DB = Database("payment", "postgres-payment", "PAYMENT_DB_PASSWORD")
 UNLEASH_DB = Database("unleash", "postgres-unleash", "UNLEASH_DB_PASSWORD")
-DATABASES: tuple[Database, ...] = (TECHSTORE_DB, SHADOW_DB, PRODUCT_DB, AUTH_DB, UNLEASH_DB)
+DATABASES: tuple[Database, ...] = (
+    TECHSTORE_DB, SHADOW_DB, PRODUCT_DB, AUTH_DB, ORDER_DB, PAYMENT_DB, UNLEASH_DB,
+)  # fmt: skip
 
 # ------------------------------------------------------------------------------------------- datastores
 

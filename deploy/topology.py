@@ -21,6 +21,8 @@ from deploy.infra import (
     DATABASES,
     DATASTORES,
     OBSERVABILITY,
+    ORDER_DB,
+    PAYMENT_DB,
     PRODUCT_DB,
     SHADOW_DB,
     TECHSTORE_DB,
@@ -60,11 +62,17 @@ SECRETS: tuple[Secret, ...] = (
     Secret("SHADOW_DB_PASSWORD", "password", "the shadow comparator's database role"),
     Secret("PRODUCT_DB_PASSWORD", "password", "the Product service's database role"),
     Secret("AUTH_DB_PASSWORD", "password", "the Auth service's database role"),
+    Secret("ORDER_DB_PASSWORD", "password", "the Order service's database role"),
+    Secret("PAYMENT_DB_PASSWORD", "password", "the Payment service's database role"),
     Secret("UNLEASH_DB_PASSWORD", "password", "the Unleash server's database role"),
     Secret("RABBITMQ_PASSWORD", "password", "the broker user every process connects as"),
     Secret("MONOLITH_SECRET_KEY", "token", "the monolith's SECRET_KEY"),
     Secret("PRODUCT_SECRET_KEY", "token", "the Product service's SECRET_KEY (signs v2 cursors)"),
     Secret("AUTH_SECRET_KEY", "token", "the Auth service's SECRET_KEY"),
+    Secret("ORDER_SECRET_KEY", "token", "the Order service's SECRET_KEY"),
+    Secret("PAYMENT_SECRET_KEY", "token", "the Payment service's SECRET_KEY"),
+    Secret("PAYMENT_KEY_ENCRYPTION_KEY", "fernet32", "AES-256-GCM key of the Payment service's card fields"),
+    Secret("PAYMENT_TEST_API_KEY", "token", "the key of the card gateways' test mode (shadowed charges)"),
     Secret("INTERNAL_API_TOKEN", "token", "bearer token of every /internal/v1 API"),
     Secret(
         "INTERNAL_IDENTITY_KEY", "token", "HMAC key of X-Strangler-Identity (gateway, monolith, services)"
@@ -280,6 +288,121 @@ AUTH = Component(
     ),
 )
 
+
+def _celery(package: str, database_env: str) -> tuple[Process, ...]:
+    """A service's Celery worker and beat (the chassis' `worker` and `beat` commands)."""
+    name = package.rsplit(".", 1)[1].replace("_service", "")
+    return (
+        Process(
+            f"{name}-worker",
+            _service(package, "worker", "--concurrency", "2", "--pool", "prefork"),
+            probe=worker_probe(database_env, "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        # one beat per service (replicas 1; its PodDisruptionBudget lets it move)
+        Process(
+            f"{name}-beat",
+            _service(package, "beat"),
+            probe=worker_probe("BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+    )
+
+
+ORDER = Component(
+    "order",
+    database=ORDER_DB,
+    env={
+        **SHARED,
+        "ORDER_DATABASE_URL": ORDER_DB.url(),
+        "REDIS_URL": "redis://redis:6379/4",
+        "SECRET_KEY": "${ORDER_SECRET_KEY}",
+        "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
+        "INTERNAL_PORT": str(internal(8103)),
+        # saga participants: the monolith's and the Product service's /internal/v1 (stock, payments)
+        "MONOLITH_URL": f"http://monolith:{internal(8000)}",
+        "PRODUCT_SERVICE_URL": f"http://product-service:{internal(8101)}",
+        "PRODUCT_STOCK_OWNER": "monolith",
+        "ORDER_PAYMENT_ADAPTER": "monolith",
+    },
+    migrate=(_service("extracted.order_service", "migrate", "--noinput"),),
+    processes=(
+        Process(
+            "order-service",
+            _serve("extracted.order_service", 8103),
+            port=8103,
+            internal_port=internal(8103),
+            probe=http_probe(8103),
+            depends=("rabbitmq", "redis"),
+            replicas=2,
+            kind="http",
+            hpa=True,
+        ),
+        Process(
+            "order-consumer-participants",
+            _service("extracted.order_service", "consume", "order_service.saga_participants"),
+            probe=worker_probe("ORDER_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        Process(
+            "order-consumer-orchestrator",
+            _service("extracted.order_service", "consume", "order_service.saga_orchestrator"),
+            probe=worker_probe("ORDER_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        Process(
+            "order-relay",
+            _service("extracted.order_service", "relay_outbox"),
+            probe=worker_probe("ORDER_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        *_celery("extracted.order_service", "ORDER_DATABASE_URL"),
+    ),
+)
+
+PAYMENT = Component(
+    "payment",
+    database=PAYMENT_DB,
+    env={
+        **SHARED,
+        **ISSUER,
+        "PAYMENT_DATABASE_URL": PAYMENT_DB.url(),
+        "REDIS_URL": "redis://redis:6379/5",  # antifraud velocity counters
+        "SECRET_KEY": "${PAYMENT_SECRET_KEY}",
+        "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
+        "INTERNAL_PORT": str(internal(8104)),
+        "PAYMENT_CARDINAL_URL": "http://sandbox:8900/cardinal",
+        "PAYMENT_NORTHPAY_URL": "http://sandbox:8900/northpay",
+        "PAYMENT_API_KEY": "${PAYMENT_API_KEY}",
+        "PAYMENT_TEST_API_KEY": "${PAYMENT_TEST_API_KEY}",
+        "PAYMENT_WEBHOOK_SECRET": "${PAYMENT_WEBHOOK_SECRET}",
+        "PAYMENT_KEY_ENCRYPTION_KEY": "${PAYMENT_KEY_ENCRYPTION_KEY}",
+        "MONOLITH_URL": f"http://monolith:{internal(8000)}",  # order lookups
+        "AUTH_SERVICE_URL": f"http://auth-service:{internal(8102)}",  # the JWKS
+    },
+    migrate=(_service("extracted.payment_service", "migrate", "--noinput"),),
+    processes=(
+        Process(
+            "payment-service",
+            _serve("extracted.payment_service", 8104),
+            port=8104,
+            internal_port=internal(8104),
+            probe=http_probe(8104),
+            depends=("rabbitmq", "redis", "sandbox"),
+            replicas=2,
+            kind="http",
+            hpa=True,
+        ),
+        Process(
+            "payment-relay",
+            _service("extracted.payment_service", "relay_outbox"),
+            probe=worker_probe("PAYMENT_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        *_celery("extracted.payment_service", "PAYMENT_DATABASE_URL"),
+    ),
+)
+
 GATEWAY = Component(
     "gateway",
     env={
@@ -288,6 +411,8 @@ GATEWAY = Component(
         "MONOLITH_URL": "http://monolith:8000",
         "PRODUCT_SERVICE_URL": "http://product-service:8101",
         "AUTH_SERVICE_URL": "http://auth-service:8102",
+        "ORDER_SERVICE_URL": "http://order-service:8103",
+        "PAYMENT_SERVICE_URL": "http://payment-service:8104",
         "REDIS_URL": "redis://redis:6379/3",
         "BROKER_URL": BROKER_URL,
         "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
@@ -303,7 +428,16 @@ GATEWAY = Component(
             port=8080,
             metrics_port=9464,
             probe=Probe(port=9464, ready="/readyz", live="/healthz"),
-            depends=("monolith", "product-service", "auth-service", "redis", "rabbitmq", "unleash"),
+            depends=(
+                "monolith",
+                "product-service",
+                "auth-service",
+                "order-service",
+                "payment-service",
+                "redis",
+                "rabbitmq",
+                "unleash",
+            ),
             replicas=2,
             kind="http",
             public=True,
@@ -319,6 +453,7 @@ SANDBOX = Component(
     env={
         "SANDBOX_API_KEY": "${PAYMENT_API_KEY}",
         "SANDBOX_WEBHOOK_SECRET": "${PAYMENT_WEBHOOK_SECRET}",
+        "SANDBOX_TEST_API_KEY": "${PAYMENT_TEST_API_KEY}",
         # a provider's webhooks come in through the edge, like a real one's
         "SANDBOX_WEBHOOK_URL": "http://gateway:8080/api/v1/payments/webhooks/{gateway}",
     },
@@ -333,15 +468,18 @@ SANDBOX = Component(
     ),
 )
 
-COMPONENTS: tuple[Component, ...] = (MONOLITH, PRODUCT, AUTH, GATEWAY, SANDBOX)
-DATABASE_OWNERS = {"techstore": "monolith", "shadow": "monolith", "product": "product", "auth": "auth"}
+COMPONENTS: tuple[Component, ...] = (MONOLITH, PRODUCT, AUTH, ORDER, PAYMENT, GATEWAY, SANDBOX)
+DATABASE_OWNERS = {
+    "techstore": "monolith", "shadow": "monolith", "product": "product", "auth": "auth", "order": "order",
+    "payment": "payment",
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------- one-shot jobs
 
 # Migrations, the OAuth client the login cutover mints for, the Unleash features, the seed (deploy/bootstrap).
 # It renders each component's environment from the registry, so it holds only the secrets those need.
-BOOTSTRAP_FOR = ("monolith", "product", "auth")
+BOOTSTRAP_FOR = ("monolith", "product", "auth", "order", "payment")
 BOOTSTRAP = Process(
     "bootstrap",
     ("python", "-m", "deploy.bootstrap", "--no-progress"),

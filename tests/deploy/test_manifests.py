@@ -112,7 +112,7 @@ def test_http_probes_use_readyz_and_healthz_of_the_services():
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
             checked += 1
-    assert checked == 4
+    assert checked == sum(1 for p in t.our_processes() if p.process.kind == "http" and p.name != "sandbox")
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -296,9 +296,14 @@ def test_only_the_gateway_reaches_a_services_public_port(service, port):
 
 
 def test_internal_ports_are_reached_only_by_sync_jobs_saga_participants_and_prometheus():
-    assert allowed_in("product-service", 9101) == {"monolith", "sync-products-follow", "ns:monitoring"}
-    assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"}
-    assert allowed_in("monolith", 9000) == {"auth-service", "ns:monitoring"}  # the token exchange
+    order = {p.name for p in t.our_processes() if p.component == "order"}  # the saga's participants' callers
+    payment = {p.name for p in t.our_processes() if p.component == "payment"}
+    assert (
+        allowed_in("product-service", 9101) == {"monolith", "sync-products-follow", "ns:monitoring"} | order
+    )
+    assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"} | payment  # JWKS
+    # the token exchange; stock and payment participants; the Payment service's order lookups
+    assert allowed_in("monolith", 9000) == {"auth-service", "ns:monitoring"} | order | payment
 
 
 @pytest.mark.parametrize("db", t.DATABASES, ids=lambda db: db.name)
