@@ -82,6 +82,10 @@ SECRETS: tuple[Secret, ...] = (
     Secret("PAYMENT_WEBHOOK_SECRET", "token", "HMAC secret of the card gateways' webhooks"),
     Secret("AUTH_KEY_ENCRYPTION_KEY", "fernet32", "AES-256-GCM key sealing the Auth service's signing keys"),
     Secret("AUTH_OIDC_RSA_PRIVATE_KEY", "rsa-pem", "RS256 key of OIDC id_tokens"),
+    Secret("FLAGS_AUDIT_KEY", "token", "HMAC key of the flags audit chain"),
+    Secret("GATEWAY_AUDIT_KEY", "token", "HMAC key of the gateway's audit chains"),
+    Secret("AUTH_AUDIT_KEY", "token", "HMAC key of the Auth service's audit chain"),
+    Secret("PAYMENT_AUDIT_KEY", "token", "HMAC key of the Payment service's audit trail"),
     Secret("UNLEASH_ADMIN_TOKEN", "unleash-admin", "Unleash admin API token (flags commands, bootstrap)"),
     Secret("UNLEASH_CLIENT_TOKEN", "unleash-client", "Unleash client token the flags facade polls with"),
 )
@@ -100,10 +104,15 @@ SHARED = {
     "INTERNAL_API_TOKEN": "${INTERNAL_API_TOKEN}",
 }
 ISSUER = {"AUTH_ISSUER": PUBLIC_URL, "AUTH_AUDIENCE": "techstore"}
+# Audit checkpoints go to Redis, away from the logs they anchor (the Auth and Payment chains keep theirs in a
+# table of their own database, the default).
+AUDIT_CHECKPOINTS = "redis://redis:6379/6"
 FLAGS = {
     "UNLEASH_URL": UNLEASH_URL,
     "UNLEASH_CLIENT_TOKEN": "${UNLEASH_CLIENT_TOKEN}",
     "UNLEASH_ADMIN_TOKEN": "${UNLEASH_ADMIN_TOKEN}",
+    "FLAGS_AUDIT_KEY": "${FLAGS_AUDIT_KEY}",
+    "FLAGS_AUDIT_CHECKPOINTS": AUDIT_CHECKPOINTS,
 }
 
 
@@ -269,6 +278,7 @@ AUTH = Component(
         "INTERNAL_PORT": str(internal(8102)),
         "AUTH_KEY_ENCRYPTION_KEY": "${AUTH_KEY_ENCRYPTION_KEY}",
         "AUTH_OIDC_RSA_PRIVATE_KEY": "${AUTH_OIDC_RSA_PRIVATE_KEY}",
+        "AUTH_AUDIT_KEY": "${AUTH_AUDIT_KEY}",
         "AUTH_LOGIN_CLIENT_ID": "web",  # created by the bootstrap job (deploy/bootstrap.py)
         "MONOLITH_URL": f"http://monolith:{internal(8000)}",  # the token exchange asks the monolith
     },
@@ -377,6 +387,7 @@ PAYMENT = Component(
         "PAYMENT_TEST_API_KEY": "${PAYMENT_TEST_API_KEY}",
         "PAYMENT_WEBHOOK_SECRET": "${PAYMENT_WEBHOOK_SECRET}",
         "PAYMENT_KEY_ENCRYPTION_KEY": "${PAYMENT_KEY_ENCRYPTION_KEY}",
+        "PAYMENT_AUDIT_KEY": "${PAYMENT_AUDIT_KEY}",
         "MONOLITH_URL": f"http://monolith:{internal(8000)}",  # order lookups
         "AUTH_SERVICE_URL": f"http://auth-service:{internal(8102)}",  # the JWKS
     },
@@ -417,6 +428,8 @@ GATEWAY = Component(
         "BROKER_URL": BROKER_URL,
         "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
         "SHADOW_KEY_SECRET": "${SHADOW_KEY_SECRET}",
+        "GATEWAY_AUDIT_KEY": "${GATEWAY_AUDIT_KEY}",
+        "GATEWAY_AUDIT_CHECKPOINTS": AUDIT_CHECKPOINTS,
         "GATEWAY_METRICS_PORT": "9464",
         "ROUTES_FILE": "/etc/strangler/routes.yaml",
         **FLAGS,
