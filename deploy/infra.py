@@ -11,9 +11,10 @@ PRODUCT_DB = Database("product", "postgres-product", "PRODUCT_DB_PASSWORD")
 AUTH_DB = Database("auth", "postgres-auth", "AUTH_DB_PASSWORD")
 ORDER_DB = Database("order", "postgres-order", "ORDER_DB_PASSWORD")
 PAYMENT_DB = Database("payment", "postgres-payment", "PAYMENT_DB_PASSWORD")
+CONTROL_DB = Database("control", "postgres-control", "CONTROL_DB_PASSWORD")
 UNLEASH_DB = Database("unleash", "postgres-unleash", "UNLEASH_DB_PASSWORD")
 DATABASES: tuple[Database, ...] = (
-    TECHSTORE_DB, SHADOW_DB, PRODUCT_DB, AUTH_DB, ORDER_DB, PAYMENT_DB, UNLEASH_DB,
+    TECHSTORE_DB, SHADOW_DB, CONTROL_DB, PRODUCT_DB, AUTH_DB, ORDER_DB, PAYMENT_DB, UNLEASH_DB,
 )  # fmt: skip
 
 # ------------------------------------------------------------------------------------------- datastores

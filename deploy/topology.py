@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from deploy.infra import (
     AUTH_DB,
+    CONTROL_DB,
     DATABASES,
     DATASTORES,
     OBSERVABILITY,
@@ -60,6 +61,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret("POSTGRES_PASSWORD", "password", "superuser of every PostgreSQL server (backups, bootstrap)"),
     Secret("TECHSTORE_DB_PASSWORD", "password", "the monolith's database role"),
     Secret("SHADOW_DB_PASSWORD", "password", "the shadow comparator's database role"),
+    Secret("CONTROL_DB_PASSWORD", "password", "the rollout controller's database role"),
     Secret("PRODUCT_DB_PASSWORD", "password", "the Product service's database role"),
     Secret("AUTH_DB_PASSWORD", "password", "the Auth service's database role"),
     Secret("ORDER_DB_PASSWORD", "password", "the Order service's database role"),
@@ -78,6 +80,7 @@ SECRETS: tuple[Secret, ...] = (
         "INTERNAL_IDENTITY_KEY", "token", "HMAC key of X-Strangler-Identity (gateway, monolith, services)"
     ),
     Secret("SHADOW_KEY_SECRET", "token", "HMAC key of mirrored writes' Idempotency-Key"),
+    Secret("TESTER_OVERRIDE_KEY", "token", "HMAC key of tester overrides (the gateway, rollout override)"),
     Secret("PAYMENT_API_KEY", "token", "the key the monolith presents to the card gateways (the sandbox)"),
     Secret("PAYMENT_WEBHOOK_SECRET", "token", "HMAC secret of the card gateways' webhooks"),
     Secret("AUTH_KEY_ENCRYPTION_KEY", "fernet32", "AES-256-GCM key sealing the Auth service's signing keys"),
@@ -139,6 +142,10 @@ MONOLITH_ENV = {
     **FLAGS,
     "DATABASE_URL": TECHSTORE_DB.url(),
     "SHADOW_DATABASE_URL": SHADOW_DB.url(),
+    "CONTROL_DATABASE_URL": CONTROL_DB.url(),
+    "TESTER_OVERRIDE_KEY": "${TESTER_OVERRIDE_KEY}",
+    "ROLLOUT_GATES_FILE": "/etc/strangler/gates.yaml",
+    "ROLLOUT_POLICY_FILE": "/etc/strangler/rollout-policy.yaml",
     "REDIS_URL": "redis://redis:6379/0",
     "SECRET_KEY": "${MONOLITH_SECRET_KEY}",
     "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
@@ -150,13 +157,21 @@ MONOLITH_ENV = {
 # the monolith's processes call services on their internal port, each only the ones it needs
 ACL_PRODUCT = {"PRODUCT_SERVICE_URL": f"http://product-service:{internal(8101)}"}
 SYNC_USERS = {"AUTH_SERVICE_URL": f"http://auth-service:{internal(8102)}"}
-MONOLITH_CONFIG = {"/etc/strangler/shadow-rules.yaml": "shadow/rules.yaml"}
+MONOLITH_CONFIG = {
+    "/etc/strangler/shadow-rules.yaml": "shadow/rules.yaml",
+    "/etc/strangler/gates.yaml": "strangler_proxy/gates.yaml",
+    "/etc/strangler/rollout-policy.yaml": "control/rollout/policy.yaml",
+}
 
 MONOLITH = Component(
     "monolith",
     database=TECHSTORE_DB,
     env=MONOLITH_ENV,
-    migrate=(_manage("migrate", "--noinput"), _manage("migrate", "--database", "shadow", "--noinput")),
+    migrate=(
+        _manage("migrate", "--noinput"),
+        _manage("migrate", "--database", "shadow", "--noinput"),
+        _manage("migrate", "--database", "control", "--noinput"),
+    ),
     processes=(
         Process(
             "monolith",
@@ -205,6 +220,15 @@ MONOLITH = Component(
             probe=worker_probe("DATABASE_URL", "AUTH_SERVICE_URL"),
             env=SYNC_USERS,
             depends=("auth-service",),
+        ),
+        # the rollout controller: steps routes up, judges target vs legacy from the gateway's figures
+        Process(
+            "rollout-controller",
+            _manage("rollout", "run", "--no-progress"),
+            probe=worker_probe("CONTROL_DATABASE_URL", "GATEWAY_METRICS_URLS"),
+            env={"GATEWAY_METRICS_URLS": "http://gateway:9464/metrics"},
+            depends=("gateway",),
+            config=MONOLITH_CONFIG,
         ),
         # the shadow comparator: pairs the gateway publishes on strangler.shadow
         Process(
@@ -429,6 +453,7 @@ GATEWAY = Component(
         "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
         "SHADOW_KEY_SECRET": "${SHADOW_KEY_SECRET}",
         "GATEWAY_AUDIT_KEY": "${GATEWAY_AUDIT_KEY}",
+        "TESTER_OVERRIDE_KEY": "${TESTER_OVERRIDE_KEY}",
         "GATEWAY_AUDIT_CHECKPOINTS": AUDIT_CHECKPOINTS,
         "GATEWAY_METRICS_PORT": "9464",
         "ROUTES_FILE": "/etc/strangler/routes.yaml",
@@ -483,8 +508,8 @@ SANDBOX = Component(
 
 COMPONENTS: tuple[Component, ...] = (MONOLITH, PRODUCT, AUTH, ORDER, PAYMENT, GATEWAY, SANDBOX)
 DATABASE_OWNERS = {
-    "techstore": "monolith", "shadow": "monolith", "product": "product", "auth": "auth", "order": "order",
-    "payment": "payment",
+    "techstore": "monolith", "shadow": "monolith", "control": "monolith", "product": "product",
+    "auth": "auth", "order": "order", "payment": "payment",
 }  # fmt: skip
 
 

@@ -25,7 +25,7 @@ BASE = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/techst
 def databases():
     suffix = uuid.uuid4().hex[:8]
     variables = ("DATABASE_URL", "SHADOW_DATABASE_URL", "PRODUCT_DATABASE_URL", "AUTH_DATABASE_URL",
-                 "ORDER_DATABASE_URL", "PAYMENT_DATABASE_URL")  # fmt: skip
+                 "ORDER_DATABASE_URL", "PAYMENT_DATABASE_URL", "CONTROL_DATABASE_URL")  # fmt: skip
     names = {var: f"boot_{var.split('_')[0].lower()}_{suffix}" for var in variables}
     for name in names.values():
         subprocess.run(["psql", f"{BASE}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)

@@ -325,6 +325,7 @@ def test_workers_reach_only_what_their_environment_names():
     assert allowed_out("shadow-worker") == {
         ("postgres-techstore", 5432),
         ("postgres-shadow", 5432),
+        ("postgres-control", 5432),
         ("rabbitmq", 5672),
         ("redis", 6379),
         ("unleash", 4242),

@@ -42,7 +42,13 @@ def reads_env(var: str) -> bool:
         rf"\bdatabase_env\s*=\s*{name}",  # the chassis: service_settings(database_env="X")
         rf"{name}\s+(?:not\s+)?in\s+os\.environ",
     )
-    return any(re.search(reader, CODE) for reader in readers) or f"${{{var}:" in ROUTES
+    if any(re.search(reader, CODE) for reader in readers) or f"${{{var}:" in ROUTES:
+        return True
+    # a module constant naming the variable, read through it: KEY_ENV = "X" ... environ.get(KEY_ENV)
+    for constant in re.findall(rf"^(\w+)\s*=\s*{name}\s*$", CODE, re.MULTILINE):
+        if re.search(rf"(?:environ|env)(?:\.get\(|\[)\s*{constant}\b", CODE):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------------------- env
@@ -62,6 +68,7 @@ def test_the_env_check_knows_a_variable_nobody_reads_from_one_that_is_read():
     assert reads_env("AUTH_KEY_ROTATION_OVERLAP_SECONDS")  # env_int( over two lines
     assert not reads_env("NOBODY_READS_THIS_VARIABLE")
     assert not reads_env("SERVICE_NAME")  # a settings key, not an environment variable
+    assert reads_env("TESTER_OVERRIDE_KEY")  # KEY_ENV = "TESTER_OVERRIDE_KEY"; os.environ.get(KEY_ENV)
 
 
 @pytest.mark.parametrize("name", sorted(OURS))
