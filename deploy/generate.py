@@ -52,8 +52,6 @@ def _k8s() -> dict[str, str]:
         files[f"{K8S_BASE}/{name}"] = K8S_HEADER + dump_all(documents)
     files[f"{K8S_BASE}/default-deny.yaml"] = K8S_HEADER + dump(k8s.DEFAULT_DENY)
     names.append("default-deny.yaml")
-    for source in k8s.config_files().values():
-        files[f"{K8S_BASE}/files/{Path(source).name}"] = (ROOT / source).read_text()
     files[f"{K8S_BASE}/kustomization.yaml"] = K8S_HEADER + dump(k8s.kustomization(sorted(names)))
     return files
 

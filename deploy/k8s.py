@@ -384,7 +384,8 @@ def objects_by_process() -> dict[str, list[dict[str, Any]]]:
 
 
 def config_files() -> dict[str, str]:
-    """ConfigMap name -> repository file (copied beside the kustomization, which reads nothing outside)."""
+    """ConfigMap name -> repository file. The base names the files where they are (`../../../<file>`), so an
+    edit of routes.yaml needs no regeneration (kustomize: `--load-restrictor LoadRestrictionsNone`)."""
     return {
         config_map_name(src): src
         for placed in k8s_processes()
@@ -400,7 +401,7 @@ def kustomization(files: list[str]) -> dict[str, Any]:
         "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}, "includeSelectors": False}],
         "resources": files,
         "configMapGenerator": [
-            {"name": name, "files": [f"files/{Path(src).name}"]}
+            {"name": name, "files": [f"{Path(src).name}=../../../{src}"]}
             for name, src in sorted(config_files().items())
         ],
     }

@@ -77,7 +77,10 @@ def validate_compose() -> Report:
 
 def render_kustomization(folder: Path) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [_tool("kubectl"), "kustomize", str(folder)], capture_output=True, text=True, check=False
+        [_tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise ValueError(result.stderr.strip() or result.stdout.strip())
