@@ -66,6 +66,7 @@ class GateRefused(FlagsError):
         )
         super().__init__("gate_refused", message, {"flag": request.flag, "failed_gates": lines})
         self.failures = tuple(failures)
+        self.detail_lines = tuple(lines)  # the command line prints one line per failed gate
 
 
 def register_gate_check(check: GateCheck) -> None:

@@ -25,7 +25,10 @@ EXIT_INTERRUPTED = 130
 
 
 class CommandFailure(ApplicationError):
-    """A command-line failure: `code`, a one-line `message`, and the `exit_code` it ends the command with."""
+    """A command-line failure: `code`, a one-line `message`, and the `exit_code` it ends the command with.
+
+    Any ApplicationError may also carry `detail_lines` (a sequence of strings): then its message's first
+    line is printed, followed by one line per detail (e.g. each failed gate of a refused flag raise)."""
 
     exit_code = EXIT_USAGE
 
@@ -55,14 +58,22 @@ class CheckFailed(CommandFailure):
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """What the user sees: `<prog>: <code>: <message>` and the exit code (no line when message is empty)."""
+    """What the user sees: `<prog>: <code>: <message>` and the exit code (no line when message is empty).
+
+    `details`: items of a failure that names several things (each failed gate of a refused raise), printed
+    after it one line each, in the same `<prog>: <code>: <detail>` form."""
 
     code: str
     message: str
     exit_code: int
+    details: tuple[str, ...] = ()
 
     def line(self, prog: str) -> str:
         return f"{prog}: {self.code}: {one_line(self.message)}" if self.message else ""
+
+    def lines(self, prog: str) -> list[str]:
+        first = self.line(prog)
+        return ([first] if first else []) + [f"{prog}: {self.code}: {one_line(d)}" for d in self.details]
 
 
 def one_line(text: str) -> str:
@@ -126,7 +137,9 @@ def failure_for(exc: BaseException, hints: Hints | None = None) -> Failure | Non
     chain = _chain(exc)
     for link in chain:  # a toolkit error, even wrapped in Django's CommandError, keeps its code
         if isinstance(link, ApplicationError):
-            return Failure(link.code, link.message, exit_code_for(link))
+            details = tuple(getattr(link, "detail_lines", ()) or ())
+            message = link.message.splitlines()[0] if details and link.message else link.message
+            return Failure(link.code, message, exit_code_for(link), details)
     for link in chain:
         failure = _library_failure(link, hints)
         if failure is not None:

@@ -60,10 +60,10 @@ def guard(
 
 
 def report(failure: Failure, prog: str, stderr: TextIO | None = None) -> None:
-    line = failure.line(prog)
-    if line:
+    lines = failure.lines(prog)
+    if lines:
         stream = stderr or sys.stderr
-        stream.write(line + "\n")
+        stream.write("".join(line + "\n" for line in lines))
         stream.flush()
 
 

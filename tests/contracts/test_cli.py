@@ -249,3 +249,21 @@ def test_the_toolkit_error_types_are_the_projects_one_application_error():
     for error_type in (FlagsError, SyncError, ShadowError, cli.UsageError, cli.CheckFailed):
         assert issubclass(error_type, ApplicationError)
     assert sys.modules["contracts.cli"].__doc__
+
+
+def test_a_failure_with_details_prints_its_line_then_one_line_per_detail():
+    class Refused(cli.CheckFailed):
+        def __init__(self):
+            super().__init__("gate_refused", "raise refused by 2 gates:\n  a: short by 1\n  b: short by 2")
+            self.detail_lines = ("a: short by 1", "b: short by 2")
+
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exited, cli.guard("flags on", stderr=err, traceback=False):
+        raise Refused
+
+    assert exited.value.code == 1
+    assert err.getvalue().splitlines() == [
+        "flags on: gate_refused: raise refused by 2 gates:",
+        "flags on: gate_refused: a: short by 1",
+        "flags on: gate_refused: b: short by 2",
+    ]
