@@ -21,9 +21,11 @@ def parse_duration(text: object) -> float:
 
 
 def show_duration(seconds: float) -> str:
+    """In the largest unit it reaches, to one decimal at most: 500ms, 45s, 1.5m, 3h (for 10803 s), 2d."""
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:.0f}{unit}"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            value = round(seconds / size, 1 if seconds / size < 10 else 0)
+            return f"{value:g}{unit}"
     return f"{seconds:g}s"

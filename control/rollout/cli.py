@@ -1,7 +1,8 @@
 """`manage.py rollout ...`: argument parsing and rendering; the work is in services, controller, selectors.
 
-Exit codes: 0 done; 1 a check failed (a gate refused the start); 2 bad usage or an unusable environment
-(one line on stderr, through the management command)."""
+Exit codes (contracts/cli, through the management command): 0 done; 1 a check failed (gates refused the
+start: one line per failed gate on stderr; `--dry-run` with a failing gate); 2 bad usage or an unusable
+environment, one line on stderr."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from control.durations import parse_duration, show_duration
-from control.errors import ControlError
+from control.errors import ControlError, GatesRefused
 from control.rollout import services
 from control.rollout.controller import Controller
 from control.rollout.selectors import rollout_events, rollout_list
@@ -121,15 +122,10 @@ def run(options: dict[str, Any], *, out: IO[str], stop: threading.Event | None =
                     actor=actor,
                     dry_run=options["dry_run"],
                 )
-            except ControlError as exc:
-                if exc.code != "gate_refused":
-                    raise
-                if as_json:
+            except GatesRefused as exc:
+                if as_json:  # the plan and its gates on stdout; the refusal's lines on stderr
                     _json(out, {"refused": True, **exc.extra})
-                for gate in exc.extra.get("gates", []):
-                    if not gate["passed"]:
-                        console.print(f"refused: {gate['gate']}: {gate['message']}", markup=False)
-                return EXIT_CHECK_FAILED
+                raise
             if as_json:
                 _json(out, plan.to_dict())
             else:

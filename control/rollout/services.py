@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from control.errors import ControlError
+from control.errors import ControlError, GatesRefused
 from control.gates.checks import GateResult, evaluate_gates
 from control.gates.spec import load_gates
 from control.models import Rollout, RolloutEvent
@@ -116,8 +116,7 @@ def rollout_start(
     if dry_run:
         return plan
     if not plan.gates_passed:
-        failed = "; ".join(g.line() for g in plan.gates if not g.passed)
-        raise ControlError("gate_refused", f"route {route}: gates failed: {failed}", plan.to_dict())
+        raise GatesRefused(route, [g.line() for g in plan.gates if not g.passed], plan.to_dict())
     try:
         with transaction.atomic(using=DB):
             if rollout_active(route) is not None:

@@ -1,28 +1,26 @@
-"""`manage.py rollout start|status|pause|resume|abort|close|run|override` (control/rollout/cli.py)."""
+"""`manage.py rollout start|status|pause|resume|abort|close|run|override` (control/rollout/cli.py), on the
+command-line convention (contracts/cli): exit 0 done, 1 a check said no (gates refused the start), 2 bad
+usage or an unusable environment, with one line `rollout <command>: <code>: <message>` on stderr (and one
+line per failed gate after it)."""
 
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.core.management.base import BaseCommand
 
-from control.errors import ControlError
+from contracts import cli as convention
 from control.rollout import cli
-from flags.errors import FlagsError
 
 
-class Command(BaseCommand):
+class Command(convention.ToolkitCommand, BaseCommand):
     help = "Guarded rollouts: start, status, pause, resume, abort, close, run (the controller), override."
+    hints = convention.Hints(
+        migrate="manage.py migrate --database control", database_setting="CONTROL_DATABASE_URL"
+    )
 
     def add_arguments(self, parser) -> None:
         cli.add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        try:
-            code = cli.run(options, out=self.stdout)
-        except (ControlError, FlagsError) as exc:
-            raise CommandError(" ".join(exc.message.split("\n")), returncode=cli.EXIT_ERROR) from exc
-        except DatabaseError as exc:
-            message = f"the control database is unusable ({exc}); run `manage.py migrate --database control`"
-            raise CommandError(" ".join(message.split()), returncode=cli.EXIT_ERROR) from exc
+        code = cli.run(options, out=self.stdout)
         if code:
             sys.exit(code)
