@@ -140,7 +140,7 @@ bench-rollback: install unleash-install
 # The full rollout drills of tests/e2e/test_rollout_controller.py at the issue's size (make test runs them small).
 drill-rollback: install
 	DATABASE_URL=$${BENCH_ROLLBACK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
-	ROLLOUT_DRILL_RATE=200 $(VENV)/bin/pytest -q tests/e2e/test_rollout_controller.py $(PYTEST_ARGS)
+	ROLLOUT_DRILL_SIZE=full $(VENV)/bin/pytest -q tests/e2e/test_rollout_controller.py $(PYTEST_ARGS)
 
 rollout-controller: install
 	$(PY) manage.py migrate --database control --noinput

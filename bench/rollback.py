@@ -28,7 +28,6 @@ from control.rollout.simulation import false_rollback_rate
 def one_rollback(drill, traffic: Traffic, seed: int) -> float:
     drill.reset()
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "300s")
-    drill.start_controller()
     drill.wait_for(
         lambda s: s["owner"] and ("flag_write", 25) in [(e["kind"], e["percentage"]) for e in s["events"]],
         timeout=60,

@@ -20,6 +20,10 @@ from pathlib import Path
 
 import requests
 
+from flags.audit import AuditLog
+from flags.commands.toggle import flag_toggle
+from flags.config import FlagsConfig
+from flags.store import open_store
 from legacy_monolith.demo.processes import free_port, stop_process_group
 from legacy_monolith.demo.services import throwaway_database
 from strangler_proxy.launch import DEFAULT_ROUTES
@@ -32,6 +36,32 @@ defaults:
   min_requests: {min_requests}
   settle: {settle}
 """
+
+
+@dataclass(frozen=True)
+class DrillSize:
+    """How big a drill is: `make test` runs `small`, `make drill-rollback` `full` (the issue's: 50 req/s of
+    canary traffic at 25%, steps 1,5,25,50,100 of 10 s). The scenarios assert the same at either size."""
+
+    name: str
+    rate: float  # client requests per second in all; the canary gets the step's share of them
+    promote_steps: str  # the healthy rollout's steps
+    step_time: str  # its time per step
+    window_data: float  # seconds of data in a step's window before a regression is planted
+
+
+SIZES = {
+    "small": DrillSize("small", rate=80, promote_steps="10,50,100", step_time="4s", window_data=3),
+    "full": DrillSize("full", rate=200, promote_steps="1,5,25,50,100", step_time="10s", window_data=4),
+}
+
+
+def drill_size(name: str | None = None) -> DrillSize:
+    """ROLLOUT_DRILL_SIZE (small, the default, or full)."""
+    name = name or os.environ.get("ROLLOUT_DRILL_SIZE") or "small"
+    if name not in SIZES:
+        raise ValueError(f"ROLLOUT_DRILL_SIZE={name!r}: use one of {', '.join(SIZES)}")
+    return SIZES[name]
 
 
 @dataclass
@@ -232,18 +262,37 @@ class Drill:
     def flags_off(self) -> None:
         self.manage("flags", "off", FLAG, "--actor", "drill-operator")
 
+    def ensure_controller(self) -> subprocess.Popen:
+        """The running controller, or a new one: one controller serves every scenario of a drill (its
+        start-up costs seconds); a scenario that kills it gets a new one at the next reset."""
+        alive = [process for process in self.controllers if process.poll() is None]
+        return alive[-1] if alive else self.start_controller()
+
     def reset(self) -> None:
-        """Between scenarios: no running rollout, open rollbacks closed, flag off, healthy candidate."""
-        for process in self.controllers:
-            stop_process_group(process, 5)
-        self.controllers.clear()
-        status = self.status()
-        if status.get("state") in ("running", "paused"):
-            self.manage("rollout", "abort", ROUTE, "--reason", "drill reset")
-        if status.get("state") == "rolled_back" and not status.get("closed_at"):
-            self.manage("rollout", "close", ROUTE, "--reason", "drill reset")
-        self.flags_off()
+        """Between scenarios, in-process (a manage.py per step would cost seconds each): no running or
+        paused rollout (aborted), open rollbacks closed, the flag off (one audited write, as `flags off`),
+        a healthy candidate, and a controller running. What the scenarios assert still goes through the
+        real commands and the controller process."""
+        import psycopg2
+
+        with psycopg2.connect(self.env["CONTROL_DATABASE_URL"]) as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE control_rollout SET state = 'aborted', reason = 'drill reset', finished_at = now(), "
+                "owner = '', lease_until = NULL WHERE route = %s AND state IN ('running', 'paused')",
+                [ROUTE],
+            )
+            cur.execute(
+                "UPDATE control_rollout SET closed_at = now(), close_reason = 'drill reset' "
+                "WHERE route = %s AND state = 'rolled_back' AND closed_at IS NULL",
+                [ROUTE],
+            )
+        conn.close()
+        config = FlagsConfig.from_env(self.env)
+        flag_toggle(
+            open_store(config), AuditLog.from_config(config), name=FLAG, enabled=False, actor="drill-reset"
+        )
         self.target.knobs(error_rate=0, latency_ms=0, jitter_ms=0)
+        self.ensure_controller()
 
     def stop(self) -> None:
         for process in self.controllers:

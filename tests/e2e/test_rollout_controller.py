@@ -1,28 +1,28 @@
 """The rollout controller against real processes (bench/rollout_drill.py): the gateway in front of two toy
-upstreams, client traffic of 400 users, `manage.py rollout start|status|close` and the controller
+upstreams, client traffic of 400 users, `manage.py rollout start|close` and `flags` commands, the controller
 process `manage.py rollout run`, the flags file and a throwaway control database.
 
-Sizes are small here (about 80 requests/s, steps of a few seconds); `make drill-rollback` and
-`make bench-rollback` run the full ones (50 requests/s of canary traffic, several runs, medians)."""
+Size (bench/rollout_drill.DrillSize, ROLLOUT_DRILL_SIZE): `make test` runs `small` (80 requests/s, a
+promotion through 10,50,100 at 4 s a step); `make drill-rollback` runs `full` (200 requests/s, so 50 of
+them canary at 25%; 1,5,25,50,100 at 10 s a step). The assertions are the same at both sizes."""
 
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from bench.rollout_drill import FLAG, ROUTE, Traffic, running_drill
+from bench.rollout_drill import FLAG, ROUTE, Traffic, drill_size, running_drill
 
 pytestmark = pytest.mark.e2e
 
-RATE = float(os.environ.get("ROLLOUT_DRILL_RATE") or 80)  # requests/s in all (make drill-rollback: 200)
+SIZE = drill_size()
 
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
     with running_drill(tmp_path_factory.mktemp("rollout-drill")) as running:
-        traffic = Traffic(running.gateway.url, RATE).start()
+        traffic = Traffic(running.gateway.url, SIZE.rate).start()
         running.traffic = traffic
         yield running
         traffic.stop()
@@ -40,7 +40,7 @@ def at_step(drill, percentage: int) -> dict:
         lambda s: (
             s["owner"] and ("flag_write", percentage) in [(e["kind"], e["percentage"]) for e in s["events"]]
         ),
-        timeout=30,
+        timeout=60,
         what=f"the {percentage}% step",
     )
 
@@ -51,20 +51,21 @@ def audit_entries(drill) -> list[dict]:
 
 def test_a_healthy_candidate_is_promoted_step_by_step_to_100_percent(fresh):
     drill = fresh
-    drill.manage("rollout", "start", ROUTE, "--steps", "10,50,100", "--step-time", "4s")
-    drill.start_controller()
-    done = drill.wait_for(lambda s: s.get("state") != "running", timeout=90, what="the promotion")
-    assert done["state"] == "promoted", done
+    steps = [int(s) for s in SIZE.promote_steps.split(",")]
+    drill.manage("rollout", "start", ROUTE, "--steps", SIZE.promote_steps, "--step-time", SIZE.step_time)
+    started = drill.status()["id"]
+    done = drill.wait_for(lambda s: s.get("state") != "running", timeout=180, what="the promotion")
+    assert (done["id"], done["state"]) == (started, "promoted"), done
     assert drill.flag_percentage() == 100
     kinds = [(e["kind"], e["action"], e["percentage"]) for e in drill.status()["events"]]
-    assert ("decision", "promote", 10) in kinds
-    assert ("decision", "promote", 50) in kinds
+    for judged in steps[:-1]:
+        assert ("decision", "promote", judged) in kinds
     since = time.time()
     time.sleep(1.5)
     assert {e.upstream for e in drill.traffic.since(since)} == {"product"}
-    writes = [e for e in audit_entries(drill) if e["who"] == "rollout-controller"]
-    assert [e["action"] for e in writes] == ["rollout 10%", "rollout 50%", "rollout 100%"]
-    assert writes[1]["note"]["rollout"] == done["id"]
+    ours = [e for e in audit_entries(drill) if e["who"] == "rollout-controller"]
+    writes = [e for e in ours if e["note"]["rollout"] == started]
+    assert [e["action"] for e in writes] == [f"rollout {s}%" for s in steps]
 
 
 def test_a_5xx_regression_at_25_percent_is_rolled_back_in_seconds_even_after_a_controller_kill(
@@ -72,7 +73,7 @@ def test_a_5xx_regression_at_25_percent_is_rolled_back_in_seconds_even_after_a_c
 ):
     drill = fresh
     drill.manage("rollout", "start", ROUTE, "--steps", "25,50,100", "--step-time", "120s")
-    first = drill.start_controller()
+    first = drill.ensure_controller()
     at_step(drill, 25)
     # kill -9 mid-rollout: a new controller takes the lease over and carries on
     owner = drill.status()["owner"]
@@ -80,21 +81,19 @@ def test_a_5xx_regression_at_25_percent_is_rolled_back_in_seconds_even_after_a_c
     drill.start_controller()
     carried = drill.wait_for(
         lambda s: s["owner"] and s["owner"] != owner and (s["last_verdict"] or {}).get("action") == "hold",
-        timeout=30,
+        timeout=60,
         what="a second controller",
     )
     assert carried["state"] == "running"
     assert carried["percentage"] == 25
-    time.sleep(3)  # the new window has data
+    time.sleep(SIZE.window_data)  # the new window has data
     began = time.time()
     drill.target.knobs(error_rate=0.05, seed=11)
     rolled = drill.wait_for(lambda s: s["state"] != "running", timeout=60, what="the rollback")
     assert rolled["state"] == "rolled_back", rolled
     assert "error rate" in rolled["reason"]
     # the moment the gateway sent no more traffic to the candidate
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        time.sleep(0.5)
+    time.sleep(3)
     after = drill.traffic.since(began)
     last_to_target = max((e.started for e in after if e.upstream == "product"), default=began)
     seconds = last_to_target - began
@@ -111,9 +110,8 @@ def test_a_5xx_regression_at_25_percent_is_rolled_back_in_seconds_even_after_a_c
 def test_a_latency_regression_is_rolled_back(fresh):
     drill = fresh
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
-    drill.start_controller()
     at_step(drill, 25)
-    time.sleep(2)
+    time.sleep(SIZE.window_data - 1)
     drill.target.knobs(latency_ms=50, jitter_ms=5, seed=3)
     rolled = drill.wait_for(lambda s: s["state"] != "running", timeout=60, what="the rollback")
     assert rolled["state"] == "rolled_back", rolled
@@ -123,7 +121,6 @@ def test_a_latency_regression_is_rolled_back(fresh):
 def test_a_persons_flags_off_wins_and_pauses_the_rollout(fresh):
     drill = fresh
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
-    drill.start_controller()
     at_step(drill, 25)
     drill.flags_off()
     paused = drill.wait_for(lambda s: s["state"] == "paused", timeout=20, what="the pause")
@@ -132,10 +129,9 @@ def test_a_persons_flags_off_wins_and_pauses_the_rollout(fresh):
     assert drill.flag_percentage() == 0  # the controller did not write it back
 
 
-def test_an_open_rollback_refuses_a_new_start_until_closed(fresh):
+def test_an_open_rollback_refuses_a_new_start_and_a_raise_one_line_per_gate_until_closed(fresh):
     drill = fresh
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
-    drill.start_controller()
     at_step(drill, 25)
     drill.target.knobs(error_rate=0.5, seed=5)
     drill.wait_for(lambda s: s["state"] == "rolled_back", timeout=60, what="the rollback")
@@ -144,13 +140,25 @@ def test_an_open_rollback_refuses_a_new_start_until_closed(fresh):
     gates = drill.tmp / "gates.yaml"
     gates.write_text(f"routes:\n  {ROUTE}: {{}}\n")
     drill.env["ROLLOUT_GATES_FILE"] = str(gates)
-    refused = drill.manage("rollout", "start", ROUTE, "--steps", "25,100", check=False)
-    assert refused.returncode == 1
-    assert "open_rollback" in refused.stdout
-    raised = drill.manage("flags", "rollout", FLAG, "10", check=False)
-    assert raised.returncode != 0
-    assert "open_rollback" in raised.stderr
-    drill.manage("rollout", "close", ROUTE, "--reason", "candidate fixed")
-    drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
-    drill.manage("rollout", "abort", ROUTE, "--reason", "done with the test")
-    del drill.env["ROLLOUT_GATES_FILE"]
+    try:
+        refused = drill.manage("rollout", "start", ROUTE, "--steps", "25,100", check=False)
+        assert refused.returncode == 1
+        lines = refused.stderr.splitlines()
+        assert lines[0] == f"rollout start: gate_refused: route {ROUTE}: refused by 1 gate:"
+        assert lines[1].startswith("rollout start: gate_refused: open_rollback: rollout ")
+        raised = drill.manage("flags", "rollout", FLAG, "10", check=False)
+        assert raised.returncode == 1
+        assert raised.stderr.splitlines()[1].startswith("flags rollout: gate_refused: open_rollback: ")
+        forced = drill.manage(
+            "flags", "rollout", FLAG, "10", "--force", "--reason", "drill: forced over the gate", check=False
+        )
+        assert forced.returncode == 0, forced.stderr
+        entry = audit_entries(drill)[-1]
+        assert entry["action"] == "rollout 10%"
+        assert entry["note"]["forced"] is True
+        assert entry["note"]["reason"] == "drill: forced over the gate"
+        assert entry["note"]["failed_gates"][0].startswith("open_rollback: ")
+        drill.manage("rollout", "close", ROUTE, "--reason", "candidate fixed")
+        drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
+    finally:
+        del drill.env["ROLLOUT_GATES_FILE"]
