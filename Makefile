@@ -18,7 +18,7 @@ TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore
+.PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check
 .PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller
 
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make compose-secrets         write .env with fresh secrets for docker compose (existing values kept)"
 	@echo "make compose-check           docker-compose.yml against the Compose schema, and the registry against the code"
 	@echo "make k8s-check               render every kustomize overlay and validate it against the Kubernetes schemas"
+	@echo "make prometheus-check        promtool: the scrape config, the alert rules and their unit tests; panel queries vs the code"
 	@echo "make drill-restore           back up, destroy, restore and verify the Product service's database (100k products)"
 
 $(VENV)/.installed: pyproject.toml
@@ -69,7 +70,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	PRODUCT_DATABASE_URL=$(TEST_PRODUCT_DATABASE_URL) AUTH_DATABASE_URL=$(TEST_AUTH_DATABASE_URL) \
 	CHASSIS_DATABASE_URL=$(TEST_CHASSIS_DATABASE_URL) ORDER_DATABASE_URL=$(TEST_ORDER_DATABASE_URL) \
 	PAYMENT_DATABASE_URL=$(TEST_PAYMENT_DATABASE_URL) CONTROL_DATABASE_URL=$(TEST_CONTROL_DATABASE_URL)
-test: install unleash-install browser-install
+test: install unleash-install browser-install promtool
 	@failed=""; \
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed main"; \
 	for dir in tests/chassis $(wildcard tests/extracted/*_service); do \
@@ -165,6 +166,15 @@ browser-install:
 unleash-server: unleash-install
 	bash deploy/unleash/run.sh
 
+# promtool from Debian's prometheus package, unpacked into .cache/ (no daemon installed or started).
+PROMTOOL := .cache/prometheus/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	mkdir -p .cache/prometheus
+	cd .cache/prometheus && { ls prometheus_*.deb >/dev/null 2>&1 || { $(APT_SUDO) apt-get update -qq && apt-get download prometheus; }; } \
+		&& dpkg-deb -x prometheus_*.deb .
+	@test -x $(PROMTOOL)
+
 # Production shape: everything is generated from deploy/topology.py and checked offline (no Docker engine or
 # cluster needed): check-jsonschema's vendored Compose schema, kubectl kustomize + kubernetes-validate.
 deploy-gen: install
@@ -177,6 +187,11 @@ compose-check: install
 	$(PY) -m deploy gen --check
 	$(PY) -m deploy validate compose
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy/test_registry.py
+
+prometheus-check: install promtool
+	$(PY) -m deploy gen --check
+	$(PY) -m deploy validate prometheus
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy/test_observability.py
 
 k8s-check: install
 	$(PY) -m deploy gen --check

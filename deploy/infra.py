@@ -152,7 +152,7 @@ OBSERVABILITY: tuple[Process, ...] = (
         image="grafana/alloy:v1.5.1",
         port=12345,
         kind="datastore",
-        probe=Probe(port=12345, ready="/-/ready", live="/-/ready"),
+        probe=Probe(command=("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/12345")),  # Ubuntu image: no wget
         config={
             "/etc/alloy/config.alloy": "deploy/alloy/config.alloy",
             "/var/run/docker.sock": "/var/run/docker.sock",

@@ -89,6 +89,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret("GATEWAY_AUDIT_KEY", "token", "HMAC key of the gateway's audit chains"),
     Secret("AUTH_AUDIT_KEY", "token", "HMAC key of the Auth service's audit chain"),
     Secret("PAYMENT_AUDIT_KEY", "token", "HMAC key of the Payment service's audit trail"),
+    Secret("GRAFANA_ADMIN_PASSWORD", "password", "Grafana's admin user (compose)"),
     Secret("UNLEASH_ADMIN_TOKEN", "unleash-admin", "Unleash admin API token (flags commands, bootstrap)"),
     Secret("UNLEASH_CLIENT_TOKEN", "unleash-client", "Unleash client token the flags facade polls with"),
 )
@@ -207,7 +208,16 @@ MONOLITH = Component(
         # the monolith's trigger-written outbox relayed to RabbitMQ (catalog.* events)
         Process(
             "sync-products-follow",
-            _manage("sync", "products", "follow", "--no-progress", "--metrics-port", "9108"),
+            _manage(
+                "sync",
+                "products",
+                "follow",
+                "--no-progress",
+                "--metrics-port",
+                "9108",
+                "--metrics-host",
+                "0.0.0.0",
+            ),
             metrics_port=9108,
             probe=Probe(port=9108, ready="/metrics", live="/metrics"),
             env=ACL_PRODUCT,  # status and verify read the service's side
@@ -462,7 +472,17 @@ GATEWAY = Component(
     processes=(
         Process(
             "gateway",
-            ("python", "-m", "strangler_proxy", "--listen", "0.0.0.0:8080", "--workers", "2"),
+            (
+                "python",
+                "-m",
+                "strangler_proxy",
+                "--listen",
+                "0.0.0.0:8080",
+                "--workers",
+                "2",
+                "--set",
+                "strangler_metrics_host=0.0.0.0",
+            ),
             port=8080,
             metrics_port=9464,
             probe=Probe(port=9464, ready="/readyz", live="/healthz"),
@@ -564,7 +584,7 @@ def our_processes() -> Iterator[Placed]:
 
 def all_processes() -> Iterator[Placed]:
     yield from our_processes()
-    for store in DATASTORES:
+    for store in (*DATASTORES, *OBSERVABILITY):
         yield Placed(store, "datastore", store.env)
 
 

@@ -86,6 +86,9 @@ def _follow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between empty polls")
     parser.add_argument("--exchange", default=None, help="topic exchange (default strangler.events)")
     parser.add_argument("--metrics-port", type=int, default=None, help="serve the lag gauges on this port")
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics port (0.0.0.0 in a container)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no live display")
     parser.add_argument("--json", action="store_true", help="print the run's summary as JSON")
 
@@ -104,6 +107,7 @@ def products_follow(options: dict[str, Any], command) -> int:
             stop_event=stop,
             progress=not options["no_progress"] and not options["json"],
             metrics_port=options["metrics_port"],
+            metrics_host=options["metrics_host"],
             **({"exchange": options["exchange"]} if options["exchange"] else {}),
         ),
     )
