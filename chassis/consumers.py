@@ -75,6 +75,7 @@ class ConsumerWorker:
         max_attempts: int = 5,
         retry_base_ms: int = 1000,
         using: str = "default",
+        record_processed: bool = True,
     ):
         self.consumer = consumer
         self.connection = connection
@@ -82,6 +83,9 @@ class ConsumerWorker:
         self.max_attempts = max_attempts
         self.retry_base_ms = retry_base_ms
         self.using = using
+        # False: the handlers are idempotent by themselves (a version rule), no ProcessedEvent row is kept
+        # (a database without the chassis' tables, e.g. the monolith's).
+        self.record_processed = record_processed
         self.delayed_retries = connection.transport.driver_type == "amqp"  # TTL + dead-lettering
         self.stats = ConsumeStats()
         self._producer: Producer | None = None
@@ -194,6 +198,10 @@ class ConsumerWorker:
 
     def _apply(self, envelope: Envelope, handler: Handler) -> bool:
         """Run the handler with the ProcessedEvent row in one transaction; True when already processed."""
+        if not self.record_processed:
+            with transaction.atomic(using=self.using):
+                handler(envelope)
+            return False
         from chassis.models import ProcessedEvent
 
         with transaction.atomic(using=self.using):

@@ -162,6 +162,8 @@ PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int("PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3
 
 # --- product service (ACL catalog client, `manage.py sync products ...`) ---
 PRODUCT_SERVICE_URL = os.environ.get("PRODUCT_SERVICE_URL", "http://127.0.0.1:8101")
+# The Order service (`sync orders`: its internal import, export and status).
+ORDER_SERVICE_URL = os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8103")
 INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)
 CATALOG_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_CONNECT_TIMEOUT", "0.5"))
 CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT", "2"))

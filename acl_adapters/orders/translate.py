@@ -66,16 +66,23 @@ def _money(value: str) -> Decimal:
 MONOLITH_STATUS = {"rejected": Order.Status.PAYMENT_FAILED}
 
 
-def order_mirror_apply(doc: dict) -> tuple[Order | None, str]:
+def order_mirror_apply(doc: dict, *, force: bool = False) -> tuple[Order | None, str]:
     """Apply a service order's document to its copy here: (order, "created" | "updated" | "stale" |
-    "not_ours")."""
+    "not_ours" | "dropped"). An order the service rejected before any payment (stock, coupon) was never an
+    order in the monolith's terms: its copy is dropped (kept as payment_failed if a payment exists).
+    `force` applies an equal version too (verify --repair)."""
     doc = validate_order(doc)
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(number=doc["number"]).first()
         if order is not None and order.origin != "service":
             return order, "not_ours"
-        if order is not None and order.origin_version >= doc["version"]:
+        if order is not None and (order.origin_version > doc["version"] or
+                                  (order.origin_version == doc["version"] and not force)):  # fmt: skip
             return order, "stale"
+        if doc["status"] == "rejected" and (order is None or not order.payments.exists()):
+            if order is not None:
+                order.delete()
+            return None, "dropped"
         created = order is None
         order = order or Order(number=doc["number"], origin="service")
         shipping = doc["shipping"]

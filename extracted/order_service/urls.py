@@ -25,5 +25,7 @@ urlpatterns = [
     path("internal/v1/import/shipping_rules", internal.ShippingRulesImportApi.as_view(), name="import-rules"),
     path("internal/v1/import/coupons", internal.CouponsImportApi.as_view(), name="import-coupons"),
     path("internal/v1/import/orders", internal.OrdersImportApi.as_view(), name="import-orders"),
+    path("internal/v1/export/orders", internal.OrdersExportApi.as_view(), name="export-orders"),
+    path("internal/v1/sync/status", internal.SyncStatusApi.as_view(), name="sync-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

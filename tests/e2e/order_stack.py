@@ -93,6 +93,10 @@ def running_orders_stack(
         ) as orders,
     ):
         orders.import_rows("shipping_rules", {"rules": monolith_shipping_rules(stack.env)})
+        # The monolith's consumer of the service's order events declares its queue before any order exists
+        # (events published to an exchange with no bound queue are dropped by RabbitMQ).
+        sync_env = {**stack.env, "BROKER_URL": broker_url, "ORDER_SERVICE_URL": orders.url}
+        manage("sync", "orders", "follow", "--once", "--interval", "0.2", env=sync_env)
         out = manage("shell", "-c", MAKE_TOKENS.format(count=customers), env=stack.env).stdout
         people = [
             Customer(int(uid), key)

@@ -6,6 +6,8 @@ monolith's stock movements, payments and its copy of the order, the sandbox's le
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import uuid
 
@@ -184,3 +186,44 @@ def test_the_saga_survives_kill_9_of_its_orchestrator(orders):
         "the saga",
         60,
     )
+
+
+def sync_orders(orders, *args: str, check: bool = True):
+    env = {**orders.stack.env, "BROKER_URL": orders.broker_url, "ORDER_SERVICE_URL": orders.orders.url}
+    from legacy_monolith.demo.processes import python_argv
+
+    done = subprocess.run(
+        python_argv("manage.py", "sync", "orders", *args),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert not check or done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_service_orders_reach_the_monolith_and_verify_finds_both_sides_equal(orders):
+    followed = sync_orders(orders, "follow", "--once", "--interval", "2", "--json")
+    verified = sync_orders(orders, "verify", "--json", check=False)
+    assert json.loads(followed.stdout)["dead_lettered"] == 0, followed.stderr[-2000:]
+    result = json.loads(verified.stdout)
+    assert (verified.returncode, result["differences"]) == (0, []), verified.stdout + verified.stderr
+    assert result["compared"] >= 5
+
+
+def test_after_a_rollback_the_monolith_cancels_and_refunds_a_service_order(orders):
+    session = client(orders, 2)
+    fill_cart(orders, session, orders.products[6][0], 1)
+    order = checkout(orders, session, checkout_body(APPROVED)).json()
+    sync_orders(orders, "follow", "--once", "--interval", "2")
+    monolith = requests.Session()
+    monolith.headers["Authorization"] = f"Token {orders.customers[2].token}"
+    shown = monolith.get(f"{orders.stack.monolith_url}/api/v1/orders/{order['number']}", timeout=10)
+    assert (shown.status_code, shown.json()["status"]) == (200, "paid")
+    cancelled = monolith.post(
+        f"{orders.stack.monolith_url}/api/v1/orders/{order['number']}/cancel", timeout=30
+    )
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled"), cancelled.text
+    facts = monolith_facts(orders, order["number"])
+    assert facts["payments"] == ["refunded"]

@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from chassis.internal_auth import InternalAPIView
 from contracts.orders import validate_order
 
-from ..models import Coupon, ShippingRule
+from ..documents import order_document
+from ..models import Coupon, Order, ShippingRule
 from ..services.copies import order_copy_apply
 
 MAX_BATCH = 1000
@@ -107,3 +108,30 @@ class OrdersImportApi(InternalAPIView):
         for doc in items:
             counts[order_copy_apply(validate_order(doc))] += 1
         return Response(counts)
+
+
+class OrdersExportApi(InternalAPIView):
+    """`GET ?after=<number>&limit=N&origin=service|monolith`: order documents by ascending number (verify)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        after = request.query_params.get("after", "")
+        try:
+            limit = max(1, min(MAX_BATCH, int(request.query_params.get("limit", "500"))))
+        except ValueError:
+            limit = 500
+        orders = Order.objects.filter(number__gt=after).order_by("number").prefetch_related("items")
+        if request.query_params.get("origin") in Order.Origin.values:
+            orders = orders.filter(origin=request.query_params["origin"])
+        return Response({"orders": [order_document(order) for order in orders[:limit]]})
+
+
+class SyncStatusApi(InternalAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        from django.db.models import Count
+
+        by_origin = dict(Order.objects.values_list("origin").annotate(n=Count("id")))
+        return Response(
+            {"orders": by_origin, "coupons": Coupon.objects.count(), "rules": ShippingRule.objects.count()}
+        )

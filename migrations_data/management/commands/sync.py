@@ -191,6 +191,40 @@ ENTITIES["users"] = {
 }
 
 
+# --- orders (the Order service; migrations_data/orders/command.py) ------------------------------------
+
+
+def _orders(name: str, arguments: str):
+    def run(options: dict[str, Any], command) -> int:
+        from migrations_data.orders import command as orders
+
+        return getattr(orders, name)(options, command)
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        from migrations_data.orders import command as orders
+
+        getattr(orders, arguments)(parser)
+
+    return configure, run
+
+
+ENTITIES["orders"] = {
+    "backfill": Action(
+        "copy shipping rules, coupons and the monolith's orders into the Order service",
+        *_orders("orders_backfill", "plain_arguments"),
+    ),
+    "follow": Action(
+        "apply the Order service's order events to the monolith's tables",
+        *_orders("orders_follow", "follow_arguments"),
+    ),
+    "status": Action("orders per origin on both sides", *_orders("orders_status", "plain_arguments")),
+    "verify": Action(
+        "compare every order on both sides; --repair re-sends each from its owner",
+        *_orders("orders_verify", "verify_arguments"),
+    ),
+}
+
+
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
 

@@ -1,0 +1,1 @@
+"""Orders between the monolith and the Order service (sync orders ...)."""
