@@ -12,14 +12,17 @@ endpoint for all workers).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .config import ConfigError, RunnerConfig, parse_config
 from .master import UnsupportedMitmproxy, check_mitmproxy
 from .parent_metrics import ParentMetrics
 from .supervisor import EXIT_REFUSED, RunnerStartError, Supervisor, bind_listeners
+from .tls import mitmproxy_settings
 from .worker import WORKER_ENV, worker_main
 
 __all__ = ["RunnerConfig", "check_mitmproxy", "main", "parse_config", "run"]
@@ -39,6 +42,16 @@ def run(config: RunnerConfig) -> int:
     """Serve until a stop signal; 0 after a clean stop, 1 when workers keep crashing, 2 when refused."""
     check_mitmproxy()
     prepare_certificate_store(config)
+    tls_options, tls_files = mitmproxy_settings(config.tls_files)
+    config = replace(config, tls_options=json.dumps(tls_options) if tls_options else "")
+    try:
+        return _serve(config)
+    finally:
+        for path in tls_files:
+            os.unlink(path)
+
+
+def _serve(config: RunnerConfig) -> int:
     listeners = bind_listeners(config.host, config.port, config.workers, config.backlog)
     metrics = ParentMetrics.for_config(config)
     try:
@@ -51,6 +64,8 @@ def run(config: RunnerConfig) -> int:
                 ) from exc
             config = metrics.worker_config(config)
         supervisor = Supervisor(config, listeners, on_worker_exit=metrics and metrics.worker_exited)
+        if metrics is not None:
+            metrics.ready = lambda: all(slot.ready for slot in supervisor.slots)
         return supervisor.run()
     finally:
         if metrics is not None:

@@ -43,6 +43,30 @@ class RunnerConfig:
     max_restarts: int = 5
     restart_window: float = 60.0
     startup_timeout: float = 60.0
+    # TLS at the edge and towards upstreams (strangler_proxy.server.tls); the parent validates the files
+    # and fills tls_options (JSON of mitmproxy options) for the workers
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_min_version: str = "TLS1_3"
+    hsts_max_age: int = 31536000
+    upstream_client_cert: str | None = None
+    upstream_client_key: str | None = None
+    upstream_ca: str | None = None
+    tls_options: str = ""
+
+    @property
+    def tls_files(self):
+        from .tls import TlsFiles
+
+        return TlsFiles(
+            cert=self.tls_cert,
+            key=self.tls_key,
+            min_version=self.tls_min_version,
+            hsts_max_age=self.hsts_max_age,
+            upstream_client_cert=self.upstream_client_cert,
+            upstream_client_key=self.upstream_client_key,
+            upstream_ca=self.upstream_ca,
+        )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -224,6 +248,41 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="give up (exit 1) when workers crash more than this often within --restart-window (5)",
     )
     parser.add_argument("--restart-window", type=_non_negative_float, default=60.0, help="seconds (60)")
+    tls = parser.add_argument_group("TLS (edge and upstreams)")
+    tls.add_argument(
+        "--tls-cert",
+        default=env.get("GATEWAY_TLS_CERT") or None,
+        help="serve HTTPS with this PEM certificate chain (GATEWAY_TLS_CERT); plain HTTP is then refused",
+    )
+    tls.add_argument(
+        "--tls-key", default=env.get("GATEWAY_TLS_KEY") or None, help="its key (GATEWAY_TLS_KEY)"
+    )
+    tls.add_argument(
+        "--tls-min-version",
+        default=env.get("GATEWAY_TLS_MIN_VERSION", "TLS1_3"),
+        help="lowest TLS version clients may use: TLS1_3 (default) or TLS1_2 (GATEWAY_TLS_MIN_VERSION)",
+    )
+    tls.add_argument(
+        "--hsts-max-age",
+        type=int,
+        default=int(env.get("GATEWAY_HSTS_MAX_AGE", "31536000")),
+        help="Strict-Transport-Security max-age on HTTPS answers, 0 = none (GATEWAY_HSTS_MAX_AGE, a year)",
+    )
+    tls.add_argument(
+        "--upstream-client-cert",
+        default=env.get("GATEWAY_UPSTREAM_CLIENT_CERT") or None,
+        help="mutual TLS to https upstreams: this PEM client certificate (GATEWAY_UPSTREAM_CLIENT_CERT)",
+    )
+    tls.add_argument(
+        "--upstream-client-key",
+        default=env.get("GATEWAY_UPSTREAM_CLIENT_KEY") or None,
+        help="its key, unless in the certificate's file (GATEWAY_UPSTREAM_CLIENT_KEY)",
+    )
+    tls.add_argument(
+        "--upstream-ca",
+        default=env.get("GATEWAY_UPSTREAM_CA") or None,
+        help="pin the CA https upstreams must present a certificate of (GATEWAY_UPSTREAM_CA)",
+    )
     parser.add_argument(
         "--startup-timeout",
         type=_non_negative_float,
@@ -245,7 +304,29 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
             raise ConfigError(f"--set {spec!r}: expected NAME=VALUE")
         if spec.split("=", 1)[0] in RUNNER_OWNED_OPTIONS:
             raise ConfigError(f"--set {spec!r}: the runner sets this itself (use --listen / --upstream)")
+    from .tls import TlsConfigError, TlsFiles, validate
+
+    files = TlsFiles(
+        cert=args.tls_cert,
+        key=args.tls_key,
+        min_version=args.tls_min_version,
+        hsts_max_age=args.hsts_max_age,
+        upstream_client_cert=args.upstream_client_cert,
+        upstream_client_key=args.upstream_client_key,
+        upstream_ca=args.upstream_ca,
+    )
+    try:
+        validate(files)
+    except TlsConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return RunnerConfig(
+        tls_cert=files.cert and os.path.abspath(files.cert),
+        tls_key=files.key and os.path.abspath(files.key),
+        tls_min_version=files.min_version,
+        hsts_max_age=files.hsts_max_age,
+        upstream_client_cert=files.upstream_client_cert and os.path.abspath(files.upstream_client_cert),
+        upstream_client_key=files.upstream_client_key and os.path.abspath(files.upstream_client_key),
+        upstream_ca=files.upstream_ca and os.path.abspath(files.upstream_ca),
         host=host,
         port=port,
         workers=args.workers or default_workers(),

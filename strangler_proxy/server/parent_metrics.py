@@ -5,19 +5,36 @@ multiprocess mode: every worker writes its values to files under PROMETHEUS_MULT
 serves the aggregate. The runner makes that process the parent, so /metrics survives worker restarts: when a
 metrics port is configured (GATEWAY_METRICS_PORT or --set strangler_metrics_port=N) the parent creates the
 directory, serves the port, gives the workers strangler_metrics_port=0 and marks dead workers.
+
+The same port answers the platform's probes: `/healthz` (the parent runs) and `/readyz` (every worker slot
+has a worker serving; 503 while one is starting or being replaced), so a gateway's liveness and readiness do
+not depend on an upstream answering through it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socketserver
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .config import RunnerConfig
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes and probes every few seconds
+        pass
 
 
 def _setting(config: RunnerConfig, name: str) -> str | None:
@@ -35,6 +52,7 @@ class ParentMetrics:
     port: int
     directory: str
     owns_directory: bool
+    ready: Callable[[], bool] = field(default=lambda: False, repr=False)
     _server: Any = field(default=None, repr=False)
     _module: Any = field(default=None, repr=False)
 
@@ -66,7 +84,22 @@ class ParentMetrics:
         from strangler_proxy import metrics
 
         self._module = metrics
-        self._server, _thread = metrics.start_metrics_server(self.port, self.host)
+        from prometheus_client import make_wsgi_app
+
+        exposition = make_wsgi_app(metrics.exposition_registry())
+
+        def app(environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            if path in ("/healthz", "/readyz"):
+                ok = path == "/healthz" or self.ready()
+                start_response(
+                    "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")]
+                )
+                return [b'{"status": "ok"}' if ok else b'{"status": "starting"}']
+            return exposition(environ, start_response)
+
+        self._server = make_server(self.host, self.port, app, _ThreadingServer, _QuietHandler)
+        threading.Thread(target=self._server.serve_forever, name="gateway-metrics", daemon=True).start()
 
     def worker_config(self, config: RunnerConfig) -> RunnerConfig:
         """The workers write to the directory and leave the port to the parent (a port the user set with

@@ -117,7 +117,8 @@ class Supervisor:
             if code is not None:
                 return code
             self._say(
-                f"serving on http://{self._host()}:{self.port} -> {self.config.upstream} with "
+                f"serving on {'https' if self.config.tls_cert else 'http'}://{self._host()}:{self.port} -> "
+                f"{self.config.upstream} with "
                 f"{len(self.slots)} workers (pids {', '.join(str(s.process.pid) for s in self.slots)})"
             )
             return self._supervise()

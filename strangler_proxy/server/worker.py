@@ -28,6 +28,7 @@ from strangler_proxy.breakers import attach_shared_board
 
 from .config import RunnerConfig
 from .master import LeanMaster, lean_addons, serve_on_inherited_socket
+from .tls import EdgeTls
 
 WORKER_ENV = "STRANGLER_PROXY_WORKER"
 WORKER_HEADER = "X-Strangler-Worker"
@@ -172,6 +173,8 @@ def gateway_settings(config: RunnerConfig) -> dict[str, Any]:
     }
     if config.routes:
         settings["strangler_routes"] = config.routes
+    if config.tls_options:
+        settings.update(json.loads(config.tls_options))
     return settings
 
 
@@ -192,7 +195,8 @@ def build_master(config: RunnerConfig, ready_fd: int) -> tuple[LeanMaster, Worke
     everything = hooks.ConfigureHook(set(opts.keys()))
     for addon in gateway:
         master.addons.invoke_addon_sync(addon, everything)
-    master.addons.add(*([WorkerHeader()] if config.worker_header else []), lifecycle)
+    edge = [EdgeTls(config.hsts_max_age)] if config.tls_cert else []
+    master.addons.add(*edge, *([WorkerHeader()] if config.worker_header else []), lifecycle)
     return master, lifecycle
 
 
