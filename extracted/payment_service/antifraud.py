@@ -25,6 +25,17 @@ WEIGHTS = {
 }
 
 
+def weights_from_setting(text: str) -> dict[str, int]:
+    """The monolith's weights with PAYMENT_FRAUD_WEIGHTS' overrides (`reason=points,...`)."""
+    weights = dict(WEIGHTS)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, points = item.partition("=")
+        if name.strip() not in WEIGHTS or not points.strip().isdigit():
+            raise ValueError(f"PAYMENT_FRAUD_WEIGHTS: {item!r} is not <reason>=<points> of a known reason")
+        weights[name.strip()] = int(points)
+    return weights
+
+
 @dataclass(frozen=True)
 class FraudRules:
     reject_score: int
@@ -34,6 +45,7 @@ class FraudRules:
     max_attempts_per_card: int
     max_declines_per_card: int
     max_cards_per_user: int
+    weights: tuple[tuple[str, int], ...] = tuple(WEIGHTS.items())
 
     @classmethod
     def from_settings(cls) -> FraudRules:
@@ -45,6 +57,7 @@ class FraudRules:
             max_attempts_per_card=settings.PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD,
             max_declines_per_card=settings.PAYMENT_FRAUD_MAX_DECLINES_PER_CARD,
             max_cards_per_user=settings.PAYMENT_FRAUD_MAX_CARDS_PER_USER,
+            weights=tuple(weights_from_setting(settings.PAYMENT_FRAUD_WEIGHTS).items()),
         )
 
 
@@ -102,5 +115,6 @@ def fraud_reasons(facts: FraudFacts, rules: FraudRules) -> list[str]:
 
 def fraud_assess(facts: FraudFacts, rules: FraudRules) -> FraudVerdict:
     reasons = fraud_reasons(facts, rules)
-    score = min(100, sum(WEIGHTS[r] for r in reasons))
+    weights = dict(rules.weights)
+    score = min(100, sum(weights[r] for r in reasons))
     return FraudVerdict(score=score, reasons=tuple(reasons), rejected=score >= rules.reject_score)

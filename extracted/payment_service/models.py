@@ -137,6 +137,43 @@ class WebhookEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["gateway", "event_id"], name="payment_webhook_once")]
 
 
+class ShadowCharge(models.Model):
+    """What a shadow copy of a checkout decided (services/shadow.py), against the providers' test mode.
+
+    Kept apart from payments on purpose: only requests marked `X-Strangler-Shadow: 1` read it (the mirrored
+    reads shadow mode compares); no sync, report, reconciler or event ever looks at this table."""
+
+    shadow_key = models.CharField(max_length=64, unique=True)
+    legacy_payment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    order_number = models.CharField(max_length=20, db_index=True)
+    user_id = models.BigIntegerField()
+    gateway = models.CharField(max_length=20)
+    gateway_ref = EncryptedTextField(blank=True, default="")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20)
+    card_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    card_brand = models.CharField(max_length=16, blank=True, default="")
+    card_bin = models.CharField(max_length=6, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    card_country = models.CharField(max_length=2, blank=True, default="")
+    shipping_country = models.CharField(max_length=2, blank=True, default="")
+    fraud_score = models.PositiveSmallIntegerField(default=0)
+    fraud_reasons = models.JSONField(default=list, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    failure_message = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    def as_payment(self) -> Payment:
+        """An unsaved Payment with this charge's facts, for the antifraud facts (never saved)."""
+        return Payment(
+            amount=self.amount,
+            card_bin=self.card_bin,
+            card_country=self.card_country,
+            shipping_country=self.shipping_country,
+        )
+
+
 class BlockedBin(models.Model):
     bin = models.CharField(max_length=6, unique=True)
     reason = models.CharField(max_length=200, blank=True, default="")

@@ -58,11 +58,19 @@ PAYMENT_FRAUD_MAX_ATTEMPTS_PER_USER = env_int(_env, "PAYMENT_FRAUD_MAX_ATTEMPTS_
 PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD = env_int(_env, "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD", 3)
 PAYMENT_FRAUD_MAX_DECLINES_PER_CARD = env_int(_env, "PAYMENT_FRAUD_MAX_DECLINES_PER_CARD", 2)
 PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int(_env, "PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3)
+# Points of each antifraud reason, when they must differ from the monolith's (`country_mismatch=20,...`).
+PAYMENT_FRAUD_WEIGHTS = _env.get("PAYMENT_FRAUD_WEIGHTS", "")
 for _name in ("PAYMENT_FRAUD_AMOUNT_HIGH", "PAYMENT_FRAUD_AMOUNT_VERY_HIGH"):
     try:
         Decimal(globals()[_name])
     except InvalidOperation:
         raise ImproperlyConfigured(f"{_name} must be a decimal amount such as 1000.00") from None
+try:
+    from extracted.payment_service.antifraud import weights_from_setting
+
+    weights_from_setting(PAYMENT_FRAUD_WEIGHTS)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 # Where velocity counters live: Redis (REDIS_URL; `PAYMENT_VELOCITY_PREFIX` keys) or, without it, the
 # service's database (the embedded profile).
 PAYMENT_VELOCITY_PREFIX = _env.get("PAYMENT_VELOCITY_PREFIX", "payment-service:velocity")
@@ -83,6 +91,10 @@ PAYMENT_RECONCILE_INTERVAL_SECONDS = env_int(_env, "PAYMENT_RECONCILE_INTERVAL_S
 MONOLITH_URL = _env.get("MONOLITH_URL", "http://127.0.0.1:8000")
 PAYMENT_ORDER_LOOKUP_URL = _env.get("PAYMENT_ORDER_LOOKUP_URL", MONOLITH_URL)
 PAYMENT_ORDER_LOOKUP_TIMEOUT = float(_env.get("PAYMENT_ORDER_LOOKUP_TIMEOUT", "3"))
+# The newest order older than this is not the one a mirrored checkout just placed; a copy that arrives
+# while legacy still checks out waits this long for the order to settle.
+PAYMENT_SHADOW_ORDER_MAX_AGE_SECONDS = env_int(_env, "PAYMENT_SHADOW_ORDER_MAX_AGE_SECONDS", 30)
+PAYMENT_SHADOW_ORDER_WAIT_SECONDS = env_int(_env, "PAYMENT_SHADOW_ORDER_WAIT_SECONDS", 10)
 
 # --- who is calling: the gateway's signed identity, and access tokens from the Auth service ---
 INTERNAL_IDENTITY_KEY = _env.get("INTERNAL_IDENTITY_KEY", "")

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from chassis.urls import chassis_urlpatterns
 
-from .apis import internal, v1
+from .apis import internal, shadow, v1
 
 urlpatterns = [
     *chassis_urlpatterns(),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/payments/webhooks/<str:gateway>", v1.WebhookApi.as_view(), name="payments-webhook"),
     path("api/v1/payments/<int:payment_id>", v1.PaymentApi.as_view(), name="payments-detail"),
     path("api/v1/payments/<int:payment_id>/refunds", v1.PaymentRefundsApi.as_view(), name="payments-refunds"),
+    path("api/v1/orders/checkout", shadow.ShadowCheckoutApi.as_view(), name="shadow-checkout"),
     path("internal/v1/cards", internal.CardsApi.as_view(), name="internal-cards"),
     path("internal/v1/payments", internal.PaymentsApi.as_view(), name="internal-payments"),
     path("internal/v1/payments/<int:payment_id>", internal.PaymentApi.as_view(), name="internal-payment"),

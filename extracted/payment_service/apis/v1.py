@@ -19,11 +19,12 @@ from chassis.pagination import StandardPagination
 from contracts import payment as contract
 from contracts.policies import Resource, Subject, policy_enforce
 
-from ..errors import ApplicationError
+from ..errors import ApplicationError, NotFoundError
 from ..models import Payment, Refund
 from ..selectors import payment_get, payment_list
 from ..services.refunds import payment_refund
 from ..services.webhooks import webhook_process
+from . import shadow
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 SIGNATURE_HEADER = "X-Sandbox-Signature"
@@ -78,7 +79,14 @@ class PaymentsApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        payments = payment_list(user=request.user, order_number=filters.validated_data.get("order"))
+        order = filters.validated_data.get("order")
+        if shadow.is_shadow(request):  # a mirrored read: what the shadow copies decided, nothing real
+            charges = shadow.shadow_charges(request.user)
+            charges = charges.filter(order_number=order) if order else charges
+            paginator = StandardPagination()
+            page = paginator.paginate_queryset(charges, request, view=self)
+            return paginator.get_paginated_response(shadow.ShadowPaymentOut(page, many=True).data)
+        payments = payment_list(user=request.user, order_number=order)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(payments, request, view=self)
         return paginator.get_paginated_response(PaymentOut(page, many=True).data)
@@ -89,6 +97,11 @@ class PaymentApi(APIView):
 
     @extend_schema(operation_id="payments_detail", responses={200: PaymentOut, 401: ERROR, 404: ERROR})
     def get(self, request, payment_id: int):
+        if shadow.is_shadow(request):
+            charge = shadow.shadow_charges(request.user).filter(legacy_payment_id=payment_id).first()
+            if charge is None:
+                raise NotFoundError("payment", payment_id)
+            return Response(shadow.ShadowPaymentOut(charge).data)
         return Response(PaymentOut(payment_get(user=request.user, payment_id=payment_id)).data)
 
 
@@ -117,6 +130,8 @@ class PaymentRefundsApi(APIView):
         },
     )
     def post(self, request, payment_id: int):
+        if shadow.is_shadow(request):
+            raise shadow.not_here()
         key = idempotency_key_from(request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

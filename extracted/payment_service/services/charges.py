@@ -10,6 +10,7 @@ unknown when an answer was lost, for the reconciler).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
@@ -246,7 +247,13 @@ def fraud_facts(payment: Payment, velocity) -> FraudFacts:
 
 
 def _fraud_check(payment: Payment) -> FraudVerdict:
-    verdict = fraud_assess(fraud_facts(payment, _record_attempt(payment)), FraudRules.from_settings())
+    """The monolith's two looks: blocklists, amount and velocity first (what it knows before the card is
+    tokenized); if they do not refuse, again with the card's issuing country."""
+    rules = FraudRules.from_settings()
+    facts = fraud_facts(payment, _record_attempt(payment))
+    verdict = fraud_assess(dataclasses.replace(facts, card_country="", card_country_blocked=False), rules)
+    if not verdict.rejected:
+        verdict = fraud_assess(facts, rules)
     with transaction.atomic():
         Payment.objects.filter(pk=payment.pk).update(
             fraud_score=verdict.score, fraud_reasons=list(verdict.reasons), fraud_checked=True
