@@ -19,7 +19,7 @@ PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/ver
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller
+.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga
 
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
@@ -34,6 +34,8 @@ help:
 	@echo "make bench-verify            sync products verify over 1M products (goal < 30 s), drill-down and repair"
 	@echo "make bench-rollback          rollout controller: rollback seconds (flags file, Unleash), false-rollback rate"
 	@echo "make drill-rollback          the full rollout drills (50 req/s canary) against real processes"
+	@echo "make bench-saga              checkouts/s and p50/p99 through the Order service's saga vs the monolith's checkout"
+	@echo "make drill-saga              the saga chaos drill at full size (1000 checkouts, faults, kill -9, broker outage)"
 	@echo "make rollout-controller      run the rollout controller (manage.py rollout run) in the foreground"
 	@echo "make gateway                 run the strangler gateway on :8080 in front of the monolith on :8000 (GATEWAY_ARGS=...)"
 	@echo "make unleash-server          run a real Unleash 8 server on :4242 (npm, installed once into .cache/unleash)"
@@ -142,6 +144,17 @@ bench-rollback: install unleash-install
 drill-rollback: install
 	DATABASE_URL=$${BENCH_ROLLBACK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 	ROLLOUT_DRILL_SIZE=full $(VENV)/bin/pytest -q tests/e2e/test_rollout_controller.py $(PYTEST_ARGS)
+
+# Checkouts through the Order service's saga vs the monolith's synchronous checkout, side by side in one run
+# (BENCH_ARGS="--customers 200 --rounds 3 --concurrency 16"); throwaway databases named techstore_bench_saga_*.
+bench-saga: install
+	DATABASE_URL=$${BENCH_SAGA_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
+		$(PY) -m bench.saga $(BENCH_ARGS)
+
+# The saga chaos drill of tests/e2e/test_saga_drill.py at the issue's size (make test runs 120 checkouts).
+drill-saga: install
+	DATABASE_URL=$${BENCH_SAGA_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
+	SAGA_DRILL_SIZE=$${SAGA_DRILL_SIZE:-1000} $(VENV)/bin/pytest -q -s tests/e2e/test_saga_drill.py $(PYTEST_ARGS)
 
 rollout-controller: install
 	$(PY) manage.py migrate --database control --noinput

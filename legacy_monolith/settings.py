@@ -162,6 +162,8 @@ PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int("PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3
 
 # --- product service (ACL catalog client, `manage.py sync products ...`) ---
 PRODUCT_SERVICE_URL = os.environ.get("PRODUCT_SERVICE_URL", "http://127.0.0.1:8101")
+# Drill knob: share of /internal/v1/stock calls answered 503 before doing anything (only with DEBUG on).
+INTERNAL_STOCK_FAULT_RATE = float(os.environ.get("INTERNAL_STOCK_FAULT_RATE", "0") or 0)
 # The Order service (`sync orders`: its internal import, export and status).
 ORDER_SERVICE_URL = os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8103")
 INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)

@@ -12,28 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from legacy_monolith.demo.processes import stop_process_group
+from legacy_monolith.demo.services import rabbitmq_vhost
 
 WAIT = 180.0
-
-
-@contextmanager
-def rabbitmq_vhost() -> Iterator[str]:
-    """A RabbitMQ virtual host of this test's own (exchange and queues live and die with it)."""
-    name = f"strangler_e2e_{uuid.uuid4().hex[:10]}"
-    ctl = ["rabbitmqctl", "-q"]
-    subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)
-    subprocess.run(
-        [*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True
-    )
-    try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
-    finally:
-        subprocess.run([*ctl, "delete_vhost", name], check=False, capture_output=True)
+__all__ = ["WAIT", "background", "rabbitmq_vhost", "wait_until"]
 
 
 @contextmanager

@@ -7,12 +7,17 @@ still owns stock (PRODUCT_STOCK_OWNER=monolith). Same contract as the Product se
 - `release {"reference"}`: gives that reservation back once (200; again: 200, nothing moves); 404
   `reservation_not_found` when nothing was reserved under it. A released reference is never reserved again.
 
-Reservations are the StockMovement rows (reason `reservation`/`release`) carrying the reference; calls for one
-reference are serialized by a transaction-scoped advisory lock (PostgreSQL; SQLite serializes writers).
+Drills may set INTERNAL_STOCK_FAULT_RATE (0..1, only with DEBUG on): that share of calls is answered 503
+before anything is done. Reservations are the StockMovement rows (reason `reservation`/`release`) carrying
+the reference; calls for one reference are serialized by a transaction-scoped advisory lock (PostgreSQL;
+SQLite serializes writers).
 """
 
 from __future__ import annotations
 
+import random
+
+from django.conf import settings
 from django.db import connection, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -58,6 +63,14 @@ def _reservation(reference: str) -> dict:
     }
 
 
+def _injected_fault() -> None:
+    """The drills' fault knob (INTERNAL_STOCK_FAULT_RATE, honoured only with DEBUG on): a share of calls
+    answered 503 before anything is done, so the caller's retry is always safe."""
+    rate = getattr(settings, "INTERNAL_STOCK_FAULT_RATE", 0.0)
+    if rate and settings.DEBUG and random.random() < rate:
+        raise ApplicationError("stock_fault_injected", "Injected stock fault (drill knob)", status=503)
+
+
 def _valid(serializer_class, request) -> dict:
     data = serializer_class(data=request.data)
     data.is_valid(raise_exception=True)
@@ -67,6 +80,7 @@ def _valid(serializer_class, request) -> dict:
 class StockReserveApi(InternalAPIView):
     @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
+        _injected_fault()
         data = _valid(ReserveInput, request)
         reference = data["reference"]
         with transaction.atomic():
@@ -84,6 +98,7 @@ class StockReserveApi(InternalAPIView):
 class StockReleaseApi(InternalAPIView):
     @extend_schema(exclude=True)  # internal: not part of the public API
     def post(self, request):
+        _injected_fault()
         reference = _valid(ReleaseInput, request)["reference"]
         with transaction.atomic():
             _lock_reference(reference)

@@ -51,6 +51,22 @@ def throwaway_database(prefix: str, *, server_url: str | None = None) -> Iterato
         conn.close()
 
 
+@contextlib.contextmanager
+def rabbitmq_vhost(prefix: str = "strangler_e2e") -> Iterator[str]:
+    """A RabbitMQ virtual host of the caller's own (its exchanges and queues live and die with it)."""
+    import subprocess
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    ctl = ["rabbitmqctl", "-q"]
+    subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True)  # noqa: S603 (our argv)
+    permissions = [*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"]
+    subprocess.run(permissions, check=True, capture_output=True)  # noqa: S603 (our argv)
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
+    finally:
+        subprocess.run([*ctl, "delete_vhost", name], check=False, capture_output=True)  # noqa: S603
+
+
 def database_ensure(database_url: str) -> None:
     """Create the database of `database_url` unless it exists."""
     name = urlparse(database_url).path.lstrip("/")

@@ -27,6 +27,7 @@ def running_stack(
     var_dir: Path,
     seed_args: tuple[str, ...] = ("--users", "20", "--products", "300", "--orders", "40", "--seed", "42"),
     on_phase: Callable[[str], None] = lambda phase: None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     sandbox_port, monolith_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -37,6 +38,7 @@ def running_stack(
         "PAYMENT_NORTHPAY_URL": f"{sandbox_url}/northpay",
         "PAYMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     on_phase("migrating the database")
     manage("migrate", "--noinput", env=env)
