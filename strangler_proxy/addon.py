@@ -42,6 +42,7 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("strangler_proxy.jwt_auth", "LoginStickiness"),
     ("strangler_proxy.shadow_capture", "Shadow"),
     ("strangler_proxy.forwarding", "Forwarder"),
+    ("strangler_proxy.recorder", "Recorder"),
     ("strangler_proxy.audit", "Audit"),
     ("strangler_proxy.metrics", "Metrics"),
 )
