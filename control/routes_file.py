@@ -6,6 +6,8 @@ table when it starts; here a route id is only checked to exist."""
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +61,27 @@ def load_route_infos(path: Path | None = None) -> dict[str, RouteInfo]:
 
 def route_of_flag(flag: str, routes: dict[str, RouteInfo]) -> RouteInfo | None:
     return next((r for r in routes.values() if r.flag == flag), None)
+
+
+_ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def upstream_urls(path: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The route table's upstreams by name, `${NAME:-default}` expanded as the gateway does (an unset
+    variable without a default leaves the upstream out)."""
+    path = path or routes_path()
+    env = os.environ if env is None else env
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ControlError("routes_unreadable", f"cannot read the route table {path}: {exc}") from None
+    urls: dict[str, str] = {}
+    for name, raw in (document.get("upstreams") or {}).items():
+        if not isinstance(raw, str):
+            continue
+        missing = [
+            m["name"] for m in _ENV_REFERENCE.finditer(raw) if not env.get(m["name"]) and m["default"] is None
+        ]
+        if not missing:
+            urls[str(name)] = _ENV_REFERENCE.sub(lambda m: env.get(m["name"]) or m["default"] or "", raw)
+    return urls

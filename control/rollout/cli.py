@@ -16,6 +16,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from control.commandline import console_for, print_json
 from control.durations import parse_duration, show_duration
 from control.errors import ControlError, GatesRefused
 from control.rollout import services
@@ -75,15 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     override.add_argument("--ttl", type=_duration, default=3600.0, help="how long it is valid (default 1h)")
 
 
-def _console(out: IO[str]) -> Console:
-    is_tty = hasattr(out, "isatty") and out.isatty()
-    return Console(file=out, width=None if is_tty else 160, soft_wrap=not is_tty, highlight=False)
-
-
-def _json(out: IO[str], data: Any) -> None:
-    out.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
 def rollout_view(rollout, events: int = 5) -> dict[str, Any]:
     return {
         "id": rollout.pk,
@@ -108,7 +100,7 @@ def rollout_view(rollout, events: int = 5) -> dict[str, Any]:
 
 
 def run(options: dict[str, Any], *, out: IO[str], stop: threading.Event | None = None) -> int:
-    console = _console(out)
+    console = console_for(out)
     actor = options.get("actor") or default_actor()
     command = options["command"]
     as_json = bool(options.get("json"))
@@ -124,10 +116,10 @@ def run(options: dict[str, Any], *, out: IO[str], stop: threading.Event | None =
                 )
             except GatesRefused as exc:
                 if as_json:  # the plan and its gates on stdout; the refusal's lines on stderr
-                    _json(out, {"refused": True, **exc.extra})
+                    print_json(out, {"refused": True, **exc.extra})
                 raise
             if as_json:
-                _json(out, plan.to_dict())
+                print_json(out, plan.to_dict())
             else:
                 what = "would start" if plan.dry_run else f"started rollout {plan.rollout_id}"
                 console.print(
@@ -145,7 +137,7 @@ def run(options: dict[str, Any], *, out: IO[str], stop: threading.Event | None =
         case "status":
             views = [rollout_view(r, options["events"]) for r in rollout_list(options.get("route"))]
             if as_json:
-                _json(out, {"rollouts": views})
+                print_json(out, {"rollouts": views})
             else:
                 table = Table(title="rollouts")
                 for column in ("id", "route", "state", "step", "last decision / reason"):
@@ -168,7 +160,7 @@ def run(options: dict[str, Any], *, out: IO[str], stop: threading.Event | None =
             else:
                 rollout = services.rollout_close(route=route, reason=options.get("reason") or "", actor=actor)
             if as_json:
-                _json(out, rollout_view(rollout))
+                print_json(out, rollout_view(rollout))
             else:
                 console.print(f"rollout {rollout.pk} of {route}: {rollout.state}", markup=False)
         case "run":
@@ -230,7 +222,7 @@ def mint(options: dict[str, Any], *, out: IO[str], console: Console) -> int:
     except ValueError as exc:
         raise ControlError("bad_override", str(exc)) from None
     if options.get("json"):
-        _json(
+        print_json(
             out,
             {
                 "token": token,

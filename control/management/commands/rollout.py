@@ -3,24 +3,10 @@ command-line convention (contracts/cli): exit 0 done, 1 a check said no (gates r
 usage or an unusable environment, with one line `rollout <command>: <code>: <message>` on stderr (and one
 line per failed gate after it)."""
 
-import sys
-
-from django.core.management.base import BaseCommand
-
-from contracts import cli as convention
+from control.commandline import ControlCommand
 from control.rollout import cli
 
 
-class Command(convention.ToolkitCommand, BaseCommand):
+class Command(ControlCommand):
     help = "Guarded rollouts: start, status, pause, resume, abort, close, run (the controller), override."
-    hints = convention.Hints(
-        migrate="manage.py migrate --database control", database_setting="CONTROL_DATABASE_URL"
-    )
-
-    def add_arguments(self, parser) -> None:
-        cli.add_arguments(parser)
-
-    def handle(self, *args, **options) -> None:
-        code = cli.run(options, out=self.stdout)
-        if code:
-            sys.exit(code)
+    cli = cli
