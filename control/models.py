@@ -8,7 +8,8 @@ from django.db.models import Q
 class Rollout(models.Model):
     """One guarded rollout of one route. `step_index` is the step in force (its percentage was written at
     `step_started_at`; None: the step's percentage is still to be written); `window_baseline` holds the
-    gateway's counters when the step's window opened. `owner`/`lease_until`: the controller driving it."""
+    gateway's counters when the step's window opened, `saga_baseline` the Order service's saga figures (for
+    a route whose policy reads them). `owner`/`lease_until`: the controller driving it."""
 
     class State(models.TextChoices):
         RUNNING = "running"
@@ -31,6 +32,7 @@ class Rollout(models.Model):
     step_started_at = models.DateTimeField(null=True, blank=True)
     window_opened_at = models.DateTimeField(null=True, blank=True)
     window_baseline = models.JSONField(null=True, blank=True)
+    saga_baseline = models.JSONField(null=True, blank=True)  # the Order service's saga figures, or why none
     looks = models.IntegerField(default=0)  # judged looks in the current step
     expected_percentage = models.IntegerField(null=True, blank=True)  # what the controller last wrote
     last_verdict = models.JSONField(null=True, blank=True)

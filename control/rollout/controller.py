@@ -6,13 +6,16 @@ with -9 is replaced within `lease` seconds; two controllers never drive one rout
 2. a step whose percentage is not written yet is written (gated like `flags rollout`; a refused gate
    holds, with the failed gates as the reason);
 3. after `settle` (the policy's, plus the flag store's propagation time) the step's window opens: the
-   gateway's counters are the baseline; from then on, at most once per second, the judge compares target
+   gateway's counters are the baseline (and the Order service's saga figures, for a stage whose policy
+   reads them: control/rollout/sagas.py); from then on, at most once per second, the judge compares target
    and legacy over the window and the controller promotes (next step, or done), holds, or rolls back:
-   ONE flag write (off), audited with the evidence.
+   ONE flag write (off), audited with the evidence. A flag the gateway does not route by (payments: the
+   Order service reads it) is judged by its saga outcomes alone.
 All state is in the control database, so a restarted controller carries on where the last one stopped."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -26,11 +29,13 @@ from django.utils import timezone
 
 from control.errors import ControlError
 from control.models import Rollout
-from control.rollout.evidence import EvidenceUnavailable, GatewayFeed, window_between
+from control.rollout.evidence import GatewayFeed, window_between
 from control.rollout.flagwrites import FlagWriter
-from control.rollout.judge import HOLD, PROMOTE, ROLLBACK, Verdict, judge
+from control.rollout.judge import HOLD, PROMOTE, ROLLBACK, Verdict, Window, gateway_less, judge
 from control.rollout.looks import LOOK_EVERY, look_alpha, planned_looks
-from control.rollout.policy import Policy, load_policy
+from control.rollout.policy import JudgePolicy, Policy, load_policy
+from control.rollout.sagas import SagaCounts, SagaEvidenceAbsent, SagaFeed, SagaWindow, saga_window
+from control.rollout.scrape import EvidenceUnavailable
 from control.rollout.services import event_record
 from control.routes_file import RouteInfo, load_route_infos
 from flags.errors import FlagsError
@@ -66,6 +71,7 @@ class Controller:
     feed: GatewayFeed
     policy: Policy
     routes: dict[str, RouteInfo]
+    sagas: SagaFeed = field(default_factory=lambda: SagaFeed([]))
     owner: str = field(default_factory=controller_id)
     lease: float = 5.0
     actor: str = "rollout-controller"
@@ -80,6 +86,7 @@ class Controller:
             feed=GatewayFeed.from_env(),
             policy=load_policy(routes=routes),
             routes=routes,
+            sagas=SagaFeed.from_env(),
             **options,
         )
 
@@ -121,7 +128,7 @@ class Controller:
 
     def drive(self, rollout: Rollout, now: datetime) -> TickReport:
         info = self.routes.get(rollout.route)
-        if info is None or not info.can_roll_out:
+        if info is None or not self.policy.rollable(info):
             return self._pause(rollout, f"route {rollout.route} is no longer rollable in the route table")
         observed, summary = self.writer.percentage(rollout.flag)
         if rollout.expected_percentage is not None and observed != rollout.expected_percentage:
@@ -141,7 +148,8 @@ class Controller:
         if now < opens_at:
             return TickReport(rollout.route, rollout.pk, HOLD, "settling after the flag write")
         try:
-            snapshot = self.feed.snapshot().get(rollout.route, {})
+            snapshot = self.feed.snapshot().get(rollout.route, {}) if info.can_roll_out else {}
+            sagas = self._saga_snapshot(policy, opened=rollout.window_baseline is not None, rollout=rollout)
         except EvidenceUnavailable as exc:
             since = self._blind_since.setdefault(rollout.pk, now)
             if (now - since).total_seconds() >= BLIND_PAUSE_SECONDS:
@@ -149,16 +157,14 @@ class Controller:
             return self._hold(rollout, f"no evidence: {exc.message}")
         self._blind_since.pop(rollout.pk, None)
         if rollout.window_baseline is None:
-            return self._open_window(rollout, snapshot, now)
+            return self._open_window(rollout, snapshot, sagas, now)
         last = self._last_look.get(rollout.pk)
         if last is not None and (now - last).total_seconds() < LOOK_EVERY * 0.95:
             return TickReport(rollout.route, rollout.pk, HOLD, "between looks")
         seconds = (now - rollout.window_opened_at).total_seconds()
-        window = window_between(
-            rollout.window_baseline, snapshot, target=info.target, legacy=info.legacy, seconds=seconds
-        )
+        window = self._window(rollout, info, snapshot, sagas, seconds)
         if window is None:
-            return self._open_window(rollout, snapshot, now, why="the gateway's counters restarted")
+            return self._open_window(rollout, snapshot, sagas, now, why="a counter restarted")
         self._last_look[rollout.pk] = now
         rollout.looks += 1
         alpha = look_alpha(rollout.alpha_per_look, rollout.looks, planned_looks(rollout.step_time))
@@ -168,6 +174,38 @@ class Controller:
         if verdict.action == PROMOTE:
             return self._promote(rollout, verdict, now)
         return self._hold(rollout, verdict.summary, verdict)
+
+    def _saga_snapshot(self, policy: JudgePolicy, *, opened: bool, rollout: Rollout) -> dict | None:
+        """The saga figures now ({"absent": why} when no Order service answers), None when the policy
+        reads none. Absent when the window opened: judged without them; lost later: no evidence (hold)."""
+        if policy.saga is None:
+            return None
+        try:
+            return self.sagas.snapshot().to_dict()
+        except SagaEvidenceAbsent as exc:
+            if opened and "absent" not in (rollout.saga_baseline or {}):
+                raise EvidenceUnavailable(f"saga figures: {exc}") from None
+            return {"absent": str(exc)}
+
+    def _window(
+        self, rollout: Rollout, info: RouteInfo, snapshot: dict, sagas: dict | None, seconds: float
+    ) -> Window | None:
+        saga: SagaWindow | None = None
+        absent = ""
+        baseline = rollout.saga_baseline
+        if sagas is not None and baseline is not None:
+            if "absent" in baseline:
+                absent = baseline["absent"]
+            else:
+                saga = saga_window(SagaCounts.from_dict(baseline), SagaCounts.from_dict(sagas))
+                if saga is None:
+                    return None
+        if not info.can_roll_out:
+            return gateway_less(seconds, saga, absent)
+        window = window_between(
+            rollout.window_baseline, snapshot, target=info.target, legacy=info.legacy, seconds=seconds
+        )
+        return None if window is None else dataclasses.replace(window, sagas=saga, sagas_absent=absent)
 
     # --- actions --------------------------------------------------------------------------------------
     def _save(self, rollout: Rollout) -> None:
@@ -200,7 +238,7 @@ class Controller:
             )
         rollout.expected_percentage = percentage
         rollout.step_started_at = now
-        rollout.window_opened_at = rollout.window_baseline = None
+        rollout.window_opened_at = rollout.window_baseline = rollout.saga_baseline = None
         rollout.looks = 0
         self._last_look.pop(rollout.pk, None)
         event_record(
@@ -211,8 +249,11 @@ class Controller:
         self._save(rollout)
         return TickReport(rollout.route, rollout.pk, "flag_write", f"{percentage}%")
 
-    def _open_window(self, rollout: Rollout, snapshot: dict, now: datetime, why: str = "") -> TickReport:
+    def _open_window(
+        self, rollout: Rollout, snapshot: dict, sagas: dict | None, now: datetime, why: str = ""
+    ) -> TickReport:
         rollout.window_baseline, rollout.window_opened_at, rollout.looks = snapshot, now, 0
+        rollout.saga_baseline = sagas
         self._save(rollout)
         return TickReport(rollout.route, rollout.pk, HOLD, f"window opened{': ' + why if why else ''}")
 

@@ -14,11 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from control.errors import ControlError
 from control.rollout.judge import Side, Window
+from control.rollout.scrape import scrape
 
 OUTCOMES = "strangler_route_outcomes"
 LATENCY = "strangler_route_duration_seconds"
@@ -27,11 +26,6 @@ DEFAULT_METRICS_URL = "http://127.0.0.1:9464/metrics"
 
 # {route: {upstream: {"outcomes": {outcome: n}, "buckets": {le: cumulative n}}}}
 Snapshot = dict[str, dict[str, dict[str, dict[str, float]]]]
-
-
-class EvidenceUnavailable(ControlError):
-    def __init__(self, message: str) -> None:
-        super().__init__("evidence_unavailable", message)
 
 
 def metrics_urls() -> list[str]:
@@ -71,14 +65,8 @@ class GatewayFeed:
 
     def snapshot(self) -> Snapshot:
         snapshot: Snapshot = {}
-        with requests.Session() as session:
-            for url in self.urls:
-                try:
-                    answer = session.get(url, timeout=self.timeout)
-                    answer.raise_for_status()
-                except requests.RequestException as exc:
-                    raise EvidenceUnavailable(f"cannot read the gateway's metrics at {url}: {exc}") from None
-                parse_snapshot(answer.text, snapshot)
+        for _url, text in scrape(self.urls, self.timeout):
+            parse_snapshot(text, snapshot)
         return snapshot
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from control.rollout.policy import JudgePolicy
-from control.rollout.stats import error_rate_test, mann_whitney_binned
+from control.rollout.policy import JudgePolicy, SagaPolicy
+from control.rollout.sagas import SagaWindow
+from control.rollout.stats import binomial_sf, error_rate_test, mann_whitney_binned
 
 PROMOTE, HOLD, ROLLBACK = "promote", "hold", "rollback"
 MIN_LATENCY_SAMPLES = 20  # per side, before the U test's normal approximation is trusted
@@ -32,6 +33,14 @@ class Window:
     legacy: Side
     bounds: tuple[float, ...]  # latency bucket upper bounds, seconds (+Inf last)
     seconds: float  # how long the window has been open
+    gateway: bool = True  # False: the flag is read by a service, no gateway figures (saga outcomes only)
+    sagas: SagaWindow | None = None  # the stage's saga outcomes, when its policy reads them
+    sagas_absent: str = ""  # why there are none (no Order service answering): judged without them
+
+
+def gateway_less(seconds: float, sagas: SagaWindow | None, absent: str = "") -> Window:
+    """The window of a flag the gateway does not route by (payments: the Order service reads it)."""
+    return Window(Side(), Side(), (), seconds, gateway=False, sagas=sagas, sagas_absent=absent)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,55 @@ def judge(window: Window, policy: JudgePolicy, *, alpha_per_look: float, step_ti
         "legacy": legacy.to_dict(),
     }
     rollback: list[str] = []
+    errors = shift = None
+    if window.gateway:
+        errors, shift = _gateway_tests(window, policy, alpha_per_look, numbers, rollback)
+    else:
+        numbers["gateway"] = "none: the flag is read by a service, judged by its saga outcomes"
+    if policy.saga is not None:
+        _saga_tests(window, policy.saga, alpha_per_look, numbers, rollback)
+    if rollback:
+        return Verdict(ROLLBACK, tuple(rollback), numbers)
 
+    if window.seconds < step_time:
+        return Verdict(HOLD, (f"step time not reached ({window.seconds:.1f} s of {step_time:g} s)",), numbers)
+    if window.gateway and min(target.requests, legacy.requests) < policy.min_requests:
+        return Verdict(
+            HOLD,
+            (
+                f"not enough data yet: target {target.requests} requests, legacy {legacy.requests} "
+                f"(need {policy.min_requests} each)",
+            ),
+            numbers,
+        )
+    sagas = window.sagas
+    if policy.saga is not None and policy.saga.min_sagas and not window.sagas_absent:
+        finished = sagas.finished if sagas else 0
+        if finished < policy.saga.min_sagas:
+            return Verdict(
+                HOLD, (f"not enough sagas yet: {finished} finished (need {policy.saga.min_sagas})",), numbers
+            )
+    said = []
+    if window.gateway:
+        latency = (
+            f"p50 {_ms(shift.target_p50)} vs {_ms(shift.legacy_p50)}" if shift is not None else "latency n/a"
+        )
+        said.append(
+            f"error rate {_pct(errors.target_rate)} vs {_pct(errors.legacy_rate)} "
+            f"({target.requests}/{legacy.requests} requests), {latency}"
+        )
+    if policy.saga is not None:
+        said.append(
+            f"sagas: {sagas.compensated} of {sagas.finished} compensated, {sagas.stuck} stuck"
+            if sagas
+            else f"no saga evidence ({window.sagas_absent})"
+        )
+    return Verdict(PROMOTE, (f"no regression over {window.seconds:.1f} s: " + "; ".join(said),), numbers)
+
+
+def _gateway_tests(window: Window, policy: JudgePolicy, alpha: float, numbers: dict, rollback: list[str]):
+    """The target against legacy at the gateway: error rate (exact binomial), latency (Mann-Whitney U)."""
+    target, legacy = window.target, window.legacy
     errors = error_rate_test(target.errors, target.requests, legacy.errors, legacy.requests)
     numbers["error_rate"] = {
         "target": round(errors.target_rate, 6),
@@ -70,13 +127,12 @@ def judge(window: Window, policy: JudgePolicy, *, alpha_per_look: float, step_ti
         "p_value": errors.p_value,
         "max_increase": policy.max_error_increase,
     }
-    if errors.p_value < alpha_per_look and errors.increase > policy.max_error_increase:
+    if errors.p_value < alpha and errors.increase > policy.max_error_increase:
         rollback.append(
             f"error rate {_pct(errors.target_rate)} ({target.errors}/{target.requests}) vs legacy "
             f"{_pct(errors.legacy_rate)} ({legacy.errors}/{legacy.requests}): +{_pct(errors.increase)} "
-            f"> {_pct(policy.max_error_increase)} allowed, p={errors.p_value:.2g} < {alpha_per_look:.2g}"
+            f"> {_pct(policy.max_error_increase)} allowed, p={errors.p_value:.2g} < {alpha:.2g}"
         )
-
     shift = None
     if min(sum(target.buckets), sum(legacy.buckets)) >= MIN_LATENCY_SAMPLES:
         shift = mann_whitney_binned(window.bounds, target.buckets, legacy.buckets)
@@ -91,34 +147,41 @@ def judge(window: Window, policy: JudgePolicy, *, alpha_per_look: float, step_ti
             "allowed_increase": allowed,
         }
         increase = shift.p50_increase
-        if shift.p_value < alpha_per_look and increase is not None and increase > allowed:
+        if shift.p_value < alpha and increase is not None and increase > allowed:
             rollback.append(
                 f"p50 latency {_ms(shift.target_p50)} vs legacy {_ms(shift.legacy_p50)}: "
                 f"+{_ms(increase)} > {_ms(allowed)} allowed, Mann-Whitney p={shift.p_value:.2g} "
-                f"< {alpha_per_look:.2g}"
+                f"< {alpha:.2g}"
             )
-    if rollback:
-        return Verdict(ROLLBACK, tuple(rollback), numbers)
+    return errors, shift
 
-    if window.seconds < step_time:
-        return Verdict(HOLD, (f"step time not reached ({window.seconds:.1f} s of {step_time:g} s)",), numbers)
-    if min(target.requests, legacy.requests) < policy.min_requests:
-        return Verdict(
-            HOLD,
-            (
-                f"not enough data yet: target {target.requests} requests, legacy {legacy.requests} "
-                f"(need {policy.min_requests} each)",
-            ),
-            numbers,
+
+def _saga_tests(window: Window, policy: SagaPolicy, alpha: float, numbers: dict, rollback: list[str]) -> None:
+    """The stage's saga outcomes: sagas newly stuck past their deadline, and a compensation rate above the
+    allowance (one-sided exact binomial test against max_compensated)."""
+    sagas = window.sagas
+    if sagas is None:
+        numbers["saga"] = {"absent": window.sagas_absent or "not read"}
+        return
+    rate = sagas.compensated / sagas.finished if sagas.finished else 0.0
+    p_value = (
+        binomial_sf(sagas.compensated, sagas.finished, policy.max_compensated) if sagas.finished else 1.0
+    )
+    numbers["saga"] = {
+        **sagas.to_dict(),
+        "compensated_rate": round(rate, 6),
+        "p_value": p_value,
+        "max_compensated": policy.max_compensated,
+        "max_stuck": policy.max_stuck,
+    }
+    new_stuck = sagas.stuck - sagas.stuck_at_open
+    if new_stuck > policy.max_stuck:
+        rollback.append(
+            f"{new_stuck} more sagas stuck past their deadline ({sagas.stuck} now, {sagas.stuck_at_open} "
+            f"when the step began) > {policy.max_stuck} allowed"
         )
-    latency = (
-        f"p50 {_ms(shift.target_p50)} vs {_ms(shift.legacy_p50)}" if shift is not None else "latency n/a"
-    )
-    return Verdict(
-        PROMOTE,
-        (
-            f"no regression over {window.seconds:.1f} s: error rate {_pct(errors.target_rate)} vs "
-            f"{_pct(errors.legacy_rate)} ({target.requests}/{legacy.requests} requests), {latency}",
-        ),
-        numbers,
-    )
+    if p_value < alpha and rate > policy.max_compensated:
+        rollback.append(
+            f"sagas compensated {_pct(rate)} ({sagas.compensated}/{sagas.finished}) > "
+            f"{_pct(policy.max_compensated)} allowed, p={p_value:.2g} < {alpha:.2g}"
+        )

@@ -17,6 +17,19 @@ DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy.yaml"
 
 
 @dataclass(frozen=True)
+class SagaPolicy:
+    """Saga outcomes as stage evidence (control/rollout/sagas.py), for the orders and payments stages:
+    max_compensated: the share of the window's finished sagas that may end compensated (a declined card or
+    the last unit sold is a compensation too) before a significant excess counts; max_stuck: new sagas
+    stuck past their deadline the window tolerates; min_sagas: finished sagas a step's window needs before
+    it can be promoted (0: promote on the gateway's figures alone)."""
+
+    max_compensated: float = 0.2
+    max_stuck: int = 0
+    min_sagas: int = 0
+
+
+@dataclass(frozen=True)
 class JudgePolicy:
     """alpha: the false-rollback budget of one whole rollout, split evenly over every look of every
     judged step and both tests (a union bound: healthy rollouts are rolled back at most this often).
@@ -32,6 +45,13 @@ class JudgePolicy:
     max_error_increase: float = 0.01
     max_p50_increase: float = 0.020
     max_p50_increase_ratio: float = 0.2
+    saga: SagaPolicy | None = None
+
+    @property
+    def tests(self) -> int:
+        """Statistical tests per look, over which alpha is split: error rate and latency, plus the
+        compensation rate when saga outcomes are evidence."""
+        return 2 + (self.saga is not None)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -46,9 +66,16 @@ class Policy:
     def for_route(self, route: str) -> JudgePolicy:
         return self.routes.get(route, self.defaults)
 
+    def rollable(self, info: RouteInfo) -> bool:
+        """The controller can drive a route's flag: it moves the route's traffic at the gateway, or (a flag
+        a service reads, as the Order service reads route.payments.charge) its policy judges it by saga
+        outcomes."""
+        return info.can_roll_out or bool(info.flag and self.for_route(info.id).saga is not None)
+
 
 _TOP = frozenset({"defaults", "routes"})
-_KEYS = frozenset({"alpha", "min_requests", "settle", "error_rate", "latency"})
+_KEYS = frozenset({"alpha", "min_requests", "settle", "error_rate", "latency", "saga"})
+_SAGA_KEYS = frozenset({"max_compensated", "max_stuck", "min_sagas"})
 
 
 def _read_judge(reader: NodeReader, node: yaml.Node, what: str, base: JudgePolicy) -> JudgePolicy:
@@ -80,6 +107,24 @@ def _read_judge(reader: NodeReader, node: yaml.Node, what: str, base: JudgePolic
             values["max_p50_increase_ratio"] = reader.number(
                 latency["max_p50_increase_ratio"], f"{what}.latency.max_p50_increase_ratio", low=0
             )
+    if "saga" in fields:
+        values["saga"] = _read_saga(reader, fields["saga"], f"{what}.saga", base.saga or SagaPolicy())
+    return dataclasses.replace(base, **{k: v for k, v in values.items() if v is not None})
+
+
+def _read_saga(reader: NodeReader, node: yaml.Node, what: str, base: SagaPolicy) -> SagaPolicy:
+    fields = reader.mapping(node, what, _SAGA_KEYS)
+    values = {
+        "max_compensated": reader.number(fields["max_compensated"], f"{what}.max_compensated", low=0, high=1)
+        if "max_compensated" in fields
+        else None,
+        "max_stuck": reader.number(fields["max_stuck"], f"{what}.max_stuck", low=0, integer=True)
+        if "max_stuck" in fields
+        else None,
+        "min_sagas": reader.number(fields["min_sagas"], f"{what}.min_sagas", low=0, integer=True)
+        if "min_sagas" in fields
+        else None,
+    }
     return dataclasses.replace(base, **{k: v for k, v in values.items() if v is not None})
 
 
@@ -98,10 +143,11 @@ def load_policy(path: Path | None = None, routes: dict[str, RouteInfo] | None = 
     defaults = defaults or JudgePolicy()
     per_route: dict[str, JudgePolicy] = {}
     for route_id, node in reader.mapping(top.get("routes"), "routes").items():
+        judged = _read_judge(reader, node, f"routes.{route_id}", defaults)
         if route_id not in routes:
             reader.problem(node, f"routes: {route_id!r} is not a route of the route table")
-        elif not routes[route_id].can_roll_out:
+        elif not routes[route_id].can_roll_out and not (routes[route_id].flag and judged.saga is not None):
             reader.problem(node, f"routes: {route_id!r} has no flag moving it from legacy to a target")
-        per_route[route_id] = _read_judge(reader, node, f"routes.{route_id}", defaults)
+        per_route[route_id] = judged
     reader.raise_if_any()
     return Policy(source=str(path), defaults=defaults, routes=per_route)

@@ -90,12 +90,16 @@ def rollout_start(
     info = routes.get(route)
     if info is None:
         raise ControlError("unknown_route", f"route {route!r} is not in the route table")
-    if not info.can_roll_out:
-        raise ControlError("not_rollable", f"route {route} has no flag moving it from legacy to a target")
+    policies = load_policy(routes=routes)
+    if not policies.rollable(info):
+        raise ControlError(
+            "not_rollable",
+            f"route {route} has no flag moving it from legacy to a target (nor a saga policy judging it)",
+        )
     if not step_time >= 1:
         raise ControlError("bad_step_time", f"--step-time must be at least 1s, got {step_time:g}s")
     wanted = parse_steps(steps)
-    policy = load_policy(routes=routes).for_route(route)
+    policy = policies.for_route(route)
     gates = load_gates(routes=routes).routes.get(route)
     writer = writer or FlagWriter.from_env()
     current, _summary = writer.percentage(info.flag)
@@ -109,7 +113,7 @@ def rollout_start(
         step_time=step_time,
         current_percentage=current,
         policy=policy.to_dict(),
-        alpha_per_look=alpha_per_look(policy.alpha, remaining, step_time),
+        alpha_per_look=alpha_per_look(policy.alpha, remaining, step_time, policy.tests),
         gates=evaluate_gates(gates) if gates is not None else [],
         dry_run=dry_run,
     )
@@ -164,6 +168,7 @@ def rollout_resume(*, route: str, actor: str, writer: FlagWriter | None = None) 
         rollout.state, rollout.reason = Rollout.State.RUNNING, ""
         rollout.expected_percentage = current
         rollout.step_started_at = rollout.window_opened_at = rollout.window_baseline = None
+        rollout.saga_baseline = None
         rollout.looks = 0
         rollout.save()
         event_record(
