@@ -1,19 +1,24 @@
-"""`make bench-rollback` / `make drill-rollback`: how fast the rollout controller rolls a regression back,
-and how often it rolls a healthy candidate back.
+"""`make bench-rollback`: how fast the rollout controller rolls a regression back, and how often it rolls a
+healthy candidate back.
 
 - rollback_seconds_median: the 5xx drill with the flags file, `--runs` times: a route at 25% with about
   `--canary-rate` requests/s of canary traffic (4x that in all), then 5% of the candidate's answers become
   5xx; measured from the regression's start to the last request the gateway sent to the candidate.
-- rollback_seconds_median_unleash: the same against a real Unleash server (`--unleash`, needs the server
+- rollback_seconds_median_unleash: the same against a real Unleash server (`--unleash`, the server
   `make unleash-install` provides; null when not run).
-- false_rollback_rate: healthy rollouts (1,5,25,50,100) through the real judge, policy and alpha split
-  with a simulated gateway (bench/../control/rollout/simulation.py), `--healthy-runs` seeded runs; the same
-  under a harsher model (target worse by up to half the allowances) as false_rollback_rate_within_allowance.
+- false_rollback_rate_real: `--real-healthy-runs` short rollouts (10,50,100 at `--real-step-time` a step)
+  of a healthy candidate through the real gateway and controller, both upstreams answering with the same
+  seeded noise (0.5% 5xx, latency 4 +- 3 ms), one seed per run; with its 95% upper bound (Clopper-Pearson).
+- false_rollback_rate: `--healthy-runs` seeded healthy rollouts (1,5,25,50,100) through the real judge,
+  policy and alpha split with a simulated gateway (control/rollout/simulation.py): the only way to count
+  thousands of rollouts; the same under a harsher model (target worse by up to half the allowances) as
+  false_rollback_rate_within_allowance.
 Ends with one JSON line, also written to var/bench/rollback.json."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +28,9 @@ from rich.console import Console
 from bench.report import REPO_ROOT, elapsed_since, emit_json_line, median, run_facts
 from bench.rollout_drill import ROUTE, Traffic, running_drill
 from control.rollout.simulation import false_rollback_rate
+from control.rollout.stats import binomial_sf
+
+HEALTHY_NOISE = {"error_rate": 0.005, "latency_ms": 4, "jitter_ms": 3}
 
 
 def one_rollback(drill, traffic: Traffic, seed: int) -> float:
@@ -42,8 +50,49 @@ def one_rollback(drill, traffic: Traffic, seed: int) -> float:
     return (max(sent) if sent else began) - began
 
 
-def drill_runs(runs: int, canary_rate: float, console: Console, tmp: Path, extra_env=None) -> list[float]:
-    seconds = []
+def healthy_runs(drill, runs: int, step_time: float, console: Console) -> list[str]:
+    """Short healthy rollouts, started in-process by the `rollout start` service (a manage.py per run
+    would cost more than the run); the controller process and the gateway are the real ones."""
+    os.environ.update({k: v for k, v in drill.env.items() if k not in os.environ or k.isupper()})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.settings")
+    import django
+
+    django.setup()
+    from control.rollout.services import rollout_start
+
+    outcomes = []
+    for run in range(runs):
+        drill.reset()
+        for toy in (drill.legacy, drill.target):
+            toy.knobs(**HEALTHY_NOISE, seed=1000 + 2 * run + (toy is drill.target))
+        rollout_start(route=ROUTE, steps="10,50,100", step_time=step_time, actor="bench-healthy")
+        done = drill.wait_for(lambda s: s["state"] != "running", timeout=120, what="the healthy rollout")
+        outcomes.append(done["state"])
+        console.print(f"healthy run {run + 1}/{runs}: {done['state']}")
+    for toy in (drill.legacy, drill.target):
+        toy.knobs(error_rate=0, latency_ms=0, jitter_ms=0)
+    return outcomes
+
+
+def upper_bound(failures: int, runs: int, confidence: float = 0.95) -> float | None:
+    """Clopper-Pearson one-sided upper bound of a rate seen `failures` times in `runs`."""
+    if not runs:
+        return None
+    low, high = failures / runs, 1.0
+    for _ in range(60):  # bisection: the p at which seeing <= failures has probability 1 - confidence
+        mid = (low + high) / 2
+        if 1 - binomial_sf(failures + 1, runs, mid) > 1 - confidence:
+            low = mid
+        else:
+            high = mid
+    return round(high, 4)
+
+
+def drill_runs(
+    runs: int, canary_rate: float, console: Console, tmp: Path, *, extra_env=None, healthy: int = 0, step=3.0
+) -> tuple[list[float], list[str]]:
+    seconds: list[float] = []
+    outcomes: list[str] = []
     with running_drill(tmp, extra_env=extra_env) as drill:
         traffic = Traffic(drill.gateway.url, canary_rate * 4, clients=12).start()
         try:
@@ -51,16 +100,22 @@ def drill_runs(runs: int, canary_rate: float, console: Console, tmp: Path, extra
                 value = one_rollback(drill, traffic, seed=100 + run)
                 seconds.append(round(value, 3))
                 console.print(f"run {run + 1}/{runs}: rolled back {value:.2f} s after the regression began")
+            if healthy:
+                outcomes = healthy_runs(drill, healthy, step, console)
         finally:
             traffic.stop()
-    return seconds
+    return seconds, outcomes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rollback", description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--canary-rate", type=float, default=50.0)
-    parser.add_argument("--healthy-runs", type=int, default=2000)
+    parser.add_argument("--healthy-runs", type=int, default=2000, help="simulated healthy rollouts")
+    parser.add_argument(
+        "--real-healthy-runs", type=int, default=30, help="healthy rollouts through real processes"
+    )
+    parser.add_argument("--real-step-time", type=float, default=3.0, help="their seconds per step")
     parser.add_argument(
         "--unleash", action="store_true", help="also run the drill against a real Unleash server"
     )
@@ -68,15 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-rollback-") as tmp:
-        seconds = drill_runs(args.runs, args.canary_rate, console, Path(tmp) / "file")
+        seconds, outcomes = drill_runs(
+            args.runs,
+            args.canary_rate,
+            console,
+            Path(tmp) / "file",
+            healthy=args.real_healthy_runs,
+            step=args.real_step_time,
+        )
         unleash = None
         if args.unleash:
             from tests.flags.unleash_fixtures import start_unleash_server
 
             server = start_unleash_server(Path(tmp) / "unleash.log")
             try:
-                unleash = drill_runs(
-                    args.runs, args.canary_rate, console, Path(tmp) / "unleash", server.env()
+                unleash, _ = drill_runs(
+                    args.runs, args.canary_rate, console, Path(tmp) / "unleash", extra_env=server.env()
                 )
             finally:
                 server.stop()
@@ -84,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     harsh, _ = false_rollback_rate(
         args.healthy_runs, seed=20261208, rate=100, step_time=10, within_allowance=True
     )
+    real_rollbacks = outcomes.count("rolled_back")
     report = {
         "bench": "rollback",
         "rollback_seconds_median": median(seconds),
@@ -95,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         "false_rollbacks": rollbacks,
         "healthy_runs": args.healthy_runs,
         "false_rollback_rate_within_allowance": harsh,
+        "false_rollback_rate_real": real_rollbacks / len(outcomes) if outcomes else None,
+        "false_rollbacks_real": real_rollbacks,
+        "healthy_runs_real": len(outcomes),
+        "healthy_runs_real_promoted": outcomes.count("promoted"),
+        "false_rollback_rate_real_upper_95": upper_bound(real_rollbacks, len(outcomes)),
         "goal": {"rollback_seconds": 10, "false_rollback_rate": 0.01},
         **run_facts(),
         **elapsed_since(started),

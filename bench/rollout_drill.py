@@ -311,6 +311,8 @@ def running_drill(
         flags_file = write_flags_file(tmp / "flags.json")
         policy = tmp / "policy.yaml"
         policy.write_text(DRILL_POLICY.format(min_requests=min_requests, settle=settle))
+        gates = tmp / "gates.yaml"  # the route's one gate that needs no sync data: no open rollback
+        gates.write_text(f"routes:\n  {ROUTE}: {{}}\n")
         legacy = start_toy("legacy", tmp / "legacy.log")
         target = start_toy("product", tmp / "product.log")
         metrics_port = free_port()
@@ -320,6 +322,7 @@ def running_drill(
             "FLAGS_FILE": str(flags_file),
             "FLAGS_AUDIT_LOG": str(tmp / "flags-audit.log"),
             "ROLLOUT_POLICY_FILE": str(policy),
+            "ROLLOUT_GATES_FILE": str(gates),
             "GATEWAY_METRICS_URLS": f"http://127.0.0.1:{metrics_port}/metrics",
             "MONOLITH_URL": legacy.url,
             "PRODUCT_SERVICE_URL": target.url,

@@ -136,29 +136,23 @@ def test_an_open_rollback_refuses_a_new_start_and_a_raise_one_line_per_gate_unti
     drill.target.knobs(error_rate=0.5, seed=5)
     drill.wait_for(lambda s: s["state"] == "rolled_back", timeout=60, what="the rollback")
     drill.target.knobs(error_rate=0)
-    # gates are evaluated for routes listed in the gates file: list this one (open_rollback only)
-    gates = drill.tmp / "gates.yaml"
-    gates.write_text(f"routes:\n  {ROUTE}: {{}}\n")
-    drill.env["ROLLOUT_GATES_FILE"] = str(gates)
-    try:
-        refused = drill.manage("rollout", "start", ROUTE, "--steps", "25,100", check=False)
-        assert refused.returncode == 1
-        lines = refused.stderr.splitlines()
-        assert lines[0] == f"rollout start: gate_refused: route {ROUTE}: refused by 1 gate:"
-        assert lines[1].startswith("rollout start: gate_refused: open_rollback: rollout ")
-        raised = drill.manage("flags", "rollout", FLAG, "10", check=False)
-        assert raised.returncode == 1
-        assert raised.stderr.splitlines()[1].startswith("flags rollout: gate_refused: open_rollback: ")
-        forced = drill.manage(
-            "flags", "rollout", FLAG, "10", "--force", "--reason", "drill: forced over the gate", check=False
-        )
-        assert forced.returncode == 0, forced.stderr
-        entry = audit_entries(drill)[-1]
-        assert entry["action"] == "rollout 10%"
-        assert entry["note"]["forced"] is True
-        assert entry["note"]["reason"] == "drill: forced over the gate"
-        assert entry["note"]["failed_gates"][0].startswith("open_rollback: ")
-        drill.manage("rollout", "close", ROUTE, "--reason", "candidate fixed")
-        drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
-    finally:
-        del drill.env["ROLLOUT_GATES_FILE"]
+    # the drill's gates file lists the route, so its gate open_rollback is evaluated
+    refused = drill.manage("rollout", "start", ROUTE, "--steps", "25,100", check=False)
+    assert refused.returncode == 1
+    lines = refused.stderr.splitlines()
+    assert lines[0] == f"rollout start: gate_refused: route {ROUTE}: refused by 1 gate:"
+    assert lines[1].startswith("rollout start: gate_refused: open_rollback: rollout ")
+    raised = drill.manage("flags", "rollout", FLAG, "10", check=False)
+    assert raised.returncode == 1
+    assert raised.stderr.splitlines()[1].startswith("flags rollout: gate_refused: open_rollback: ")
+    forced = drill.manage(
+        "flags", "rollout", FLAG, "10", "--force", "--reason", "drill: forced over the gate", check=False
+    )
+    assert forced.returncode == 0, forced.stderr
+    entry = audit_entries(drill)[-1]
+    assert entry["action"] == "rollout 10%"
+    assert entry["note"]["forced"] is True
+    assert entry["note"]["reason"] == "drill: forced over the gate"
+    assert entry["note"]["failed_gates"][0].startswith("open_rollback: ")
+    drill.manage("rollout", "close", ROUTE, "--reason", "candidate fixed")
+    drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
