@@ -53,7 +53,7 @@ def one_rollback(drill, traffic: Traffic, seed: int) -> float:
 def healthy_runs(drill, runs: int, step_time: float, console: Console) -> list[str]:
     """Short healthy rollouts, started in-process by the `rollout start` service (a manage.py per run
     would cost more than the run); the controller process and the gateway are the real ones."""
-    os.environ.update({k: v for k, v in drill.env.items() if k not in os.environ or k.isupper()})
+    os.environ.update(drill.env)  # read once by the settings, below: this drill's databases and files
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.settings")
     import django
 
