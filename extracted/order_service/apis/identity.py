@@ -47,6 +47,7 @@ class MonolithAnswer(exceptions.APIException):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(detail=message, code=code)
         self.status_code = status
+        self.default_code = code  # the chassis' handler renders it as the error's code
 
 
 class IdentityUnavailable(exceptions.APIException):

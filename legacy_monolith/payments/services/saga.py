@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from legacy_monolith.orders.models import Order
 
@@ -134,7 +135,7 @@ def payment_capture(*, payment: Payment) -> dict:
             payment.status, payment.failure_code, payment.failure_message = S.CAPTURED, "", ""
             payment.save()
             Order.objects.filter(pk=payment.order_id, status=Order.Status.PENDING_PAYMENT).update(
-                status="paid"
+                status=Order.Status.PAID, paid_at=timezone.now()
             )
         else:
             _fail(payment, S.FAILED, "capture_failed", f"The gateway left the charge {result.status}")
