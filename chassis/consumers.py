@@ -28,6 +28,7 @@ from chassis.broker import events_exchange
 from chassis.logging import trace_id_var
 from chassis.metrics import counter
 from chassis.settings import EVENTS_EXCHANGE
+from chassis.tracing import consumer_span, traceparent_var
 from contracts.events import Envelope, InvalidEnvelope
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,9 @@ class ConsumerWorker:
         if handler is None:
             return self._done(message, "ignored")
         token = trace_id_var.set(envelope.trace_id)
+        span = consumer_span(envelope.type, envelope.trace_id)
+        parent_token = traceparent_var.set(span.traceparent if span else None)
+        error = None
         try:
             duplicate = self._apply(envelope, handler)
         except Exception as exc:  # the handler's effects were rolled back with its ProcessedEvent row
@@ -194,6 +198,9 @@ class ConsumerWorker:
             return self._done(message, "retried")
         finally:
             trace_id_var.reset(token)
+            traceparent_var.reset(parent_token)
+            if span is not None:
+                span.end(error=error)
         return self._done(message, "duplicate" if duplicate else "processed")
 
     def _apply(self, envelope: Envelope, handler: Handler) -> bool:

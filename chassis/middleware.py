@@ -8,6 +8,7 @@ from django.http import JsonResponse
 
 from chassis.exceptions import error_body
 from chassis.logging import request_id_var, trace_id_var
+from chassis.tracing import service_name, traceparent_var
 from contracts.tracecontext import (
     REQUEST_ID_HEADER,
     SAMPLED,
@@ -16,6 +17,7 @@ from contracts.tracecontext import (
     parse_traceparent,
     request_id_or_new,
 )
+from kernel import telemetry
 
 
 class RequestIdMiddleware:
@@ -30,16 +32,28 @@ class RequestIdMiddleware:
         request_id = request_id_or_new(request.headers.get(REQUEST_ID_HEADER))
         parent = parse_traceparent(request.headers.get("traceparent"))
         trace_id, flags = (parent[0], parent[2]) if parent else (new_trace_id(), SAMPLED)
+        span = telemetry.start_span(
+            f"{request.method} {request.path}",
+            service=service_name(),
+            traceparent=request.headers.get("traceparent") if parent else None,
+            trace_id=None if parent else trace_id,
+            attributes={"http.request.method": request.method, "url.path": request.path},
+        )
         request.request_id = request_id
         request.trace_id = trace_id
-        request.traceparent = f"00-{trace_id}-{new_span_id()}-{flags}"
+        request.traceparent = span.traceparent if span else f"00-{trace_id}-{new_span_id()}-{flags}"
         request_token = request_id_var.set(request_id)
         trace_token = trace_id_var.set(trace_id)
+        parent_token = traceparent_var.set(request.traceparent)
+        response = None
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(request_token)
             trace_id_var.reset(trace_token)
+            traceparent_var.reset(parent_token)
+            if span is not None:
+                span.end(status_code=response.status_code if response is not None else 500)
         response[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "legacy_monolith.core.middleware.HeadResponseMiddleware",
     "legacy_monolith.core.middleware.RequestIdMiddleware",
     "chassis.ports.InternalPortMiddleware",  # INTERNAL_PORT: /internal/ and /metrics only on that port
+    "migrations_data.outbox.trace.OutboxTraceMiddleware",  # catalog events continue the writer's trace
     "legacy_monolith.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -31,6 +31,9 @@ class OutboxEvent(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, db_default=0)
+    # The trace of the request that made the change (PostgreSQL: the triggers read the session setting
+    # strangler.trace_id that migrations_data.outbox.trace sets for write requests); "" = none known.
+    trace_id = models.CharField(max_length=32, default="", db_default="", blank=True)
 
     class Meta:
         ordering = ["id"]

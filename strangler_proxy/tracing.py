@@ -5,6 +5,8 @@ and every response goes back to the client with both.
   contracts.tracecontext), else a new one.
 - traceparent: a valid client traceparent keeps its trace id and flags; the gateway is a new span in that
   trace (new parent-id upstream). Absent or invalid: a new trace, and the client's tracestate is dropped.
+- OTEL_EXPORTER_OTLP_ENDPOINT set: the hop is also an OpenTelemetry span (kernel.telemetry), exported when
+  the answer leaves; its span id is the parent-id sent upstream. Unset: nothing more is done.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from contracts.tracecontext import (
     parse_traceparent,
     request_id_or_new,
 )
+from kernel import telemetry
 from strangler_proxy.routes import TraceContext
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
 ]
 
 TRACE_KEY = "strangler.trace"
+SPAN_KEY = "strangler.span"
 
 
 def trace_context(request_id_header: str | None, traceparent_header: str | None) -> tuple[TraceContext, bool]:
@@ -51,6 +55,18 @@ class Tracing:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         headers = flow.request.headers
         trace, kept = trace_context(headers.get(REQUEST_ID_HEADER), headers.get("traceparent"))
+        # OTEL_EXPORTER_OTLP_ENDPOINT set: this hop is an exported span, whose id is the parent upstream
+        span = telemetry.start_span(
+            f"{flow.request.method} {flow.request.path.split('?', 1)[0]}",
+            service="gateway",
+            traceparent=headers.get("traceparent") if kept else None,
+            trace_id=None if kept else trace.trace_id,
+            attributes={"http.request.method": flow.request.method},
+        )
+        if span is not None:
+            span_id = span.traceparent.split("-")[2]
+            trace = TraceContext(trace.request_id, trace.trace_id, span_id, span.traceparent)
+            flow.metadata[SPAN_KEY] = span
         flow.metadata[TRACE_KEY] = trace
         headers[REQUEST_ID_HEADER] = trace.request_id
         headers["traceparent"] = trace.traceparent
@@ -63,3 +79,15 @@ class Tracing:
             return
         flow.response.headers[REQUEST_ID_HEADER] = trace.request_id
         flow.response.headers["traceparent"] = trace.traceparent
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        span = flow.metadata.pop(SPAN_KEY, None)
+        if span is not None:
+            route = flow.response.headers.get("X-Strangler-Route", "") if flow.response else ""
+            span.set("strangler.route", route)
+            span.end(status_code=flow.response.status_code if flow.response else None)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        span = flow.metadata.pop(SPAN_KEY, None)
+        if span is not None:
+            span.end(error=str(flow.error) if flow.error else "error")

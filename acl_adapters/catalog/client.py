@@ -31,6 +31,7 @@ from tenacity import (
 )
 
 from chassis.metrics import counter, gauge
+from chassis.tracing import outbound_headers
 from kernel.resilience import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker
 from legacy_monolith.catalog.models import Category, Product
 
@@ -203,7 +204,7 @@ class CatalogClient:
             self.base_url + path,
             params=params,
             timeout=(self.config.connect_timeout, self.config.read_timeout),
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json", **outbound_headers()},  # the request's trace goes on
         )
         if response.status_code >= 500:
             raise _Retryable(f"status {response.status_code}")

@@ -20,6 +20,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749.tokens import BearerToken
 
+from chassis.tracing import outbound_headers
 from contracts.errors import ApplicationError
 
 from .audit import Event, audit_record
@@ -49,6 +50,7 @@ def legacy_identity_fetch(*, token: str = "", session: str = "") -> LegacyIdenti
             "invalid_legacy_credential", "The monolith does not accept this credential", status=401
         )
     headers = {"Authorization": f"Token {token}"} if token else {}
+    headers.update(outbound_headers())  # the exchange request's trace continues at the monolith
     cookies = {LEGACY_SESSION_COOKIE: session} if session else {}
     try:
         answer = requests.get(

@@ -14,6 +14,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from chassis.tracing import outbound_headers
+
 from .errors import TargetRefused, TargetUnavailable
 
 
@@ -87,7 +89,10 @@ class InternalApiClient:
             raise TargetUnavailable(f"{method} {url} answered something that is not JSON") from exc
 
     def _once(self, method: str, url: str, body: bytes | None) -> requests.Response:
-        response = self.session.request(method, url, data=body, timeout=self.timeout)
+        # the trace of the request or event this runs for (a command line run: the service starts one)
+        response = self.session.request(
+            method, url, data=body, timeout=self.timeout, headers=outbound_headers()
+        )
         if response.status_code >= 500:
             raise _Retryable(f"status {response.status_code}")
         return response

@@ -100,6 +100,15 @@ def outbox_prune(*, older_than: timedelta, batch_size: int = PRUNE_BATCH) -> int
         deleted += OutboxEvent.objects.filter(id__in=ids).delete()[0]
 
 
+def _trace_of(group: list[dict[str, Any]]) -> str:
+    """The newest change's trace id when its request left one, else a new trace."""
+    for row in reversed(group):
+        trace_id = row.get("trace_id") or ""
+        if len(trace_id) == 32 and all(c in "0123456789abcdef" for c in trace_id):
+            return trace_id
+    return new_trace_id()
+
+
 @dataclass
 class RelayResult:
     """What a run of the relay did; `as_dict()` is the --json form."""
@@ -174,7 +183,7 @@ class MonolithOutboxSource:
                 OutboxEvent.objects.select_for_update(skip_locked=True)
                 .filter(sent_at__isnull=True)
                 .order_by("id")
-                .values("id", "entity", "entity_id", "op", "version", "created_at")[:batch_size]
+                .values("id", "entity", "entity_id", "op", "version", "created_at", "trace_id")[:batch_size]
             )
             if not rows:
                 self.refresh_backlog(force=True)
@@ -217,7 +226,8 @@ class MonolithOutboxSource:
                 id=str(uuid.uuid4()),
                 type=ROUTING_KEYS[(entity, latest["op"])],
                 occurred_at=latest["created_at"].astimezone(UTC),
-                trace_id=new_trace_id(),  # a trigger cannot see the request's trace
+                # the trace of the request that wrote the newest change (PostgreSQL), else a new one
+                trace_id=_trace_of(group),
                 source=SOURCE,
                 data=data,
             )

@@ -84,6 +84,10 @@ def trigger_names(vendor: str) -> dict[str, str]:
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
+# The writing request's trace id (migrations_data.outbox.trace), so the catalog event continues its trace.
+TRACE_SETTING = "strangler.trace_id"
+_PG_TRACE = f"left(coalesce(current_setting('{TRACE_SETTING}', true), ''), 32)"
+
 
 def _pg_install_sql() -> list[str]:
     statements = [
@@ -102,8 +106,8 @@ def _pg_install_sql() -> list[str]:
         CREATE OR REPLACE FUNCTION migrations_data_outbox_upserted() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO {OUTBOX_TABLE} (entity, entity_id, op, version, created_at, attempts)
-            SELECT TG_ARGV[0], id, 'upsert', sync_version, clock_timestamp(), 0
+            INSERT INTO {OUTBOX_TABLE} (entity, entity_id, op, version, created_at, attempts, trace_id)
+            SELECT TG_ARGV[0], id, 'upsert', sync_version, clock_timestamp(), 0, {_PG_TRACE}
             FROM changed_rows ORDER BY id;
             RETURN NULL;
         END $$
@@ -112,8 +116,8 @@ def _pg_install_sql() -> list[str]:
         CREATE OR REPLACE FUNCTION migrations_data_outbox_deleted() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO {OUTBOX_TABLE} (entity, entity_id, op, version, created_at, attempts)
-            SELECT TG_ARGV[0], id, 'delete', nextval('{SEQUENCE}'), clock_timestamp(), 0
+            INSERT INTO {OUTBOX_TABLE} (entity, entity_id, op, version, created_at, attempts, trace_id)
+            SELECT TG_ARGV[0], id, 'delete', nextval('{SEQUENCE}'), clock_timestamp(), 0, {_PG_TRACE}
             FROM (SELECT id FROM changed_rows ORDER BY id) AS deleted;
             RETURN NULL;
         END $$

@@ -198,6 +198,37 @@ def test_every_event_carries_the_envelope_of_the_events_contract(events):
         assert event["type"] in {"catalog.product.upserted", "catalog.category.upserted"}
 
 
+def test_a_catalog_event_continues_the_trace_of_the_request_that_wrote_the_change(
+    events, client_for, staff_user
+):
+    """The triggers cannot see the request, so the monolith's write requests leave their trace id in a
+    session setting they read (PostgreSQL); the relay publishes the event in that trace. Writes outside a
+    request (here the factory) still get a trace of their own."""
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("the embedded profile (SQLite) mints a trace per event")
+    product, other = ProductFactory.create_batch(2)
+    mark_all_sent()
+    trace = uuid.uuid4().hex
+    answer = client_for(staff_user).patch(
+        f"/api/v1/catalog/products/{product.pk}", {"name": "Traced product"}, format="json",
+        HTTP_TRACEPARENT=f"00-{trace}-00f067aa0ba902b7-01",
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    Product.objects.filter(pk=other.pk).update(stock=F("stock") + 1)  # no request: no trace known
+
+    relay_once(events)
+
+    traces = {
+        e["data"]["id"]: e["trace_id"] for e in events.drain() if e["type"] == "catalog.product.upserted"
+    }
+    assert traces[product.pk] == trace
+    assert len(traces[other.pk]) == 32
+    assert traces[other.pk] != trace
+    with connections["default"].cursor() as cursor:  # the setting does not outlive the request
+        cursor.execute("SELECT coalesce(current_setting('strangler.trace_id', true), '')")
+        assert cursor.fetchone()[0] == ""
+
+
 def test_a_category_rename_publishes_the_category_and_each_of_its_products_again(events):
     category = CategoryFactory()
     inside = ProductFactory.create_batch(2, category=category)

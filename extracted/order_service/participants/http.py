@@ -10,6 +10,8 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from chassis.tracing import outbound_headers
+
 from .payments import ParticipantUnavailable
 
 _local = threading.local()
@@ -28,7 +30,7 @@ def internal_post(base_url: str, path: str, body: dict[str, Any], *, what: str) 
         response = _session().post(
             base_url.rstrip("/") + path,
             json=body,
-            headers={"Authorization": f"Bearer {settings.INTERNAL_API_TOKEN}"},
+            headers={"Authorization": f"Bearer {settings.INTERNAL_API_TOKEN}", **outbound_headers()},
             timeout=(settings.ORDER_PARTICIPANT_CONNECT_TIMEOUT, settings.ORDER_PARTICIPANT_READ_TIMEOUT),
         )
     except requests.RequestException as exc:

@@ -7,6 +7,7 @@ urlpatterns = [
     *chassis_urlpatterns(),
     path("widgets/<int:pk>", views.widget, name="widget-detail"),
     path("echo", views.echo, name="echo"),
+    path("outbound", views.outbound, name="outbound"),
     path("internal/ping", views.InternalPing.as_view(), name="internal-ping"),
     path("internal/verify/checksums", views.InternalVerifyChecksums.as_view(), name="internal-checksums"),
     path("internal/verify/digests", views.InternalVerifyDigests.as_view(), name="internal-digests"),

@@ -29,6 +29,14 @@ def widget(request, pk: int):
     return Response({"id": 1, "request_id": http.request_id, "trace_id": http.trace_id, "pid": os.getpid()})
 
 
+@api_view(["GET"])
+def outbound(request):
+    """What a call this request makes would carry (chassis.tracing.outbound_headers)."""
+    from chassis.tracing import outbound_headers
+
+    return Response(outbound_headers())
+
+
 @api_view(["POST"])
 def echo(request):
     if not isinstance(request.data, dict) or "name" not in request.data:
