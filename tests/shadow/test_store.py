@@ -1,5 +1,6 @@
 """The comparator's database: results per pair, running counts, idempotency on the pair id."""
 
+import pytest
 from django.core.management import call_command
 
 from shadow.models import PairResult, PathStats, RouteStats
@@ -87,8 +88,10 @@ def test_evidence_from_running_counts_equals_evidence_rebuilt_from_the_pairs(rec
     assert (running.samples, running.real_mismatches, running.match_rate) == (20, 5, 75.0)
 
 
+@pytest.mark.django_db(databases=["default", "shadow", "control"])
 def test_the_migrations_create_exactly_the_models_tables():
-    # makemigrations --check exits non-zero when a model changed without a migration.
+    # makemigrations --check exits non-zero when a model changed without a migration. It reads the
+    # migration history of every database alias, the rollout controller's `control` one included.
     call_command("makemigrations", "shadow", "--check", "--dry-run", verbosity=0)
 
 
