@@ -9,8 +9,9 @@ with -9 is replaced within `lease` seconds; two controllers never drive one rout
    gateway's counters are the baseline (and the Order service's saga figures, for a stage whose policy
    reads them: control/rollout/sagas.py); from then on, at most once per second, the judge compares target
    and legacy over the window and the controller promotes (next step, or done), holds, or rolls back:
-   ONE flag write (off), audited with the evidence. A flag the gateway does not route by (payments: the
-   Order service reads it) is judged by its saga outcomes alone.
+   ONE flag write (off), audited with the evidence. A flag the gateway does not route by (the policy's
+   `flags:`; payments: the Order service reads route.payments.charge per order) is judged by its saga
+   outcomes alone.
 All state is in the control database, so a restarted controller carries on where the last one stopped."""
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class Controller:
             return self._hold(rollout, f"cannot act: {exc.message}")
 
     def drive(self, rollout: Rollout, now: datetime) -> TickReport:
-        info = self.routes.get(rollout.route)
+        info = self.policy.target(rollout.route, self.routes)
         if info is None or not self.policy.rollable(info):
             return self._pause(rollout, f"route {rollout.route} is no longer rollable in the route table")
         observed, summary = self.writer.percentage(rollout.flag)

@@ -62,18 +62,29 @@ class Policy:
     source: str
     defaults: JudgePolicy
     routes: dict[str, JudgePolicy]
+    flags: dict[str, JudgePolicy] = dataclasses.field(default_factory=dict)  # service-read flags (saga)
 
     def for_route(self, route: str) -> JudgePolicy:
-        return self.routes.get(route, self.defaults)
+        """The policy of a route id, or of a service-read flag the rollout is named after."""
+        return self.routes.get(route) or self.flags.get(route) or self.defaults
+
+    def target(self, name: str, routes: dict[str, RouteInfo]) -> RouteInfo | None:
+        """What `rollout start NAME` rolls out: a route of the route table, or a flag listed under `flags:`
+        (read by a service per request, not routed by the gateway: the payments stage's
+        route.payments.charge, which the Order service reads per order)."""
+        if name in routes:
+            return routes[name]
+        if name in self.flags:
+            return RouteInfo(id=name, flag=name, legacy=None, target=None, mode="service")
+        return None
 
     def rollable(self, info: RouteInfo) -> bool:
-        """The controller can drive a route's flag: it moves the route's traffic at the gateway, or (a flag
-        a service reads, as the Order service reads route.payments.charge) its policy judges it by saga
-        outcomes."""
-        return info.can_roll_out or bool(info.flag and self.for_route(info.id).saga is not None)
+        """The controller can drive it: a route whose flag moves its traffic from legacy to a target at the
+        gateway, or a service-read flag of `flags:` (judged by its saga outcomes alone)."""
+        return info.can_roll_out or (info.mode == "service" and info.id in self.flags)
 
 
-_TOP = frozenset({"defaults", "routes"})
+_TOP = frozenset({"defaults", "routes", "flags"})
 _KEYS = frozenset({"alpha", "min_requests", "settle", "error_rate", "latency", "saga"})
 _SAGA_KEYS = frozenset({"max_compensated", "max_stuck", "min_sagas"})
 
@@ -143,11 +154,23 @@ def load_policy(path: Path | None = None, routes: dict[str, RouteInfo] | None = 
     defaults = defaults or JudgePolicy()
     per_route: dict[str, JudgePolicy] = {}
     for route_id, node in reader.mapping(top.get("routes"), "routes").items():
-        judged = _read_judge(reader, node, f"routes.{route_id}", defaults)
         if route_id not in routes:
             reader.problem(node, f"routes: {route_id!r} is not a route of the route table")
-        elif not routes[route_id].can_roll_out and not (routes[route_id].flag and judged.saga is not None):
+        elif not routes[route_id].can_roll_out:
             reader.problem(node, f"routes: {route_id!r} has no flag moving it from legacy to a target")
-        per_route[route_id] = judged
+        per_route[route_id] = _read_judge(reader, node, f"routes.{route_id}", defaults)
+    per_flag: dict[str, JudgePolicy] = {}
+    route_flags = {info.flag: info.id for info in routes.values() if info.flag}
+    for flag, node in reader.mapping(top.get("flags"), "flags").items():
+        judged = _read_judge(reader, node, f"flags.{flag}", defaults)
+        if flag in route_flags:
+            reader.problem(
+                node, f"flags: {flag!r} is route {route_flags[flag]}'s flag: list the route under routes:"
+            )
+        elif judged.saga is None:
+            reader.problem(
+                node, f"flags.{flag}: needs saga: (a flag no route carries is judged by its sagas)"
+            )
+        per_flag[flag] = judged
     reader.raise_if_any()
-    return Policy(source=str(path), defaults=defaults, routes=per_route)
+    return Policy(source=str(path), defaults=defaults, routes=per_route, flags=per_flag)

@@ -87,14 +87,16 @@ def rollout_start(
     writer: FlagWriter | None = None,
 ) -> StartPlan:
     routes = load_route_infos()
-    info = routes.get(route)
-    if info is None:
-        raise ControlError("unknown_route", f"route {route!r} is not in the route table")
     policies = load_policy(routes=routes)
+    info = policies.target(route, routes)
+    if info is None:
+        raise ControlError(
+            "unknown_route", f"route {route!r} is not in the route table (nor a flag of the policy's flags:)"
+        )
     if not policies.rollable(info):
         raise ControlError(
             "not_rollable",
-            f"route {route} has no flag moving it from legacy to a target (nor a saga policy judging it)",
+            f"route {route} has no flag moving it from legacy to a target",
         )
     if not step_time >= 1:
         raise ControlError("bad_step_time", f"--step-time must be at least 1s, got {step_time:g}s")

@@ -112,14 +112,20 @@ def test_the_policy_turns_saga_evidence_on_per_route_and_makes_the_payments_flag
     routes = load_route_infos()
     shipped = load_policy(routes=routes)
     assert shipped.for_route("orders.checkout").saga == SagaPolicy(0.2, 0, 0)
-    assert shipped.rollable(routes["payments.charge"])  # the Order service reads route.payments.charge
-    plain = tmp_path / "plain.yaml"
-    plain.write_text("routes: {}\n")
-    assert not load_policy(plain, routes).rollable(routes["payments.charge"])
+    payments = shipped.target("route.payments.charge", routes)  # the Order service reads it per order
+    assert (payments.flag, payments.mode, shipped.rollable(payments)) == (
+        "route.payments.charge",
+        "service",
+        True,
+    )
+    assert shipped.for_route("route.payments.charge").saga.min_sagas == 20
+    assert shipped.target("route.no.such", routes) is None
+    assert not shipped.rollable(routes["payments.charge"])  # the shadow route mirrors; it moves nothing
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "routes:\n  orders.checkout:\n    saga: {max_compensated: 2, stuck: 1}\n"
         "  payments.charge:\n    min_requests: 5\n"
+        "flags:\n  route.orders.write:\n    saga: {}\n  route.payments.charge:\n    min_requests: 5\n"
     )
     with pytest.raises(FileProblems) as problems:
         load_policy(bad, routes)
@@ -127,3 +133,8 @@ def test_the_policy_turns_saga_evidence_on_per_route_and_makes_the_payments_flag
     assert any(line.startswith(f"{bad}:3: routes.orders.checkout.saga") and "stuck" in line for line in lines)
     assert f"{bad}:3: routes.orders.checkout.saga.max_compensated: must be from 0 to 1, got 2" in lines
     assert f"{bad}:5: routes: 'payments.charge' has no flag moving it from legacy to a target" in lines
+    assert (
+        f"{bad}:8: flags: 'route.orders.write' is route orders.write's flag: list the route under routes:"
+        in lines
+    )
+    assert any(line.startswith(f"{bad}:10: flags.route.payments.charge: needs saga:") for line in lines)

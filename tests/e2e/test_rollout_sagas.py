@@ -31,12 +31,12 @@ from tests.strangler_proxy.conftest import write_flags_file
 
 pytestmark = pytest.mark.e2e
 
-ROUTE, FLAG = "payments.charge", "route.payments.charge"
+ROUTE = FLAG = "route.payments.charge"  # a rollout of a service-read flag is named after the flag
 POLICY = """
 defaults:
   settle: 1s
-routes:
-  payments.charge:
+flags:
+  route.payments.charge:
     saga: {max_compensated: 0.25, max_stuck: 0, min_sagas: 3}
 """
 
