@@ -1,9 +1,9 @@
 """The shadow pair: one mirrored request with the answers of legacy (primary), the candidate (target), and
 optionally a second legacy instance (secondary, for noise) and a second candidate answer (candidate2).
 
-The gateway builds pairs (strangler_proxy/shadow.py) and publishes them as JSON (shadow/transport.py); the
-comparator reads them back with `ShadowPair.from_json`, which is strict: anything that is not exactly a
-pair of this version raises MalformedPair, so the consumer can dead-letter it.
+The gateway builds pairs (strangler_proxy/shadow_capture.py) and publishes them as JSON (shadow/transport/);
+the comparator reads them back with `ShadowPair.from_json`, which is strict (shadow/pair_wire.py): anything
+that is not exactly a pair of this version raises MalformedPair, so the consumer can dead-letter it.
 
 Bodies larger than the capture limit are cut to the limit (`body_truncated`); `body_sha256` and
 `body_size` always describe the WHOLE body, so two large answers can still be compared by hash. Bodies
@@ -13,8 +13,6 @@ Authorization, Cookie, Set-Cookie (and the like) keep their name with a redacted
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -23,6 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from shadow import pair_wire as wire
+from shadow.pair_wire import MalformedPair
 
 SCHEMA_VERSION = 1
 DEFAULT_BODY_LIMIT = 64 * 1024  # bytes of each body kept in a pair
@@ -63,10 +64,6 @@ RESPONSE_HEADERS = frozenset(
         "set-cookie",
     }
 )
-
-
-class MalformedPair(ValueError):
-    """The bytes are not a shadow pair of this schema version (the message says which field)."""
 
 
 def select_headers(
@@ -156,7 +153,7 @@ class Exchange:
         return orjson.loads(self.body)
 
     def to_dict(self) -> dict[str, Any]:
-        text, encoding = _encode_body(self.body)
+        text, encoding = wire.encode_body(self.body)
         return {
             "status": self.status,
             "headers": dict(self.headers),
@@ -172,17 +169,17 @@ class Exchange:
 
     @classmethod
     def from_dict(cls, data: object, where: str) -> Exchange:
-        fields = _fields(data, where, _EXCHANGE_KEYS)
+        fields = wire.fields_of(data, where, wire.EXCHANGE_KEYS)
         return cls(
-            status=_int(fields, "status", where, low=0, high=999),
-            headers=_headers(fields, "headers", where),
-            body=_decode_body(fields, where),
-            body_truncated=_typed(fields, "body_truncated", where, bool),
-            body_sha256=_sha256(fields, "body_sha256", where),
-            body_size=_int(fields, "body_size", where, low=0),
-            content_type=_typed(fields, "content_type", where, str, nullable=True),
-            elapsed_ms=_number(fields, "elapsed_ms", where),
-            error=_typed(fields, "error", where, str, nullable=True),
+            status=wire.integer(fields, "status", where, low=0, high=999),
+            headers=wire.headers_of(fields, "headers", where),
+            body=wire.decode_body(fields, where),
+            body_truncated=wire.typed(fields, "body_truncated", where, bool),
+            body_sha256=wire.sha256_hex(fields, "body_sha256", where),
+            body_size=wire.integer(fields, "body_size", where, low=0),
+            content_type=wire.typed(fields, "content_type", where, str, nullable=True),
+            elapsed_ms=wire.number(fields, "elapsed_ms", where),
+            error=wire.typed(fields, "error", where, str, nullable=True),
         )
 
 
@@ -246,7 +243,7 @@ class ShadowPair:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        text, encoding = _encode_body(self.request_body)
+        text, encoding = wire.encode_body(self.request_body)
         return {
             "version": self.version,
             "id": self.id,
@@ -283,28 +280,28 @@ class ShadowPair:
 
     @classmethod
     def from_dict(cls, data: object) -> ShadowPair:
-        fields = _fields(data, "pair", _PAIR_KEYS)
+        fields = wire.fields_of(data, "pair", wire.PAIR_KEYS)
         if fields["version"] != SCHEMA_VERSION or type(fields["version"]) is not int:
             raise MalformedPair(f"pair: version must be {SCHEMA_VERSION}, got {fields['version']!r}")
-        encoding = _typed(fields, "request_body_encoding", "pair", str)
+        encoding = wire.typed(fields, "request_body_encoding", "pair", str)
         return cls(
             version=SCHEMA_VERSION,
-            id=_nonempty(fields, "id", "pair"),
-            route=_nonempty(fields, "route", "pair"),
-            trace_id=_typed(fields, "trace_id", "pair", str),
-            user=_typed(fields, "user", "pair", str, nullable=True),
-            method=_nonempty(fields, "method", "pair"),
-            path=_path(fields),
-            query=_typed(fields, "query", "pair", str),
-            request_headers=_headers(fields, "request_headers", "pair"),
-            request_body=_body_bytes(fields["request_body"], encoding, "pair.request_body"),
-            request_body_truncated=_typed(fields, "request_body_truncated", "pair", bool),
-            request_body_sha256=_sha256(fields, "request_body_sha256", "pair"),
+            id=wire.nonempty(fields, "id", "pair"),
+            route=wire.nonempty(fields, "route", "pair"),
+            trace_id=wire.typed(fields, "trace_id", "pair", str),
+            user=wire.typed(fields, "user", "pair", str, nullable=True),
+            method=wire.nonempty(fields, "method", "pair"),
+            path=wire.request_path(fields),
+            query=wire.typed(fields, "query", "pair", str),
+            request_headers=wire.headers_of(fields, "request_headers", "pair"),
+            request_body=wire.body_bytes(fields["request_body"], encoding, "pair.request_body"),
+            request_body_truncated=wire.typed(fields, "request_body_truncated", "pair", bool),
+            request_body_sha256=wire.sha256_hex(fields, "request_body_sha256", "pair"),
             primary=Exchange.from_dict(fields["primary"], "pair.primary"),
             candidate=Exchange.from_dict(fields["candidate"], "pair.candidate"),
             secondary=_optional_exchange(fields, "secondary"),
             candidate2=_optional_exchange(fields, "candidate2"),
-            captured_at=_timestamp(fields),
+            captured_at=wire.timestamp(fields),
         )
 
 
@@ -312,147 +309,17 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-# --- strict reading ----------------------------------------------------------------------------------------
-
-_EXCHANGE_KEYS = frozenset(
-    {
-        "status",
-        "headers",
-        "body",
-        "body_encoding",
-        "body_truncated",
-        "body_sha256",
-        "body_size",
-        "content_type",
-        "elapsed_ms",
-        "error",
-    }
-)
-_PAIR_KEYS = frozenset(
-    {
-        "version",
-        "id",
-        "route",
-        "trace_id",
-        "user",
-        "method",
-        "path",
-        "query",
-        "request_headers",
-        "request_body",
-        "request_body_encoding",
-        "request_body_truncated",
-        "request_body_sha256",
-        "primary",
-        "candidate",
-        "secondary",
-        "candidate2",
-        "captured_at",
-    }
-)
-_HEX = frozenset("0123456789abcdef")
-
-
-def _fields(data: object, where: str, keys: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise MalformedPair(f"{where} must be an object, got {type(data).__name__}")
-    missing = keys - data.keys()
-    unknown = data.keys() - keys
-    if missing:
-        raise MalformedPair(f"{where}: missing {', '.join(sorted(missing))}")
-    if unknown:
-        raise MalformedPair(f"{where}: unknown {', '.join(sorted(unknown))}")
-    return data
-
-
-def _typed(fields: dict, key: str, where: str, kind: type, *, nullable: bool = False) -> Any:
-    value = fields[key]
-    if value is None and nullable:
-        return None
-    if type(value) is not kind:  # bool is not an int here, and an int is not a bool
-        expected = f"{kind.__name__}{' or null' if nullable else ''}"
-        raise MalformedPair(f"{where}.{key} must be {expected}, got {type(value).__name__}")
-    return value
-
-
-def _nonempty(fields: dict, key: str, where: str) -> str:
-    value = _typed(fields, key, where, str)
-    if not value:
-        raise MalformedPair(f"{where}.{key} must not be empty")
-    return value
-
-
-def _int(fields: dict, key: str, where: str, *, low: int, high: int | None = None) -> int:
-    value = _typed(fields, key, where, int)
-    if value < low or (high is not None and value > high):
-        raise MalformedPair(f"{where}.{key} is out of range: {value}")
-    return value
-
-
-def _number(fields: dict, key: str, where: str) -> float:
-    value = fields[key]
-    if type(value) not in (int, float) or value < 0:
-        raise MalformedPair(f"{where}.{key} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
-def _sha256(fields: dict, key: str, where: str) -> str:
-    value = _typed(fields, key, where, str)
-    if len(value) != 64 or not set(value) <= _HEX:
-        raise MalformedPair(f"{where}.{key} is not a sha256 hex digest")
-    return value
-
-
-def _headers(fields: dict, key: str, where: str) -> dict[str, str]:
-    value = fields[key]
-    if not isinstance(value, dict) or not all(type(v) is str for v in value.values()):
-        raise MalformedPair(f"{where}.{key} must be an object of strings")
-    return value
-
-
-def _path(fields: dict) -> str:
-    value = _typed(fields, "path", "pair", str)
-    if not value.startswith("/"):
-        raise MalformedPair("pair.path must start with '/'")
-    return value
-
-
-def _timestamp(fields: dict) -> str:
-    value = _typed(fields, "captured_at", "pair", str)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise MalformedPair(f"pair.captured_at is not an ISO 8601 timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise MalformedPair("pair.captured_at must carry a time zone (UTC)")
-    return value
-
-
 def _optional_exchange(fields: dict, key: str) -> Exchange | None:
     value = fields[key]
     return None if value is None else Exchange.from_dict(value, f"pair.{key}")
 
 
-def _encode_body(body: bytes) -> tuple[str, str]:
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(body).decode("ascii"), "base64"
-
-
-def _decode_body(fields: dict, where: str) -> bytes:
-    encoding = _typed(fields, "body_encoding", where, str)
-    return _body_bytes(fields["body"], encoding, f"{where}.body")
-
-
-def _body_bytes(value: object, encoding: str, where: str) -> bytes:
-    if type(value) is not str:
-        raise MalformedPair(f"{where} must be a string, got {type(value).__name__}")
-    if encoding == "utf-8":
-        return value.encode("utf-8")
-    if encoding == "base64":
-        try:
-            return base64.b64decode(value, validate=True)
-        except binascii.Error:
-            raise MalformedPair(f"{where} is not valid base64") from None
-    raise MalformedPair(f"{where}: encoding must be 'utf-8' or 'base64', got {encoding!r}")
+__all__ = [
+    "CapturedBody",
+    "Exchange",
+    "MalformedPair",
+    "ShadowPair",
+    "capture_body",
+    "select_headers",
+    "utc_now",
+]
