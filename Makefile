@@ -19,7 +19,7 @@ PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/ver
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue
+.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks
 
 help:
 	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-gateway           the gateway vs direct, nginx and stock mitmdump (installs nginx, wrk)"
 	@echo "make bench-shadow            client latency with shadow mode on/off, comparator pairs/s (installs wrk)"
 	@echo "make bench-shadow-queue      shadow pairs through our file queue vs kombu's filesystem transport"
+	@echo "make bench-jwks              the gateway's JWKS cache vs PyJWT's PyJWKClient (lookup cost, outage)"
 	@echo "make bench-backfill          sync products backfill rows/s vs PostgreSQL COPY of the same rows (goal >= 0.3)"
 	@echo "make bench-verify            sync products verify over 1M products (goal < 30 s), drill-down and repair"
 	@echo "make bench-rollback          rollout controller: rollback seconds (flags file, Unleash), false-rollback rate"
@@ -138,6 +139,10 @@ bench-shadow: install
 # The embedded profile's shadow queue (shadow/transport/file_queue.py) against kombu's filesystem transport.
 bench-shadow-queue: install
 	$(PY) -m bench.shadow_queue $(BENCH_ARGS)
+
+# The JWKS cache the gateway verifies Bearer tokens with (contracts/jwks.py) against PyJWT's PyJWKClient.
+bench-jwks: install
+	$(PY) -m bench.jwks $(BENCH_ARGS)
 
 # The rollout controller: rollback time (5xx drill at 25%, ~50 req/s of canary traffic, median of runs; with a
 # real Unleash server too) and the false-rollback rate of healthy rollouts (BENCH_ARGS="--runs 3 ...").

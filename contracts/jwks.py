@@ -5,6 +5,14 @@ kept for the JWKS answer's max-age; a kid it does not hold triggers one refetch 
 new key), at most every `min_refetch_seconds` so a stream of forged kids cannot hammer the auth service;
 when the auth service cannot be reached the last good set keeps answering. No Django: the gateway and
 every service can use it.
+
+Why not PyJWT's PyJWKClient (measured with `make bench-jwks`, bench/jwks.py, against a real JWKS endpoint,
+medians of 5 interleaved rounds of 20,000 lookups, load average 18 on 2 cores): a warm lookup costs 5.9 us
+there against 1.9 us for `cached_key` (3.1x, paid per Bearer request on the gateway's event loop), and it
+has no lookup that never fetches, so an expired set would block the event loop on a urllib request. It
+ignores the endpoint's Cache-Control max-age (one fixed lifespan), and once that lifespan has passed with
+the auth service down it rejects every token, where this cache keeps the last good set. Both refetch at
+most once per cool-down for a stream of unknown kids (0 extra fetches for 200 forged kids in both).
 """
 
 from __future__ import annotations
