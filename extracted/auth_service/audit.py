@@ -1,5 +1,6 @@
-"""The auth audit log: append-only rows in the auth database, one hash chain (kernel.audit: HMAC-SHA256
-under AUTH_AUDIT_KEY, the same walk and reasons as the flags' and the gateway's logs).
+"""The auth audit log: append-only rows in the auth database on the kernel's keyed hash chain (HMAC-SHA256
+under AUTH_AUDIT_KEY; the same walk and reasons as the flags' and the gateway's logs), through the
+chassis' table-backed chain (chassis/audit_table.py).
 
 An append locks the head row (count, last hash and its signature), so entries form one line even under
 concurrent logins; signed checkpoints go to AUTH_AUDIT_CHECKPOINTS: the `table` (in the append's own
@@ -10,37 +11,13 @@ audit keys is continued by a link entry (`audit.link`) at the next append.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
-
-from kernel.audit import (
-    GENESIS,
-    MISSING,
-    AuditKey,
-    ChainHead,
-    Checkpoint,
-    Checkpointer,
-    CheckpointStore,
-    Verification,
-    canonical,
-    head_after,
-    head_record,
-    link_fields,
-    open_checkpoints,
-    seal,
-    verify_chain,
-)
+from chassis.audit_table import LINK_EVENT, TableAuditChain
+from kernel.audit import AuditKey, Checkpointer, Verification
 
 from .models import AuditCheckpoint, AuditEntry, AuditHead
-
-TABLE_STORE = "table"
 
 
 class Event:
@@ -54,66 +31,7 @@ class Event:
     TOKEN_REVOKED = "token.revoked"
     REFRESH_REUSED = "token.refresh_reused"  # a replayed refresh token: its family is revoked
     KEYS_ROTATED = "keys.rotated"
-    AUDIT_LINK = "audit.link"  # the first keyed entry after a chain written before audit keys
-
-
-class TableCheckpoints:
-    """Checkpoints in auth_service_audit_checkpoint (the default store)."""
-
-    def __str__(self) -> str:
-        return "table auth_service_audit_checkpoint"
-
-    def add(self, checkpoint: Checkpoint) -> None:
-        AuditCheckpoint.objects.create(
-            chain=checkpoint.chain,
-            seq=checkpoint.seq,
-            hash=checkpoint.hash,
-            at=checkpoint.at,
-            sig=checkpoint.sig,
-        )
-
-    def checkpoints(self, chain: str) -> list[Checkpoint]:
-        rows = AuditCheckpoint.objects.filter(chain=chain).order_by("seq", "id")
-        return [Checkpoint(row.chain, row.seq, row.hash, row.at, row.sig) for row in rows]
-
-    def latest(self, chain: str) -> Checkpoint | None:
-        row = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq", "-id").first()
-        return None if row is None else Checkpoint(row.chain, row.seq, row.hash, row.at, row.sig)
-
-
-@cache
-def _audit(
-    secret: str, store_url: str, every_seconds: float, var_dir: str, chain: str
-) -> tuple[AuditKey, Checkpointer]:
-    key = AuditKey(secret)
-    if store_url == TABLE_STORE:
-        store: CheckpointStore = TableCheckpoints()
-    else:
-        store = open_checkpoints(
-            store_url, default=Path(var_dir) / "audit" / "checkpoints" / "auth.checkpoints"
-        )
-    # The table rolls back with the append: ask it for its latest checkpoint rather than remembering one.
-    checkpointer = Checkpointer(
-        store, key, chain, every_seconds=every_seconds, remember=store_url != TABLE_STORE
-    )
-    return key, checkpointer
-
-
-def audit_setup() -> tuple[AuditKey, Checkpointer]:
-    """The key and the checkpointer the settings name (AUTH_AUDIT_KEY, AUTH_AUDIT_CHECKPOINTS,
-    AUTH_AUDIT_CHECKPOINT_SECONDS); the development key is refused by the settings with DEBUG off."""
-    return _audit(
-        settings.AUTH_AUDIT_KEY,
-        settings.AUTH_AUDIT_CHECKPOINTS,
-        float(settings.AUTH_AUDIT_CHECKPOINT_SECONDS),
-        str(settings.VAR_DIR),
-        chain_id(),
-    )
-
-
-def chain_id() -> str:
-    """The chain's name in a checkpoint store shared with other chains (Redis, a file): its database."""
-    return f"auth:{settings.DATABASES['default']['NAME']}"
+    AUDIT_LINK = LINK_EVENT  # the first keyed entry after a chain written before audit keys
 
 
 def _timestamp(when) -> str:
@@ -138,6 +56,22 @@ def entry_document(row: AuditEntry) -> dict[str, Any]:
     }
 
 
+CHAIN = TableAuditChain(
+    entry_model=AuditEntry,
+    head_model=AuditHead,
+    checkpoint_model=AuditCheckpoint,
+    document=entry_document,
+    name="auth",
+    settings_prefix="AUTH_AUDIT",
+)
+
+
+def audit_setup() -> tuple[AuditKey, Checkpointer]:
+    """The key and the checkpointer the settings name (AUTH_AUDIT_KEY, AUTH_AUDIT_CHECKPOINTS,
+    AUTH_AUDIT_CHECKPOINT_SECONDS); the development key is refused by the settings with DEBUG off."""
+    return CHAIN.setup()
+
+
 def audit_record(
     *,
     event: str,
@@ -151,55 +85,19 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry in its own transaction (so a refused login is recorded even though the request
     fails); inside an outer transaction it commits with it."""
-    key, checkpointer = audit_setup()
-    with transaction.atomic():
-        head_row, _ = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"hash": GENESIS})
-        last = AuditEntry.objects.filter(seq=head_row.entries).first() if head_row.entries else None
-        head, needs_link = head_after(key, entry_document(last) if last else None, head_row.entries)
-        if needs_link:
-            _, head = _append(key, head, event=Event.AUDIT_LINK, data=link_fields(head))
-        row, head = _append(
-            key,
-            head,
-            event=event,
-            outcome=outcome,
-            reason=reason,
-            username=username[:150],
-            user_id=user_id,
-            client_id=client_id,
-            ip=ip,
-            data=data or {},
-        )
-        head_row.entries, head_row.hash = head.seq, head.hash
-        head_row.signature = head_record(key, head)["sig"]
-        head_row.save(update_fields=["entries", "hash", "signature"])
-        if not checkpointer.remember:
-            checkpointer.note(head)
-        else:
-            transaction.on_commit(lambda: checkpointer.note(head))
-    return row
-
-
-def _append(key: AuditKey, after: ChainHead, **fields: Any) -> tuple[AuditEntry, ChainHead]:
-    row = AuditEntry(occurred_at=timezone.now(), **{"outcome": "ok", **fields})
-    document = entry_document(row)
-    head = seal(key, document, after)
-    row.seq, row.prev_hash, row.hash = document["seq"], document["prev_hash"], document["hash"]
-    row.save()
-    return row, head
-
-
-def _lines() -> Iterator[bytes]:
-    for row in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
-        yield canonical(entry_document(row))
+    return CHAIN.record(
+        event=event,
+        outcome=outcome,
+        reason=reason,
+        username=username[:150],
+        user_id=user_id,
+        client_id=client_id,
+        ip=ip,
+        data=data or {},
+    )
 
 
 def audit_verify() -> Verification:
     """Walk the whole chain against the head row and the checkpoints; ok, or the first bad entry
     (1-based position) and why."""
-    key, checkpointer = audit_setup()
-    head_row = AuditHead.objects.filter(id=1).first()
-    head: Any = MISSING
-    if head_row is not None:
-        head = {"entries": head_row.entries, "hash": head_row.hash, "sig": head_row.signature}
-    return verify_chain(key, [("", _lines())], head=head, store=checkpointer.store, chain=checkpointer.chain)
+    return CHAIN.verify()

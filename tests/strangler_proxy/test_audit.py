@@ -21,7 +21,7 @@ from strangler_proxy.routes import Decision, Identity, TraceContext, Upstream
 from strangler_proxy.routing import DECISION_KEY, FORWARD_KEY, IDENTITY_KEY, Router
 from strangler_proxy.tracing import TRACE_KEY
 from tests.kernel.audit_tampering import TAMPERINGS, legacy_chain_is_linked_then_vouched_for
-from tests.strangler_proxy.conftest import REPO, write_flags_file
+from tests.strangler_proxy.conftest import write_flags_file
 
 LEGACY = Upstream("legacy", "http", "127.0.0.1", 8000)
 PRODUCT = Upstream("product", "http", "127.0.0.1", 8101)
@@ -353,7 +353,12 @@ def test_the_gateway_refuses_the_development_audit_key_with_debug_off(tmp_path, 
 
 def test_the_gateway_records_the_route_table_it_loaded_at_start_and_on_reload(tmp_path):
     routes = tmp_path / "routes.yaml"
-    routes.write_bytes((REPO / "strangler_proxy" / "routes.yaml").read_bytes())
+    routes.write_text(
+        "upstreams:\n  legacy: http://127.0.0.1:8000\n  product: http://127.0.0.1:8101\n"
+        "defaults: {legacy: legacy, timeout: 10, bulkhead: 50}\n"
+        "routes:\n  - id: catalog.read\n    methods: [GET]\n    path: ^/api/v1/catalog/.*$\n"
+        "    legacy: legacy\n    target: product\n    flag: route.catalog.read\n"
+    )
     flags = write_flags_file(tmp_path / "flags.json")
     log = tmp_path / "gateway.jsonl"
     router, audit = Router(), Audit()
