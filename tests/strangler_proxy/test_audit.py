@@ -351,7 +351,7 @@ def test_the_gateway_refuses_the_development_audit_key_with_debug_off(tmp_path, 
         audit.done()
 
 
-def test_the_gateway_records_the_route_table_it_loaded_at_start_and_on_reload(tmp_path):
+def test_the_gateway_records_the_route_table_it_loaded_at_start_and_on_reload(tmp_path, monkeypatch):
     routes = tmp_path / "routes.yaml"
     routes.write_text(
         "upstreams:\n  legacy: http://127.0.0.1:8000\n  product: http://127.0.0.1:8101\n"
@@ -360,6 +360,8 @@ def test_the_gateway_records_the_route_table_it_loaded_at_start_and_on_reload(tm
         "    legacy: legacy\n    target: product\n    flag: route.catalog.read\n"
     )
     flags = write_flags_file(tmp_path / "flags.json")
+    monkeypatch.setenv("ROUTES_FILE", str(routes))  # the Router's defaults, loaded when it is added
+    monkeypatch.setenv("FLAGS_FILE", str(flags))
     log = tmp_path / "gateway.jsonl"
     router, audit = Router(), Audit()
     with taddons.context(router, audit) as tctx:
