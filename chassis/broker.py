@@ -1,5 +1,6 @@
 """Publishing events: a kombu connection from BROKER_URL (amqp, or filesystem in the embedded profile), the
-durable `strangler.events` topic exchange, publisher confirms on amqp, retries with backoff, then a clear
+durable `strangler.events` topic exchange, publisher confirms on amqp, retries with exponential backoff and
+full jitter (kernel.retry), then a clear
 PublishError. Importable without Django settings (pass url/options) so migration jobs can use it too.
 """
 
@@ -14,10 +15,11 @@ from typing import Any
 from amqp.exceptions import MessageNacked
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryError
 
 from chassis.settings import EVENTS_EXCHANGE
 from contracts.events import Envelope
+from kernel.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +84,16 @@ class Publisher:
 
     def publish(self, envelope: Envelope, routing_key: str | None = None) -> None:
         """Publish and wait for the broker's confirm (amqp); retried on connection errors and nacks."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(self._retry_on),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.1, max=self.backoff_max),
+        policy = retrying(
+            retry_on=self._retry_on,
+            attempts=self.attempts,
+            base=0.1,
+            cap=self.backoff_max,
             before_sleep=self._before_retry,
+            reraise=False,
         )
         try:
-            retrying(self._publish_once, envelope, routing_key or envelope.type)
+            policy(self._publish_once, envelope, routing_key or envelope.type)
         except RetryError as exc:
             last = exc.last_attempt.exception()
             self.close()

@@ -4,7 +4,8 @@
 It calls the Product service's /api/v1 catalog (the same contract the monolith serves) and hands back
 unsaved monolith instances (through the translators), so the monolith's own serializers and paginator
 render the answer byte for byte as before. Resilience: pooled keep-alive connections, connect/read
-timeouts, retries with exponential backoff (tenacity; reads only, they are idempotent), and the gateway's
+timeouts, retries with exponential backoff and full jitter bounded by a per-read deadline (kernel.retry;
+reads only, they are idempotent), and the gateway's
 circuit breaker (strangler_proxy.resilience: a plain state machine, guarded here by a lock because
 gunicorn threads share it). pybreaker (synchronous, maintained) would fit as well, but it would be a new
 dependency and a second breaker with other rules (consecutive failures only, no failure rate) next to the
@@ -16,23 +17,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from chassis.metrics import counter, gauge
 from chassis.tracing import outbound_headers
 from kernel.resilience import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker
+from kernel.retry import retry_call
 from legacy_monolith.catalog.models import Category, Product
 
 from .translate import document_to_product
@@ -74,6 +70,8 @@ class CatalogClientConfig:
     attempts: int = 3
     backoff_initial: float = 0.05
     backoff_max: float = 0.5
+    # The longest a read may take with its retries: no retry starts a sleep that would end past it.
+    deadline_seconds: float = 5.0
     pool_size: int = 16
     breaker: BreakerConfig = field(
         default_factory=lambda: BreakerConfig(consecutive_failures=5, min_calls=20, cooldown=5.0)
@@ -167,7 +165,7 @@ class CatalogClient:
             raise CatalogServiceUnavailable(str(exc)) from exc
         try:
             response = self._get_with_retries(path, list(query))
-        except (_Retryable, RetryError, requests.RequestException) as exc:
+        except (_Retryable, requests.RequestException) as exc:
             with self._lock:
                 self.breaker.record_failure()
             CALLS.labels(operation, "error").inc()
@@ -191,13 +189,16 @@ class CatalogClient:
         return data
 
     def _get_with_retries(self, path: str, params: Sequence[tuple[str, str]]) -> requests.Response:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.config.attempts),
-            wait=wait_exponential(multiplier=self.config.backoff_initial, max=self.config.backoff_max),
-            retry=retry_if_exception_type((_Retryable, requests.ConnectionError, requests.Timeout)),
-            reraise=True,
+        return retry_call(
+            self._get_once,
+            path,
+            params,
+            retry_on=(_Retryable, requests.ConnectionError, requests.Timeout),
+            attempts=self.config.attempts,
+            base=self.config.backoff_initial,
+            cap=self.config.backoff_max,
+            deadline=time.monotonic() + self.config.deadline_seconds,
         )
-        return retrying(self._get_once, path, params)
 
     def _get_once(self, path: str, params: Sequence[tuple[str, str]]) -> requests.Response:
         response = self.session.get(
@@ -216,8 +217,6 @@ class CatalogClient:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, RetryError):
-        exc = exc.last_attempt.exception() or exc
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from chassis.metrics import counter
 from contracts.events import Envelope
+from kernel.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ class OutboxRelay:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if failed:
                 self._consecutive_failures += 1
-                delay = min(self.backoff_max, self.backoff_base * 2 ** (self._consecutive_failures - 1))
-                self._sleep(delay)
+                failures = self._consecutive_failures
+                self._sleep(backoff_delay(failures, base=self.backoff_base, cap=self.backoff_max))
                 continue
             self._consecutive_failures = 0
             if sent == 0:

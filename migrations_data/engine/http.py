@@ -2,7 +2,8 @@
 
 One pooled keep-alive session; bodies encoded with orjson. Every call the sync jobs make is idempotent
 (imports apply the version rule; checksums only read), so connection errors, timeouts and 5xx answers are
-retried with exponential backoff before the job gives up with TargetUnavailable.
+retried with exponential backoff and full jitter (kernel.retry) before the job gives up with
+TargetUnavailable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from kernel.retry import retry_call
 
 from chassis.tracing import outbound_headers
 
@@ -65,14 +67,17 @@ class InternalApiClient:
 
     def _call(self, method: str, path: str, body: bytes | None) -> Any:
         url = self.base_url + path
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.2, max=self.backoff_max),
-            retry=retry_if_exception_type((_Retryable, requests.ConnectionError, requests.Timeout)),
-            reraise=True,
-        )
         try:
-            response = retrying(self._once, method, url, body)
+            response = retry_call(
+                self._once,
+                method,
+                url,
+                body,
+                retry_on=(_Retryable, requests.ConnectionError, requests.Timeout),
+                attempts=self.attempts,
+                base=0.2,
+                cap=self.backoff_max,
+            )
         except (_Retryable, requests.RequestException) as exc:
             raise TargetUnavailable(
                 f"{method} {url} failed after {self.attempts} attempts ({type(exc).__name__}: {exc})",
