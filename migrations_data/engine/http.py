@@ -14,9 +14,8 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from kernel.retry import retry_call
-
 from chassis.tracing import outbound_headers
+from kernel.retry import retry_call
 
 from .errors import TargetRefused, TargetUnavailable
 
