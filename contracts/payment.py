@@ -58,7 +58,8 @@ EVENT_TYPES = (
     PAYMENT_REFUNDED,
     PAYMENT_REFUND_FAILED,
 )
-# A payment row changed on the side that owns it: the sync document travels in this event's data.
+# A payment the Payment service owns changed: {payment_id, version}; the monolith's `sync payments follow`
+# fetches its sync document from the service (provider references stay off the broker).
 PAYMENT_SYNCED = "payment.synced"
 
 # --- the v1 document (GET /api/v1/payments[/<id>]) -----------------------------------------------------
@@ -85,6 +86,7 @@ V1_PAYMENT_FIELDS = (
 # --- the sync document (sync payments backfill|follow|verify, and the reverse flow) -------------------
 SYNC_REFUND_FIELDS = (
     "id",
+    "origin",
     "amount",
     "reason",
     "status",
@@ -122,6 +124,28 @@ SYNC_PAYMENT_FIELDS = (
     "version",
 )
 SYNC_WEBHOOK_FIELDS = ("gateway", "event_id", "type", "payload", "received_at", "processed_at")
+
+
+def comparable(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What must agree between the two copies of a payment (`sync payments verify`): the money and its
+    state, the card facts, the refunds; not the versions, timestamps of the copy or provider internals."""
+    if doc is None:
+        return None
+    return {
+        "origin": doc["origin"],
+        "order_number": doc["order_number"],
+        "user_id": doc["user_id"],
+        "gateway": doc["gateway"],
+        "gateway_ref": doc["gateway_ref"],
+        "amount": doc["amount"],
+        "amount_refunded": doc["amount_refunded"],
+        "currency": doc["currency"],
+        "status": doc["status"],
+        "card_last4": doc["card_last4"],
+        "fraud_score": doc["fraud_score"],
+        "refunds": sorted((r["id"], r["amount"], r["status"]) for r in doc["refunds"]),
+    }
+
 
 MONEY_PATTERN = re.compile(r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$")
 TIMESTAMP_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$")
@@ -237,6 +261,8 @@ def _timestamp(doc: Mapping[str, Any], name: str, where: str, *, null: bool = Fa
 def validate_refund_document(doc: Any, where: str = "refund") -> dict[str, Any]:
     doc = _keys(doc, SYNC_REFUND_FIELDS, where)
     _int(doc, "id", where, low=1)
+    if doc["origin"] not in ORIGINS:
+        raise PaymentContractError(f"{where}.origin", "must be monolith or service")
     parse_money(doc["amount"], f"{where}.amount")
     _text(doc, "reason", where, max_length=200)
     if doc["status"] not in REFUND_STATUSES:

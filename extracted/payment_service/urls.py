@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from chassis.urls import chassis_urlpatterns
 
-from .apis import internal, shadow, v1
+from .apis import internal, shadow, sync, v1
 
 urlpatterns = [
     *chassis_urlpatterns(),
@@ -33,5 +33,16 @@ urlpatterns = [
         internal.PaymentRefundsApi.as_view(),
         name="internal-payment-refunds",
     ),
+    path("internal/v1/import/payments", sync.PaymentsImportApi.as_view(), name="internal-import-payments"),
+    path(
+        "internal/v1/import/blocklists", sync.BlocklistsImportApi.as_view(), name="internal-import-blocklists"
+    ),
+    path(
+        "internal/v1/import/webhook_events",
+        sync.WebhookEventsImportApi.as_view(),
+        name="internal-import-webhook-events",
+    ),
+    path("internal/v1/export/payments", sync.PaymentsExportApi.as_view(), name="internal-export-payments"),
+    path("internal/v1/sync/status", sync.SyncStatusApi.as_view(), name="internal-sync-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

@@ -22,6 +22,10 @@ class Payment(models.Model):
         # An authorization released before capture (a checkout saga compensated): nothing was charged.
         VOIDED = "voided", "Voided"
 
+    # Who created the payment (`sync payments`): the monolith, or the Payment service, whose payments are
+    # kept here as copies (origin_version: the service's version of the copy) while the route is split.
+    origin = models.CharField(max_length=10, default="monolith")
+    origin_version = models.BigIntegerField(default=0)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
     gateway = models.CharField(max_length=20)
@@ -55,6 +59,7 @@ class Refund(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    origin = models.CharField(max_length=10, default="monolith")  # who made the refund (`sync payments`)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     reason = models.CharField(max_length=200, blank=True)

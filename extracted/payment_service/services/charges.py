@@ -31,7 +31,7 @@ from ..models import BlockedBin, BlockedCountry, Card, Payment
 from ..providers import CardDetails, CardRejected, ProviderRejected, ProviderUnavailable, provider
 from ..velocity import velocity_record, velocity_record_decline
 from .cards import card_tokenize, digits_are_a_card, gateway_resolve
-from .state import payment_transition
+from .state import payment_synced, payment_transition
 
 log = logging.getLogger(__name__)
 S = Payment.Status
@@ -131,7 +131,9 @@ def payment_create(request: ChargeRequest) -> tuple[Payment, bool]:
     )
     try:
         with transaction.atomic():
+            payment.version = 1
             payment.save(force_insert=True)
+            payment_synced(payment)
             audit_record(
                 event="payment.created",
                 payment_id=payment.pk,

@@ -93,6 +93,14 @@ def payment_touch(payment: Payment, fields: list[str]) -> None:
         payment.gateway_ref_digest = ref_digest(payment.gateway, payment.gateway_ref)
         fields = [*fields, "gateway_ref_digest"]
     payment.save(update_fields=[*dict.fromkeys([*fields, "version", "updated_at"])])
+    payment_synced(payment)
+
+
+def payment_synced(payment: Payment) -> None:
+    """A payment this service owns changed: the monolith's copy follows (`sync payments follow` fetches
+    the document; the event carries no provider reference)."""
+    if payment.origin == Payment.Origin.SERVICE:
+        outbox_write(contract.PAYMENT_SYNCED, {"payment_id": payment.pk, "version": payment.version})
 
 
 def payment_transition(

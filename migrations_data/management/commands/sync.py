@@ -5,6 +5,7 @@
     sync products status   [--queue Q] [--json] [--check]
     sync products verify   [--repair] [--format table|json] [--range-size N] [--jobs N]
     sync users backfill|follow|verify|receive   (the Auth service; receive = its events into the monolith)
+    sync orders|payments backfill|follow|status|verify [--repair]   (the Order and Payment services)
 
 An entity is one entry of ENTITIES (its actions, each a parser setup and a function that does the work
 and returns a result); `sync users ...` is added the same way. Exit codes: 0 done (verify: no
@@ -221,6 +222,40 @@ ENTITIES["orders"] = {
     "verify": Action(
         "compare every order on both sides; --repair re-sends each from its owner",
         *_orders("orders_verify", "verify_arguments"),
+    ),
+}
+
+
+# --- payments (the Payment service; migrations_data/payments/command.py) --------------------------------
+
+
+def _payments(name: str, arguments: str):
+    def run(options: dict[str, Any], command) -> int:
+        from migrations_data.payments import command as payments
+
+        return getattr(payments, name)(options, command)
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        from migrations_data.payments import command as payments
+
+        getattr(payments, arguments)(parser)
+
+    return configure, run
+
+
+ENTITIES["payments"] = {
+    "backfill": Action(
+        "copy blocklists, the monolith's payments (with refunds) and webhook events into the Payment service",
+        *_payments("payments_backfill", "backfill_arguments"),
+    ),
+    "follow": Action(
+        "both ways until stopped: the service's payments into the monolith, the monolith's changes to it",
+        *_payments("payments_follow", "follow_arguments"),
+    ),
+    "status": Action("payments per origin on both sides", *_payments("payments_status", "plain_arguments")),
+    "verify": Action(
+        "compare every payment on both sides; --repair re-sends each from its owner",
+        *_payments("payments_verify", "verify_arguments"),
     ),
 }
 

@@ -23,7 +23,10 @@ def test_an_approved_card_is_authorized_then_captured_with_events_and_audit(prov
     assert payment.card_last4 == "4242"
     assert payment.card_brand == "visa"
     assert payment.gateway_ref.startswith("ch_")
-    assert [e.type for e in OutboxEvent.objects.order_by("id")] == ["payment.authorized", "payment.captured"]
+    assert [e.type for e in OutboxEvent.objects.exclude(type="payment.synced").order_by("id")] == [
+        "payment.authorized",
+        "payment.captured",
+    ]
     charges = providers.charges("cardinal")
     assert len(charges) == 1
     assert charges[0]["status"] == "succeeded"
@@ -35,7 +38,9 @@ def test_a_declined_card_fails_with_the_decline_code(providers):
     assert payment_advance(payment.pk) == Payment.Status.DECLINED
     payment.refresh_from_db()
     assert payment.failure_code == "card_declined"
-    assert [e.type for e in OutboxEvent.objects.all()] == ["payment.failed"]
+    assert [e.type for e in OutboxEvent.objects.exclude(type="payment.synced").order_by("id")] == [
+        "payment.failed"
+    ]
 
 
 def test_a_replayed_key_returns_the_first_payment_and_charges_once(providers):

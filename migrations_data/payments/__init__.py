@@ -1,0 +1,1 @@
+"""sync payments: migrations_data/payments/command.py."""
