@@ -231,6 +231,15 @@ MONOLITH = Component(
             env=SYNC_USERS,
             depends=("auth-service",),
         ),
+        # the Order service's order.* events applied to the monolith's tables (orders created there stay
+        # visible on the monolith while the write route is partly rolled out)
+        Process(
+            "sync-orders-follow",
+            _manage("sync", "orders", "follow"),
+            probe=worker_probe("DATABASE_URL", "BROKER_URL"),
+            env={"ORDER_SERVICE_URL": f"http://order-service:{internal(8103)}"},
+            depends=("rabbitmq", "order-service"),
+        ),
         # the rollout controller: steps routes up, judges target vs legacy from the gateway's figures
         Process(
             "rollout-controller",
