@@ -18,7 +18,7 @@ TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check
+.PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
 .PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks
 
 help:
@@ -46,6 +46,7 @@ help:
 	@echo "make compose-check           docker-compose.yml against the Compose schema, and the registry against the code"
 	@echo "make k8s-check               render every kustomize overlay and validate it against the Kubernetes schemas"
 	@echo "make prometheus-check        promtool: the scrape config, the alert rules and their unit tests; panel queries vs the code"
+	@echo "make load STAGE=1 USERS=20 DURATION=60s  a stage's locust suite against the gateway (LOAD_HOST); var/load/"
 	@echo "make drill-restore           back up, destroy, restore and verify the Product service's database (100k products)"
 
 $(VENV)/.installed: pyproject.toml
@@ -220,6 +221,14 @@ k8s-check: install
 	$(PY) -m deploy gen --check
 	$(PY) -m deploy validate k8s
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/deploy/test_manifests.py
+
+# A stage's locust suite, headless, against the gateway (LOAD_HOST, default http://127.0.0.1:8080); the users
+# are the seeded customers of DATABASE_URL's monolith. CSV, HTML report and summary under var/load/.
+STAGE ?= 1
+USERS ?= 20
+DURATION ?= 60s
+load: install
+	$(PY) -m load --stage $(STAGE) --users $(USERS) --duration $(DURATION)
 
 # The restore drill at full size (make test runs it with 300 products): DRILL_ARGS="--products N ...".
 drill-restore: install

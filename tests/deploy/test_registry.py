@@ -23,7 +23,7 @@ OURS = {p.name: p for p in t.our_processes()}
 README_VARS = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.MULTILINE))
 CODE_PACKAGES = (
     "contracts", "kernel", "chassis", "legacy_monolith", "sandbox", "flags", "strangler_proxy", "extracted",
-    "acl_adapters", "migrations_data", "shadow", "control", "deploy",
+    "acl_adapters", "migrations_data", "shadow", "control", "deploy", "load",
 )  # fmt: skip
 CODE = "\n".join(
     p.read_text() for pkg in CODE_PACKAGES if (ROOT / pkg).exists() for p in (ROOT / pkg).rglob("*.py")

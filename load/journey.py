@@ -1,0 +1,155 @@
+"""The shopping journey as locust tasks, shared by every stage's locustfile.
+
+Users are the seed's customers (`LOAD_USERS_FILE`: one username a line, written by `python -m load`; the
+seed's password, `LOAD_PASSWORD`). Weights follow a shop: most requests browse and search, fewer fill a cart,
+few check out; each user logs in once and refreshes its credential now and then. A business refusal a shop
+answers every day (out of stock, a card declined or refused by antifraud) is a success for the load test;
+anything else that is not the expected status, or any 5xx, is a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+import uuid
+from pathlib import Path
+
+from locust import HttpUser, between, task
+
+API = "/api/v1"
+SHIPPING = {"name": "Load Tester", "line1": "10 rue de Rivoli", "city": "Paris", "postal_code": "75001",
+            "country": "FR"}  # fmt: skip
+CARD = {
+    "number": "4242424242424242",
+    "exp_month": 12,
+    "exp_year": 2030,
+    "cvc": "123",
+    "holder": "Load Tester",
+}
+BUSINESS_REFUSALS = {"out_of_stock", "payment_declined", "fraud_suspected", "payment_rejected_fraud",
+                     "cart_empty", "coupon_expired", "product_unavailable"}  # fmt: skip
+SEARCH_TERMS = ("wireless", "usb", "pro", "case", "cable", "mini", "smart", "hd")
+
+_users_lock = threading.Lock()
+_users: itertools.cycle | None = None
+
+
+def next_username() -> str:
+    global _users
+    with _users_lock:
+        if _users is None:
+            path = Path(os.environ.get("LOAD_USERS_FILE", "var/load/users.txt"))
+            names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            if not names:
+                raise RuntimeError(f"{path} lists no users: seed the monolith first")
+            _users = itertools.cycle(names)
+        return next(_users)
+
+
+class Shopper(HttpUser):
+    """One seeded customer shopping through the gateway (`--host`)."""
+
+    abstract = True
+    wait_time = between(0.2, 1.0)
+
+    def on_start(self) -> None:
+        self.username = next_username()
+        self.password = os.environ.get("LOAD_PASSWORD", "techstore-demo")
+        self.headers: dict[str, str] = {}
+        self.refresh_token: str | None = None
+        self.product_ids: list[int] = []
+        self.login()
+
+    # --- credentials ---------------------------------------------------------------------------------
+
+    @task(1)
+    def login(self) -> None:
+        body = {"username": self.username, "password": self.password, "name": "load"}
+        with self.client.post(
+            f"{API}/accounts/tokens", json=body, name="login", catch_response=True
+        ) as answer:
+            if answer.status_code != 201:
+                answer.failure(f"login of {self.username} {answer.status_code}: {answer.text[:200]}")
+                return
+            data = answer.json()
+            if "access_token" in data:  # the login cutover: a JWT pair from the Auth service
+                self.headers = {"Authorization": f"Bearer {data['access_token']}"}
+                self.refresh_token = data.get("refresh_token")
+            else:
+                self.headers = {"Authorization": f"Token {data['token']}"}
+
+    @task(1)
+    def refresh(self) -> None:
+        if not self.refresh_token:  # legacy opaque tokens do not refresh: log in again
+            return self.login()
+        form = {"grant_type": "refresh_token", "refresh_token": self.refresh_token, "client_id": "web"}
+        with self.client.post("/o/token", data=form, name="refresh", catch_response=True) as answer:
+            if answer.status_code != 200:
+                answer.failure(f"refresh {answer.status_code}: {answer.text[:200]}")
+                return
+            data = answer.json()
+            self.headers = {"Authorization": f"Bearer {data['access_token']}"}
+            self.refresh_token = data.get("refresh_token", self.refresh_token)
+        return None
+
+    # --- browsing ------------------------------------------------------------------------------------
+
+    @task(10)
+    def browse(self) -> None:
+        self.client.get(f"{API}/catalog/categories", name="categories", headers=self.headers)
+        page = random.randint(1, 5)
+        path = f"{API}/catalog/products?page={page}&page_size=20"
+        answer = self.client.get(path, name="products page", headers=self.headers)
+        if answer.status_code == 200:
+            self.product_ids = [p["id"] for p in answer.json()["results"] if p.get("stock", 0) > 0]
+        if self.product_ids:
+            detail = f"{API}/catalog/products/{random.choice(self.product_ids)}"
+            self.client.get(detail, name="product detail", headers=self.headers)
+
+    @task(5)
+    def search(self) -> None:
+        path = f"{API}/catalog/products?q={random.choice(SEARCH_TERMS)}&page_size=10"
+        self.client.get(path, name="search", headers=self.headers)
+
+    # --- buying --------------------------------------------------------------------------------------
+
+    @task(3)
+    def cart(self) -> None:
+        if not self.product_ids:
+            return self.browse()
+        body = {"product_id": random.choice(self.product_ids), "quantity": 1}
+        self._expect("POST", f"{API}/orders/cart/items", "add to cart", {201}, json=body)
+        self._expect("GET", f"{API}/orders/cart", "cart", {200})
+        return None
+
+    @task(1)
+    def checkout(self) -> None:
+        if not self.product_ids:
+            return self.browse()
+        body = {"product_id": random.choice(self.product_ids), "quantity": 1}
+        self._expect("POST", f"{API}/orders/cart/items", "add to cart", {201}, json=body)
+        payload = {"shipping": SHIPPING, "payment": {"gateway": "cardinal", "card": CARD}}
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        self._expect("POST", f"{API}/orders/checkout", "checkout", {201, 202}, json=payload, extra=headers)
+        return None
+
+    def _expect(self, method: str, path: str, name: str, ok: set[int], *, json=None, extra=None) -> None:
+        headers = {**self.headers, **(extra or {})}
+        with self.client.request(
+            method, path, name=name, json=json, headers=headers, catch_response=True
+        ) as answer:
+            if answer.status_code in ok:
+                answer.success()
+            elif 400 <= answer.status_code < 500 and _code(answer) in BUSINESS_REFUSALS:
+                answer.success()  # a shop's everyday answer, not a fault
+            else:
+                answer.failure(f"{name}: {answer.status_code} {answer.text[:200]}")
+
+
+def _code(answer) -> str | None:
+    try:
+        return answer.json().get("code")
+    except ValueError:
+        return None
