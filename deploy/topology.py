@@ -240,6 +240,15 @@ MONOLITH = Component(
             env={"ORDER_SERVICE_URL": f"http://order-service:{internal(8103)}"},
             depends=("rabbitmq", "order-service"),
         ),
+        # payments both ways: the service's payment.synced events into the monolith, the monolith's changes
+        # (refunds of service payments included) to the service's /internal/v1/import
+        Process(
+            "sync-payments-follow",
+            _manage("sync", "payments", "follow"),
+            probe=worker_probe("DATABASE_URL", "BROKER_URL", "PAYMENT_SERVICE_URL"),
+            env={"PAYMENT_SERVICE_URL": f"http://payment-service:{internal(8104)}"},
+            depends=("rabbitmq", "payment-service"),
+        ),
         # the rollout controller: steps routes up, judges target vs legacy from the gateway's figures
         Process(
             "rollout-controller",
