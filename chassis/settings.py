@@ -116,6 +116,7 @@ def service_settings(
         "DATABASES": {"default": database},
         "INSTALLED_APPS": [*base_apps, *apps],
         "MIDDLEWARE": [
+            "chassis.errors.JsonErrorsMiddleware",  # outermost: sees every response, DEBUG or not
             "chassis.middleware.HeadResponseMiddleware",
             "chassis.middleware.RequestIdMiddleware",
             "chassis.ports.InternalPortMiddleware",

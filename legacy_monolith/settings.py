@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "chassis.errors.JsonErrorsMiddleware",  # outermost: JSON 404/405/500 bodies whatever DEBUG is
     "legacy_monolith.core.middleware.HeadResponseMiddleware",
     "legacy_monolith.core.middleware.RequestIdMiddleware",
     "chassis.ports.InternalPortMiddleware",  # INTERNAL_PORT: /internal/ and /metrics only on that port

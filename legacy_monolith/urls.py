@@ -39,7 +39,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 
-handler400 = "legacy_monolith.core.views.bad_request"
-handler403 = "legacy_monolith.core.views.permission_denied"
-handler404 = "legacy_monolith.core.views.not_found"
-handler500 = "legacy_monolith.core.views.server_error"
+handler400 = "chassis.errors.bad_request"
+handler403 = "chassis.errors.permission_denied"
+handler404 = "chassis.errors.not_found"
+handler500 = "chassis.errors.server_error"

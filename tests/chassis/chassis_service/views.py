@@ -3,6 +3,8 @@
 import logging
 import os
 
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
@@ -59,3 +61,14 @@ class InternalVerifyChecksums(InternalAPIView):
 class InternalVerifyDigests(InternalAPIView):
     def post(self, request):
         return Response(validated(DigestsInput, request, max_bytes=64))
+
+
+def crash(request):
+    """A plain Django view with a bug: the chassis must still answer the standard JSON 500."""
+    raise RuntimeError("a bug in a plain view")
+
+
+@require_GET
+def plain_get_only(request):
+    """A plain Django view limited to GET: a POST gets Django's empty 405, which the chassis makes JSON."""
+    return JsonResponse({"ok": True})
