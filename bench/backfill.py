@@ -26,7 +26,7 @@ import psycopg2
 from rich.console import Console
 from rich.table import Table
 
-from legacy_monolith.core.argtypes import positive
+from contracts.cli import positive_int as positive
 from legacy_monolith.demo.services import running_product_service
 
 from .backfill_source import bench_main, source_prepare

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import orjson
 import requests
 
-from legacy_monolith.core.argtypes import positive
+from contracts.cli import positive_int as positive
 
 IMPORT_PRODUCTS = "/internal/v1/import/products"
 IMPORT_CATEGORIES = "/internal/v1/import/categories"

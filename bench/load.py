@@ -12,7 +12,8 @@ from pathlib import Path
 
 import requests
 
-from legacy_monolith.core.argtypes import count, positive
+from contracts.cli import count
+from contracts.cli import positive_int as positive
 
 from .stats import ScenarioFigures, summarize
 

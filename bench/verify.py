@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from legacy_monolith.core.argtypes import count, positive
+from contracts.cli import count
+from contracts.cli import positive_int as positive
 from legacy_monolith.demo.services import running_product_service
 
 from .backfill import DEFAULT_DATABASE_URL

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from chassis.logging import trace_id_var
 from chassis.metrics import counter
 from chassis.settings import EVENTS_EXCHANGE
 from chassis.tracing import consumer_span, traceparent_var
+from contracts.cli import EnvironmentUnusable
 from contracts.events import Envelope, InvalidEnvelope
 
 log = logging.getLogger(__name__)
@@ -124,10 +126,18 @@ class ConsumerWorker:
             queue(channel).declare()
 
     def run(
-        self, *, max_messages: int | None = None, once: bool = False, idle_timeout: float = 1.0
+        self,
+        *,
+        max_messages: int | None = None,
+        once: bool = False,
+        idle_timeout: float = 1.0,
+        timeout: float | None = None,
     ) -> ConsumeStats:
-        """Consume until max_messages were handled, or (once) until the queue stays empty for idle_timeout."""
+        """Consume until max_messages were handled, or (once) until the queue stays empty for idle_timeout.
+        Broker errors are retried with backoff; after `timeout` seconds (a `--once` run) the last one is
+        raised instead."""
         failures = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stopping.is_set() and (max_messages is None or self.stats.handled < max_messages):
             try:
                 self.connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
@@ -137,6 +147,13 @@ class ConsumerWorker:
             except (*self.connection.connection_errors, OperationalError, OSError) as exc:
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    self.connection.close()
+                    raise EnvironmentUnusable(
+                        "broker_unavailable",
+                        f"consumer {self.consumer.name} gave up after {timeout:g} s: {exc!r} "
+                        "(check BROKER_URL and that the broker is up)",
+                    ) from exc
                 log.warning(
                     "consumer %s: broker error %r; reconnecting in %.1f s", self.consumer.name, exc, delay
                 )

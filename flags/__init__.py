@@ -5,4 +5,8 @@ from flags.context import FlagContext
 from flags.errors import FlagsError
 from flags.facade import Flags
 
-__all__ = ["FlagContext", "Flags", "FlagsConfig", "FlagsError"]
+__all__ = ["CLI_EXAMPLES", "FlagContext", "Flags", "FlagsConfig", "FlagsError"]
+
+# How tests/test_commands_convention.py drives `python -m flags` (and `manage.py flags`) into each failure
+# (CONVENTIONS.md): flags use no database and no broker.
+CLI_EXAMPLES = {"bad_argument": ["audit", "--limit", "-1"]}

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 
 from werkzeug.serving import make_server
@@ -14,10 +16,31 @@ from werkzeug.serving import make_server
 from .app import base_knobs_from_env, create_app
 
 
+class _Parser(argparse.ArgumentParser):
+    """One-line usage errors, exit 2: the project's command-line convention (CONVENTIONS.md). The sandbox
+    stands for an external provider and imports nothing of the project, so it does not use contracts/cli."""
+
+    def error(self, message: str):
+        self.exit(2, f"sandbox: invalid_usage: {message} (see --help)\n")
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port from 0 to 65535")
+    return int(raw)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    if port:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = _Parser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--port", type=_port, default=8900)
     parser.add_argument("--api-key", help="API key both gateways accept (env SANDBOX_API_KEY)")
     parser.add_argument("--webhook-secret", help="HMAC secret for webhooks (env SANDBOX_WEBHOOK_SECRET)")
     parser.add_argument(
@@ -35,7 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(args.host, args.port, app, threaded=True)
+    try:
+        _check_port_free(args.host, args.port)  # werkzeug would print two lines and exit 1 itself
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        print(
+            f"sandbox: port_in_use: --port {args.port}: cannot listen on {args.host}:{args.port} "
+            f"({exc.strerror}); pick another port or stop what listens there",
+            file=sys.stderr,
+        )
+        return 2
     print(f"sandbox listening on http://{args.host}:{server.server_port}", flush=True)
     try:
         server.serve_forever()

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shadow.commands.common import parse_since
+from contracts import cli
 from shadow.commands.gate import shadow_gate
 from shadow.commands.report import DEFAULT_TOP, Report, build_report
 from shadow.commands.status import shadow_status
@@ -26,7 +26,8 @@ from shadow.rules import Rules
 from shadow.rules_file import load_rules
 from shadow.transport import queue_url_from_env
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = cli.EXIT_OK, cli.EXIT_CHECK_FAILED, cli.EXIT_USAGE
+ONCE_TIMEOUT = 600.0  # a --once drain of a large backlog (about 10 000 pairs per CPU second) needs time
 QUEUE_HELP = "queue URL (default: SHADOW_QUEUE_URL, else an amqp BROKER_URL, else the file queue)"
 
 
@@ -44,19 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--absolute", type=float, default=None, help="noise threshold, %% of samples (0.03)")
 
     worker = command("worker", "consume shadow pairs, compare them and store the results")
-    worker.add_argument("--once", action="store_true", help="stop when the queue is empty")
-    worker.add_argument("--max-pairs", type=int, default=None, help="stop after N messages")
-    worker.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="pairs stored per transaction")
+    cli.add_once(worker, "stop when the queue is empty", timeout=ONCE_TIMEOUT)
+    worker.add_argument("--max-pairs", type=cli.positive_int, default=None, help="stop after N messages")
+    worker.add_argument(
+        "--batch", type=cli.positive_int, default=DEFAULT_BATCH, help="pairs stored per transaction"
+    )
     worker.add_argument("--queue", default=None, help=QUEUE_HELP)
-    worker.add_argument("--idle-timeout", type=float, default=1.0, help="--once: seconds of empty queue")
-    worker.add_argument("--no-progress", action="store_true", help="no progress display")
+    worker.add_argument(
+        "--idle-timeout", type=cli.positive_float, default=1.0, help="--once: seconds of empty queue"
+    )
+    cli.add_no_progress(worker)
 
     report = command("report", "match rate over time, top differing paths and example pairs per route")
-    report.add_argument("--route", default=None, help="only this route id")
-    report.add_argument("--since", default=None, help="ISO 8601 time or a duration back (30m, 6h, 2d)")
+    report.add_argument("--route", default=None, help="only this route id (one with stored pairs)")
+    cli.add_since(report, "only pairs captured since")
     report.add_argument("--format", choices=("html", "json", "table"), default="table")
     report.add_argument("--output", "-o", type=Path, default=None, help="write to this file")
-    report.add_argument("--top", type=int, default=DEFAULT_TOP, help="differing paths shown per route")
+    report.add_argument(
+        "--top", type=cli.positive_int, default=DEFAULT_TOP, help="differing paths shown per route"
+    )
     noise_options(report)
 
     status = command("status", "per route: samples, match rate, age of the last pair; the queue backlog")
@@ -66,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gate = command("gate", "exit 0 only when a route has enough samples and a high enough match rate")
     gate.add_argument("route")
     gate.add_argument("--min-match", type=float, required=True, help="percent, after noise cancellation")
-    gate.add_argument("--min-samples", type=int, required=True)
-    gate.add_argument("--since", default=None, help="only pairs captured since (ISO 8601 or 30m, 6h, 2d)")
+    gate.add_argument("--min-samples", type=cli.positive_int, required=True)
+    cli.add_since(gate, "only pairs captured since")
     noise_options(gate)
 
 
@@ -85,7 +92,7 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str]) -> int:
             report = build_report(
                 rules=rules,
                 route=opts.get("route"),
-                since=parse_since(opts.get("since")),
+                since=cli.parse_since(opts.get("since")),
                 relative=opts.get("relative"),
                 absolute=opts.get("absolute"),
                 top=opts.get("top") or DEFAULT_TOP,
@@ -122,7 +129,7 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str]) -> int:
                 route=opts["route"],
                 min_match=opts["min_match"],
                 min_samples=opts["min_samples"],
-                since=parse_since(opts.get("since")),
+                since=cli.parse_since(opts.get("since")),
                 relative=opts.get("relative"),
                 absolute=opts.get("absolute"),
             )
@@ -166,6 +173,7 @@ def _worker(opts: dict, rules: Rules, out: IO[str], console: Console, as_json: b
                 queue_url=opts.get("queue") or queue_url_from_env(),
                 rules=rules,
                 once=bool(opts.get("once")),
+                timeout=opts.get("timeout") if opts.get("once") else None,
                 max_pairs=opts.get("max_pairs"),
                 batch_size=opts.get("batch") or DEFAULT_BATCH,
                 idle_timeout=opts.get("idle_timeout", 1.0),

@@ -91,6 +91,13 @@ def plan_launch(
     if workers < 1:
         raise LaunchError(f"--workers {workers}: at least 1")
     host, port = split_listen(listen)
+    if fast_runner_available():
+        from strangler_proxy.server.config import ConfigError, check_upstream
+
+        try:
+            upstream = check_upstream(upstream)
+        except ConfigError as exc:
+            raise LaunchError(exc.message) from None
     chosen = runner if runner != "auto" else ("fast" if fast_runner_available() else "mitmdump")
     if chosen == "fast" and not fast_runner_available():
         raise LaunchError("--runner fast: strangler_proxy/server is not in this checkout")

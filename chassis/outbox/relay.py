@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class RelayStats:
     failures: int = 0
     last_error: str = ""
     errors: list[str] = field(default_factory=list)
+    timed_out: bool = False  # run(timeout=...) gave up with rows still pending
 
 
 class OutboxRelay:
@@ -113,10 +115,18 @@ class OutboxRelay:
         PUBLISHED.labels(self.name).inc(len(sent))
         return len(sent), failed
 
-    def run(self, *, max_batches: int | None = None, until_empty: bool = False) -> RelayStats:
-        """Loop until stop() (or max_batches, or an empty outbox with until_empty)."""
+    def run(
+        self, *, max_batches: int | None = None, until_empty: bool = False, timeout: float | None = None
+    ) -> RelayStats:
+        """Loop until stop() (or max_batches, or an empty outbox with until_empty). `timeout` seconds bound
+        the run: when they pass (e.g. the broker is down during a `--once`), it returns with
+        `stats.timed_out` set."""
         batches = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not self.stop_event.is_set() and (max_batches is None or batches < max_batches):
+            if deadline is not None and time.monotonic() >= deadline:
+                self.stats.timed_out = True
+                break
             batches += 1
             try:
                 sent, failed = self.run_once()
@@ -127,7 +137,10 @@ class OutboxRelay:
             if failed:
                 self._consecutive_failures += 1
                 failures = self._consecutive_failures
-                self._sleep(backoff_delay(failures, base=self.backoff_base, cap=self.backoff_max))
+                delay = backoff_delay(failures, base=self.backoff_base, cap=self.backoff_max)
+                if deadline is not None:
+                    delay = max(0.0, min(delay, deadline - time.monotonic()))
+                self._sleep(delay)
                 continue
             self._consecutive_failures = 0
             if sent == 0:

@@ -22,6 +22,13 @@ class ServiceOutboxSource:
     def atomic(self):
         return transaction.atomic(using=self.using)
 
+    def precheck(self) -> None:
+        """Touch the outbox table once: a database that is down, missing or not migrated fails the command
+        at start with its own error (the relay loop keeps going through outages)."""
+        from chassis.outbox.models import OutboxEvent
+
+        OutboxEvent.objects.using(self.using).filter(sent_at__isnull=True).exists()
+
     def claim(self, batch_size: int) -> list[PendingEvent]:
         from chassis.outbox.models import OutboxEvent
 

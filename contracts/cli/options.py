@@ -191,30 +191,43 @@ class Deadline:
 # --- one-line usage errors ------------------------------------------------------------------------
 
 
-def _one_line_error(parser: argparse.ArgumentParser):
+def _one_line_error(parser: argparse.ArgumentParser, strip_prefix: str = ""):
     original = parser.error
 
     def error(message: str):
         if getattr(parser, "called_from_command_line", True) is False:
-            return original(message)  # Django's call_command: it raises CommandError itself
-        parser.exit(EXIT_USAGE, f"{parser.prog}: invalid_usage: {message} (see --help)\n")
+            try:  # Django's call_command: it raises CommandError itself; bad usage is exit code 2
+                return original(message)
+            except Exception as exc:
+                if hasattr(exc, "returncode"):
+                    exc.returncode = EXIT_USAGE
+                raise
+        prog = parser.prog.removeprefix(strip_prefix)
+        parser.exit(EXIT_USAGE, f"{prog}: invalid_usage: {message} (see --help)\n")
 
     return error
 
 
-def one_line_usage_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def one_line_usage_errors(parser: argparse.ArgumentParser, strip_prefix: str = "") -> argparse.ArgumentParser:
     """Make parser and all its subparsers print `<prog>: invalid_usage: <what> (see --help)` and exit 2,
-    instead of argparse's usage block. Returns parser."""
-    parser.error = _one_line_error(parser)  # type: ignore[method-assign]
+    instead of argparse's usage block (`strip_prefix`, e.g. "manage.py ", is left out of <prog>, as in
+    every other failure line). Returns parser."""
+    parser.error = _one_line_error(parser, strip_prefix)  # type: ignore[method-assign]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in set(action.choices.values()):
-                one_line_usage_errors(sub)
+                one_line_usage_errors(sub, strip_prefix)
     return parser
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse for the commands that run without Django (`python -m flags`, `python -m strangler_proxy`)."""
+    """argparse for the commands that run without Django (`python -m flags`, `python -m strangler_proxy`);
+    `error_prog` is what the one-line errors start with (default: prog)."""
+
+    def __init__(self, *args, error_prog: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_prog = error_prog
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: invalid_usage: {message} (see --help)\n")
+        prog = self.error_prog or self.prog
+        self.exit(EXIT_USAGE, f"{prog}: invalid_usage: {message} (see --help)\n")

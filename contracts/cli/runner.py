@@ -90,7 +90,7 @@ class ToolkitCommand:
         parser = super().create_parser(prog_name, subcommand, **kwargs)  # type: ignore[misc]
         self._command_name = subcommand
         self._subcommand_dests = _subcommand_dests(parser)
-        return one_line_usage_errors(parser)
+        return one_line_usage_errors(parser, strip_prefix=os.path.basename(prog_name) + " ")
 
     def error_prog(self, options: dict[str, Any]) -> str:
         """`sync products backfill`: the command and the subcommands the user chose."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 
 from rich.console import Console
 from rich.table import Table
+
+from contracts import cli
 
 from .journey import Journey, JourneyError, Step
 from .processes import REPO_ROOT, ProcessStartError
@@ -19,7 +20,9 @@ DEMO_STAFF = ("staff1", "techstore-demo")
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="python -m legacy_monolith.demo", description=__doc__).parse_args(argv)
+    cli.ArgumentParser(
+        prog="python -m legacy_monolith.demo", error_prog="demo", description=__doc__
+    ).parse_args(argv)
 
     console = Console()
     var_dir = REPO_ROOT / "var" / "demo"

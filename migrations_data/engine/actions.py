@@ -74,12 +74,14 @@ def verify_action(
     """`run(repair=, range_size=, jobs=)` returns the verify report; exit 0 when nothing differs (or
     everything was repaired). With `entity`, the outcome is recorded (checkpoint.verify_record)."""
     require_positive(options, "range_size", "jobs")
+    if options.get("format") is not None:  # the old spelling of --json
+        command.stderr.write("sync: warning: --format is deprecated: use --json (or nothing for the table)")
     report = run(repair=options["repair"], range_size=options["range_size"], jobs=options["jobs"])
     if entity is not None:
         repaired = report.repaired is not None and report.repaired["remaining"] == 0
         clean = report.differences == 0 or repaired
         verify_record(entity=entity, differences=report.differences, clean=clean)
-    if options["format"] == "json":
+    if options.get("json") or options.get("format") == "json":
         write_json(command.stdout, report.as_dict())
     else:
         console_for(command.stdout).print(verify_table(report))

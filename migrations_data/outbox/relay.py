@@ -40,6 +40,7 @@ from acl_adapters.catalog.translate import (
 from chassis.broker import Publisher
 from chassis.outbox.relay import OutboxRelay, PendingEvent
 from chassis.settings import EVENTS_EXCHANGE, filesystem_broker_options
+from contracts.cli import EnvironmentUnusable
 from contracts.events import Envelope
 from contracts.tracecontext import new_trace_id
 from legacy_monolith.catalog.models import Category, Product
@@ -315,10 +316,17 @@ class _Display:
             self.progress.stop()
 
 
+def relay_precheck() -> None:
+    """Touch the outbox table once, so a database that is down, missing or not migrated fails the command
+    at start with its own error (the relay loop itself keeps going through database outages)."""
+    OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
 def run_relay(
     *,
     batch_size: int = 500,
     once: bool = False,
+    timeout: float | None = None,
     poll_interval: float = 1.0,
     stop_event: threading.Event | None = None,
     progress: bool = True,
@@ -335,8 +343,10 @@ def run_relay(
     pending. exchange: the topic exchange (tests pass their own). broker_url: default settings.BROKER_URL.
     metrics_port: serve the gauges strangler_sync_outbox_pending and strangler_sync_lag_seconds on
     metrics_host:metrics_port while running. A broker failure leaves the rows pending; the relay backs
-    off (up to `max_backoff` seconds) and retries for as long as it takes. retention: while idle (at most
-    every 10 minutes), delete rows sent longer ago than this (None keeps them all).
+    off (up to `max_backoff` seconds) and retries for as long as it takes, except that with `once` a
+    `timeout` (seconds) ends the run with EnvironmentUnusable `timed_out` naming the last error.
+    retention: while idle (at most every 10 minutes), delete rows sent longer ago than this (None keeps
+    them all).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -366,7 +376,13 @@ def run_relay(
         try:
             if metrics_port:
                 server = metrics.serve(metrics_port, metrics_host)
-            relay.run(until_empty=once)
+            stats = relay.run(until_empty=once, timeout=timeout)
+            if stats.timed_out:
+                raise EnvironmentUnusable(
+                    "timed_out",
+                    f"--once gave up after {timeout:g} s with {source.pending} rows still pending; last "
+                    f"error: {stats.last_error or 'none'} (check BROKER_URL and that the broker is up)",
+                )
         finally:
             source.result.seconds = time.monotonic() - started
             source.result.stopped_by = "stopped" if stop_event.is_set() else "drained"

@@ -1,19 +1,14 @@
-"""What the read commands share: per-route noise thresholds (rules file, CLI overrides) and `--since`."""
+"""What the read commands share: per-route noise thresholds (rules file, CLI overrides) and the evidence
+of the routes asked for (`--since` is parsed by contracts.cli.parse_since, as for every command)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-
-from django.utils import timezone
+from datetime import datetime
 
 from shadow.errors import ShadowError
 from shadow.rules import NoiseThresholds, Rules
 from shadow.selectors import RouteEvidence, route_evidence, route_names
-
-_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def thresholds_for(
@@ -32,22 +27,6 @@ def check_threshold(name: str, value: float | None) -> None:
         raise ShadowError("bad_argument", f"--{name} must be a percentage from 0 to 100, got {value}")
 
 
-def parse_since(text: str | None, *, now: datetime | None = None) -> datetime | None:
-    """`--since`: an ISO 8601 time (UTC when it has no zone) or a duration back from now (30m, 6h, 2d, 1w)."""
-    if not text:
-        return None
-    match = _RELATIVE.fullmatch(text.strip())
-    if match:
-        return (now or timezone.now()) - timedelta(**{_UNITS[match[2]]: float(match[1])})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ShadowError(
-            "bad_argument", f"--since {text!r}: give an ISO 8601 time or a duration like 30m, 6h, 2d"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def evidence_for_routes(
     rules: Rules,
     *,
@@ -58,8 +37,17 @@ def evidence_for_routes(
 ) -> list[RouteEvidence]:
     check_threshold("relative", relative)
     check_threshold("absolute", absolute)
+    names = route_names(route=route)
+    if route is not None and not names:
+        known = route_names()
+        raise ShadowError(
+            "route_not_found",
+            f"no shadow pairs were ever stored for route {route!r} (routes with pairs: "
+            f"{', '.join(known) or 'none yet'})",
+            {"route": route, "known": known},
+        )
     found = []
-    for name in route_names(route=route):
+    for name in names:
         evidence = route_evidence(
             name, thresholds=thresholds_for(rules, name, relative=relative, absolute=absolute), since=since
         )

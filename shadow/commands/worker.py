@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import connections
+from kombu.exceptions import KombuError
 
+from contracts.cli import redact_url
 from shadow.comparator import Comparator
 from shadow.errors import ShadowError
 from shadow.pairs import MalformedPair, ShadowPair
@@ -66,6 +68,7 @@ def run_worker(
     queue_url: str,
     rules: Rules,
     once: bool = False,
+    timeout: float | None = None,
     max_pairs: int | None = None,
     batch_size: int = DEFAULT_BATCH,
     idle_timeout: float = 1.0,
@@ -74,7 +77,8 @@ def run_worker(
     on_batch: Callable[[WorkerResult], None] | None = None,
 ) -> WorkerResult:
     """Run until the queue stays empty for `idle_timeout` seconds (once), `max_pairs` messages were
-    handled, or `stop_event` is set."""
+    handled, or `stop_event` is set. `timeout` seconds bound the whole run: past them, ShadowError
+    `timed_out` (what was stored stays stored)."""
     if max_pairs is not None and max_pairs < 1:
         raise ShadowError("bad_argument", "--max-pairs must be at least 1")
     comparator = Comparator(rules)
@@ -82,11 +86,19 @@ def run_worker(
     started = time.monotonic()
     try:
         reader = open_reader(queue_url)
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise ShadowError("queue_unavailable", f"cannot read the shadow queue {queue_url}: {exc}") from exc
+    except (RuntimeError, ValueError, OSError, KombuError) as exc:
+        raise ShadowError(
+            "queue_unavailable", f"cannot read the shadow queue {redact_url(queue_url)}: {exc}"
+        ) from exc
     try:
         idle_since = time.monotonic()
         while not (stop_event and stop_event.is_set()):
+            if timeout is not None and time.monotonic() - started >= timeout:
+                raise ShadowError(
+                    "timed_out",
+                    f"--once gave up after {timeout:g} s with pairs still arriving ({result.received} "
+                    "handled and stored); run it again or raise --timeout",
+                )
             wanted = batch_size if max_pairs is None else min(batch_size, max_pairs - result.received)
             if wanted <= 0:
                 break

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .config import ConfigError, RunnerConfig, parse_config
+from contracts import cli
+from contracts.cli import EnvironmentUnusable, port_in_use
+
+from .config import RunnerConfig, parse_config
 from .master import UnsupportedMitmproxy, check_mitmproxy
 from .parent_metrics import ParentMetrics
-from .supervisor import EXIT_REFUSED, RunnerStartError, Supervisor, bind_listeners
+from .supervisor import Supervisor, bind_listeners
 from .tls import mitmproxy_settings
 from .worker import WORKER_ENV, worker_main
 
@@ -59,9 +61,7 @@ def _serve(config: RunnerConfig) -> int:
             try:
                 metrics.start()
             except OSError as exc:
-                raise RunnerStartError(
-                    f"cannot serve metrics on {metrics.host}:{metrics.port}: {exc}"
-                ) from exc
+                raise port_in_use(metrics.host, metrics.port, "strangler_metrics_port", exc) from exc
             config = metrics.worker_config(config)
         supervisor = Supervisor(config, listeners, on_worker_exit=metrics and metrics.worker_exited)
         if metrics is not None:
@@ -75,11 +75,16 @@ def _serve(config: RunnerConfig) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 after a clean stop, 1 when workers keep crashing, 2 when refused (bad usage, a port in use,
+    an unsupported mitmproxy), with one line `strangler_proxy: <code>: <message>` (contracts/cli)."""
     raw_spec = os.environ.pop(WORKER_ENV, None)
     if raw_spec is not None:
         return worker_main(raw_spec)
-    try:
-        return run(parse_config(argv))
-    except (ConfigError, UnsupportedMitmproxy, RunnerStartError) as exc:
-        print(f"strangler_proxy: {exc}", file=sys.stderr, flush=True)
-        return EXIT_REFUSED
+
+    def start() -> int:
+        try:
+            return run(parse_config(argv))
+        except UnsupportedMitmproxy as exc:
+            raise EnvironmentUnusable("unsupported_mitmproxy", str(exc)) from exc
+
+    return cli.run_main("strangler_proxy", start)

@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 
 from mitmproxy.utils import human
 
+from contracts import cli
+
 ADDON_SETS = ("auto", "gateway", "passthrough")
 RUNNER_OWNED_OPTIONS = frozenset({"mode", "listen_host", "listen_port", "server"})
 
 
-class ConfigError(ValueError):
-    """The runner's own configuration is invalid (the message says which setting and why)."""
+class ConfigError(cli.UsageError):
+    """The runner's own configuration is invalid (the message says which setting and why): exit 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ def parse_listen(raw: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _check_upstream(url: str) -> str:
+def check_upstream(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--upstream {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
@@ -121,26 +123,6 @@ def _check_size(name: str, value: str | None) -> str | None:
     return value
 
 
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative_float(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {value}")
-    return value
-
-
 def default_workers() -> int:
     """One worker per CPU this process may run on."""
     try:
@@ -150,8 +132,9 @@ def default_workers() -> int:
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m strangler_proxy",
+        error_prog="strangler_proxy",
         description="The strangler gateway: mitmproxy's proxy core with the gateway addons, "
         "in several worker processes sharing one listening port.",
     )
@@ -162,7 +145,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=cli.positive_int,
         default=int(env["GATEWAY_WORKERS"]) if env.get("GATEWAY_WORKERS") else None,
         help="worker processes (GATEWAY_WORKERS, default: one per CPU)",
     )
@@ -206,13 +189,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backlog",
-        type=_positive_int,
+        type=cli.positive_int,
         default=1024,
         help="listen backlog of each worker's socket (1024)",
     )
     parser.add_argument(
         "--graceful-timeout",
-        type=_non_negative_float,
+        type=cli.non_negative_float,
         default=float(env.get("GATEWAY_GRACEFUL_TIMEOUT", "10")),
         help="seconds a stopping worker waits for requests in flight (GATEWAY_GRACEFUL_TIMEOUT, 10)",
     )
@@ -243,11 +226,11 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-restarts",
-        type=_positive_int,
+        type=cli.positive_int,
         default=5,
         help="give up (exit 1) when workers crash more than this often within --restart-window (5)",
     )
-    parser.add_argument("--restart-window", type=_non_negative_float, default=60.0, help="seconds (60)")
+    parser.add_argument("--restart-window", type=cli.non_negative_float, default=60.0, help="seconds (60)")
     tls = parser.add_argument_group("TLS (edge and upstreams)")
     tls.add_argument(
         "--tls-cert",
@@ -285,7 +268,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--startup-timeout",
-        type=_non_negative_float,
+        type=cli.non_negative_float,
         default=60.0,
         help="seconds a worker may take to start serving (60)",
     )
@@ -330,7 +313,7 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         host=host,
         port=port,
         workers=args.workers or default_workers(),
-        upstream=_check_upstream(args.upstream),
+        upstream=check_upstream(args.upstream),
         routes=os.path.abspath(args.routes) if args.routes else None,
         settings=tuple(args.settings),
         addon_set=args.addon_set,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from contracts.cli import EnvironmentUnusable, port_in_use
 from strangler_proxy.breakers import SharedBoard
 
 from .config import RunnerConfig
@@ -37,8 +38,11 @@ EXIT_OK, EXIT_CRASHING, EXIT_REFUSED = 0, 1, 2
 KILL_GRACE = 5.0  # after graceful_timeout, before SIGKILL
 
 
-class RunnerStartError(RuntimeError):
-    """The runner cannot start: address in use, or a worker failed while starting (message says why)."""
+class RunnerStartError(EnvironmentUnusable):
+    """The runner cannot start: a worker failed while starting, metrics port in use (message says why)."""
+
+    def __init__(self, message: str, *, code: str = "gateway_start_failed") -> None:
+        super().__init__(code, message)
 
 
 def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
@@ -49,8 +53,8 @@ def bind_listeners(host: str, port: int, count: int, backlog: int) -> list[socke
         try:
             probe.bind((host, port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise RunnerStartError(f"{host}:{port} is already in use (another gateway?)") from exc
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                raise port_in_use(host, port, "--listen", exc) from exc
             raise RunnerStartError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
         port = probe.getsockname()[1]
     listeners: list[socket.socket] = []

@@ -238,7 +238,7 @@ def test_the_gateway_command_checks_the_route_table_and_prints_the_command(tmp_p
 
 
 def test_the_gateway_command_stops_on_an_unknown_flag_naming_the_line(tmp_path, monkeypatch):
-    from django.core.management import CommandError
+    from contracts.cli import UsageError
 
     monkeypatch.setenv("FLAGS_FILE", str(write_flags_file(tmp_path / "flags.json")))
     routes = write_routes(
@@ -247,5 +247,5 @@ def test_the_gateway_command_stops_on_an_unknown_flag_naming_the_line(tmp_path, 
         "  - id: x\n    path: ^/x\n    target: product\n    flag: route.nope\n",
     )
 
-    with pytest.raises(CommandError, match=r"routes.yaml:8: route 'x': flag 'route.nope' does not exist"):
+    with pytest.raises(UsageError, match=r"routes.yaml:8: route 'x': flag 'route.nope' does not exist"):
         call_command("gateway", "--routes", str(routes), "--print-command")

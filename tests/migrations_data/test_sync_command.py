@@ -4,7 +4,7 @@ line with exit code 2 (the REAL Product service of the module answers)."""
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import ManagementUtility, call_command
 
 from migrations_data.management.commands.sync import ENTITIES
 from migrations_data.products.backfill import backfill_products
@@ -27,13 +27,15 @@ def test_products_have_the_four_actions():
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_code_2(args, sync_client, capsys):
-    with pytest.raises(SystemExit) as exited:
-        call_command("sync", "products", *args)
+    with pytest.raises(SystemExit) as exited:  # the command line's path, in process
+        ManagementUtility(["manage.py", "sync", "products", *args]).execute()
 
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith(f"sync products {args[0]}: invalid_option: ")
+    assert err[0].startswith(
+        f"sync products {args[0]}: invalid_usage: argument {args[1]}: must be at least 1"
+    )
 
 
 def test_status_counts_both_sides_and_check_fails_while_the_outbox_is_not_relayed(sync_client, capsys):

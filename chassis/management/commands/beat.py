@@ -15,6 +15,9 @@ from contracts import cli
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Send this service's periodic Celery tasks (CELERY_BEAT_SCHEDULE) until SIGTERM."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md): a
+    # long-running worker waits for its broker as Celery does (/readyz reports it), so no broker example.
+    cli_examples = {"bad_argument": ["--loglevel"]}
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -13,23 +13,35 @@ from chassis.outbox.source import ServiceOutboxSource
 from contracts import cli
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Relay the outbox to the events exchange with publisher confirms."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {
+        "database": ["--once", "--timeout", "5"],
+        "broker": ["--once", "--timeout", "5"],
+        "bad_argument": ["--batch-size", "0"],
+    }
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="stop when the outbox is empty")
-        parser.add_argument("--batch-size", type=int, default=100)
-        parser.add_argument("--max-batches", type=int, default=None)
+        cli.add_once(parser, "stop when the outbox is empty")
+        parser.add_argument("--batch-size", type=cli.positive_int, default=100)
+        parser.add_argument("--max-batches", type=cli.positive_int, default=None)
         cli.add_interval(parser, 0.5, "seconds between polls of an empty outbox")
 
-    def handle(self, *args, once=False, batch_size=100, max_batches=None, interval=0.5, **options):
+    def handle(
+        self, *args, once=False, timeout=None, batch_size=100, max_batches=None, interval=0.5, **options
+    ):
+        if once:
+            cli.check_broker(settings.BROKER_URL, timeout=min(5.0, timeout))
+        source = ServiceOutboxSource()
+        source.precheck()
         publisher = Publisher(
             settings.BROKER_URL,
             transport_options=settings.BROKER_TRANSPORT_OPTIONS,
             exchange=settings.EVENTS_EXCHANGE,
         )
         relay = OutboxRelay(
-            ServiceOutboxSource(),
+            source,
             publisher,
             name=settings.SERVICE_NAME,
             batch_size=batch_size,
@@ -38,9 +50,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: relay.stop())
         signal.signal(signal.SIGINT, lambda *_: relay.stop())
         try:
-            stats = relay.run(max_batches=max_batches, until_empty=once)
+            stats = relay.run(max_batches=max_batches, until_empty=once, timeout=timeout if once else None)
         finally:
             publisher.close()
+        if stats.timed_out:
+            raise cli.EnvironmentUnusable(
+                "timed_out",
+                f"--once gave up after {timeout:g} s with rows still pending; last error: {stats.last_error}",
+            )
         self.stdout.write(
             f"relay_outbox: {stats.sent} sent in {stats.batches} batches, {stats.failures} failures"
         )

@@ -9,6 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from contracts import cli
+
 
 def gunicorn_argv(*, bind: str, workers: int, threads: int, extra: list[str]) -> list[str]:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -48,8 +50,20 @@ def prepare_multiprocess_dir(bind: str) -> None:
         stale.unlink()
 
 
-class Command(BaseCommand):
+def check_bind(bind: str) -> None:
+    """A host:port in use (or not host:port at all) fails here, in one line, not in gunicorn's retries."""
+    if bind.startswith(("unix:", "fd://")):
+        return
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise cli.UsageError(f"--bind {bind!r}: expected HOST:PORT", code="invalid_option")
+    cli.check_port_free(host.strip("[]") or "0.0.0.0", int(port), "--bind")  # noqa: S104
+
+
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Serve this service with gunicorn (replaces this process)."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"port": ["--bind", "127.0.0.1:{port}"], "bad_argument": ["--workers", "0"]}
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -57,11 +71,12 @@ class Command(BaseCommand):
             default=default_bind(),
             help="host:port to listen on (default %(default)s: this service's default port)",
         )
-        parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--threads", type=int, default=4)
+        parser.add_argument("--workers", type=cli.positive_int, default=2)
+        parser.add_argument("--threads", type=cli.positive_int, default=4)
         parser.add_argument("gunicorn_args", nargs="*", help="passed to gunicorn after --")
 
     def handle(self, *args, bind: str, workers=2, threads=4, gunicorn_args=(), **options):
+        check_bind(bind)
         argv = gunicorn_argv(bind=bind, workers=workers, threads=threads, extra=list(gunicorn_args))
         prepare_multiprocess_dir(bind)
         sys.stdout.flush()

@@ -34,6 +34,9 @@ def worker_argv(*, concurrency: int, pool: str, loglevel: str, queue: str, extra
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Run this service's Celery worker (its tasks queue) until SIGTERM."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md): a
+    # long-running worker waits for its broker as Celery does (/readyz reports it), so no broker example.
+    cli_examples = {"bad_argument": ["--concurrency", "0"]}
 
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=cli.positive_int, default=2, help="processes or threads")

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from contracts.cli import ToolkitCommand
-from flags import cli
+from flags import CLI_EXAMPLES, cli
 from flags.errors import FlagsError
 
 
@@ -11,6 +11,7 @@ class Command(ToolkitCommand, BaseCommand):
     help = (
         "Feature flags of the strangler migration: list, show, on, off, rollout, kill, export, import, audit."
     )
+    cli_examples = CLI_EXAMPLES  # (flags/__init__.py) how tests/test_commands_convention.py drives it
 
     def add_arguments(self, parser) -> None:
         cli.add_arguments(parser)

@@ -1,9 +1,10 @@
 """`manage.py sync <entity> <action>`: data sync between the monolith and the extracted services.
 
     sync products backfill [--batch-size N] [--in-flight N] [--dry-run] [--restart] [--no-progress] [--json]
-    sync products follow   [--once] [--batch-size N] [--no-progress] [--json]   (the outbox relay)
+    sync products follow   [--once [--timeout S]] [--interval S] [--batch-size N] [--metrics-port P]
+                           [--no-progress] [--json]   (the outbox relay)
     sync products status   [--queue Q] [--json] [--check]
-    sync products verify   [--repair] [--format table|json] [--range-size N] [--jobs N]
+    sync products verify   [--repair] [--json] [--range-size N] [--jobs N]
     sync users backfill|follow|verify|receive   (the Auth service; receive = its events into the monolith)
     sync orders|payments backfill|follow|status|verify [--repair]   (the Order and Payment services)
 
@@ -43,12 +44,16 @@ class Action:
 
 
 def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int, default=1000, help="rows per import call (default 1000)")
-    parser.add_argument("--in-flight", type=int, default=2, help="batches on the wire at once (default 2)")
+    parser.add_argument(
+        "--batch-size", type=cli.positive_int, default=1000, help="rows per import call (default 1000)"
+    )
+    parser.add_argument(
+        "--in-flight", type=cli.positive_int, default=2, help="batches on the wire at once (default 2)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="read and translate only; send nothing")
     parser.add_argument("--restart", action="store_true", help="ignore an unfinished run's checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    cli.add_no_progress(parser)
+    cli.add_json(parser, "print the summary as JSON")
 
 
 def products_backfill(options: dict[str, Any], command) -> int:
@@ -63,10 +68,21 @@ def products_backfill(options: dict[str, Any], command) -> int:
 
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repair", action="store_true", help="re-sync exactly the differing ids")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--range-size", type=int, default=1000, help="ids per checksum range (default 1000)")
+    cli.add_json(parser, "print the report as JSON")
     parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="processes reading the source (default: CPUs)"
+        "--format",
+        choices=("table", "json"),
+        default=None,
+        help="deprecated: --format json is --json",
+    )
+    parser.add_argument(
+        "--range-size", type=cli.positive_int, default=1000, help="ids per checksum range (default 1000)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=cli.positive_int,
+        default=os.cpu_count() or 1,
+        help="processes reading the source (default: CPUs)",
     )
 
 
@@ -82,29 +98,39 @@ def products_verify(options: dict[str, Any], command) -> int:
 
 
 def _follow_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--once", action="store_true", help="relay what is pending, then stop")
-    parser.add_argument("--batch-size", type=int, default=500, help="outbox rows per transaction")
-    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between empty polls")
+    cli.add_once(parser, "relay what is pending, then stop")
+    parser.add_argument(
+        "--batch-size", type=cli.positive_int, default=500, help="outbox rows per transaction"
+    )
+    cli.add_interval(parser, 1.0, "seconds between polls of an empty outbox", deprecated=["--poll-interval"])
     parser.add_argument("--exchange", default=None, help="topic exchange (default strangler.events)")
-    parser.add_argument("--metrics-port", type=int, default=None, help="serve the lag gauges on this port")
+    parser.add_argument(
+        "--metrics-port", type=cli.port, default=None, help="serve the lag gauges on this port"
+    )
     parser.add_argument(
         "--metrics-host", default="127.0.0.1", help="address of the metrics port (0.0.0.0 in a container)"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no live display")
-    parser.add_argument("--json", action="store_true", help="print the run's summary as JSON")
+    cli.add_no_progress(parser)
+    cli.add_json(parser, "print the run's summary as JSON")
 
 
 def products_follow(options: dict[str, Any], command) -> int:
-    """Relay the outbox until SIGTERM/SIGINT (or, with --once, until it is drained)."""
-    from migrations_data.outbox.relay import run_relay
+    """Relay the outbox until SIGTERM/SIGINT (or, with --once, until it is drained or --timeout passes)."""
+    from migrations_data.outbox.relay import broker_connection_args, relay_precheck, run_relay
 
+    if options["metrics_port"]:
+        cli.check_port_free(options["metrics_host"], options["metrics_port"], "--metrics-port")
+    if options["once"]:
+        cli.check_broker(broker_connection_args()[0], timeout=min(5.0, options["timeout"]))
+    relay_precheck()
     return follow_action(
         options,
         command,
         lambda stop: run_relay(
             batch_size=options["batch_size"],
             once=options["once"],
-            poll_interval=options["poll_interval"],
+            timeout=options["timeout"] if options["once"] else None,
+            poll_interval=options["interval"],
             stop_event=stop,
             progress=not options["no_progress"] and not options["json"],
             metrics_port=options["metrics_port"],
@@ -262,6 +288,13 @@ ENTITIES["payments"] = {
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {
+        "database": [["products", "status"], ["products", "follow", "--once", "--no-progress"]],
+        "broker": ["products", "follow", "--once", "--timeout", "5", "--no-progress"],
+        "port": ["products", "follow", "--once", "--metrics-port", "{port}", "--no-progress"],
+        "bad_argument": [["products", "verify", "--jobs", "0"], ["users", "follow", "--interval", "0"]],
+    }
 
     def add_arguments(self, parser) -> None:
         entities = parser.add_subparsers(dest="entity", metavar="ENTITY", required=True)

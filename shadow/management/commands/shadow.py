@@ -12,6 +12,12 @@ from shadow.errors import ShadowError
 
 class Command(ToolkitCommand, BaseCommand):
     help = "Shadow comparator: worker (consume and compare pairs), report, status, gate (exit 0 = promote)."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {
+        "database": ["status"],
+        "broker": ["worker", "--once", "--timeout", "5", "--no-progress"],
+        "bad_argument": [["report", "--since", "yesterday"], ["gate", "r", "--min-match", "99"]],
+    }
 
     def add_arguments(self, parser) -> None:
         cli.add_arguments(parser)

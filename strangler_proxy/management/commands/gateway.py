@@ -3,18 +3,28 @@
 import os
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from flags.errors import FlagsError
-from strangler_proxy.launch import DEFAULT_ROUTES, RUNNERS, LaunchError, check_routes, plan_launch
+from contracts import cli
+from strangler_proxy.launch import (
+    DEFAULT_ROUTES,
+    RUNNERS,
+    LaunchError,
+    check_routes,
+    plan_launch,
+    split_listen,
+)
 from strangler_proxy.routes_parser import RoutesError
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = (
         "Run the strangler gateway (mitmproxy + strangler_proxy addons) in front of the monolith. "
         "The route table is checked first; a bad one stops here with its file and line."
     )
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md). Exit
+    # codes and error codes are those of `python -m strangler_proxy` for the same error.
+    cli_examples = {"port": ["--listen", "127.0.0.1:{port}"], "bad_argument": ["--workers", "0"]}
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -29,7 +39,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--workers",
-            type=int,
+            type=cli.positive_int,
             default=int(os.environ.get("GATEWAY_WORKERS") or 1),
             help="gateway processes sharing the port; more than 1 needs the fast runner (GATEWAY_WORKERS, 1)",
         )
@@ -50,6 +60,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         routes = Path(options["routes"]).resolve()
+        if not routes.is_file():
+            raise cli.UsageError(f"--routes {options['routes']!r}: no such file")
         try:
             launch = plan_launch(
                 listen=options["listen"],
@@ -60,8 +72,13 @@ class Command(BaseCommand):
             )
             env = {**os.environ, **launch.env}
             count = check_routes(routes, env)
-        except (LaunchError, RoutesError, FlagsError) as exc:
-            raise CommandError(str(exc)) from exc
+        except LaunchError as exc:
+            raise cli.UsageError(str(exc)) from exc
+        except RoutesError as exc:
+            raise cli.UsageError(str(exc), code="invalid_routes") from exc
+        if not options["print_command"]:
+            host, port = split_listen(options["listen"])
+            cli.check_port_free(host, port, "--listen")
         self.stdout.write(f"route table {routes}: {count} routes; runner: {launch.runner}")
         self.stdout.write(" ".join(launch.argv))
         if options["print_command"]:

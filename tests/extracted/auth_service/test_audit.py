@@ -7,10 +7,11 @@ import threading
 from datetime import datetime
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.db.utils import InternalError
 
+from contracts.cli import CheckFailed
 from extracted.auth_service.audit import Event, audit_record, audit_setup, audit_verify, entry_document
 from extracted.auth_service.models import AuditCheckpoint, AuditEntry, AuditHead
 from kernel.audit import GENESIS, RedisCheckpoints, entry_hash
@@ -91,8 +92,9 @@ def test_the_verify_command_exits_non_zero_on_a_broken_chain(db, capsys):
     call_command("auth", "audit", "verify", "--json")
     assert json.loads(capsys.readouterr().out)["ok"] is True
     tamper("UPDATE auth_service_audit_entry SET username = 'someone-else' WHERE seq = 1")
-    with pytest.raises(CommandError, match="entry 1"):
+    with pytest.raises(CheckFailed, match="entry 1") as caught:  # exit 1 from the command line
         call_command("auth", "audit", "verify")
+    assert caught.value.exit_code == 1
 
 
 @pytest.mark.django_db(transaction=True)

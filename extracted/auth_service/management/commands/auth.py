@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
+from contracts import cli
 from extracted.auth_service import keys
 from extracted.auth_service.audit import audit_verify
 from extracted.auth_service.models import SigningKey
@@ -24,20 +25,24 @@ from extracted.auth_service.models import SigningKey
 GRANTS = ("authorization-code", "client-credentials")
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Auth service administration: keys rotate|list, audit verify, clients create."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"database": ["keys", "list"], "bad_argument": ["keys", "rotate", "--overlap", "-1"]}
 
     def add_arguments(self, parser) -> None:
         areas = parser.add_subparsers(dest="area", required=True)
         key_cmds = areas.add_parser("keys").add_subparsers(dest="action", required=True)
         rotate = key_cmds.add_parser("rotate", help="make a new active signing key")
-        rotate.add_argument("--overlap", type=int, default=None, help="seconds the old key keeps verifying")
-        rotate.add_argument("--json", action="store_true")
+        rotate.add_argument(
+            "--overlap", type=cli.count, default=None, help="seconds the old key keeps verifying"
+        )
+        cli.add_json(rotate)
         listing = key_cmds.add_parser("list", help="every signing key and its state")
-        listing.add_argument("--json", action="store_true")
+        cli.add_json(listing)
         audit_cmds = areas.add_parser("audit").add_subparsers(dest="action", required=True)
-        verify = audit_cmds.add_parser("verify", help="check the audit hash chain")
-        verify.add_argument("--json", action="store_true")
+        verify = audit_cmds.add_parser("verify", help="check the audit hash chain (exit 1 if broken)")
+        cli.add_json(verify)
         client_cmds = areas.add_parser("clients").add_subparsers(dest="action", required=True)
         create = client_cmds.add_parser("create", help="register an OAuth client")
         create.add_argument("name")
@@ -48,7 +53,7 @@ class Command(BaseCommand):
         create.add_argument(
             "--if-missing", action="store_true", help="with --client-id: do nothing when that client exists"
         )
-        create.add_argument("--json", action="store_true")
+        cli.add_json(create)
 
     def handle(self, *args, area: str, action: str, **options) -> None:
         getattr(self, f"_{area}_{action}")(**options)
@@ -57,8 +62,6 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(result, default=str) if as_json else text)
 
     def _keys_rotate(self, *, overlap: int | None, **options) -> None:
-        if overlap is not None and overlap < 0:
-            raise CommandError("--overlap cannot be negative")
         result = keys.keys_rotate(overlap_seconds=overlap).to_dict()
         retiring = (
             f"; {result['retiring_kid']} verifies until {result['verify_until']}"
@@ -93,7 +96,10 @@ class Command(BaseCommand):
             text=f"audit chain ok: {verification.entries} entries" if verification.ok else "",
         )
         if not verification.ok:
-            raise CommandError(f"audit chain broken at entry {verification.bad_line}: {verification.reason}")
+            raise cli.CheckFailed(
+                "audit_chain_broken",
+                f"audit chain broken at entry {verification.bad_line}: {verification.reason}",
+            )
 
     def _clients_create(
         self,

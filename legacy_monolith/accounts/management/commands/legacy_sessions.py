@@ -11,9 +11,10 @@ import contextlib
 import json
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from rich.console import Console
 
+from contracts import cli
 from legacy_monolith.accounts.legacy_sessions import (
     KINDS,
     legacy_credentials_expire,
@@ -23,15 +24,10 @@ from legacy_monolith.core.management.seeding.base import NullProgress
 from legacy_monolith.core.management.seeding.report import RichProgress
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Report live legacy sessions and API tokens, or expire them in batches."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"database": ["report"], "bad_argument": ["expire", "--batch-size", "0"]}
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -39,15 +35,17 @@ class Command(BaseCommand):
         expire = actions.add_parser("expire", help="delete sessions / revoke tokens in batches")
         for sub in (report, expire):
             sub.add_argument(
-                "--idle-for", type=_positive, help="only credentials unused for this many seconds"
+                "--idle-for", type=cli.positive_int, help="only credentials unused for this many seconds"
             )
-            sub.add_argument("--json", action="store_true")
+            cli.add_json(sub)
         expire.add_argument("--kind", choices=[*KINDS, "all"], default="all")
-        expire.add_argument("--batch-size", type=_positive, default=500)
-        expire.add_argument("--limit", type=_positive, help="at most this many of each kind")
-        expire.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
+        expire.add_argument("--batch-size", type=cli.positive_int, default=500)
+        expire.add_argument("--limit", type=cli.positive_int, help="at most this many of each kind")
+        expire.add_argument(
+            "--pause", type=cli.non_negative_float, default=0.0, help="seconds between batches"
+        )
         expire.add_argument("--dry-run", action="store_true", help="count what would be expired")
-        expire.add_argument("--no-progress", action="store_true")
+        cli.add_no_progress(expire)
 
     def handle(self, *args, action: str, idle_for: int | None, **options) -> None:
         idle = timedelta(seconds=idle_for) if idle_for else None
@@ -62,8 +60,6 @@ class Command(BaseCommand):
                 )
             self.stdout.write(json.dumps(report.to_dict()) if options["json"] else text)
             return
-        if options["pause"] < 0:
-            raise CommandError("--pause cannot be negative")
         kinds = KINDS if options["kind"] == "all" else (options["kind"],)
         quiet = options["no_progress"] or options["json"]
         progress = NullProgress() if quiet else RichProgress(Console(stderr=True))

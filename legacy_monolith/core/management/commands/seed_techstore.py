@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
-from legacy_monolith.core.argtypes import count, positive
+from contracts import cli
 from legacy_monolith.core.management.seeding import Mode, SeedError, seed_techstore, seeded_data_counts
 from legacy_monolith.core.management.seeding.report import RichProgress, summary_notes, summary_table
 
@@ -23,16 +23,23 @@ def day(raw: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{raw!r} is not a date like 2026-01-31") from None
 
 
-class Command(BaseCommand):
+class Command(cli.ToolkitCommand, BaseCommand):
     help = "Seed TechStore with users, products (with stock movements) and historical orders."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {
+        "database": ["--users", "1", "--products", "1", "--orders", "0", "--no-progress"],
+        "bad_argument": ["--users", "-1"],
+    }
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=count, default=50, help="customers to create (default 50)")
-        parser.add_argument("--products", type=count, default=1000, help="products to create (default 1000)")
-        parser.add_argument("--orders", type=count, default=200, help="historical orders (default 200)")
+        parser.add_argument("--users", type=cli.count, default=50, help="customers to create (default 50)")
+        parser.add_argument(
+            "--products", type=cli.count, default=1000, help="products to create (default 1000)"
+        )
+        parser.add_argument("--orders", type=cli.count, default=200, help="historical orders (default 200)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
         parser.add_argument(
-            "--batch-size", type=positive, default=5000, help="rows per INSERT (default 5000)"
+            "--batch-size", type=cli.positive_int, default=5000, help="rows per INSERT (default 5000)"
         )
         parser.add_argument(
             "--as-of", type=day, default=None, help="date timestamps count back from (default today)"
