@@ -1,7 +1,7 @@
 """Flags on a real Unleash server, changed through its Admin API (projects/<p>/features/...)."""
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -162,6 +162,33 @@ class UnleashAdminStore:
                     self._switch(name, False)
                 changes.append(Change(name, before, self._state(name)))
         return changes
+
+    def create_flag(self, state: FlagState) -> Change:
+        """Create the flag in the project (off in our environment, with its strategies); one that exists
+        already is left as it is."""
+        try:
+            existing = self._state(state.name)
+        except UnknownFlag:
+            pass
+        else:
+            return Change(state.name, existing, existing)
+        metadata = {
+            "name": state.name,
+            "type": state.type,
+            "description": state.description,
+            "impressionData": False,
+        }
+        self._call("POST", self._features, json=metadata)
+        self._sync_strategies(state.name, [], state.strategies)
+        return Change(state.name, None, self._state(state.name))
+
+    def delete_flag(self, name: str, check: Callable[[FlagState], None]) -> FlagState:
+        """Archive the flag, then delete it from the archive (so the name can be created again)."""
+        state = self._state(name)
+        check(state)
+        self._call("DELETE", self._feature_url(name), flag=name)
+        self._call("DELETE", f"{self.config.api_url}/admin/archive/{quote(name, safe='')}", flag=name)
+        return state
 
     def _check_importable(self, document: Mapping[str, Any]) -> None:
         known = {

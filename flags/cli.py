@@ -14,6 +14,8 @@ from rich.table import Table
 from contracts import cli
 from flags.audit import AuditLog
 from flags.commands.audit import audit_list, audit_verify
+from flags.commands.create import flag_create
+from flags.commands.delete import flag_delete
 from flags.commands.export import flags_export
 from flags.commands.import_ import flags_import
 from flags.commands.kill import flags_kill
@@ -61,6 +63,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"context field the rollout sticks to: {', '.join(STICKINESS_CHOICES)} "
         "(default: keep the flag's, else `default`: userId, then sessionId, then the client address)",
     )
+    create = command("create", "add a flag (off); re-running it changes nothing", changes=True)
+    create.add_argument("name", help="route.<route id> or monolith.<area>.<switch>")
+    create.add_argument("--description", default=None, help="what the flag moves")
+    create.add_argument(
+        "--from-route",
+        metavar="ID",
+        default=None,
+        help="the route of the route table (ROUTES_FILE) this flag switches: checked, and described",
+    )
+    create.add_argument("--type", dest="flag_type", default="release", help="Unleash flag type (release)")
+    command("delete", "remove a flag that is off and that no route names", changes=True).add_argument("name")
     command("kill", "switch every route.* flag off at once (all traffic back to the monolith)", changes=True)
     export = command("export", "print or save all flags in Unleash's client features format")
     export.add_argument("--output", "-o", type=Path, default=None, help="write to this file (atomically)")
@@ -162,6 +175,22 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str] | None = N
                 reason=opts.get("reason"),
             )
             _render_change(console, out, as_json, result)
+        case "create":
+            created = flag_create(
+                store,
+                audit,
+                name=opts["name"],
+                actor=actor,
+                description=opts.get("description"),
+                from_route=opts.get("from_route"),
+                flag_type=opts.get("flag_type") or "release",
+            )
+            _render_change(console, out, as_json, created)
+        case "delete":
+            deleted = flag_delete(
+                store, audit, name=opts["name"], actor=actor, bootstrap_file=config.bootstrap_file
+            )
+            _render_change(console, out, as_json, deleted)
         case "kill":
             _render_change(console, out, as_json, flags_kill(store, audit, actor=actor))
         case "export":
@@ -207,7 +236,10 @@ def _render_change(console: Console, out: IO[str], as_json: bool, result: Change
         table.add_column(column, overflow="fold")
     for change in result.changes:
         before = change.before.summary() if change.before else "(new)"
-        after = change.after.summary() if change.changed else f"{change.after.summary()} (unchanged)"
+        if change.after is None:
+            after = "(deleted)"
+        else:
+            after = change.after.summary() if change.changed else f"{change.after.summary()} (unchanged)"
         table.add_row(change.name, before, after)
     console.print(table)
     for entry in result.audit_entries:

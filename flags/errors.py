@@ -18,7 +18,9 @@ class FlagsError(ApplicationError):
 
 class UnknownFlag(FlagsError):
     def __init__(self, name: str) -> None:
-        super().__init__("flag_not_found", f"unknown flag {name!r}", {"flag": name})
+        super().__init__(
+            "flag_not_found", f"unknown flag {name!r} (create it: `flags create {name}`)", {"flag": name}
+        )
 
 
 class InvalidFeatures(FlagsError):

@@ -324,3 +324,18 @@ def comparable_strategy(strategy: Mapping[str, Any]) -> tuple:
     )
     parameters = tuple(sorted((k, str(v)) for k, v in (strategy.get("parameters") or {}).items()))
     return (strategy["name"], parameters, constraints, tuple(strategy.get("segments") or ()))
+
+
+def new_flag(name: str, *, description: str = "", flag_type: str = "release") -> FlagState:
+    """A flag as `flags create` makes it: off, and a 100% flexibleRollout (sticky by default), so `flags on`
+    moves everyone and `flags rollout NAME PCT` moves PCT% of users."""
+    check_flag_name(name)
+    if flag_type not in FLAG_TYPES:
+        raise InvalidFeatures(f"flag type {flag_type!r} is not one of {', '.join(sorted(FLAG_TYPES))}")
+    return FlagState(
+        name=name,
+        enabled=False,
+        strategies=tuple(_strategy_view(s) for s in with_rollout([], 100, "default", name)),
+        type=flag_type,
+        description=description,
+    )

@@ -1,6 +1,7 @@
 """Where the commands read and change flags: the flags file, or an Unleash server's Admin API."""
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,15 +13,18 @@ from flags.flagsfile import FlagsFile
 
 @dataclass(frozen=True)
 class Change:
-    """One flag before and after a command (`before` is None for a flag an import created)."""
+    """One flag before and after a command (`before` is None for a flag an import or `create` made,
+    `after` is None for a flag `delete` removed)."""
 
     name: str
     before: FlagState | None
-    after: FlagState
+    after: FlagState | None
 
     @property
     def changed(self) -> bool:
-        return self.before is None or self.before.audit_view() != self.after.audit_view()
+        if self.before is None or self.after is None:
+            return True
+        return self.before.audit_view() != self.after.audit_view()
 
 
 class FlagStore(Protocol):
@@ -39,6 +43,10 @@ class FlagStore(Protocol):
     def export_features(self) -> dict[str, Any]: ...
 
     def import_features(self, document: dict[str, Any]) -> list[Change]: ...
+
+    def create_flag(self, state: FlagState) -> Change: ...
+
+    def delete_flag(self, name: str, check: Callable[[FlagState], None]) -> FlagState: ...
 
 
 def _find(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -90,6 +98,25 @@ class FileFlagStore:
 
     def export_features(self) -> dict[str, Any]:
         return self.file.read()
+
+    def create_flag(self, state: FlagState) -> Change:
+        """Add the flag; one that exists already is left as it is (`before` = `after`: unchanged)."""
+        with self.file.editing() as document:
+            for feature in document["features"]:
+                if feature["name"] == state.name:
+                    existing = FlagState.from_feature(feature)
+                    return Change(state.name, existing, existing)
+            document["features"].append(state.to_feature())
+        return Change(state.name, None, state)
+
+    def delete_flag(self, name: str, check: Callable[[FlagState], None]) -> FlagState:
+        """Remove the flag after `check(state)` (raising when it is in use) under the file's lock."""
+        with self.file.editing() as document:
+            feature = _find(document, name)
+            state = FlagState.from_feature(feature)
+            check(state)
+            document["features"].remove(feature)
+        return state
 
     def import_features(self, document: dict[str, Any]) -> list[Change]:
         validate_features(document)

@@ -151,7 +151,7 @@ class _Reader(NodeReader):
         elif legacy is not None:
             self.problem(node, f"{name}: 'target' is required (null only where the monolith never served)")
 
-        flag = self.read_flag(fields.get("flag"), name)
+        flag = self.read_flag(fields.get("flag"), name, route_id)
         if flag is None and "flag" not in fields and legacy is not None and target is not None:
             self.problem(
                 node, f"{name}: 'flag' is required: it decides between {legacy.name} and {target.name}"
@@ -300,15 +300,16 @@ class _Reader(NodeReader):
             self.problem(node, f"{name}: path {source!r} is not a valid regular expression: {exc}")
             return None
 
-    def read_flag(self, node: yaml.Node | None, name: str) -> str | None:
+    def read_flag(self, node: yaml.Node | None, name: str, route_id: object = None) -> str | None:
         if node is None:
             return None
         flag = self.scalar(node, f"{name}: flag", "str")
         if flag is not None and self.known_flags is not None and flag not in self.known_flags:
+            from_route = f" --from-route {route_id}" if isinstance(route_id, str) else ""
             self.problem(
                 node,
                 f"{name}: flag {flag!r} does not exist in the flags store"
-                " (create it there first: flags file or Unleash)",
+                f" (create it: manage.py flags create {flag}{from_route})",
             )
         return flag
 

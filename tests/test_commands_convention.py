@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,10 +32,14 @@ from chassis.runner import entry_hints
 from legacy_monolith.demo.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = (
-    "legacy_monolith", "strangler_proxy", "flags", "shadow", "migrations_data", "acl_adapters",
-    "chassis", "extracted", "sandbox", "contracts", "kernel",
-)  # fmt: skip
+# the project's packages: import-linter's root packages (pyproject.toml), so a new one is seen here too
+PROJECT_PACKAGES = tuple(
+    tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
+)
+# every database the monolith's settings read (DATABASE_URL, SHADOW_DATABASE_URL, ...)
+MONOLITH_DATABASES = tuple(
+    sorted(set(re.findall(r'"([A-Z_]*DATABASE_URL)"', (REPO / "legacy_monolith/settings.py").read_text())))
+)
 LINE = re.compile(r"^(?P<prog>[^:]+): (?P<code>[a-z_]+): (?P<message>\S.*)$")
 RUN_TIMEOUT = 90  # a command that hangs (retrying forever) fails here
 SCENARIO_CODES = {
@@ -108,7 +113,7 @@ def _entries() -> list[tuple[Entry, dict[str, object]]]:
     """(entry, {command: examples}) for every entry point; command "" is the entry point itself."""
     found = [
         (
-            Entry("manage.py", (sys.executable, "manage.py"), True, ("DATABASE_URL", "SHADOW_DATABASE_URL")),
+            Entry("manage.py", (sys.executable, "manage.py"), True, MONOLITH_DATABASES),
             _project_commands(),
         )
     ]

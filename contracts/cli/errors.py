@@ -127,6 +127,8 @@ class Hints:
 
     migrate: str = "manage.py migrate"
     database_setting: str = "DATABASE_URL"
+    # tables that live in another database of the same entry point: table prefix -> database alias
+    table_databases: tuple[tuple[str, str], ...] = (("shadow_", "shadow"), ("control_", "control"))
 
 
 def failure_for(exc: BaseException, hints: Hints | None = None) -> Failure | None:
@@ -177,8 +179,10 @@ def _library_failure(exc: BaseException, hints: Hints) -> Failure | None:
 def _database_failure(text: str, hints: Hints) -> Failure | None:
     if _NOT_MIGRATED.search(text):
         migrate = hints.migrate
-        if re.search(r"\bshadow_\w+", text) and "--database" not in migrate:
-            migrate = f"{migrate} --database shadow"
+        for prefix, alias in hints.table_databases:
+            if re.search(rf"\b{prefix}\w+", text) and "--database" not in migrate:
+                migrate = f"{migrate} --database {alias}"
+                break
         return Failure("database_not_migrated", f"{text}: the database is not migrated; run `{migrate}`", 2)
     missing = _NO_DATABASE.search(text)
     if missing:

@@ -30,8 +30,8 @@ class ChangeResult:
                     "name": c.name,
                     "changed": c.changed,
                     "before": c.before.audit_view() if c.before else None,
-                    "after": c.after.audit_view(),
-                    "summary": c.after.summary(),
+                    "after": view(c.after),
+                    "summary": c.after.summary() if c.after else "deleted",
                 }
                 for c in self.changes
             ],

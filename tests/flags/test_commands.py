@@ -357,7 +357,9 @@ def test_the_manage_py_command_exits_non_zero_on_an_unknown_flag(flags_config):
     )
 
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["flags off: flag_not_found: unknown flag 'route.nope'"]
+    assert done.stderr.strip().splitlines() == [
+        "flags off: flag_not_found: unknown flag 'route.nope' (create it: `flags create route.nope`)"
+    ]
 
 
 def test_the_command_functions_return_results_the_caller_can_inspect(store, audit):

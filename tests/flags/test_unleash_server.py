@@ -242,3 +242,18 @@ def test_the_install_script_does_nothing_once_the_server_is_installed(unleash_se
     assert done.returncode == 0
     assert done.stdout == ""
     assert time.monotonic() - start < 5
+
+
+def test_create_and_delete_through_the_admin_api(flags_cmd, server_config):
+    name = f"route.it.{uuid.uuid4().hex[:10]}"
+
+    flags_cmd("create", name, "--description", "made by flags create")
+    state = open_store(server_config).get_flag(name)
+    assert (state.enabled, state.rollout, state.description) == (False, 100, "made by flags create")
+    assert "unchanged" in flags_cmd("create", name)
+
+    flags_cmd("delete", name)
+    with pytest.raises(UnknownFlag):
+        open_store(server_config).get_flag(name)
+    flags_cmd("create", name)  # deleted from the archive too: the name is free again
+    assert open_store(server_config).get_flag(name).enabled is False

@@ -39,6 +39,8 @@ def run_dlq(console: DeadLetterConsole, options: dict) -> DlqResult:
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Dead-letter console: list, show, replay and purge the DLQs of this service's consumers."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"broker": ["dlq", "list"], "bad_argument": ["dlq", "list", "--limit", "0"]}
 
     def add_arguments(self, parser):
         areas = parser.add_subparsers(dest="area", required=True)

@@ -9,7 +9,8 @@ from flags.errors import FlagsError
 
 class Command(ToolkitCommand, BaseCommand):
     help = (
-        "Feature flags of the strangler migration: list, show, on, off, rollout, kill, export, import, audit."
+        "Feature flags of the strangler migration: list, show, on, off, rollout, create, delete, kill, "
+        "export, import, audit."
     )
     cli_examples = CLI_EXAMPLES  # (flags/__init__.py) how tests/test_commands_convention.py drives it
 

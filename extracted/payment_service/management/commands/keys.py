@@ -23,6 +23,8 @@ from extracted.payment_service import keys
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Field encryption keys: rotate, reencrypt, list."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"database": ["list"], "bad_argument": ["reencrypt", "--batch-size", "0"]}
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)

@@ -26,6 +26,8 @@ from extracted.payment_service.services.reconcile import payments_reconcile, rec
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Payment service operations: reconcile, audit verify."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"database": ["audit", "verify"], "bad_argument": ["reconcile", "--limit", "0"]}
 
     def add_arguments(self, parser) -> None:
         areas = parser.add_subparsers(dest="area", required=True)
