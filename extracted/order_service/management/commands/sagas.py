@@ -83,6 +83,8 @@ def saga_show(ident: str) -> dict:
 
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Checkout sagas: list, show (every transition), retry, compensate."
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"database": ["list"], "bad_argument": ["list", "--limit", "0"]}
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True)
