@@ -1,9 +1,15 @@
 """`sync products status`: how far behind the Product service is, measured on both sides.
 
-- relay lag: outbox rows not yet published, the age of the oldest one, events sent in the last minute;
+- relay lag: outbox rows not yet published, the age of the oldest one, events sent in the last minute.
+  Only what sync is responsible for counts against "in sync": rows written before the last finished
+  backfill began are covered by it (the backfill copied those products' rows as they were then; relaying
+  them later is a no-op), so a clean backfill right after `seed_techstore` is in sync. A transaction still
+  open when the backfill began is the one case this cannot see; `sync products verify` compares the data;
 - consumer lag: the monolith's highest product sync_version against the highest version the Product
   service applied (`GET /internal/v1/sync/status`), and the product counts on both sides;
-- the broker: messages waiting in the consumer's queue, when a queue is named and the broker answers.
+- the broker: messages waiting in the consumer's queue, when a queue is named and the broker answers; a
+  queue that does not exist yet means no consumer has run (it declares its queue when it starts), and
+  events relayed before then are not delivered to it.
 Each part that cannot be reached is reported as an error string, never raised: status must answer
 while things are broken, that is when it is needed.
 """
@@ -14,14 +20,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Min
 from rich.table import Table
 
 from legacy_monolith.catalog.models import Product
 
 from ..engine.errors import SyncError
 from ..engine.http import InternalApiClient
-from ..models import OutboxEvent
+from ..models import OutboxEvent, SyncCheckpoint
 from .relay import broker_connection_args, outbox_backlog
 
 STATUS_TIMEOUT_SECONDS = 3.0
@@ -29,10 +35,13 @@ STATUS_TIMEOUT_SECONDS = 3.0
 PRODUCT_SERVICE_QUEUE = "product_service.catalog"
 
 
+QUEUE_MISSING = "the queue does not exist yet (no consumer has run)"
+
+
 @dataclass
 class SyncStatus:
-    outbox_pending: int
-    relay_lag_seconds: float  # age of the oldest pending outbox row; 0 when none
+    outbox_pending: int  # every row the relay has not published yet
+    relay_lag_seconds: float  # age of the oldest row to relay (not covered by a backfill); 0 when none
     sent_last_minute: int
     source_products: int
     source_max_version: int
@@ -44,12 +53,20 @@ class SyncStatus:
     queue: str | None = None
     queue_depth: int | None = None
     queue_error: str | None = None
+    queue_missing: bool = False
+    outbox_covered_by_backfill: int = 0  # pending rows written before the last finished backfill began
+    backfill_started_at: str | None = None
+
+    @property
+    def outbox_to_relay(self) -> int:
+        """Pending rows sync is responsible for: written after the last finished backfill began."""
+        return self.outbox_pending - self.outbox_covered_by_backfill
 
     @property
     def in_sync(self) -> bool:
-        """Nothing pending, nothing queued, and the service holds the monolith's newest version."""
+        """Nothing to relay, nothing queued, and the service holds the monolith's newest version."""
         return (
-            self.outbox_pending == 0
+            self.outbox_to_relay == 0
             and not self.queue_depth
             and self.consumer_lag_versions is not None
             and self.consumer_lag_versions <= 0
@@ -60,6 +77,7 @@ class SyncStatus:
         return {
             **asdict(self),
             "relay_lag_seconds": round(self.relay_lag_seconds, 3),
+            "outbox_to_relay": self.outbox_to_relay,
             "in_sync": self.in_sync,
         }
 
@@ -89,16 +107,25 @@ def sync_status(
     from settings, one attempt, short timeouts). queue: the consumer queue whose depth to report
     (default: the Product service's; None: not reported). broker_url: default settings.BROKER_URL.
     """
+    now = datetime.now(UTC)
     pending, lag = outbox_backlog()
-    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    began = backfill_began_at()
+    covered = 0
+    if began is not None and pending:
+        unsent = OutboxEvent.objects.filter(sent_at__isnull=True)
+        covered = unsent.filter(created_at__lt=began).count()
+        oldest = unsent.filter(created_at__gte=began).aggregate(t=Min("created_at"))["t"]
+        lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     source = Product.objects.aggregate(n=Count("id"), v=Max("sync_version"))
     status = SyncStatus(
         outbox_pending=pending,
         relay_lag_seconds=lag,
-        sent_last_minute=OutboxEvent.objects.filter(sent_at__gte=minute_ago).count(),
+        sent_last_minute=OutboxEvent.objects.filter(sent_at__gte=now - timedelta(minutes=1)).count(),
         source_products=source["n"],
         source_max_version=source["v"] or 0,
         queue=queue,
+        outbox_covered_by_backfill=covered,
+        backfill_started_at=began.isoformat() if began else None,
     )
     own_client = client is None
     if own_client:
@@ -120,8 +147,23 @@ def sync_status(
         try:
             status.queue_depth = _queue_depth(queue, broker_url)
         except Exception as exc:  # broker down, queue missing, refused: report, do not fail status
-            status.queue_error = f"{type(exc).__name__}: {exc}"
+            if "NOT_FOUND" in str(exc) or "no queue" in str(exc).lower():
+                status.queue_missing = True
+                status.queue_error = QUEUE_MISSING
+            else:
+                status.queue_error = f"broker unreachable: {type(exc).__name__}: {exc}"
     return status
+
+
+def backfill_began_at() -> datetime | None:
+    """When the last finished catalog backfill (categories, then products) began; None while either has
+    never finished (then every pending row is sync's to relay)."""
+    runs = list(
+        SyncCheckpoint.objects.filter(
+            name__in=("categories.backfill", "products.backfill"), finished_at__isnull=False
+        ).values_list("started_at", flat=True)
+    )
+    return min(runs) if len(runs) == 2 else None
 
 
 def _show(value: Any, error: str | None = None) -> str:
@@ -135,9 +177,16 @@ def status_table(status: SyncStatus) -> Table:
     table = Table(title="products sync status", show_header=True)
     table.add_column("measure")
     table.add_column("value", justify="right")
+    covered = status.outbox_covered_by_backfill
     rows = [
-        ("outbox pending rows", _show(status.outbox_pending)),
-        ("relay lag (oldest pending)", f"{status.relay_lag_seconds:.1f} s"),
+        ("outbox rows to relay", _show(status.outbox_to_relay)),
+        (
+            "outbox rows covered by the backfill",
+            f"{covered:,} (written before it began at {status.backfill_started_at}; relaying them is a no-op)"
+            if covered
+            else "0",
+        ),
+        ("relay lag (oldest to relay)", f"{status.relay_lag_seconds:.1f} s"),
         ("outbox rows sent in the last minute", _show(status.sent_last_minute)),
         ("monolith products / max version", f"{status.source_products:,} / {status.source_max_version:,}"),
     ]
@@ -150,7 +199,15 @@ def status_table(status: SyncStatus) -> Table:
             ("consumer lag (versions)", _show(status.consumer_lag_versions)),
         ]
     if status.queue:
-        rows.append((f"queue {status.queue} depth", _show(status.queue_depth, status.queue_error)))
+        if status.queue_missing:
+            depth = QUEUE_MISSING + (
+                ": events relayed now are not delivered; start the consumer first"
+                if status.outbox_to_relay
+                else ""
+            )
+        else:
+            depth = _show(status.queue_depth, status.queue_error)
+        rows.append((f"queue {status.queue} depth", depth))
     rows.append(("in sync", "[green]yes[/green]" if status.in_sync else "[yellow]no[/yellow]"))
     for name, value in rows:
         table.add_row(name, value)

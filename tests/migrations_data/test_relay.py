@@ -354,15 +354,18 @@ def test_status_reports_the_pending_rows_and_the_age_of_the_oldest(settings):
     assert not status.in_sync
 
 
-def test_status_reports_the_rabbitmq_queue_depth_and_a_missing_queue_as_an_error(events):
+def test_status_reports_the_rabbitmq_queue_depth_and_says_a_missing_queue_has_had_no_consumer(events):
     ProductFactory()
     relay_once(events)
     waiting = len(current_versions())
     status = sync_status(queue=events.queue, broker_url=events.url)
     assert (status.queue_depth, status.queue_error) == (waiting, None)
     missing = sync_status(queue=f"{events.queue}.missing", broker_url=events.url)
-    assert missing.queue_depth is None
-    assert "NOT_FOUND" in missing.queue_error
+    assert (missing.queue_depth, missing.queue_missing) == (None, True)
+    assert missing.queue_error == "the queue does not exist yet (no consumer has run)"
+    down = sync_status(queue=events.queue, broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//")
+    assert not down.queue_missing
+    assert down.queue_error.startswith("broker unreachable: ")
 
 
 def test_an_idle_relay_deletes_rows_sent_longer_ago_than_the_retention_and_keeps_the_rest(events):

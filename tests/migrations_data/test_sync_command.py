@@ -38,15 +38,21 @@ def test_a_bad_option_is_one_line_and_exit_code_2(args, sync_client, capsys):
     )
 
 
-def test_status_counts_both_sides_and_check_fails_while_the_outbox_is_not_relayed(sync_client, capsys):
-    products = [ProductFactory() for _ in range(6)]
+def test_status_is_in_sync_right_after_a_clean_backfill_and_counts_only_later_writes(sync_client, capsys):
+    products = [ProductFactory() for _ in range(6)]  # like seed_techstore: outbox rows nobody relayed
     backfill_products(client=sync_client, batch_size=4)
 
-    call_command("sync", "products", "status", "--json")
+    call_command("sync", "products", "status", "--check", "--json", "--queue", "h8.no-consumer-yet")
     status = json.loads(capsys.readouterr().out)
     assert (status["source_products"], status["target_products"]) == (6, 6)
     assert status["outbox_pending"] >= len(products)  # the triggers wrote them; no relay runs here
+    assert status["outbox_covered_by_backfill"] == status["outbox_pending"]
+    assert (status["outbox_to_relay"], status["in_sync"]) == (0, True)
 
+    ProductFactory()  # a write after the backfill: the relay's to send
     with pytest.raises(SystemExit) as exited:
         call_command("sync", "products", "status", "--check", "--json")
     assert exited.value.code == 1
+    status = json.loads(capsys.readouterr().out)
+    assert status["outbox_to_relay"] >= 1
+    assert status["in_sync"] is False
