@@ -89,9 +89,10 @@ def verify_gate_result(gate) -> GateResult:
 
 
 def sync_lag_gate_result(gate) -> GateResult:
-    from migrations_data.outbox.relay import outbox_backlog
+    from migrations_data.outbox.status import relay_backlog
 
-    pending, lag = outbox_backlog()
+    backlog = relay_backlog()  # rows written before the last finished backfill began are covered by it
+    pending, lag = backlog.to_relay, backlog.lag_seconds
     if lag > gate.max:
         return GateResult(
             "sync_lag",

@@ -108,14 +108,8 @@ def sync_status(
     (default: the Product service's; None: not reported). broker_url: default settings.BROKER_URL.
     """
     now = datetime.now(UTC)
-    pending, lag = outbox_backlog()
-    began = backfill_began_at()
-    covered = 0
-    if began is not None and pending:
-        unsent = OutboxEvent.objects.filter(sent_at__isnull=True)
-        covered = unsent.filter(created_at__lt=began).count()
-        oldest = unsent.filter(created_at__gte=began).aggregate(t=Min("created_at"))["t"]
-        lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    backlog = relay_backlog(now=now)
+    pending, lag, covered, began = backlog.pending, backlog.lag_seconds, backlog.covered, backlog.began
     source = Product.objects.aggregate(n=Count("id"), v=Max("sync_version"))
     status = SyncStatus(
         outbox_pending=pending,
@@ -153,6 +147,32 @@ def sync_status(
             else:
                 status.queue_error = f"broker unreachable: {type(exc).__name__}: {exc}"
     return status
+
+
+@dataclass(frozen=True)
+class RelayBacklog:
+    pending: int  # every unsent row
+    covered: int  # of which written before the last finished backfill began
+    lag_seconds: float  # age of the oldest row the relay is responsible for (not covered); 0 when none
+    began: datetime | None  # when the last finished backfill began
+
+    @property
+    def to_relay(self) -> int:
+        return self.pending - self.covered
+
+
+def relay_backlog(*, now: datetime | None = None) -> RelayBacklog:
+    """What the relay still owes the Product service (for `status` and the rollout's sync_lag gate)."""
+    now = now or datetime.now(UTC)
+    pending, lag = outbox_backlog()
+    began = backfill_began_at()
+    covered = 0
+    if began is not None and pending:
+        unsent = OutboxEvent.objects.filter(sent_at__isnull=True)
+        covered = unsent.filter(created_at__lt=began).count()
+        oldest = unsent.filter(created_at__gte=began).aggregate(t=Min("created_at"))["t"]
+        lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    return RelayBacklog(pending=pending, covered=covered, lag_seconds=lag, began=began)
 
 
 def backfill_began_at() -> datetime | None:
