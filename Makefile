@@ -19,10 +19,12 @@ PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/ver
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
-.PHONY: help venv install demo test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks
+.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks
 
 help:
-	@echo "make demo                    run the TechStore monolith + sandbox and a scripted shopping journey (SQLite)"
+	@echo "make demo                    the strangler migration, no servers needed (SQLite): gateway, journey, Product"
+	@echo "                             service backfill + verify, rollout 0/50/100 %, shadow report, rollback"
+	@echo "make demo-monolith           the TechStore monolith + sandbox and its scripted shopping journey alone"
 	@echo "make test                    run the whole suite against PostgreSQL, Redis and RabbitMQ on localhost"
 	@echo "make lint                    ruff, and the dependency rules between packages (import-linter)"
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile)"
@@ -89,6 +91,9 @@ test: install unleash-install browser-install promtool
 
 demo: install
 	$(PY) -m legacy_monolith.demo
+
+demo-monolith: install
+	$(PY) -m legacy_monolith.demo --monolith-only
 
 monolith: install
 	$(PY) manage.py migrate --noinput

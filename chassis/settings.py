@@ -16,6 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.logging import json_logging
+from contracts.cli import EnvironmentUnusable
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 EVENTS_EXCHANGE = "strangler.events"
@@ -54,6 +55,35 @@ def filesystem_broker_options(folder: Path) -> dict[str, Any]:
     }
 
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 20
+
+
+def database_config(setting: str, url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
+    """One DATABASES entry from the URL in `setting` (DATABASE_URL, PRODUCT_DATABASE_URL, ...).
+
+    A URL that is not a database URL is refused by name (one line from every command). SQLite (the
+    embedded profile) runs in WAL mode with a busy timeout and IMMEDIATE write transactions, so concurrent
+    requests wait for the write lock instead of failing with `database is locked`; PostgreSQL gets a
+    connect timeout so a server that does not answer fails a command in seconds."""
+    try:
+        database = dj_database_url.parse(url, conn_max_age=conn_max_age)
+    except (ValueError, KeyError) as exc:  # UnknownSchemeError is a ValueError
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise EnvironmentUnusable(  # not ImproperlyConfigured: Django would turn it into "Unknown command"
+            "invalid_setting",
+            f"{setting}: {scheme!r} is not a database URL ({type(exc).__name__}); expected "
+            "postgres://USER@HOST:PORT/NAME or sqlite:///PATH",
+        ) from None
+    options = database.setdefault("OPTIONS", {})
+    if database["ENGINE"].endswith("sqlite3"):
+        options.setdefault("timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+    elif database["ENGINE"].endswith("postgresql"):
+        options.setdefault("connect_timeout", 3)
+    return database
+
+
 def service_settings(
     name: str,
     *,
@@ -89,9 +119,9 @@ def service_settings(
     if not database_url:
         var_dir.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{var_dir / f'{name}.sqlite3'}"
-    database = dj_database_url.parse(database_url, conn_max_age=env_int(env, "DATABASE_CONN_MAX_AGE", 60))
-    if database["ENGINE"].endswith("postgresql"):
-        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    database = database_config(
+        database_env, database_url, conn_max_age=env_int(env, "DATABASE_CONN_MAX_AGE", 60)
+    )
 
     redis_url = env.get("REDIS_URL", "")
     broker_url = env.get("BROKER_URL", "")

@@ -7,10 +7,9 @@ profile sets DATABASE_URL and friends. Development defaults marked DEV-ONLY are 
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from chassis.settings import DEV_INTERNAL_API_TOKEN
+from chassis.settings import DEV_INTERNAL_API_TOKEN, database_config
 
 # DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
 from contracts.identity import DEV_INTERNAL_IDENTITY_KEY
@@ -40,8 +39,9 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split("
 
 if "DATABASE_URL" not in os.environ:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {
-    "default": dj_database_url.parse(
+DATABASES = {  # chassis.database_config: SQLite in WAL mode with a busy timeout; a bad URL refused by name
+    "default": database_config(
+        "DATABASE_URL",
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'monolith.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
@@ -184,7 +184,8 @@ PAYMENT_STAFF_REFUND_LIMIT = os.environ.get("PAYMENT_STAFF_REFUND_LIMIT", "")
 # --- shadow comparator: its own database (alias `shadow`; shadow.routers sends the shadow app there) ---
 if "SHADOW_DATABASE_URL" not in os.environ:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES["shadow"] = dj_database_url.parse(
+DATABASES["shadow"] = database_config(
+    "SHADOW_DATABASE_URL",
     os.environ.get("SHADOW_DATABASE_URL", f"sqlite:///{VAR_DIR / 'shadow.sqlite3'}"),
     conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
 )
@@ -196,7 +197,8 @@ SHADOW_RULES = os.environ.get("SHADOW_RULES") or str(BASE_DIR / "shadow" / "rule
 # It outlives the monolith: nothing of it is in the monolith's tables. `manage.py migrate --database control`.
 if "CONTROL_DATABASE_URL" not in os.environ:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES["control"] = dj_database_url.parse(
+DATABASES["control"] = database_config(
+    "CONTROL_DATABASE_URL",
     os.environ.get("CONTROL_DATABASE_URL", f"sqlite:///{VAR_DIR / 'control.sqlite3'}"),
     conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
 )

@@ -1,9 +1,13 @@
-"""`make demo`: the embedded profile (SQLite, no servers), real processes, a scripted shopping journey."""
+"""`make demo`: the strangler migration in the embedded profile (SQLite, no servers): the monolith behind
+the gateway, the Product service backfilled and verified, a route rolled out 0 -> 50 -> 100 %, a shadow
+phase and a rollback, each phase a table. `--monolith-only` (`make demo-monolith`): the monolith's
+scripted shopping journey alone."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -13,19 +17,48 @@ from contracts import cli
 from .journey import Journey, JourneyError, Step
 from .processes import REPO_ROOT, ProcessStartError
 from .stack import running_stack
-
-# A back-office account that seed_techstore creates (development data only). The demo is a plain HTTP
-# client and loads no Django, so the password is repeated here; a test pins it to the seed's DEMO_PASSWORD.
-DEMO_STAFF = ("staff1", "techstore-demo")
+from .strangler import DEMO_STAFF, DemoFailed
+from .strangler import run as run_strangler
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli.ArgumentParser(
-        prog="python -m legacy_monolith.demo", error_prog="demo", description=__doc__
-    ).parse_args(argv)
-
+    parser = cli.ArgumentParser(prog="python -m legacy_monolith.demo", error_prog="demo", description=__doc__)
+    parser.add_argument("--monolith-only", action="store_true", help="the monolith's shopping journey only")
+    parser.add_argument(
+        "--var-dir", type=Path, default=REPO_ROOT / "var" / "demo", help="where the run keeps its files"
+    )
+    options = parser.parse_args(argv)
     console = Console()
-    var_dir = REPO_ROOT / "var" / "demo"
+    if options.monolith_only:
+        return monolith_journey(console)
+    var_dir = options.var_dir.resolve()
+    shutil.rmtree(var_dir, ignore_errors=True)
+    var_dir.mkdir(parents=True)
+    try:
+        result = run_strangler(console, var_dir)
+    except (DemoFailed, JourneyError, ProcessStartError) as exc:
+        console.print(f"[red]✘ demo failed:[/red] {exc}", highlight=False)
+        console.print(f"logs: {var_dir / 'logs'}")
+        return 1
+    finally:
+        console.print(f"[dim]processes stopped; databases, logs and flags left in {var_dir}[/dim]")
+    table = Table(title="the strangler demo")
+    for column in ("phase", "outcome", "s"):
+        table.add_column(column)
+    for phase, outcome, seconds in result.phases:
+        table.add_row(phase, outcome, f"{seconds:.1f}")
+    console.print(table)
+    audit = var_dir / "flags-audit.log"
+    console.print(
+        f"[bold green]Done.[/] The shadow report is [bold]{result.report}[/]; every flag change is in "
+        f"{audit} (`FLAGS_AUDIT_LOG={audit} manage.py flags audit`)."
+    )
+    return 0
+
+
+def monolith_journey(console: Console) -> int:
+    """The monolith alone (migrate, seed, sandbox, gunicorn) and its scripted shopping journey."""
+    var_dir = REPO_ROOT / "var" / "demo-monolith"
     shutil.rmtree(var_dir, ignore_errors=True)
     var_dir.mkdir(parents=True)
     database_url = f"sqlite:///{var_dir / 'monolith.sqlite3'}"

@@ -341,6 +341,12 @@ class Journey:
             body = response.json()
         except ValueError:
             body = None
+        if body is None and response.content:  # e.g. an HTML error page: say so, never print it
+            first = response.text.strip().splitlines()[0][:120] if response.text.strip() else ""
+            raise JourneyError(
+                f"{name}: {method} {url} answered {response.status_code} with "
+                f"{response.headers.get('Content-Type', 'no content type')}, not JSON: {first}"
+            )
         if response.status_code != expect:
             raise JourneyError(
                 f"{name}: {method} {url} answered {response.status_code}, expected {expect}: "
