@@ -18,6 +18,7 @@ TEST_CONTROL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/control
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
+.PHONY: product-service auth-service order-service payment-service
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
 .PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks
 
@@ -27,7 +28,8 @@ help:
 	@echo "make demo-monolith           the TechStore monolith + sandbox and its scripted shopping journey alone"
 	@echo "make test                    run the whole suite against PostgreSQL, Redis and RabbitMQ on localhost"
 	@echo "make lint                    ruff, and the dependency rules between packages (import-linter)"
-	@echo "make monolith / sandbox      run one process in the foreground (embedded profile)"
+	@echo "make monolith / sandbox      run one process in the foreground (embedded profile; MONOLITH_PORT, SANDBOX_PORT)"
+	@echo "make product-service ...     migrate and serve one service (PRODUCT_/AUTH_/ORDER_/PAYMENT_SERVICE_PORT)"
 	@echo "make bench-catalog-baseline  seed 100k products and measure the monolith's catalog under gunicorn"
 	@echo "make bench-catalog           the Product service vs the monolith at 100k products (warm cache and cold)"
 	@echo "make bench-gateway           the gateway vs direct, nginx and stock mitmdump (installs nginx, wrk)"
@@ -95,12 +97,17 @@ demo: install
 demo-monolith: install
 	$(PY) -m legacy_monolith.demo --monolith-only
 
+# One process in the foreground, on its *_PORT (defaults 8000, 8900, 8101-8104; .env.example moves them all).
 monolith: install
 	$(PY) manage.py migrate --noinput
-	$(VENV)/bin/gunicorn legacy_monolith.wsgi -b 127.0.0.1:8000 -w 2 -k gthread --threads 4
+	$(VENV)/bin/gunicorn legacy_monolith.wsgi -b 127.0.0.1:$${MONOLITH_PORT:-8000} -w 2 -k gthread --threads 4
 
 sandbox: install
-	$(PY) -m sandbox --port 8900
+	$(PY) -m sandbox --port $${SANDBOX_PORT:-8900}
+
+product-service auth-service order-service payment-service: install
+	$(PY) -m extracted.$(subst -,_,$@) migrate --noinput
+	$(PY) -m extracted.$(subst -,_,$@) serve
 
 bench-catalog-baseline: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench} \
@@ -176,7 +183,8 @@ rollout-controller: install
 	$(PY) manage.py migrate --database control --noinput
 	$(PY) manage.py rollout run
 
-# The strangler gateway in front of `make monolith` (routes: strangler_proxy/routes.yaml; flags: var/flags.json).
+# The strangler gateway in front of `make monolith` (routes: strangler_proxy/routes.yaml; flags: var/flags.json),
+# on GATEWAY_LISTEN or 127.0.0.1:$GATEWAY_PORT; upstreams follow MONOLITH_PORT, PRODUCT_SERVICE_PORT, ...
 gateway: install
 	$(PY) manage.py gateway $(GATEWAY_ARGS)
 

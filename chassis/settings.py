@@ -76,6 +76,8 @@ def database_config(setting: str, url: str, *, conn_max_age: int = 60) -> dict[s
         ) from None
     options = database.setdefault("OPTIONS", {})
     if database["ENGINE"].endswith("sqlite3"):
+        if database["NAME"] and database["NAME"] != ":memory:":
+            Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         options.setdefault("timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
         options.setdefault("transaction_mode", "IMMEDIATE")
         options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
@@ -137,7 +139,7 @@ def service_settings(
     base_apps += ["rest_framework", "chassis", "chassis.outbox"]
     return {
         "SERVICE_NAME": name,
-        "SERVICE_PORT": default_port,
+        "SERVICE_PORT": int(env.get(f"{name.upper()}_PORT") or default_port),  # e.g. PRODUCT_SERVICE_PORT
         "BASE_DIR": BASE_DIR,
         "VAR_DIR": var_dir,
         "DEBUG": debug,

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from chassis.settings import DEV_INTERNAL_API_TOKEN, database_config
 
 # DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
+from contracts.addresses import url_of
 from contracts.identity import DEV_INTERNAL_IDENTITY_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -139,8 +140,8 @@ CACHES = {
 
 # External card gateways (the sandbox in development and tests).
 PAYMENT_GATEWAYS = {
-    "cardinal": os.environ.get("PAYMENT_CARDINAL_URL", "http://127.0.0.1:8900/cardinal"),
-    "northpay": os.environ.get("PAYMENT_NORTHPAY_URL", "http://127.0.0.1:8900/northpay"),
+    "cardinal": os.environ.get("PAYMENT_CARDINAL_URL") or f"{url_of('SANDBOX')}/cardinal",
+    "northpay": os.environ.get("PAYMENT_NORTHPAY_URL") or f"{url_of('SANDBOX')}/northpay",
 }
 PAYMENT_DEFAULT_GATEWAY = os.environ.get("PAYMENT_DEFAULT_GATEWAY", "cardinal")
 PAYMENT_CONNECT_TIMEOUT = float(os.environ.get("PAYMENT_CONNECT_TIMEOUT", "2"))
@@ -163,12 +164,12 @@ PAYMENT_FRAUD_MAX_CARDS_PER_USER = env_int("PAYMENT_FRAUD_MAX_CARDS_PER_USER", 3
 # --- end payments ---
 
 # --- product service (ACL catalog client, `manage.py sync products ...`) ---
-PRODUCT_SERVICE_URL = os.environ.get("PRODUCT_SERVICE_URL", "http://127.0.0.1:8101")
+PRODUCT_SERVICE_URL = url_of("PRODUCT_SERVICE")  # PRODUCT_SERVICE_URL, else 127.0.0.1:PRODUCT_SERVICE_PORT
 # Drill knob: share of /internal/v1/stock calls answered 503 before doing anything (only with DEBUG on).
 INTERNAL_STOCK_FAULT_RATE = float(os.environ.get("INTERNAL_STOCK_FAULT_RATE", "0") or 0)
 # The Order service (`sync orders`: its internal import, export and status).
-ORDER_SERVICE_URL = os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8103")
-PAYMENT_SERVICE_URL = os.environ.get("PAYMENT_SERVICE_URL", "http://127.0.0.1:8104")  # `sync payments` target
+ORDER_SERVICE_URL = url_of("ORDER_SERVICE")
+PAYMENT_SERVICE_URL = url_of("PAYMENT_SERVICE")  # `sync payments` target
 INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)
 CATALOG_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_CONNECT_TIMEOUT", "0.5"))
 CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT", "2"))
@@ -176,7 +177,7 @@ CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT"
 
 # --- auth cutover: the gateway's signed X-Strangler-Identity (JWT users) and the refund ABAC limit ---
 INTERNAL_IDENTITY_KEY = os.environ.get("INTERNAL_IDENTITY_KEY", DEV_INTERNAL_IDENTITY_KEY)
-AUTH_SERVICE_URL = os.environ.get("AUTH_SERVICE_URL", "http://127.0.0.1:8102")  # `sync users` target
+AUTH_SERVICE_URL = url_of("AUTH_SERVICE")  # `sync users` target
 # decimal string; unset or empty: staff refund any amount (the monolith's behaviour before the limit)
 PAYMENT_STAFF_REFUND_LIMIT = os.environ.get("PAYMENT_STAFF_REFUND_LIMIT", "")
 # --- end auth cutover ---

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 from mitmproxy import ctx, exceptions, http
 from prometheus_client import Counter
 
+from contracts.addresses import auth_issuer, url_of
 from contracts.identity import (
     DEFAULT_TTL_SECONDS,
     DEV_INTERNAL_IDENTITY_KEY,
@@ -72,7 +73,6 @@ CLAIMS_KEY = "strangler.jwt"  # flow.metadata: the verified AccessTokenClaims
 # monolith, so copies of that request sent to a service (shadow candidates) still carry the Bearer token.
 BEARER_KEY = "strangler.jwt.authorization"
 JWKS_PATH = "/.well-known/jwks.json"
-DEFAULT_AUTH_SERVICE_URL = "http://127.0.0.1:8102"
 JWT_REFUSED = Counter(
     "strangler_jwt_refused", "Bearer tokens the gateway refused with 401, by reason.", ["code"]
 )
@@ -123,7 +123,7 @@ class JwtAuth:
         self.leeway = 0
 
     def load(self, loader) -> None:
-        service = os.environ.get("AUTH_SERVICE_URL") or DEFAULT_AUTH_SERVICE_URL
+        service = url_of("AUTH_SERVICE")
         loader.add_option(
             "strangler_jwks_url",
             str,
@@ -133,8 +133,8 @@ class JwtAuth:
         loader.add_option(
             "strangler_jwt_issuer",
             str,
-            os.environ.get("AUTH_ISSUER") or DEFAULT_AUTH_SERVICE_URL,
-            "The `iss` access tokens must carry (default: AUTH_ISSUER).",
+            auth_issuer(),
+            "The `iss` access tokens must carry (default: AUTH_ISSUER, else the Auth service's address).",
         )
         loader.add_option(
             "strangler_jwt_audience",

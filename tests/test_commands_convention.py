@@ -103,8 +103,10 @@ def _service_commands(package: str) -> tuple[dict[str, object], list[str]]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": f"{package}.settings"}
     listed = subprocess.run(
         [sys.executable, "-c", SERVICE_LISTING, json.dumps(PROJECT_PACKAGES)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=True,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
+    if listed.returncode != 0:
+        raise RuntimeError(f"cannot list the commands of {package}: {listed.stderr[-2000:]}")
     data = json.loads(listed.stdout)
     return data["commands"], data["consumers"]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_bool, env_int, service_settings
+from contracts.addresses import auth_issuer, url_of
 from kernel.audit import AuditConfigError, AuditKey
 from kernel.crypto import KeyMaterialError, parse_encryption_key
 
@@ -63,7 +64,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- tokens ---
-AUTH_ISSUER = _env.get("AUTH_ISSUER", "http://127.0.0.1:8102")
+AUTH_ISSUER = auth_issuer(_env)  # AUTH_ISSUER, else the service's own address (AUTH_SERVICE_URL / _PORT)
 AUTH_AUDIENCE = _env.get("AUTH_AUDIENCE", "techstore")
 AUTH_ACCESS_TOKEN_TTL_SECONDS = env_int(_env, "AUTH_ACCESS_TOKEN_TTL_SECONDS", 15 * 60)
 AUTH_REFRESH_TOKEN_TTL_SECONDS = env_int(_env, "AUTH_REFRESH_TOKEN_TTL_SECONDS", 14 * 24 * 60 * 60)
@@ -97,7 +98,7 @@ if _oidc_key_is_dev:
     AUTH_OIDC_RSA_PRIVATE_KEY = dev_rsa_key_pem(Path(VAR_DIR) / "auth_service-oidc-rsa.pem")  # noqa: F821
 
 # --- token exchange: the monolith judges its own legacy tokens and sessions (GET /api/v1/accounts/me) ---
-MONOLITH_URL = _env.get("MONOLITH_URL", "http://127.0.0.1:8000")
+MONOLITH_URL = url_of("MONOLITH", _env)
 AUTH_LEGACY_TIMEOUT_SECONDS = float(_env.get("AUTH_LEGACY_TIMEOUT_SECONDS", "5"))
 AUTH_EXCHANGE_DEFAULT_SCOPE = _env.get("AUTH_EXCHANGE_DEFAULT_SCOPE", "read write")
 # The first-party client whose token pairs POST /api/v1/accounts/login|tokens (the cutover's login) mints.

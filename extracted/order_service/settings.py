@@ -9,6 +9,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_float, env_int, service_settings
+from contracts.addresses import url_of
 
 globals().update(
     service_settings(
@@ -26,8 +27,8 @@ globals().update(
 _env = os.environ
 
 
-MONOLITH_URL = _env.get("MONOLITH_URL", "http://127.0.0.1:8000")
-PRODUCT_SERVICE_URL = _env.get("PRODUCT_SERVICE_URL", "http://127.0.0.1:8101")
+MONOLITH_URL = url_of("MONOLITH", _env)
+PRODUCT_SERVICE_URL = url_of("PRODUCT_SERVICE", _env)
 # Who owns stock levels (the saga's stock participant calls that owner): see the Product service.
 PRODUCT_STOCK_OWNER = _env.get("PRODUCT_STOCK_OWNER", "monolith")
 if PRODUCT_STOCK_OWNER not in ("monolith", "service"):
@@ -35,7 +36,7 @@ if PRODUCT_STOCK_OWNER not in ("monolith", "service"):
 # The payment backend of new orders (participants/payments.py: choose_payment_adapter).
 ORDER_PAYMENT_ADAPTER = _env.get("ORDER_PAYMENT_ADAPTER", "monolith")
 # The Payment service (adapter `payment_service`, chosen per order by the flag route.payments.charge).
-PAYMENT_SERVICE_URL = _env.get("PAYMENT_SERVICE_URL", "http://127.0.0.1:8104")
+PAYMENT_SERVICE_URL = url_of("PAYMENT_SERVICE", _env)
 ORDER_PAYMENT_GATEWAYS = [
     g.strip() for g in _env.get("ORDER_PAYMENT_GATEWAYS", "cardinal,northpay").split(",")
 ]

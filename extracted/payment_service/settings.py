@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_int, service_settings
+from contracts.addresses import auth_issuer, url_of
 from kernel.audit import AuditConfigError, AuditKey
 from kernel.crypto import KeyMaterialError, parse_encryption_key
 
@@ -29,8 +30,8 @@ _env = os.environ
 
 # --- card gateways (the same variables as the monolith's) ---
 PAYMENT_GATEWAYS = {
-    "cardinal": _env.get("PAYMENT_CARDINAL_URL", "http://127.0.0.1:8900/cardinal"),
-    "northpay": _env.get("PAYMENT_NORTHPAY_URL", "http://127.0.0.1:8900/northpay"),
+    "cardinal": _env.get("PAYMENT_CARDINAL_URL") or f"{url_of('SANDBOX', _env)}/cardinal",
+    "northpay": _env.get("PAYMENT_NORTHPAY_URL") or f"{url_of('SANDBOX', _env)}/northpay",
 }
 # Each provider's test mode (shadow requests go there): its own endpoint and key, nothing real is charged.
 PAYMENT_TEST_GATEWAYS = {
@@ -88,7 +89,7 @@ PAYMENT_RECONCILE_AFTER_SECONDS = env_int(_env, "PAYMENT_RECONCILE_AFTER_SECONDS
 PAYMENT_RECONCILE_INTERVAL_SECONDS = env_int(_env, "PAYMENT_RECONCILE_INTERVAL_SECONDS", 60)
 
 # --- shadow copies: where the order a mirrored checkout paid for is looked up ---
-MONOLITH_URL = _env.get("MONOLITH_URL", "http://127.0.0.1:8000")
+MONOLITH_URL = url_of("MONOLITH", _env)
 PAYMENT_ORDER_LOOKUP_URL = _env.get("PAYMENT_ORDER_LOOKUP_URL", MONOLITH_URL)
 PAYMENT_ORDER_LOOKUP_TIMEOUT = float(_env.get("PAYMENT_ORDER_LOOKUP_TIMEOUT", "3"))
 # The newest order older than this is not the one a mirrored checkout just placed; a copy that arrives
@@ -100,8 +101,8 @@ PAYMENT_SHADOW_ORDER_WAIT_SECONDS = env_int(_env, "PAYMENT_SHADOW_ORDER_WAIT_SEC
 INTERNAL_IDENTITY_KEY = _env.get("INTERNAL_IDENTITY_KEY", "")
 if INTERNAL_IDENTITY_KEY and len(INTERNAL_IDENTITY_KEY) < 32:
     raise ImproperlyConfigured("INTERNAL_IDENTITY_KEY must be at least 32 characters")
-AUTH_SERVICE_URL = _env.get("AUTH_SERVICE_URL", "http://127.0.0.1:8102")
-AUTH_ISSUER = _env.get("AUTH_ISSUER", "http://127.0.0.1:8102")
+AUTH_SERVICE_URL = url_of("AUTH_SERVICE", _env)
+AUTH_ISSUER = auth_issuer(_env)  # AUTH_ISSUER, else the Auth service's address (AUTH_SERVICE_URL / _PORT)
 AUTH_AUDIENCE = _env.get("AUTH_AUDIENCE", "techstore")
 
 # --- field encryption: AES-256-GCM data keys, sealed in the database under this key encryption key ---

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from contracts import cli
+from contracts.addresses import urls_from_ports
 from contracts.cli import EnvironmentUnusable, port_in_use
 
 from .config import RunnerConfig, parse_config
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw_spec = os.environ.pop(WORKER_ENV, None)
     if raw_spec is not None:
         return worker_main(raw_spec)
+    os.environ.update(urls_from_ports())  # the workers' routes.yaml ${X_URL}s follow X_PORT too
 
     def start() -> int:
         try:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from mitmproxy.utils import human
 
 from contracts import cli
+from contracts.addresses import port_of, url_of
 
 ADDON_SETS = ("auto", "gateway", "passthrough")
 RUNNER_OWNED_OPTIONS = frozenset({"mode", "listen_host", "listen_port", "server"})
@@ -140,8 +141,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--listen",
-        default=env.get("GATEWAY_LISTEN", "127.0.0.1:8080"),
-        help="HOST:PORT to listen on (GATEWAY_LISTEN, default 127.0.0.1:8080; port 0 picks a free one)",
+        default=env.get("GATEWAY_LISTEN") or f"127.0.0.1:{port_of('GATEWAY', env)}",
+        help="HOST:PORT to listen on (GATEWAY_LISTEN, default 127.0.0.1:GATEWAY_PORT (8080); port 0 picks a "
+        "free one)",
     )
     parser.add_argument(
         "--workers",
@@ -151,7 +153,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--upstream",
-        default=env.get("MONOLITH_URL", "http://127.0.0.1:8000"),
+        default=url_of("MONOLITH", env),
         help="the default (legacy) upstream, mitmproxy's reverse target (MONOLITH_URL, default "
         "http://127.0.0.1:8000)",
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from contracts import cli
+from contracts.addresses import port_of, url_of, urls_from_ports
 from strangler_proxy.launch import (
     DEFAULT_ROUTES,
     RUNNERS,
@@ -29,8 +30,8 @@ class Command(cli.ToolkitCommand, BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--listen",
-            default=os.environ.get("GATEWAY_LISTEN", "127.0.0.1:8080"),
-            help="HOST:PORT (GATEWAY_LISTEN, default 127.0.0.1:8080)",
+            default=os.environ.get("GATEWAY_LISTEN") or f"127.0.0.1:{port_of('GATEWAY')}",
+            help="HOST:PORT (GATEWAY_LISTEN, default 127.0.0.1:GATEWAY_PORT (8080))",
         )
         parser.add_argument(
             "--routes",
@@ -45,8 +46,8 @@ class Command(cli.ToolkitCommand, BaseCommand):
         )
         parser.add_argument(
             "--upstream",
-            default=os.environ.get("MONOLITH_URL") or "http://127.0.0.1:8000",
-            help="the monolith, where unmatched requests go (MONOLITH_URL, default http://127.0.0.1:8000)",
+            default=url_of("MONOLITH"),
+            help="the monolith, where unmatched requests go (MONOLITH_URL, default 127.0.0.1:MONOLITH_PORT)",
         )
         parser.add_argument(
             "--runner",
@@ -70,7 +71,7 @@ class Command(cli.ToolkitCommand, BaseCommand):
                 upstream=options["upstream"],
                 runner=options["runner"],
             )
-            env = {**os.environ, **launch.env}
+            env = {**os.environ, **urls_from_ports(), **launch.env}  # routes.yaml's ${X_URL}s follow X_PORT
             count = check_routes(routes, env)
         except LaunchError as exc:
             raise cli.UsageError(str(exc)) from exc
