@@ -233,6 +233,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "TechStore monolith API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # request bodies as their own components: a string that may not be blank gets minLength 1 there
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chassis.openapi.standard_error_responses",  # every operation documents the standard errors
+    ],
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

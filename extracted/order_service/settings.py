@@ -78,4 +78,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "TechStore Order service API",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chassis.openapi.standard_error_responses",  # every operation documents the standard errors
+    ],
 }

@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "TechStore Payment service API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chassis.openapi.standard_error_responses",  # every operation documents the standard errors
+    ],
 }
 
 # Celery beat (`python -m extracted.payment_service beat`): the reconciler.

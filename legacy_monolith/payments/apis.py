@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 from contracts import payment as contract
 from contracts.policies import Resource, Subject, policy_enforce
 from legacy_monolith.accounts.permissions import IsStaffRole
@@ -62,10 +63,9 @@ class PaymentsApi(APIView):
         operation_id="payments_list",
         parameters=[
             OpenApiParameter("order", str, description="Only the payments of this order number"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            *PAGE_PARAMETERS,
         ],
-        responses={200: PaymentOut(many=True)},
+        responses={200: page_of(PaymentOut, "PaymentPage"), 400: ERROR, 401: ERROR, 404: ERROR},
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -79,7 +79,7 @@ class PaymentsApi(APIView):
 class PaymentApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="payments_detail", responses={200: PaymentOut})
+    @extend_schema(operation_id="payments_detail", responses={200: PaymentOut, 401: ERROR, 404: ERROR})
     def get(self, request, payment_id: int):
         return Response(PaymentOut(payment_get(user=request.user, payment_id=payment_id)).data)
 
