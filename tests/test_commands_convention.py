@@ -91,11 +91,17 @@ class Case:
         return ":".join(p for p in parts if p)
 
 
+# The monolith installs the chassis app (for the processed-event ids of `sync <entity> receive`), which
+# brings the services' own commands (serve, relay_outbox, consume, events, worker, beat) into manage.py,
+# where they do not apply (no SERVICE_NAME, no consumers): they are driven through each service instead.
+SERVICE_ONLY_APPS = ("chassis",)
+
+
 def _project_commands() -> dict[str, object]:
     return {
         name: getattr(load_command_class(app, name), "cli_examples", None)
         for name, app in sorted(get_commands().items())
-        if app.split(".")[0] in PROJECT_PACKAGES
+        if app.split(".")[0] in PROJECT_PACKAGES and app not in SERVICE_ONLY_APPS
     }
 
 
