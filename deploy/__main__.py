@@ -14,19 +14,25 @@ Exit codes: 0 ok, 1 a check failed, 2 bad usage or a missing tool (one line on s
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from contracts import cli
 from deploy import generate, validate
 from deploy.secrets import k8s_secret_manifest, read_env_file, secrets_write
 
 
+class _Parser(argparse.ArgumentParser):
+    """One-line usage errors, exit 2 (the repository's CONVENTIONS.md); deploy imports nothing of the
+    project, so not contracts/cli."""
+
+    def error(self, message: str):
+        self.exit(2, f"deploy: invalid_usage: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.ArgumentParser(  # one-line usage errors, exit 2 (CONVENTIONS.md)
-        prog="python -m deploy", error_prog="deploy", description=__doc__.split("\n", 1)[0]
-    )
+    parser = _Parser(prog="python -m deploy", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("gen", help="write the generated deployment files")
     gen.add_argument("--check", action="store_true", help="only report stale files (exit 1)")

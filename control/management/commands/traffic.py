@@ -12,3 +12,5 @@ class Command(ControlCommand):
         "format); replay it against a candidate upstream, --compare through the shadow comparator."
     )
     cli = cli
+    # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
+    cli_examples = {"bad_argument": ["record", "catalog.read", "--for", "soon", "-o", "x.flows"]}
