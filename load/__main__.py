@@ -145,8 +145,16 @@ def load_run(*, stage: str, users: int, duration: str, host: str, spawn_rate: fl
     return result
 
 
+class _Parser(argparse.ArgumentParser):
+    """One-line usage errors, exit 2 (the repository's CONVENTIONS.md); load imports nothing of the
+    project, so not contracts/cli."""
+
+    def error(self, message: str):
+        self.exit(2, f"load: invalid_usage: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m load", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m load", description=__doc__.split("\n")[0])
     parser.add_argument("--stage", required=True, help="1..5, or a locustfile's name under load/stages")
     parser.add_argument("--users", type=int, default=20, help="concurrent users (default 20)")
     parser.add_argument("--duration", default="60s", help="how long: 30s, 5m, ... (default 60s)")
