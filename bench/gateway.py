@@ -1,8 +1,9 @@
 """make bench-gateway: our gateway against direct, nginx and stock mitmdump, interleaved in one run.
 
 Two upstreams: the monolith's product detail (GET /api/v1/catalog/products/<id>, gunicorn gthread, small seed)
-and a static nginx origin serving the same bytes. Four configs in front of each: direct, nginx as reverse
-proxy (the reference), stock `mitmdump --mode reverse`, our gateway (`python -m strangler_proxy`). wrk drives
+and a static nginx origin serving the same bytes. Five configs in front of each: direct, nginx as reverse
+proxy (the reference), stock `mitmdump --mode reverse`, our gateway (`python -m strangler_proxy`), and the
+same gateway serving HTTPS (TLS 1.3, a configured certificate: the TLS figure, `gateway_tls_*`). wrk drives
 each (config, upstream) at concurrency 1, 16 and 64 with keep-alive; the configs take turns (round-robin)
 within each repetition, because the machine is noisy, and the medians over the repetitions are reported.
 Prints a table, writes var/bench/gateway.json and ends with that JSON on one stdout line.
@@ -146,6 +147,13 @@ def headline(results: dict) -> dict:
     out["gateway_vs_nginx_rps_c16"] = ratio(out["gateway_rps_c16"], out["nginx_rps_c16"])
     out["gateway_vs_stock_mitmdump_rps_c16"] = ratio(out["gateway_rps_c16"], out["stock_mitmdump_rps_c16"])
     out["gateway_vs_direct_rps_c16"] = ratio(out["gateway_rps_c16"], out["direct_rps_c16"])
+    # TLS 1.3 at the edge: the same gateway serving HTTPS, measured in the same run, against plain HTTP
+    out["gateway_tls_rps_c16"] = fig("gateway_tls", 16, "rps")
+    out["gateway_tls_vs_plain_rps_c16"] = ratio(out["gateway_tls_rps_c16"], out["gateway_rps_c16"])
+    tls_p50, plain_p50 = fig("gateway_tls", 1, "p50_ms"), fig("gateway", 1, "p50_ms")
+    out["gateway_tls_added_p50_ms_c1"] = (
+        round(tls_p50 - plain_p50, 3) if tls_p50 is not None and plain_p50 is not None else None
+    )
     static = results.get("static", {})
     out["static_gateway_rps_c16"] = fig("gateway", 16, "rps", static)
     out["static_stock_mitmdump_rps_c16"] = fig("stock_mitmdump", 16, "rps", static)
@@ -259,6 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(goal >= {GOAL_SHARE_OF_NGINX}), {s['gateway_vs_stock_mitmdump_rps_c16']} x stock mitmdump "
         f"(floor >= {FLOOR_TIMES_STOCK}); added p50 at c=1: {s['gateway_added_p50_ms_c1']} ms "
         f"(goal <= {GOAL_ADDED_P50_MS})"
+    )
+    err.print(
+        f"TLS 1.3 at the edge, same run: {s['gateway_tls_rps_c16']} req/s at c=16 = "
+        f"{s['gateway_tls_vs_plain_rps_c16']} x plain HTTP; "
+        f"added p50 at c=1: {s['gateway_tls_added_p50_ms_c1']} ms"
     )
     emit_json_line(report, args.output)
     return 1 if errors else 0

@@ -33,10 +33,12 @@ from legacy_monolith.demo.processes import (
     python_argv,
 )
 
+from .edge_cert import edge_certificate
+
 ASSETS = Path(__file__).resolve().parent / "gateway"
 NGINX_TEMPLATE = ASSETS / "nginx.conf.template"
 UPSTREAMS = ("monolith", "static")
-CONFIGS = ("direct", "nginx", "stock_mitmdump", "gateway")
+CONFIGS = ("direct", "nginx", "stock_mitmdump", "gateway", "gateway_tls")
 
 
 class StackError(RuntimeError):
@@ -51,6 +53,7 @@ class Stack:
     urls: dict[tuple[str, str], str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     gateway_workers: int = 0
+    ca_file: str | None = None  # the edge certificate's CA (the gateway_tls config serves HTTPS)
 
     def url(self, config: str, upstream: str) -> str:
         return self.urls[(config, upstream)] + self.product_path
@@ -247,6 +250,24 @@ def running_stack(
                 )
             )
             stack.urls[("gateway", upstream)] = url
+
+            # the same gateway serving HTTPS (TLS 1.3) with a configured certificate: the TLS figure
+            if stack.ca_file is None:
+                ca, cert, key = edge_certificate(prefix)
+                stack.ca_file = str(ca)
+            port = free_port()
+            tls_argv = python_argv(
+                "-m", "strangler_proxy", "--listen", f"127.0.0.1:{port}", "--workers", str(gateway_workers),
+                "--upstream", upstream_url, "--tls-cert", str(cert), "--tls-key", str(key), *gateway_args,
+            )  # fmt: skip
+            tls_env = gateway_bench_env(
+                monolith_url=upstream_url, flags_file=flags_file, identity_key=identity_key, prefix=prefix,
+                name=f"{upstream}-tls",
+            )  # fmt: skip
+            # ready when it answers; a plain request to the TLS port gets its 400 tls_required
+            start(ManagedProcess(f"gateway-tls-{upstream}", tls_argv, f"http://127.0.0.1:{port}/",
+                                 env=tls_env, log_path=log(f"gateway-tls-{upstream}")))  # fmt: skip
+            stack.urls[("gateway_tls", upstream)] = f"https://127.0.0.1:{port}"
         stack.versions = _versions(nginx)
         _check_answers(stack, product_body)
         yield stack
@@ -259,7 +280,7 @@ def running_stack(
 def _check_answers(stack: Stack, body: bytes) -> None:
     """Every config must answer 200 with the product before anything is measured."""
     for (config, upstream), base in stack.urls.items():
-        answer = requests.get(base + stack.product_path, timeout=30)
+        answer = requests.get(base + stack.product_path, timeout=30, verify=stack.ca_file or True)
         if answer.status_code != 200 or answer.content != body:
             raise StackError(
                 f"{config} -> {upstream} answered {answer.status_code} {answer.content[:200]!r}, "
