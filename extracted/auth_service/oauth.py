@@ -1,9 +1,12 @@
-"""django-oauth-toolkit wiring: our ES256 JWTs as access tokens, OIDC claims, and the audit trail of
-token issue, refresh, revoke and refresh-token reuse."""
+"""django-oauth-toolkit wiring: our ES256 JWTs as access tokens, OIDC claims, an authorization code that
+dies with a failed PKCE verification, and the audit trail of token issue, refresh, revoke and refresh-token
+reuse."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 
 from django.conf import settings
@@ -76,6 +79,28 @@ class AuthServiceValidator(OAuth2Validator):
             return False
         return super().validate_code(client_id, code, client, request, *args, **kwargs)
 
+    def get_code_challenge(self, code, request):
+        """oauthlib asks for the challenge, then refuses a verifier that does not match it with
+        invalid_grant, leaving the code usable by the next try. Here a missing or wrong verifier deletes the
+        code first (RFC 7636 4.6, RFC 9700 2.1.1): one failed verification and the code is gone."""
+        challenge = super().get_code_challenge(code, request)
+        verifier = request.code_verifier
+        if challenge and (not verifier or not hmac.compare_digest(_s256(verifier), challenge)):
+            request.failed_pkce_method = super().get_code_challenge_method(code, request)  # asked next
+            self.invalidate_authorization_code(request.client_id, code, request)
+            audit_record(
+                event=Event.TOKEN_ISSUED,
+                outcome="refused",
+                reason="pkce_failed",
+                client_id=getattr(request.client, "client_id", "") or "",
+                data={"grant_type": "authorization_code"},
+            )
+        return challenge
+
+    def get_code_challenge_method(self, code, request):
+        failed = getattr(request, "failed_pkce_method", None)  # the code is gone already (see above)
+        return failed if failed is not None else super().get_code_challenge_method(code, request)
+
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         """The grant row keeps the PKCE challenge and the OIDC nonce: a challenge that is not RFC 7636's
         shape, or a nonce with a NUL (PostgreSQL text cannot hold one), is the client's invalid_request
@@ -139,3 +164,8 @@ class AuthServiceValidator(OAuth2Validator):
             client_id=getattr(request.client, "client_id", ""),
             data={"token_type_hint": token_type_hint or ""},
         )
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -8,7 +8,7 @@ from oauth2_provider import views as oauth_views
 
 from chassis.urls import chassis_urlpatterns
 
-from . import apis, internal
+from . import apis, internal, oidc_discovery
 from .accounts import apis as accounts
 
 # Named as in django-oauth-toolkit's own urls (namespace oauth2_provider), so its discovery document
@@ -20,7 +20,7 @@ oauth_patterns = [
     path("o/userinfo", oauth_views.UserInfoView.as_view(), name="user-info"),
     path(
         ".well-known/openid-configuration",
-        oauth_views.ConnectDiscoveryInfoView.as_view(),
+        oidc_discovery.TruthfulDiscoveryView.as_view(),
         name="oidc-connect-discovery-info",
     ),
     path(".well-known/jwks.json", apis.JwksApi.as_view(), name="jwks-info"),
