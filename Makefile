@@ -20,7 +20,7 @@ BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'imp
 
 .PHONY: product-service auth-service order-service payment-service
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
-.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks
+.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks bench-edge-validation drill-gateway-resources
 
 help:
 	@echo "make demo                    the strangler migration, no servers needed (SQLite): gateway, journey, Product"
@@ -36,6 +36,8 @@ help:
 	@echo "make bench-shadow            client latency with shadow mode on/off, comparator pairs/s (installs wrk)"
 	@echo "make bench-shadow-queue      shadow pairs through our file queue vs kombu's filesystem transport"
 	@echo "make bench-jwks              the gateway's JWKS cache vs PyJWT's PyJWKClient (lookup cost, outage)"
+	@echo "make bench-edge-validation   what the canonical request and strict OpenAPI validation cost per request"
+	@echo "make drill-gateway-resources a worker's RSS before/during/after 64 MB heads and 10,000 slow connections"
 	@echo "make bench-backfill          sync products backfill rows/s vs PostgreSQL COPY of the same rows (goal >= 0.3)"
 	@echo "make bench-verify            sync products verify over 1M products (goal < 30 s), drill-down and repair"
 	@echo "make bench-rollback          rollout controller: rollback seconds (flags file, Unleash), false-rollback rate"
@@ -148,6 +150,14 @@ bench-shadow: install
 		DEBIAN_FRONTEND=noninteractive $(APT_SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	DATABASE_URL=$${BENCH_SHADOW_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench_shadow} \
 		$(PY) -m bench.shadow $(BENCH_ARGS)
+
+# The gateway's canonical request and strict payload validation (OpenAPI), per request, in process.
+bench-edge-validation: install
+	$(PY) -m bench.edge_validation $(BENCH_ARGS)
+
+# Hostile clients against one gateway worker: its RSS around 64 MB request heads and 10,000 slow connections.
+drill-gateway-resources: install
+	$(PY) -m bench.gateway_resources $(BENCH_ARGS)
 
 # The embedded profile's shadow queue (shadow/transport/file_queue.py) against kombu's filesystem transport.
 bench-shadow-queue: install

@@ -15,6 +15,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from chassis.forwarded import DEFAULT_TRUSTED_PROXIES
 from chassis.logging import json_logging
 from contracts.cli import EnvironmentUnusable
 
@@ -145,10 +146,12 @@ def service_settings(
         "DEBUG": debug,
         "SECRET_KEY": secret_key,
         "ALLOWED_HOSTS": [h.strip() for h in env.get("ALLOWED_HOSTS", "*").split(",") if h.strip()],
+        "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES") or DEFAULT_TRUSTED_PROXIES,
         "DATABASES": {"default": database},
         "INSTALLED_APPS": [*base_apps, *apps],
         "MIDDLEWARE": [
             "chassis.errors.JsonErrorsMiddleware",  # outermost: sees every response, DEBUG or not
+            "chassis.forwarded.ForwardedHeadersMiddleware",  # first: the client's address, host, scheme
             "chassis.middleware.HeadResponseMiddleware",
             "chassis.middleware.RequestIdMiddleware",
             "chassis.ports.InternalPortMiddleware",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chassis.forwarded import DEFAULT_TRUSTED_PROXIES
 from chassis.settings import DEV_INTERNAL_API_TOKEN, database_config
 
 # DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
@@ -37,6 +38,10 @@ DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"  # DEV-ONLY
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+# The identity header's replay guard (chassis/identity.py) shares Redis with every verifier when set.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Peers whose X-Forwarded-For/-Host/-Proto are believed (the gateway): see chassis/forwarded.py.
+TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES") or DEFAULT_TRUSTED_PROXIES
 
 if "DATABASE_URL" not in os.environ:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -70,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "chassis.errors.JsonErrorsMiddleware",  # outermost: JSON 404/405/500 bodies whatever DEBUG is
+    "chassis.forwarded.ForwardedHeadersMiddleware",  # first: the client's address, host and scheme
     "legacy_monolith.core.middleware.HeadResponseMiddleware",
     "legacy_monolith.core.middleware.RequestIdMiddleware",
     "chassis.ports.InternalPortMiddleware",  # INTERNAL_PORT: /internal/ and /metrics only on that port

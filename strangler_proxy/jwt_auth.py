@@ -10,16 +10,18 @@ Two addons (strangler_proxy/addon.py places them):
   `code` (`token_expired`, `unknown_kid`, ...) and `WWW-Authenticate: Bearer error="invalid_token"`; it
   is never forwarded. A good one becomes the flow's Identity (source `jwt`) whose user id is the token's
   `legacy_user_id`, so a percentage rollout buckets a user the same with a JWT as with a legacy session.
-- `IdentityHeader`, right after the Router: a JWT request routed to the monolith loses its Bearer header
-  and gains `X-Strangler-Identity` (contracts.identity: HMAC-SHA256 over the legacy
-  user id, roles, scope, jti, a ~30 s expiry, the method and the path). A request routed to a service
-  keeps its Bearer token; when its route falls back to the monolith it carries the identity header too,
-  so the fallback answer is still the user's. The Bearer value taken off a request to the monolith is kept
-  in flow.metadata (BEARER_KEY): a shadow route's copies to its target carry the token again, never the
-  identity header meant for the monolith. Client copies of X-Strangler-Identity never get this far:
-  EdgeIdentity strips every X-Strangler-* header first.
+- `IdentityHeader`, once the body is in (`request` hook, after LoginStickiness): a JWT request routed to
+  the monolith loses its Bearer header and gains `X-Strangler-Identity` (contracts.identity: HMAC-SHA256
+  over the legacy user id, roles, scope, the token's jti, a one-time id, a ~30 s expiry, the method, the
+  path, the raw query and the body's SHA-256; the verifiers refuse a value seen before). A request routed
+  to a service keeps its Bearer token; when its route falls back to the monolith it carries the identity
+  header too, so the fallback answer is still the user's. Such a request whose body mitmproxy would
+  stream (over stream_large_bodies) is refused with 413: its hash cannot be bound. The Bearer value taken
+  off a request to the monolith is kept in flow.metadata (BEARER_KEY): a shadow route's copies to its
+  target carry the token again, never the identity header meant for the monolith. Client copies of
+  X-Strangler-Identity never get this far: EdgeIdentity strips every X-Strangler-* header first.
 
-- `LoginStickiness`, right after IdentityHeader: a login (`strangler_login_route`, default `auth.login`)
+- `LoginStickiness`, right after the Router: a login (`strangler_login_route`, default `auth.login`)
   carries no credential yet, so the Router could only bucket it by client address. Once its (small JSON)
   body is in, the route's flag is asked again for the user named in the body (`login:<username>`,
   lower-cased), so a percentage rollout sends each user's logins to the same side every time. A login
@@ -52,17 +54,16 @@ from contracts.identity import (
 from contracts.jwks import JwksCache
 from contracts.tokens import AccessTokenClaims, InvalidToken, verify_access_token
 from flags import FlagContext
+from strangler_proxy.canonical import Refused
 from strangler_proxy.gateway_errors import answer, error_response
-from strangler_proxy.guard import PATH_KEY
+from strangler_proxy.guard import PATH_KEY, request_target
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER
 from strangler_proxy.routes import (
     Decision,
     Identity,
-    UnsafePath,
     decide,
     is_idempotent,
     match_route,
-    route_path,
 )
 from strangler_proxy.routing import DECISION_KEY, rewrite_to
 
@@ -255,26 +256,37 @@ class IdentityHeader:
         self.key, self.ttl, self.monolith = key, options.strangler_internal_identity_ttl, names
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """A request the gateway would vouch for must have its body read (the value binds its hash): one
+        mitmproxy streams (over stream_large_bodies) is refused here, before a byte of it leaves."""
+        if flow.response or flow.error or not flow.request.stream:
+            return
+        if self._vouches_for(flow):
+            answer(
+                flow,
+                error_response(
+                    413,
+                    "payload_too_large",
+                    "A Bearer request to the monolith needs a body the gateway can read whole.",
+                ),
+            )
+
+    def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
             return
         claims: AccessTokenClaims | None = flow.metadata.get(CLAIMS_KEY)
         decision: Decision | None = flow.metadata.get(DECISION_KEY)
         if claims is None or decision is None:
             return
-        to_monolith = decision.upstream.name in self.monolith
-        may_fall_back = decision.fallback is not None and decision.fallback.name in self.monolith
-        if to_monolith:
+        if decision.upstream.name in self.monolith:
             authorization = flow.request.headers.pop("Authorization", None)  # the monolith never sees it
             if authorization is not None:
                 flow.metadata[BEARER_KEY] = authorization  # for copies to a service (Shadow)
-        if claims.legacy_user_id is None or not (to_monolith or may_fall_back):
+        if not self._vouches_for(flow):
             return  # a service's own token, or a request only services will see
-        path = flow.metadata.get(PATH_KEY)
-        if path is None:
-            try:
-                path = route_path(flow.request.path)
-            except UnsafePath:
-                return  # the Router has answered it already
+        try:
+            target = request_target(flow)
+        except Refused:
+            return  # the Router has answered it already
         flow.request.headers[HEADER] = sign_identity(
             key=self.key,
             user_id=claims.legacy_user_id,
@@ -282,9 +294,21 @@ class IdentityHeader:
             scope=claims.scopes,
             jti=str(claims.claims.get("jti") or ""),
             method=flow.request.method,
-            path=path,
+            path=target.route_path,
+            query=target.query,
+            body=flow.request.raw_content or b"",
             ttl_seconds=self.ttl,
         )
+
+    def _vouches_for(self, flow: http.HTTPFlow) -> bool:
+        """Does this request get the identity header: a JWT with a legacy user, routed to the monolith or
+        to a service whose fallback is the monolith?"""
+        claims: AccessTokenClaims | None = flow.metadata.get(CLAIMS_KEY)
+        decision: Decision | None = flow.metadata.get(DECISION_KEY)
+        if claims is None or decision is None or claims.legacy_user_id is None:
+            return False
+        may_fall_back = decision.fallback is not None and decision.fallback.name in self.monolith
+        return decision.upstream.name in self.monolith or may_fall_back
 
 
 MAX_LOGIN_BODY = 16 * 1024

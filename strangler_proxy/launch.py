@@ -23,6 +23,7 @@ GATEWAY_SETTINGS = {
     "connection_strategy": "lazy",
     "flow_detail": "0",
     "stream_large_bodies": "1m",
+    "keep_host_header": "true",  # the client's Host, for X-Forwarded-Host (RequestGuard)
     "termlog_verbosity": "warn",
 }
 

@@ -18,6 +18,7 @@ from mitmproxy.proxy.layers.http import _http1
 
 CODES = {
     400: "malformed_request",
+    408: "request_timeout",
     413: "payload_too_large",
     414: "uri_too_long",
     431: "request_header_fields_too_large",
@@ -48,7 +49,8 @@ def error_response_bytes(status_code: int, message: str = "") -> bytes:
 def _read_body_answering_errors(self: _http1.Http1Server, event: events.Event):
     """Http1Server.read_body, but a request body that breaks HTTP/1 framing gets a 400 before the
     connection is closed (mitmproxy's own read_body only closes it). The only CloseConnection read_body
-    yields before the response is done is the one of that error path."""
+    yields before the response is done is the one of that error path. A chunked body with trailers, which
+    mitmproxy 12 raises NotImplementedError on (the client then waited forever), gets a 400 too."""
     inner = _original_read_body(self, event)
     try:
         command = next(inner)
@@ -63,6 +65,10 @@ def _read_body_answering_errors(self: _http1.Http1Server, event: events.Event):
             command = inner.send((yield command))
     except StopIteration as stop:
         return stop.value
+    except NotImplementedError:  # mitmproxy 12 cannot take a chunked body with trailers: refuse it
+        yield commands.SendData(self.conn, error_response_bytes(400, "request trailers are not supported"))
+        yield commands.CloseConnection(self.conn)
+        self.state = self.done
 
 
 def install() -> None:

@@ -60,6 +60,14 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
+class Contract:
+    """The OpenAPI document (a file) and, optionally, the one operation a route's requests must follow."""
+
+    document: str
+    operation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """One entry of the route table. `legacy` is None for paths the monolith never served (/api/v2)."""
 
@@ -74,6 +82,8 @@ class Route:
     timeout: float = 30.0
     bulkhead: int = 100
     breaker: tuple[tuple[str, float], ...] = ()  # BreakerConfig fields this route sets (defaults included)
+    websocket: bool = False  # the client's Upgrade: websocket reaches the upstream (else it is dropped)
+    openapi: Contract | None = None  # strict payload validation at the edge (openapi_validation.py)
     line: int = 0  # where the route starts in routes.yaml, for messages
     shadow: ShadowOptions | None = None  # mode "shadow" only (defaults when the route has no `shadow:`)
 

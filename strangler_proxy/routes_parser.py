@@ -9,12 +9,15 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping, Set
+from pathlib import Path
 
 import yaml
 
+from strangler_proxy.openapi_validation import ContractError, compile_checks
 from strangler_proxy.routes import (
     GATEWAY_UPSTREAM_NAME,
     READ_METHODS,
+    Contract,
     Route,
     RouteTable,
     ShadowOptions,
@@ -40,11 +43,14 @@ ROUTE_KEYS = frozenset(
         "timeout",
         "bulkhead",
         "breaker",
+        "websocket",
+        "openapi",
         "shadow",
     }
 )
 SHADOW_KEYS = frozenset({"secondary", "candidate_repeats", "sample", "timeout", "bulkhead", "writes"})
 WRITES_KEYS = frozenset({"marker", "rewrite_idempotency_key", "target_dry_run"})
+OPENAPI_KEYS = frozenset({"document", "operation"})
 # routes.yaml `breaker:` keys -> (kernel.resilience.BreakerConfig field, integer?)
 BREAKER_KEYS = {
     "failures": ("consecutive_failures", True),
@@ -174,6 +180,10 @@ class _Reader(NodeReader):
             timeout = self.positive(fields["timeout"], f"{name}: timeout", integer=False)
         if "bulkhead" in fields:
             bulkhead = self.positive(fields["bulkhead"], f"{name}: bulkhead", integer=True)
+        websocket = False
+        if "websocket" in fields:
+            websocket = bool(self.scalar(fields["websocket"], f"{name}: websocket", "bool"))
+        contract = self.read_openapi(fields["openapi"], name) if "openapi" in fields else None
         breaker = self.default_breaker
         if "breaker" in fields:
             breaker = self.read_breaker(fields["breaker"], f"{name}: breaker", breaker)
@@ -198,6 +208,8 @@ class _Reader(NodeReader):
             timeout=float(timeout),
             bulkhead=int(bulkhead),
             breaker=breaker,
+            websocket=websocket,
+            openapi=contract,
             line=line,
             shadow=shadow,
         )
@@ -251,6 +263,31 @@ class _Reader(NodeReader):
                 " OPTIONS",
             )
         return options
+
+    def read_openapi(self, node: yaml.Node, name: str) -> Contract | None:
+        """`openapi: {document: FILE, operation: ID}`: FILE (relative to routes.yaml) must be an OpenAPI 3
+        document holding the operation (any operation matching the request when ID is left out)."""
+        fields = self.mapping(node, f"{name}: openapi", OPENAPI_KEYS)
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        if "document" not in fields:
+            self.problem(node, f"{name}: openapi.document (an OpenAPI file) is required")
+            return None
+        document = self.scalar(fields["document"], f"{name}: openapi.document", "str")
+        operation = (
+            self.scalar(fields["operation"], f"{name}: openapi.operation", "str")
+            if "operation" in fields
+            else None
+        )
+        if document is None or ("operation" in fields and operation is None):
+            return None
+        path = Path(document) if Path(document).is_absolute() else self.base_dir / document
+        try:
+            compile_checks(str(path), operation)
+        except ContractError as exc:
+            self.problem(fields["document"], f"{name}: openapi: {exc}")
+            return None
+        return Contract(str(path), operation)
 
     def read_write_safety(self, node: yaml.Node, name: str) -> WriteSafety | None:
         fields = self.mapping(node, f"{name}: shadow.writes", WRITES_KEYS)
@@ -320,8 +357,10 @@ def parse_routes(
     source: str = "routes.yaml",
     env: Mapping[str, str] | None = None,
     known_flags: Set[str] | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> RouteTable:
-    """Parse and validate a route table. `env` feeds `${NAME:-default}` in upstream URLs; `known_flags`
+    """Parse and validate a route table. `base_dir`: where relative `openapi.document` paths start
+    (default: the directory of `source`). `env` feeds `${NAME:-default}` in upstream URLs; `known_flags`
     are the flags the flags store holds (None: not checked). Raises RoutesError listing every problem."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -331,6 +370,7 @@ def parse_routes(
     if root is None:
         raise RoutesError(source, [(1, "the file is empty: it needs 'upstreams:' and 'routes:'")])
     reader = _Reader({} if env is None else env, known_flags)
+    reader.base_dir = Path(source).resolve().parent if base_dir is None else Path(base_dir)
     top = reader.mapping(root, "the route table", TOP_KEYS)
     for required in ("upstreams", "routes"):
         if isinstance(root, yaml.MappingNode) and required not in top:

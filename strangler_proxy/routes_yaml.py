@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Set
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
@@ -76,6 +77,7 @@ class NodeReader:
         self.problems: list[tuple[int, str]] = []
         self.upstreams: dict[str, Upstream] = {}
         self.default_breaker: tuple[tuple[str, float], ...] = ()
+        self.base_dir = Path.cwd()  # where relative file names in the table start
 
     def problem(self, node: yaml.Node, message: str) -> None:
         self.problems.append((node.start_mark.line + 1, message))

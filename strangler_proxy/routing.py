@@ -19,18 +19,17 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import url
 
 from flags import FlagContext, Flags, FlagsConfig
+from strangler_proxy.canonical import Refused
 from strangler_proxy.gateway_errors import answer, error_response
-from strangler_proxy.guard import PATH_KEY
+from strangler_proxy.guard import UPGRADE_KEY, request_target
 from strangler_proxy.routes import (
     ANONYMOUS,
     GATEWAY,
     Decision,
     RouteTable,
-    UnsafePath,
     decide,
     is_idempotent,
     match_route,
-    route_path,
 )
 from strangler_proxy.routes_parser import RoutesError, load_routes
 
@@ -107,10 +106,12 @@ def rewrite_to(request: http.Request, upstream) -> None:
     Already pointed there (mitmproxy's reverse mode points every request at the monolith): nothing to do."""
     data = request.data
     scheme = upstream.scheme.encode()
+    authority = url.hostport(upstream.scheme, upstream.host, upstream.port)
     if data.host == upstream.host and data.port == upstream.port and data.scheme == scheme:
+        if request.host_header != authority:  # the client's Host (kept for X-Forwarded-Host) goes
+            request.host_header = authority
         return
     data.scheme, data.host, data.port = scheme, upstream.host, upstream.port  # one Host update, below
-    authority = url.hostport(upstream.scheme, upstream.host, upstream.port)
     if data.authority:  # absolute-form request target (HTTP/1) or :authority (HTTP/2)
         data.authority = authority.encode()
     request.host_header = authority
@@ -185,13 +186,11 @@ class Router:
         if flow.response or flow.error:
             return
         request = flow.request
-        path = flow.metadata.get(PATH_KEY)  # RequestGuard checked and decoded it
-        if path is None:
-            try:
-                path = route_path(request.path)
-            except UnsafePath as exc:
-                answer(flow, error_response(400, "bad_request_path", str(exc)))
-                return
+        try:
+            path = request_target(flow).route_path  # RequestGuard made it canonical
+        except Refused as exc:
+            answer(flow, error_response(400, exc.code, exc.message))
+            return
         if path == HEALTH_PATH:
             body = {"status": "ok", "routes": len(self.table.routes)}
             answer(flow, http.Response.make(200, json.dumps(body), {"Content-Type": "application/json"}))
@@ -207,6 +206,10 @@ class Router:
         if decision.upstream is GATEWAY:
             answer(flow, self._unavailable(path, decision))
             return
+        upgrade = flow.metadata.get(UPGRADE_KEY)
+        if upgrade is not None and route is not None and route.websocket and upgrade.lower() == "websocket":
+            request.headers["Upgrade"] = "websocket"  # RequestGuard took it off; only such routes get it back
+            request.headers["Connection"] = "Upgrade"
         rewrite_to(request, decision.upstream)
 
     @staticmethod

@@ -67,12 +67,11 @@ class GatewayIdentityAuthentication(_Base):
         value = request.META.get("HTTP_X_STRANGLER_IDENTITY")
         if value is None or not settings.INTERNAL_IDENTITY_KEY:
             return None
-        from contracts.identity import InvalidIdentity, verify_identity
+        from chassis.identity import verify_request_identity
+        from contracts.identity import InvalidIdentity
 
         try:
-            identity = verify_identity(
-                value, key=settings.INTERNAL_IDENTITY_KEY, method=request.method, path=request.path
-            )
+            identity = verify_request_identity(request, value, key=settings.INTERNAL_IDENTITY_KEY)
         except InvalidIdentity:
             raise ApplicationError(
                 "invalid_identity", "The internal identity header is not valid", status=401

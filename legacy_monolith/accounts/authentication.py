@@ -9,7 +9,8 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from contracts.identity import InvalidIdentity, verify_identity
+from chassis.identity import verify_request_identity
+from contracts.identity import InvalidIdentity
 
 from .models import ApiToken
 
@@ -75,9 +76,7 @@ class InternalIdentityAuthentication(authentication.BaseAuthentication):
         if value is None:
             return None
         try:
-            identity = verify_identity(
-                value, key=settings.INTERNAL_IDENTITY_KEY, method=request.method, path=request.path
-            )
+            identity = verify_request_identity(request, value, key=settings.INTERNAL_IDENTITY_KEY)
         except InvalidIdentity:
             raise _invalid_identity() from None
         user = get_user_model().objects.filter(pk=identity.user_id, is_active=True).first()

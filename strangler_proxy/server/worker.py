@@ -168,6 +168,7 @@ def gateway_settings(config: RunnerConfig) -> dict[str, Any]:
         # routed elsewhere; such an idle connection pins a gunicorn sync worker (see the notes).
         "connection_strategy": "lazy",
         "stream_large_bodies": config.stream_large_bodies,
+        "keep_host_header": True,  # the client's Host, for X-Forwarded-Host (RequestGuard)
         "body_size_limit": config.body_size_limit,
         "termlog_verbosity": _LOG_LEVELS[config.log_level],
     }

@@ -195,7 +195,14 @@ def test_reads_get_identical_statuses_bodies_and_headers_through_the_gateway_and
 
         where = f"{method} {path}"
         assert via_gateway.status_code == direct.status_code, where
-        assert via_gateway.content == direct.content, where
+        # Absolute links (pagination's next/previous) name the host the client asked for: the monolith
+        # builds them from the gateway's X-Forwarded-Host (chassis/forwarded.py), so through the gateway
+        # they point at the gateway. Otherwise the bodies are the same bytes.
+        gateway_host, monolith_host = (
+            url.split("://", 1)[1].encode() for url in (gateway.url, stack.monolith_url)
+        )
+        assert via_gateway.content.replace(gateway_host, monolith_host) == direct.content, where
+        assert monolith_host not in via_gateway.content, where
         assert _comparable(via_gateway.headers) == _comparable(direct.headers), where
         assert via_gateway.headers["X-Strangler-Upstream"] == "legacy", where
 

@@ -23,6 +23,7 @@ from contracts.identity import (
     verify_identity,
 )
 from kernel import crypto
+from kernel.replay import MemoryReplayGuard
 from strangler_proxy.identity import IDENTITY_KEY, SESSION_KEY, USER_ID_HEADER, EdgeIdentity
 from strangler_proxy.jwt_auth import BEARER_KEY, CLAIMS_KEY, IdentityHeader, JwtAuth, login_username
 from strangler_proxy.routes import Decision, Identity, Upstream
@@ -31,6 +32,7 @@ from tests.extracted.auth_service.test_tokens import AUDIENCE, ISSUER, mint, sig
 from tests.strangler_proxy.conftest import addon_context, write_flags_file, write_routes
 
 KEY = "k" * 40
+NO_BODY = {"query": "", "body": b"", "replay": None}
 LEGACY = Upstream("legacy", "http", "127.0.0.1", 8000)
 PRODUCT = Upstream("product", "http", "127.0.0.1", 8101)
 
@@ -184,12 +186,18 @@ def test_a_jwt_request_routed_to_the_monolith_carries_a_signed_identity_instead_
     flow = decided(verified_jwt_flow(jwks_server, signing, path="/api/v1/payments/3/refunds?x=1"), LEGACY)
     addon = IdentityHeader()
     with addon_context(addon, strangler_internal_identity_key=KEY):
-        addon.requestheaders(flow)
+        addon.request(flow)
 
     assert "Authorization" not in flow.request.headers
     assert flow.metadata[BEARER_KEY].startswith("Bearer ")  # kept for shadow copies to a service
     identity = verify_identity(
-        flow.request.headers[HEADER], key=KEY, method="POST", path="/api/v1/payments/3/refunds"
+        flow.request.headers[HEADER],
+        key=KEY,
+        method="POST",
+        path="/api/v1/payments/3/refunds",
+        query="x=1",
+        body=flow.request.raw_content,
+        replay=None,
     )
     assert (identity.user_id, identity.roles, identity.scope) == (7, ("staff",), ("read", "openid"))
     assert identity.jti == flow.metadata[CLAIMS_KEY].claims["jti"]
@@ -200,7 +208,7 @@ def test_the_signed_identity_is_refused_on_another_method_or_path_or_under_anoth
     flow = decided(verified_jwt_flow(jwks_server, signing), LEGACY)
     addon = IdentityHeader()
     with addon_context(addon, strangler_internal_identity_key=KEY):
-        addon.requestheaders(flow)
+        addon.request(flow)
     value = flow.request.headers[HEADER]
 
     for method, path, key in (
@@ -209,7 +217,37 @@ def test_the_signed_identity_is_refused_on_another_method_or_path_or_under_anoth
         ("POST", "/api/v1/payments/3/refunds", "x" * 40),
     ):
         with pytest.raises(InvalidIdentity, match="bad_signature"):
-            verify_identity(value, key=key, method=method, path=path)
+            verify_identity(value, key=key, method=method, path=path, query="", body=b"", replay=None)
+
+
+def test_the_signed_identity_binds_the_query_and_the_body_and_is_good_once(jwks_server, signing):
+    flow = decided(
+        verified_jwt_flow(jwks_server, signing, path="/api/v1/accounts/me?x=1", method="PATCH"), LEGACY
+    )
+    flow.request.content = b'{"first_name": "Ada"}'
+    addon = IdentityHeader()
+    with addon_context(addon, strangler_internal_identity_key=KEY):
+        addon.request(flow)
+    value = flow.request.headers[HEADER]
+    request = {"key": KEY, "method": "PATCH", "path": "/api/v1/accounts/me"}
+
+    with pytest.raises(InvalidIdentity, match="other_query"):
+        verify_identity(value, **request, query="x=2", body=b'{"first_name": "Ada"}', replay=None)
+    with pytest.raises(InvalidIdentity, match="other_body"):
+        verify_identity(value, **request, query="x=1", body=b'{"first_name": "Eve"}', replay=None)
+    guard = MemoryReplayGuard()
+    assert verify_identity(value, **request, query="x=1", body=b'{"first_name": "Ada"}', replay=guard)
+    with pytest.raises(InvalidIdentity, match="replayed"):
+        verify_identity(value, **request, query="x=1", body=b'{"first_name": "Ada"}', replay=guard)
+
+
+def test_a_streamed_bearer_request_to_the_monolith_is_refused(jwks_server, signing):
+    flow = decided(verified_jwt_flow(jwks_server, signing), LEGACY)
+    flow.request.stream = True
+    addon = IdentityHeader()
+    with addon_context(addon, strangler_internal_identity_key=KEY):
+        addon.requestheaders(flow)
+    assert flow.response.status_code == 413
 
 
 def test_an_expired_identity_value_is_refused():
@@ -217,14 +255,14 @@ def test_an_expired_identity_value_is_refused():
         key=KEY, user_id=7, roles=["staff"], scope=[], jti="j", method="GET", path="/x", now=time.time() - 60
     )
     with pytest.raises(InvalidIdentity, match="expired"):
-        verify_identity(value, key=KEY, method="GET", path="/x")
+        verify_identity(value, key=KEY, method="GET", path="/x", query="", body=b"", replay=None)
 
 
 def test_a_jwt_request_routed_to_a_service_keeps_its_token_and_gets_no_identity_header(jwks_server, signing):
     flow = decided(verified_jwt_flow(jwks_server, signing), PRODUCT)
     addon = IdentityHeader()
     with addon_context(addon, strangler_internal_identity_key=KEY):
-        addon.requestheaders(flow)
+        addon.request(flow)
 
     assert flow.request.headers["Authorization"].startswith("Bearer ")
     assert HEADER not in flow.request.headers
@@ -234,11 +272,17 @@ def test_a_service_route_that_may_fall_back_to_the_monolith_carries_both(jwks_se
     flow = decided(verified_jwt_flow(jwks_server, signing), PRODUCT, fallback=LEGACY)
     addon = IdentityHeader()
     with addon_context(addon, strangler_internal_identity_key=KEY):
-        addon.requestheaders(flow)
+        addon.request(flow)
 
     assert flow.request.headers["Authorization"].startswith("Bearer ")
     assert verify_identity(
-        flow.request.headers[HEADER], key=KEY, method="POST", path="/api/v1/payments/3/refunds"
+        flow.request.headers[HEADER],
+        key=KEY,
+        method="POST",
+        path="/api/v1/payments/3/refunds",
+        query="",
+        body=flow.request.raw_content,
+        replay=None,
     )
 
 
@@ -248,7 +292,7 @@ def test_a_client_credentials_token_reaches_the_monolith_without_any_identity(jw
     )
     addon = IdentityHeader()
     with addon_context(addon, strangler_internal_identity_key=KEY):
-        addon.requestheaders(flow)
+        addon.request(flow)
 
     assert "Authorization" not in flow.request.headers
     assert HEADER not in flow.request.headers
@@ -337,7 +381,10 @@ def test_through_the_gateway_a_jwt_reaches_the_monolith_as_a_signed_identity_and
     [at_monolith] = legacy.requests_to("/api/v1/orders")
     assert at_monolith.header("Authorization") is None
     assert (
-        verify_identity(at_monolith.header(HEADER), key=KEY, method="GET", path="/api/v1/orders").user_id == 7
+        verify_identity(
+            at_monolith.header(HEADER), key=KEY, method="GET", path="/api/v1/orders", **NO_BODY
+        ).user_id
+        == 7
     )
     [at_service] = product.requests_to("/api/v2/catalog")
     assert at_service.header("Authorization") == f"Bearer {token}"
@@ -362,7 +409,12 @@ def test_through_the_gateway_a_spoofed_identity_header_never_reaches_the_monolit
     first, second = legacy.requests_to("/api/v1/orders")
     assert first.header(HEADER) is None  # a client's copy is stripped, whatever it says
     assert second.header(HEADER) != forged  # the gateway's own, for the JWT's user
-    assert verify_identity(second.header(HEADER), key=KEY, method="GET", path="/api/v1/orders").user_id == 7
+    assert (
+        verify_identity(
+            second.header(HEADER), key=KEY, method="GET", path="/api/v1/orders", **NO_BODY
+        ).user_id
+        == 7
+    )
 
 
 @pytest.mark.e2e

@@ -336,7 +336,7 @@ routes:
     )
     identity_header = IdentityHeader()
     with addon_context(identity_header, strangler_internal_identity_key="k" * 40):
-        identity_header.requestheaders(flow)  # routed to legacy: the Bearer is swapped for the identity
+        identity_header.request(flow)  # routed to legacy: the Bearer is swapped for the identity
     primary_identity = flow.request.headers[IDENTITY_HEADER]
     assert "Authorization" not in flow.request.headers
     flow.response = tflow.tresp(content=b"{}", headers=[(b"Content-Type", b"application/json")])
@@ -355,7 +355,15 @@ routes:
     (legacy_copy,) = secondary.requests_to("/items/5")
     assert legacy_copy.header("Authorization") is None
     assert legacy_copy.header(IDENTITY_HEADER) == primary_identity
-    assert verify_identity(legacy_copy.header(IDENTITY_HEADER), key="k" * 40, method="GET", path="/items/5")
+    assert verify_identity(
+        legacy_copy.header(IDENTITY_HEADER),
+        key="k" * 40,
+        method="GET",
+        path="/items/5",
+        query="",
+        body=legacy_copy.body,  # the copy carries the primary's body, which the value binds
+        replay=None,
+    )
     (pair,) = read_pairs(queue_url)
     assert IDENTITY_HEADER.lower() not in {name.lower() for name in pair.request_headers}
     assert "the.client.jwt" not in json.dumps(dict(pair.request_headers))

@@ -62,10 +62,11 @@ class GatewayIdentityAuthentication(BaseAuthentication):
         key = settings.INTERNAL_IDENTITY_KEY
         if value is None or not key:
             return None
-        from contracts.identity import InvalidIdentity, verify_identity
+        from chassis.identity import verify_request_identity
+        from contracts.identity import InvalidIdentity
 
         try:
-            identity = verify_identity(value, key=key, method=request.method, path=request.path)
+            identity = verify_request_identity(request, value, key=key)
         except InvalidIdentity:
             raise MonolithAnswer(
                 401, "invalid_identity", "The internal identity header is not valid"

@@ -59,10 +59,11 @@ class GatewayIdentityAuthentication(BaseAuthentication):
         key = settings.INTERNAL_IDENTITY_KEY
         if value is None or not key:
             return None
-        from contracts.identity import InvalidIdentity, verify_identity
+        from chassis.identity import verify_request_identity
+        from contracts.identity import InvalidIdentity
 
         try:
-            identity = verify_identity(value, key=key, method=request.method, path=request.path)
+            identity = verify_request_identity(request, value, key=key)
         except InvalidIdentity:
             raise InvalidIdentityHeader() from None
         return GatewayUser(identity.user_id, identity.roles), identity

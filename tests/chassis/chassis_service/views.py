@@ -72,3 +72,20 @@ def crash(request):
 def plain_get_only(request):
     """A plain Django view limited to GET: a POST gets Django's empty 405, which the chassis makes JSON."""
     return JsonResponse({"ok": True})
+
+
+@api_view(["GET"])
+def whoami(request):
+    """What the request says about its client once the chassis' middleware ran (test_forwarded.py)."""
+    http = request._request
+    return Response(
+        {
+            "remote_addr": http.META.get("REMOTE_ADDR"),
+            "forwarded_by": http.META.get("FORWARDED_BY"),
+            "host": http.get_host(),
+            "scheme": http.scheme,
+            "secure": http.is_secure(),
+            "absolute": http.build_absolute_uri("/x"),
+            "claims": sorted(k for k in http.META if "FORWARDED" in k and k.startswith("HTTP_")),
+        }
+    )

@@ -2,13 +2,17 @@
 a good value authenticates its user; a bad, expired, replayed-elsewhere value, or one for an unknown or
 inactive user, is 401 `invalid_identity`, never a silent anonymous request."""
 
+import os
 import time
+import uuid
 
 import pytest
+import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from contracts.identity import sign_identity
+from kernel.replay import RedisReplayGuard
 
 ME = "/api/v1/accounts/me"
 
@@ -82,3 +86,61 @@ def test_a_request_without_the_header_is_unchanged_for_anonymous_clients():
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
     assert response["WWW-Authenticate"] == "Token"
+
+
+def bound(user_id, *, method, path=ME, query="", body=b""):
+    """A value bound as the gateway binds them: method, path, query and body."""
+    return sign_identity(
+        key=settings.INTERNAL_IDENTITY_KEY,
+        user_id=user_id,
+        roles=["customer"],
+        scope=["read"],
+        jti="jti-1",
+        method=method,
+        path=path,
+        query=query,
+        body=body,
+    )
+
+
+@pytest.mark.django_db
+def test_a_captured_identity_is_refused_the_second_time(customer):
+    value = identity(customer.pk)
+    assert get_me(value).status_code == 200
+    replay = get_me(value)
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "invalid_identity"
+
+
+@pytest.mark.django_db
+def test_an_identity_bound_to_a_query_is_refused_with_another(customer):
+    value = bound(customer.pk, method="GET", query="fields=id")
+    answer = APIClient().get(ME + "?fields=username", HTTP_X_STRANGLER_IDENTITY=value)
+    assert answer.status_code == 401
+    assert APIClient().get(ME + "?fields=id", HTTP_X_STRANGLER_IDENTITY=value).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_captured_profile_change_cannot_carry_another_body(customer):
+    sent = b'{"first_name": "Ada"}'
+    value = bound(customer.pk, method="PATCH", body=sent)
+    other = APIClient().patch(
+        ME, b'{"first_name": "Mallory"}', content_type="application/json", HTTP_X_STRANGLER_IDENTITY=value
+    )
+    assert other.status_code == 401
+    customer.refresh_from_db()
+    assert customer.first_name != "Mallory"
+    good = APIClient().patch(ME, sent, content_type="application/json", HTTP_X_STRANGLER_IDENTITY=value)
+    assert good.status_code == 200, good.json()
+
+
+def test_every_verifier_shares_one_replay_guard_in_redis():
+    """Two verifiers (two processes' clients of the same Redis) see a value's id once between them."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    first = RedisReplayGuard(redis.Redis.from_url(url))
+    second = RedisReplayGuard(redis.Redis.from_url(url))
+    nid = uuid.uuid4().hex
+    expires = int(time.time()) + 30
+    assert first.first_use(nid, expires)
+    assert not second.first_use(nid, expires)
+    assert not first.first_use(nid, expires)

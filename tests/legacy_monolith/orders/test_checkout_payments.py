@@ -1,6 +1,7 @@
 """POST /checkout against the real sandbox gateways: paid, declined, refused by antifraud, gateway down,
 and the Idempotency-Key replays. Every failure must leave the stock, the coupon and the cart as before."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from legacy_monolith.payments.models import BlockedBin, Payment
 from tests.factories import CouponFactory
 
 from .checkout_helpers import (
+    CHECKOUT,
     DECLINED,
     INSUFFICIENT_FUNDS,
     body,
@@ -245,3 +247,23 @@ def test_the_cart_restored_after_a_failure_keeps_what_was_added_meanwhile_within
     assert response.status_code == 402
     cart_item_add(user=customer, product_id=product.id, quantity=39)
     assert cart_of(customer) == {product.id: 99}
+
+
+def test_the_charge_records_the_client_address_the_gateway_forwarded_not_the_gateway_s(
+    shopper, customer, sandbox
+):
+    fill_cart(customer, ("19.99", 1, 5))
+    forwarded = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", "REMOTE_ADDR": "127.0.0.1"}
+    response = shopper.post(
+        CHECKOUT, body(), format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex, **forwarded
+    )
+    assert response.status_code == 201, response.json()
+    assert Payment.objects.get(order__number=response.json()["number"]).client_ip == "203.0.113.7"
+
+
+def test_a_client_cannot_choose_the_address_its_charge_records(shopper, customer, sandbox):
+    fill_cart(customer, ("19.99", 1, 5))
+    spoofed = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", "REMOTE_ADDR": "198.51.100.20"}
+    response = shopper.post(CHECKOUT, body(), format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex, **spoofed)
+    assert response.status_code == 201, response.json()
+    assert Payment.objects.get(order__number=response.json()["number"]).client_ip == "198.51.100.20"
