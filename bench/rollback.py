@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -33,7 +35,14 @@ from control.rollout.stats import binomial_sf
 HEALTHY_NOISE = {"error_rate": 0.005, "latency_ms": 4, "jitter_ms": 3}
 
 
-def one_rollback(drill, traffic: Traffic, seed: int) -> float:
+@dataclass(frozen=True)
+class Rollback:
+    seconds: float  # from the regression's start to the last request the gateway sent to the candidate
+    canary_rate: float  # requests/s the candidate got meanwhile
+    total_rate: float  # requests/s through the gateway meanwhile
+
+
+def one_rollback(drill, traffic: Traffic, seed: int) -> Rollback:
     drill.reset()
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "300s")
     drill.wait_for(
@@ -44,10 +53,14 @@ def one_rollback(drill, traffic: Traffic, seed: int) -> float:
     time.sleep(4)  # the step's window is open and has data
     began = time.time()
     drill.target.knobs(error_rate=0.05, seed=seed)
-    drill.wait_for(lambda s: s["state"] != "running", timeout=120, what="the rollback")
+    drill.wait_for(lambda s: s["state"] != "running", timeout=180, what="the rollback")
     time.sleep(3)
-    sent = [e.started for e in traffic.since(began) if e.upstream == "product"]
-    return (max(sent) if sent else began) - began
+    after = traffic.since(began)
+    to_target = [e.started for e in after if e.upstream == "product"]
+    last = max(to_target) if to_target else began
+    span = max(last - began, 1e-3)
+    total = sum(1 for e in after if e.started <= last)
+    return Rollback(round(last - began, 3), round(len(to_target) / span, 1), round(total / span, 1))
 
 
 def healthy_runs(drill, runs: int, step_time: float, console: Console) -> list[str]:
@@ -90,21 +103,35 @@ def upper_bound(failures: int, runs: int, confidence: float = 0.95) -> float | N
 
 def drill_runs(
     runs: int, canary_rate: float, console: Console, tmp: Path, *, extra_env=None, healthy: int = 0, step=3.0
-) -> tuple[list[float], list[str]]:
-    seconds: list[float] = []
+) -> tuple[list[Rollback], list[str]]:
+    rollbacks: list[Rollback] = []
     outcomes: list[str] = []
     with running_drill(tmp, extra_env=extra_env) as drill:
-        traffic = Traffic(drill.gateway.url, canary_rate * 4, clients=12).start()
+        traffic = Traffic(drill.gateway.url, canary_rate * 4, clients=32).start()
         try:
             for run in range(runs):
-                value = one_rollback(drill, traffic, seed=100 + run)
-                seconds.append(round(value, 3))
-                console.print(f"run {run + 1}/{runs}: rolled back {value:.2f} s after the regression began")
+                rollback = one_rollback(drill, traffic, seed=100 + run)
+                rollbacks.append(rollback)
+                console.print(
+                    f"run {run + 1}/{runs}: rolled back {rollback.seconds:.2f} s after the regression began "
+                    f"({rollback.canary_rate:.0f} canary req/s of {rollback.total_rate:.0f})"
+                )
             if healthy:
                 outcomes = healthy_runs(drill, healthy, step, console)
         finally:
             traffic.stop()
-    return seconds, outcomes
+    return rollbacks, outcomes
+
+
+def stop_cleanly_on_signals() -> None:
+    """SIGTERM, and SIGINT even when started in the background (where it arrives ignored), end the bench
+    through KeyboardInterrupt, so every process and throwaway database it started is stopped and dropped."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         "--unleash", action="store_true", help="also run the drill against a real Unleash server"
     )
     args = parser.parse_args(argv)
+    stop_cleanly_on_signals()
     console = Console(stderr=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-rollback-") as tmp:
-        seconds, outcomes = drill_runs(
+        flags_file, outcomes = drill_runs(
             args.runs,
             args.canary_rate,
             console,
@@ -149,11 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     real_rollbacks = outcomes.count("rolled_back")
     report = {
         "bench": "rollback",
-        "rollback_seconds_median": median(seconds),
-        "rollback_seconds": seconds,
-        "rollback_seconds_median_unleash": median(unleash) if unleash else None,
-        "rollback_seconds_unleash": unleash,
+        "rollback_seconds_median": median([r.seconds for r in flags_file]),
+        "rollback_seconds": [r.seconds for r in flags_file],
+        "rollback_seconds_median_unleash": median([r.seconds for r in unleash]) if unleash else None,
+        "rollback_seconds_unleash": [r.seconds for r in unleash] if unleash else None,
         "canary_requests_per_s": args.canary_rate,
+        "canary_requests_per_s_achieved_median": median(
+            [r.canary_rate for r in flags_file + (unleash or [])]
+        ),
+        "requests_per_s_achieved_median": median([r.total_rate for r in flags_file + (unleash or [])]),
         "false_rollback_rate": rate,
         "false_rollbacks": rollbacks,
         "healthy_runs": args.healthy_runs,

@@ -1,8 +1,9 @@
 """Rollout drills against real processes: two toy upstreams (legacy and a candidate whose error rate and
-latency change while it runs: bench/toy_upstream.py), the real gateway (mitmdump + the addons, Prometheus
-port on), the flags file (or a real Unleash server), a throwaway control database, the real
-`manage.py rollout` commands and controller process, and client traffic with one token per user (so the
-sticky rollout splits users). Used by tests/e2e/test_rollout_controller.py and `make bench-rollback`."""
+latency change while it runs: bench/toy_upstream.py), the real gateway (`python -m strangler_proxy`, two
+workers, every addon, the Prometheus port on), the flags file (or a real Unleash server), a throwaway
+control database, the real `manage.py rollout` commands and controller process, and client traffic with one
+token per user (so the sticky rollout splits users). Used by tests/e2e/test_rollout_controller.py and
+`make bench-rollback`."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from flags.store import open_store
 from legacy_monolith.demo.processes import free_port, stop_process_group
 from legacy_monolith.demo.services import throwaway_database
 from strangler_proxy.launch import DEFAULT_ROUTES
-from tests.strangler_proxy.conftest import GatewayProcess, start_gateway, write_flags_file
+from tests.strangler_proxy.conftest import GatewayProcess, write_flags_file
 
 REPO = Path(__file__).resolve().parents[1]
 ROUTE, FLAG = "catalog.read", "route.catalog.read"
@@ -302,9 +303,40 @@ class Drill:
             stop_process_group(toy.process, 5)
 
 
+def start_runner(log_path: Path, *, legacy_url: str, workers: int, env: Mapping[str, str]) -> GatewayProcess:
+    """The gateway as production runs it: `python -m strangler_proxy` (the lean master, `workers`
+    processes on one port, one Prometheus endpoint for all of them on GATEWAY_METRICS_PORT), every addon of
+    strangler_proxy/addon.py, the shipped routes.yaml."""
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "strangler_proxy", "--listen", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--upstream", legacy_url, "--routes", str(DEFAULT_ROUTES),
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv, cwd=REPO, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    gateway = GatewayProcess(f"http://127.0.0.1:{port}", port, process, log_path, argv)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the gateway exited during start-up:\n{gateway.log()[-3000:]}")
+        with contextlib.suppress(requests.RequestException, ValueError):
+            if requests.get(f"{gateway.url}/_strangler/health", timeout=2).json().get("status") == "ok":
+                return gateway
+        time.sleep(0.1)
+    gateway.stop()
+    raise RuntimeError(f"the gateway did not answer within 90 s:\n{gateway.log()[-3000:]}")
+
+
 @contextlib.contextmanager
 def running_drill(
-    tmp: Path, *, min_requests: int = 20, settle: str = "1s", extra_env: Mapping[str, str] | None = None
+    tmp: Path,
+    *,
+    min_requests: int = 20,
+    settle: str = "1s",
+    extra_env: Mapping[str, str] | None = None,
+    gateway_workers: int = 2,
 ) -> Iterator[Drill]:
     tmp.mkdir(parents=True, exist_ok=True)
     with throwaway_database("control_drill") as control_url:
@@ -345,10 +377,10 @@ def running_drill(
                 capture_output=True,
                 timeout=120,
             )
-        gateway = start_gateway(
-            log_path=tmp / "gateway.log",
-            routes_yaml=DEFAULT_ROUTES,
+        gateway = start_runner(
+            tmp / "gateway.log",
             legacy_url=legacy.url,
+            workers=gateway_workers,
             env={k: v for k, v in env.items() if k != "CONTROL_DATABASE_URL"}
             | {"GATEWAY_METRICS_PORT": str(metrics_port)},
         )
