@@ -168,7 +168,8 @@ bench-jwks: install
 	$(PY) -m bench.jwks $(BENCH_ARGS)
 
 # The rollout controller: rollback time (5xx drill at 25%, ~50 req/s of canary traffic, median of runs; with a
-# real Unleash server too) and the false-rollback rate of healthy rollouts (BENCH_ARGS="--runs 3 ...").
+# real Unleash server too) and the false-rollback rate of healthy rollouts, real (30 short rollouts through the
+# drill's processes) and simulated (2000 through the real judge); BENCH_ARGS="--runs 3 --real-healthy-runs 10".
 bench-rollback: install unleash-install
 	DATABASE_URL=$${BENCH_ROLLBACK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 		$(PY) -m bench.rollback --unleash $(BENCH_ARGS)

@@ -7,6 +7,7 @@ differently. The commands run in-process (call_command); the gateway and upstrea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -293,3 +294,37 @@ def test_a_candidate_that_never_answers_is_an_unusable_target(recording_gateway,
     with pytest.raises(ControlError) as bad:
         call_command("traffic", "replay", str(tmp_path / "routes.yaml"), "--target", gone.url)
     assert bad.value.code == "bad_recording"
+
+
+def test_every_worker_of_the_multi_process_gateway_records_and_the_parts_merge_in_time_order(tmp_path):
+    """`python -m strangler_proxy --workers 2`: each worker picks the request up (its part appears at once)
+    and records what it answered; the file holds both workers' flows, oldest first."""
+    from bench.rollout_drill import start_runner
+
+    legacy = StandinUpstream("legacy").start()
+    legacy.responder = product
+    control = tmp_path / "traffic" / "record.json"
+    env = {
+        **os.environ,
+        "FLAGS_FILE": str(write_flags_file(tmp_path / "flags.json")),
+        "GATEWAY_RECORD_CONTROL": str(control),
+        "MONOLITH_URL": legacy.url,
+        "STRANGLER_VAR_DIR": str(tmp_path),
+    }
+    gateway = start_runner(tmp_path / "runner.log", legacy_url=legacy.url, workers=2, env=env)
+    try:
+
+        def traffic() -> None:
+            for n in range(1, 41):  # a new connection each: the kernel spreads them over both workers
+                answer = requests.get(f"{gateway.url}/api/v1/catalog/products/{n}", timeout=10)
+                assert answer.status_code == 200
+
+        result = record_while(control, tmp_path / "both.flows", traffic)
+    finally:
+        gateway.stop()
+        legacy.stop()
+    assert (result.processes, result.flows) == (2, 40)
+    with open(tmp_path / "both.flows", "rb") as handle:
+        flows = list(flow_io.FlowReader(handle).stream())
+    starts = [f.request.timestamp_start for f in flows]
+    assert starts == sorted(starts)
