@@ -85,7 +85,7 @@ def test_a_refused_rollout_start_prints_one_line_per_failed_gate_and_exits_1(two
         ),
         (
             ["rollout", "start", "catalog.read", "--step-time", "soon"],
-            "manage.py rollout start: invalid_usage: argument --step-time: not a duration",
+            "rollout start: invalid_usage: argument --step-time: not a duration",
         ),
         (
             ["rollout", "resume", "catalog.read"],
