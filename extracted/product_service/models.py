@@ -42,6 +42,20 @@ class CatalogProduct(models.Model):
         ]
 
 
+class CatalogSearch(models.Model):
+    """The v1 `q` search's narrow relation on PostgreSQL: a product's id, active flag and upper-cased
+    searchable text (store/orm/text_search.py). Created and kept by migration 0005's trigger on the
+    product table, never written by Django (unmanaged); absent on SQLite."""
+
+    id = models.BigIntegerField(primary_key=True)
+    is_active = models.BooleanField()
+    haystack = models.TextField()
+
+    class Meta:
+        managed = False
+        db_table = "product_service_catalogsearch"
+
+
 class CatalogCategory(models.Model):
     id = models.BigIntegerField(primary_key=True)
     name = models.CharField(max_length=120)

@@ -25,6 +25,7 @@ from ..port import (
     ProductQuery,
     attribute_candidates,
 )
+from . import text_search
 from .base import OrmStoreBase
 
 
@@ -57,6 +58,8 @@ class OrmQueries(OrmStoreBase):
         fetched for the page's ids only, so deep offsets skip index entries, not whole rows."""
         ordering = common.check_ordering(query, search=False)
         common.check_page(offset, limit)
+        if ordering == "id" and text_search.only_q(query) and text_search.usable(self._vendor, query.q):
+            return self._search_page(query, offset, limit)
         queryset = self._filtered(query)
         if limit == 0:
             return [], queryset.count()
@@ -70,6 +73,14 @@ class OrmQueries(OrmStoreBase):
             return docs, rows[0][1]
         # An empty page past the end carries no total: count the matches alone.
         return docs, queryset.count()
+
+    def _search_page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[dict], int]:
+        """A q-only listing in id order from the narrow search relation (text_search.py)."""
+        ids, total = text_search.page_ids(self.using, query, offset, limit)
+        if not ids:
+            return [], total
+        docs = dict(self._products().filter(id__in=ids).values_list("id", "doc"))
+        return [docs[product_id] for product_id in ids if product_id in docs], total
 
     def _page(
         self, queryset: QuerySet, ordering: str, offset: int, limit: int, *, with_total: bool
@@ -134,7 +145,9 @@ class OrmQueries(OrmStoreBase):
         for index, (name, values) in enumerate(sorted(query.attributes.items())):
             common.check_attribute_name(name)
             queryset = self._filter_attribute(queryset, index, name, values)
-        if query.q:
+        if query.q and text_search.usable(self._vendor, query.q):
+            queryset = queryset.filter(id__in=text_search.matches(self.using, query.q).values("id"))
+        elif query.q:
             queryset = queryset.filter(
                 Q(name__icontains=query.q) | Q(description__icontains=query.q) | Q(sku__icontains=query.q)
             )

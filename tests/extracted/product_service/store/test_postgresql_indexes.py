@@ -1,6 +1,6 @@
-"""The ORM store on PostgreSQL answers searches from its indexes: the trigram indexes serve the very
-`UPPER(col) LIKE UPPER('%q%')` expression Django's icontains writes (the monolith's semantics), the
-GIN index serves attribute filters, the full-text index serves relevance. The planner is told to avoid
+"""The ORM store on PostgreSQL answers searches from its indexes: the narrow search relation's trigram
+index serves `q` (store/orm/text_search.py, the monolith's icontains semantics), the GIN index serves
+attribute filters, the full-text index serves relevance. The planner is told to avoid
 sequential scans, so a plan without the index means the index cannot serve that expression."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.django_db,
 ]
 
-TRIGRAM_INDEXES = ["catalog_store_name_trgm", "catalog_store_description_trgm", "catalog_store_sku_trgm"]
+TRIGRAM_INDEXES = ["catalog_search_trgm"]
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,8 @@ TRIGRAM_INDEXES = ["catalog_store_name_trgm", "catalog_store_description_trgm", 
     ids=["substring", "substring-with-wildcards", "attributes"],
 )
 def test_v1_filters_are_served_by_their_postgresql_indexes(query, indexes):
-    plan = explain_without_seqscan(OrmCatalogStore(using="default")._filtered(query))
+    # Nor a walk of a primary key with the condition as a filter: on an empty table it looks as cheap.
+    plan = explain_without_seqscan(OrmCatalogStore(using="default")._filtered(query), index_scans=False)
 
     for index in indexes:
         assert f"Index Scan on {index}" in plan, plan
@@ -58,9 +59,11 @@ def test_the_full_text_match_of_relevance_is_served_by_its_postgresql_index():
     assert "Index Scan on catalog_store_fulltext" in plan, plan
 
 
-def explain_without_seqscan(queryset) -> str:
+def explain_without_seqscan(queryset, *, index_scans: bool = True) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        if not index_scans:
+            cursor.execute("SET LOCAL enable_indexscan = off")
     return queryset.explain()
 
 
