@@ -103,4 +103,5 @@ def test_a_q_only_listing_reads_its_page_and_total_from_the_relation_alone(store
     reads = [q["sql"] for q in queries.captured_queries]
     assert len(reads) == 3  # page ids, total, the page's documents by id
     assert all(product_table not in sql for sql in reads[:2])
-    assert "catalogsearch" in reads[0] and "catalogsearch" in reads[1]
+    assert "catalogsearch" in reads[0]
+    assert "catalogsearch" in reads[1]
