@@ -11,8 +11,11 @@ layer's event handler (module `mitmproxy.proxy.layers.http._http1`, like protoco
 - head deadline: a head whose first byte arrived `head_timeout` seconds ago and is still not complete
   gets 408 and the connection is closed;
 - idle timeout: a connection waiting for its next request for `idle_timeout` seconds is closed without an
-  answer (RFC 9112 9.8). A new connection that never sends a byte reaches no HTTP layer: mitmproxy's own
-  `tcp_timeout` closes it, and the per-address cap bounds how many such connections one client holds.
+  answer (RFC 9112 9.8).
+- silent connection: a new connection that never sends a byte (or too few for mitmproxy to pick a protocol,
+  or a TLS handshake that stalls) reaches no HTTP layer, so none of the above sees it, and mitmproxy's own
+  `tcp_timeout` (600 s) would keep it. The addon closes a connection that has not reached its HTTP/1 layer
+  `head_timeout` seconds after it was accepted.
 
 Timers are the layer's own RequestWakeup commands. The ConnectionLimits addon declares the options,
 refuses a client address's connection past `strangler_max_client_connections` (per worker process) in
@@ -50,6 +53,7 @@ class Limits:
 
 
 LIMITS = Limits()
+_REACHED_HTTP: set[str] = set()  # ids of client connections whose HTTP/1 layer has started
 _HEAD_END = re.compile(rb"\n\r?\n")  # where the HTTP/1 reader ends a head
 _original_handle_event = _http1.Http1Server._handle_event
 
@@ -78,6 +82,8 @@ def _arm(layer: _http1.Http1Server, deadline: float):
 
 
 def _handle_event_bounded(self: _http1.Http1Server, event: events.Event):
+    if isinstance(event, events.Start):
+        _REACHED_HTTP.add(self.conn.id)
     if isinstance(event, events.Wakeup) and isinstance(event.command, _Deadline):
         if time.monotonic() >= getattr(self, "_strangler_wakeup_at", 0.0):
             self._strangler_wakeup_at = float("inf")  # no wakeup pending any more
@@ -137,6 +143,7 @@ class ConnectionLimits:
         self.max_per_client = 256
         self.open: Counter[str] = Counter()
         self._counted: dict[str, str] = {}  # client connection id -> address counted
+        self._silence: dict[str, asyncio.TimerHandle] = {}  # client connection id -> its first-words deadline
         self._closed_since_trim = 0
         self._trim: asyncio.TimerHandle | None = None
 
@@ -152,7 +159,8 @@ class ConnectionLimits:
             "strangler_head_timeout",
             str,
             "10",
-            "Seconds a request head may take from its first byte (408).",
+            "Seconds a request head may take from its first byte (408); also the seconds a new connection "
+            "has to start its HTTP exchange (closed if it stays silent).",
         )
         loader.add_option(
             "strangler_idle_timeout",
@@ -193,9 +201,25 @@ class ConnectionLimits:
             return
         self.open[address] += 1
         self._counted[client.id] = address
+        loop = asyncio.get_running_loop()
+        self._silence[client.id] = loop.call_later(LIMITS.head_timeout, self._close_if_silent, client.id)
+
+    def _close_if_silent(self, client_id: str) -> None:
+        """The connection's deadline to reach its HTTP layer has passed: close it unless it did."""
+        self._silence.pop(client_id, None)
+        if client_id in _REACHED_HTTP:
+            return
+        proxyserver = ctx.master.addons.get("proxyserver")
+        handler = proxyserver.connections.get(client_id) if proxyserver is not None else None
+        io = handler.transports.get(handler.client) if handler is not None else None
+        if io is not None and io.handler is not None:
+            io.handler.cancel("no request in time")  # as mitmproxy's own inactivity timeout closes it
 
     def client_disconnected(self, client: connection.Client) -> None:
         self._closed_since_trim += 1
+        _REACHED_HTTP.discard(client.id)
+        if (timer := self._silence.pop(client.id, None)) is not None:
+            timer.cancel()
         address = self._counted.pop(client.id, None)
         if address is not None:
             self.open[address] -= 1

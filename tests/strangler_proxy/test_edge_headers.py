@@ -209,6 +209,17 @@ def test_an_idle_keep_alive_connection_is_closed(tight_gateway):
     assert answer.count(b"HTTP/1.1") == 1
 
 
+def test_a_silent_new_connection_is_closed_at_the_head_deadline(tight_gateway):
+    with socket.create_connection(("127.0.0.1", tight_gateway.port), timeout=WAIT) as sock:
+        answer = sock.recv(65536)  # b"" once the gateway closes it; a TimeoutError after WAIT otherwise
+    assert answer == b""
+
+
+def test_a_connection_that_stops_after_its_first_byte_gets_408(tight_gateway):
+    answer = exchange(tight_gateway.port, b"G")
+    assert status_of(answer) == 408
+
+
 def test_a_client_address_holds_at_most_its_cap_of_connections(tight_gateway):
     held = [socket.create_connection(("127.0.0.1", tight_gateway.port), timeout=WAIT) for _ in range(3)]
     try:
