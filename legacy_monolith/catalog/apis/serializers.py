@@ -3,9 +3,15 @@ Output serializers render the contract's JSON."""
 
 from rest_framework import serializers
 
-from ..models import StockMovement
+from chassis.catalog_rules import ATTRIBUTE_KEY_PATTERN
+from chassis.catalog_v1 import (  # noqa: F401 (the write bodies, re-exported for the views)
+    CategoryCreateInput,
+    ProductCreateInput,
+    ProductUpdateInput,
+    StockAdjustInput,
+)
+
 from ..selectors import ORDERINGS, ProductFilters
-from ..services.validation import ATTRIBUTE_KEY_PATTERN
 
 ATTRIBUTE_PARAM_PREFIX = "attr."
 MAX_FILTER_VALUE_LENGTH = 200
@@ -19,12 +25,6 @@ class CategoryRefOutput(serializers.Serializer):
 
 class CategoryOutput(CategoryRefOutput):
     parent_id = serializers.IntegerField(allow_null=True)
-
-
-class CategoryCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
-    slug = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
-    parent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
 class ProductOutput(serializers.Serializer):
@@ -47,43 +47,6 @@ class ProductOutput(serializers.Serializer):
 
     def get_in_stock(self, product) -> bool:
         return product.stock > 0
-
-
-class ProductWriteFields(serializers.Serializer):
-    """Shapes shared by create and update; required-ness differs."""
-
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    slug = serializers.CharField(max_length=220, required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    category_id = serializers.IntegerField()
-    price = serializers.DecimalField(max_digits=10, decimal_places=2)
-    currency = serializers.CharField(max_length=3, required=False)
-    attributes = serializers.JSONField(required=False)
-    image_urls = serializers.JSONField(required=False)
-    weight_grams = serializers.IntegerField(required=False)
-    is_active = serializers.BooleanField(required=False)
-
-
-class ProductCreateInput(ProductWriteFields):
-    stock = serializers.IntegerField(required=False)
-
-
-class ProductUpdateInput(ProductWriteFields):
-    # Any value reaches the service, which answers stock_not_editable.
-    stock = serializers.JSONField(required=False)
-
-
-class StockAdjustInput(serializers.Serializer):
-    delta = serializers.IntegerField()
-    reason = serializers.ChoiceField(
-        choices=[
-            StockMovement.Reason.RESTOCK,
-            StockMovement.Reason.ADJUSTMENT,
-            StockMovement.Reason.RETURN,
-        ]
-    )
-    reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class StockMovementOutput(serializers.Serializer):

@@ -5,51 +5,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils.text import slugify
 
-from legacy_monolith.core.errors import ApplicationError, ConflictError, NotFoundError
+from chassis import catalog_rules as v
+from legacy_monolith.core.errors import NotFoundError
 
 from ..models import Category, Product, StockMovement
-from . import validation as v
-
-UPDATABLE_FIELDS = (
-    "sku",
-    "name",
-    "slug",
-    "description",
-    "category_id",
-    "price",
-    "currency",
-    "attributes",
-    "image_urls",
-    "weight_grams",
-    "is_active",
-)
 
 
 def _category(category_id: Any) -> Category:
     category = Category.objects.filter(pk=category_id).first() if isinstance(category_id, int) else None
     if category is None:
-        raise ApplicationError(
-            "category_not_found",
-            f"Category {category_id} does not exist",
-            extra={"field": "category_id", "id": category_id},
-        )
+        raise v.category_not_found(category_id)
     return category
 
 
-def _slug(slug: str, *, name: str, sku: str) -> str:
-    if slug:
-        if len(slug) > 220 or slug != slugify(slug):
-            raise v.invalid(
-                "invalid_slug", "slug", "A slug is 1 to 220 lowercase letters, digits and hyphens"
-            )
-        return slug
-    return slugify(name)[:220] or slugify(sku)[:220] or sku.lower()
-
-
-def _sku_exists(sku: str) -> ConflictError:
-    return ConflictError("sku_exists", f"A product with SKU {sku!r} exists", extra={"sku": sku})
+_slug = v.product_slug
+_sku_exists = v.sku_exists
 
 
 def _save_unique_sku(product: Product, **save_kwargs) -> None:
@@ -134,15 +105,7 @@ def product_update(*, product: Product, data: dict[str, Any], actor=None) -> Pro
     `attributes` and `image_urls` are replaced as a whole. `stock` is refused with 400
     stock_not_editable: stock changes go through stock_adjust so every change has a movement.
     """
-    if "stock" in data:
-        raise ApplicationError(
-            "stock_not_editable",
-            "Stock cannot be set by an update; post a stock adjustment instead",
-            extra={"field": "stock"},
-        )
-    unknown = sorted(set(data) - set(UPDATABLE_FIELDS))
-    if unknown:
-        raise ApplicationError("unknown_fields", "These fields cannot be updated", extra={"fields": unknown})
+    v.check_update_fields(data)
     locked = Product.objects.select_for_update(of=("self",)).select_related("category").get(pk=product.pk)
     changed: list[str] = []
     for field, raw in data.items():

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
+from chassis import catalog_rules as rules
 from legacy_monolith.core.errors import ApplicationError, ConflictError, NotFoundError
 
 from ..models import Product, StockMovement
-from .validation import MAX_STOCK
 
 StockLines = list[tuple[int, int]]
 
@@ -42,12 +42,7 @@ def _require_atomic(name: str) -> None:
 
 def _apply(product: Product, *, delta: int, reason: str, reference: str, actor) -> StockMovement:
     """Write the new level and its movement; the caller holds the row lock."""
-    if product.stock + delta > MAX_STOCK:
-        raise ApplicationError(
-            "stock_limit_exceeded",
-            f"Stock of product {product.pk} cannot exceed {MAX_STOCK}",
-            extra={"product_id": product.pk, "stock": product.stock, "delta": delta},
-        )
+    rules.check_stock_ceiling(product.pk, product.stock, delta)
     product.stock += delta
     product.save(update_fields=["stock", "updated_at"])
     return StockMovement.objects.create(
@@ -109,13 +104,7 @@ def stock_release(
         _apply(products[product_id], delta=quantity, reason=reason, reference=reference, actor=actor)
 
 
-def _validate_reason(reason: str) -> None:
-    if reason not in StockMovement.Reason.values:
-        raise ApplicationError(
-            "invalid_stock_reason",
-            f"Unknown stock movement reason {reason!r}",
-            extra={"reason": reason, "allowed": list(StockMovement.Reason.values)},
-        )
+_validate_reason = rules.check_stock_reason
 
 
 @transaction.atomic
@@ -126,11 +115,7 @@ def stock_adjust(*, product: Product, delta: int, reason: str, reference: str = 
     history, where the reference it sent shows whether the first attempt landed. Returns the product
     as locked and updated; the instance passed in gets the new stock too.
     """
-    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
-        raise ApplicationError(
-            "invalid_delta", "A stock adjustment needs a non-zero integer delta", extra={"delta": delta}
-        )
-    _validate_reason(reason)
+    rules.check_stock_delta(delta, reason)
     locked = (
         Product.objects.select_for_update(of=("self",))
         .select_related("category")
@@ -139,12 +124,7 @@ def stock_adjust(*, product: Product, delta: int, reason: str, reference: str = 
     )
     if locked is None:
         raise NotFoundError("product", product.pk)
-    if locked.stock + delta < 0:
-        raise ConflictError(
-            "insufficient_stock",
-            f"Stock of product {locked.pk} is {locked.stock}; a change of {delta} would make it negative",
-            extra={"product_id": locked.pk, "stock": locked.stock, "delta": delta},
-        )
+    rules.check_stock_limit(locked.pk, locked.stock, delta)
     _apply(locked, delta=delta, reason=reason, reference=reference, actor=actor)
     product.stock = locked.stock
     product.updated_at = locked.updated_at
