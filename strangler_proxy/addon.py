@@ -31,7 +31,7 @@ from pathlib import Path
 if importlib.util.find_spec("strangler_proxy") is None:  # loaded by path as a mitmproxy script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from strangler_proxy import connection_limits, protocol_errors
+from strangler_proxy import connection_limits, gateway_errors, protocol_errors
 from strangler_proxy.fail_closed import guard
 
 # (module, class) in chain order.
@@ -69,6 +69,7 @@ def build_addons() -> list[object]:
 
 protocol_errors.install()  # mitmproxy's own protocol-error pages become the gateway's JSON errors
 connection_limits.install()  # request heads bounded in size and time, idle connections closed
+gateway_errors.install()  # the body of a request the gateway answered itself is dropped, not buffered
 addons = build_addons()
 
 __all__ = ["CHAIN", "addons", "build_addons"]

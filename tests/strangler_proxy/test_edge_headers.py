@@ -232,3 +232,28 @@ def test_a_client_address_holds_at_most_its_cap_of_connections(tight_gateway):
     time.sleep(0.3)
     again = exchange(tight_gateway.port, get("/_strangler/health", "Host: s"))
     assert status_of(again) == 200
+
+
+# --- a body sent to a path the gateway answers itself ------------------------------------------------------
+
+BIG_BODY = 3 * 1024 * 1024  # over the 1 MB past which mitmproxy streams a body
+
+
+@pytest.mark.parametrize("path", ["/_strangler/health", "/metrics"])
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_large_body_to_a_gateway_answered_path_is_dropped_and_the_connection_still_serves(
+    gateway, standin_upstream, path, framing
+):
+    chunk = b"x" * 65536
+    if framing == "content-length":
+        head = f"POST {path} HTTP/1.1\r\nHost: s\r\nContent-Length: {BIG_BODY}\r\n\r\n".encode()
+        body = chunk * (BIG_BODY // len(chunk))
+    else:
+        head = f"POST {path} HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        body = framed * (BIG_BODY // len(chunk)) + b"0\r\n\r\n"
+    answer = exchange(gateway.port, head + body + get("/_strangler/health", "Host: s"))
+    assert answer.count(b"HTTP/1.1 ") == 2  # the answer, then the next request on the same connection
+    assert status_of(answer) == (200 if path == "/_strangler/health" else 404)
+    assert standin_upstream.received == []
+    assert "Traceback" not in gateway.log()
