@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from chassis.forwarded import DEFAULT_TRUSTED_PROXIES
 from chassis.logging import json_logging
 from contracts.cli import EnvironmentUnusable
+from kernel.mtls import MutualTls, MutualTlsError
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 EVENTS_EXCHANGE = "strangler.events"
@@ -54,6 +55,14 @@ def filesystem_broker_options(folder: Path) -> dict[str, Any]:
         "control_folder": str(folder / "control"),
         "store_processed": False,
     }
+
+
+def internal_tls_from_env(env: Mapping[str, str]) -> MutualTls | None:
+    """INTERNAL_TLS_CERT/KEY/CA (+ INTERNAL_TRUST_DOMAIN): mutual TLS on the internal hops, or None."""
+    try:
+        return MutualTls.from_env(env)
+    except MutualTlsError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 20
@@ -117,6 +126,8 @@ def service_settings(
             raise ImproperlyConfigured(
                 f"DEBUG is off but {', '.join(insecure)} still hold development defaults"
             )
+
+    internal_tls = internal_tls_from_env(env)
 
     database_url = env.get(database_env)
     if not database_url:
@@ -192,6 +203,7 @@ def service_settings(
         "CONSUMER_MAX_ATTEMPTS": env_int(env, "CONSUMER_MAX_ATTEMPTS", 5),
         "CONSUMER_RETRY_BASE_MS": env_int(env, "CONSUMER_RETRY_BASE_MS", 1000),
         "INTERNAL_API_TOKEN": internal_token,
+        "INTERNAL_TLS": internal_tls,  # kernel.mtls.MutualTls, or None: plain HTTP on the internal hops
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", ""),
         "REST_FRAMEWORK": {
             "DEFAULT_AUTHENTICATION_CLASSES": [],

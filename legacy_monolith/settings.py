@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.forwarded import DEFAULT_TRUSTED_PROXIES
-from chassis.settings import DEV_INTERNAL_API_TOKEN, database_config
+from chassis.settings import DEV_INTERNAL_API_TOKEN, database_config, internal_tls_from_env
 
 # DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
 from contracts.addresses import url_of
@@ -177,6 +177,9 @@ INTERNAL_STOCK_FAULT_RATE = float(os.environ.get("INTERNAL_STOCK_FAULT_RATE", "0
 ORDER_SERVICE_URL = url_of("ORDER_SERVICE")
 PAYMENT_SERVICE_URL = url_of("PAYMENT_SERVICE")  # `sync payments` target
 INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN)
+# Mutual TLS on internal hops (kernel.mtls; unset: plain HTTP): this process's certificate for the ACL
+# clients and the sync jobs, and the internal CA.
+INTERNAL_TLS = internal_tls_from_env(os.environ)
 CATALOG_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_CONNECT_TIMEOUT", "0.5"))
 CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT", "2"))
 # --- end product service ---

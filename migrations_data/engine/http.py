@@ -14,6 +14,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from chassis.internal_http import mount_internal_tls
 from chassis.tracing import outbound_headers
 from kernel.retry import retry_call
 
@@ -22,6 +23,13 @@ from .errors import TargetRefused, TargetUnavailable
 
 class _Retryable(Exception):
     pass
+
+
+def _internal_tls():
+    """settings.INTERNAL_TLS (mutual TLS on https:// service URLs), None without Django settings."""
+    from django.conf import settings
+
+    return getattr(settings, "INTERNAL_TLS", None) if settings.configured else None
 
 
 class InternalApiClient:
@@ -41,6 +49,7 @@ class InternalApiClient:
         self.backoff_max = backoff_max
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0))
+        mount_internal_tls(self.session, _internal_tls(), pool_connections=1, pool_maxsize=4, max_retries=0)
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {token}",

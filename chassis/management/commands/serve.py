@@ -12,7 +12,18 @@ from django.core.management.base import BaseCommand
 from contracts import cli
 
 
-def gunicorn_argv(*, bind: str, workers: int, threads: int, extra: list[str]) -> list[str]:
+def tls_argv(mutual) -> list[str]:
+    """With INTERNAL_TLS (kernel.mtls.MutualTls): gunicorn serves mutual TLS 1.3 only (the context comes from
+    chassis.gunicorn_conf) and its worker hands the peer's identity to the application."""
+    if mutual is None:
+        return ["--worker-class", "gthread"]
+    return [
+        "--certfile", mutual.cert, "--keyfile", mutual.key, "--ca-certs", mutual.ca, "--cert-reqs", "2",
+        "--worker-class", "chassis.mtls_worker.MutualTlsWorker",
+    ]  # fmt: skip
+
+
+def gunicorn_argv(*, bind: str, workers: int, threads: int, extra: list[str], mutual=None) -> list[str]:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     return [
         gunicorn,
@@ -23,8 +34,7 @@ def gunicorn_argv(*, bind: str, workers: int, threads: int, extra: list[str]) ->
         bind,
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
+        *tls_argv(mutual),
         "--threads",
         str(threads),
         "--graceful-timeout",
@@ -77,7 +87,8 @@ class Command(cli.ToolkitCommand, BaseCommand):
 
     def handle(self, *args, bind: str, workers=2, threads=4, gunicorn_args=(), **options):
         check_bind(bind)
-        argv = gunicorn_argv(bind=bind, workers=workers, threads=threads, extra=list(gunicorn_args))
+        extra, mutual = list(gunicorn_args), settings.INTERNAL_TLS
+        argv = gunicorn_argv(bind=bind, workers=workers, threads=threads, extra=extra, mutual=mutual)
         prepare_multiprocess_dir(bind)
         sys.stdout.flush()
         os.execv(argv[0], argv)  # noqa: S606 (argv is ours; DJANGO_SETTINGS_MODULE is inherited)

@@ -26,6 +26,11 @@ from .v1 import ERROR
 
 MAX_IMPORT_DOCUMENTS = 5000
 MAX_STOCK_LINES = 200
+# Who may call what over mutual TLS (chassis.internal_auth): the sync jobs, and the monolith and the control
+# loop for the read-only status; the Order service's saga (and the monolith's checkout) reserve stock.
+SYNC_CALLERS = ("sync",)
+STATUS_CALLERS = ("sync", "monolith", "control")
+STOCK_CALLERS = ("order_service", "monolith")
 
 
 class InternalTokenScheme(OpenApiAuthenticationExtension):
@@ -128,6 +133,8 @@ def reservation_body(reservation) -> dict:
 class ProductImportApi(InternalAPIView):
     """Bulk upsert keyed by id with the version rule, then tombstones; idempotent."""
 
+    internal_callers = SYNC_CALLERS
+
     @extend_schema(
         request=ProductImportInput, responses={200: IMPORT_RESULT, 400: ERROR, 401: ERROR, 413: ERROR}
     )
@@ -139,6 +146,8 @@ class ProductImportApi(InternalAPIView):
 
 
 class CategoryImportApi(InternalAPIView):
+    internal_callers = SYNC_CALLERS
+
     @extend_schema(
         request=CategoryImportInput, responses={200: IMPORT_RESULT, 400: ERROR, 401: ERROR, 413: ERROR}
     )
@@ -150,6 +159,8 @@ class CategoryImportApi(InternalAPIView):
 
 class ChecksumsApi(InternalAPIView):
     """Count and digest of each id range lo <= id < hi (verify's first pass)."""
+
+    internal_callers = STATUS_CALLERS
 
     @extend_schema(request=ChecksumsInput, responses={200: RANGE_CHECKSUMS, 400: ERROR, 401: ERROR})
     def post(self, request):
@@ -163,6 +174,8 @@ class ChecksumsApi(InternalAPIView):
 class DigestsApi(InternalAPIView):
     """Each product's digest in lo <= id < hi (verify's drill-down)."""
 
+    internal_callers = STATUS_CALLERS
+
     @extend_schema(request=DigestsInput, responses={200: PRODUCT_DIGESTS, 400: ERROR, 401: ERROR})
     def post(self, request):
         data = validated(DigestsInput, request)
@@ -172,6 +185,8 @@ class DigestsApi(InternalAPIView):
 
 class SyncStatusApi(InternalAPIView):
     """How far the import path got: product count, highest version, when the last write landed."""
+
+    internal_callers = STATUS_CALLERS
 
     @extend_schema(
         responses={
@@ -201,6 +216,8 @@ class SyncStatusApi(InternalAPIView):
 class StockReserveApi(InternalAPIView):
     """All lines or none; a replayed reference returns the first answer (409 out_of_stock: short lines)."""
 
+    internal_callers = STOCK_CALLERS
+
     @extend_schema(
         request=ReserveInput,
         responses={200: RESERVATION, 201: RESERVATION, 400: ERROR, 401: ERROR, 409: ERROR},
@@ -214,6 +231,8 @@ class StockReserveApi(InternalAPIView):
 
 class StockReleaseApi(InternalAPIView):
     """Give a reservation back (once); 404 reservation_not_found for an unknown reference."""
+
+    internal_callers = STOCK_CALLERS
 
     @extend_schema(request=ReleaseInput, responses={200: RESERVATION, 400: ERROR, 401: ERROR, 404: ERROR})
     def post(self, request):

@@ -47,6 +47,8 @@ def echo(request):
 
 
 class InternalPing(InternalAPIView):
+    internal_callers = ("order_service",)  # over mutual TLS (tests/chassis/test_mutual_tls.py)
+
     def get(self, request):
         return Response({"pong": True})
 

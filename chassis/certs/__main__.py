@@ -1,0 +1,5 @@
+import sys
+
+from chassis.certs import main
+
+sys.exit(main())
