@@ -27,7 +27,7 @@ help:
 	@echo "                             service backfill + verify, rollout 0/50/100 %, shadow report, rollback"
 	@echo "make demo-monolith           the TechStore monolith + sandbox and its scripted shopping journey alone"
 	@echo "make test                    run the whole suite against PostgreSQL, Redis and RabbitMQ on localhost"
-	@echo "make lint                    ruff, and the dependency rules between packages (import-linter)"
+	@echo "make lint                    ruff, the dependency rules between packages (import-linter), runbook lint"
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile; MONOLITH_PORT, SANDBOX_PORT)"
 	@echo "make product-service ...     migrate and serve one service (PRODUCT_/AUTH_/ORDER_/PAYMENT_SERVICE_PORT)"
 	@echo "make certs                   a development CA and one mTLS certificate per service under var/certs"
@@ -70,6 +70,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) manage.py runbook lint
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

@@ -66,6 +66,11 @@ def route_of_flag(flag: str, routes: dict[str, RouteInfo]) -> RouteInfo | None:
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 
+def expand_env(text: str, env: Mapping[str, str]) -> str:
+    """`${NAME:-default}` -> the environment variable NAME, else the default (else empty)."""
+    return _ENV_REFERENCE.sub(lambda m: env.get(m["name"]) or m["default"] or "", text)
+
+
 def upstream_urls(path: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The route table's upstreams by name, `${NAME:-default}` expanded as the gateway does (an unset
     variable without a default leaves the upstream out)."""
@@ -83,5 +88,5 @@ def upstream_urls(path: Path | None = None, env: Mapping[str, str] | None = None
             m["name"] for m in _ENV_REFERENCE.finditer(raw) if not env.get(m["name"]) and m["default"] is None
         ]
         if not missing:
-            urls[str(name)] = _ENV_REFERENCE.sub(lambda m: env.get(m["name"]) or m["default"] or "", raw)
+            urls[str(name)] = expand_env(raw, env)
     return urls
