@@ -225,3 +225,45 @@ def range_digest(pairs: Iterable[tuple[int, str]]) -> str:
     for product_id, digest in pairs:
         hasher.update(f"{product_id}:{digest}\n".encode())
     return hasher.hexdigest()
+
+
+# --- catalog writes made at the Product service (route `catalog.write`), flowing back to the monolith ---
+
+# Events the Product service publishes for its own writes (never the monolith relay's
+# catalog.product.upserted, which the service itself consumes): the monolith's `sync products receive`
+# applies them to its tables, so a rollback of catalog.write loses nothing.
+PRODUCT_SAVED = "catalog.product.saved"
+CATEGORY_SAVED = "catalog.category.saved"
+STOCK_MOVED = "catalog.stock.moved"
+SERVICE_WRITE_EVENTS = (CATEGORY_SAVED, PRODUCT_SAVED, STOCK_MOVED)
+# Products, categories and stock movements created at the Product service take ids from this block on
+# (CATALOG_ID_OFFSET in both processes' settings): the monolith's sequences never reach it, so an id
+# names one record on both sides and tells its origin.
+DEFAULT_CATALOG_ID_OFFSET = 10**12
+MOVEMENT_FIELDS = (
+    "id",
+    "product_id",
+    "delta",
+    "balance_after",
+    "reason",
+    "reference",
+    "actor_id",
+    "created_at",
+)
+MOVEMENT_REASONS = ("restock", "adjustment", "return", "reservation", "release", "initial")
+
+
+def validate_movement(doc: Any) -> dict[str, Any]:
+    """A stock movement `{id, product_id, delta, balance_after, reason, reference, actor_id, created_at}`."""
+    _check_keys(doc, MOVEMENT_FIELDS, "")
+    _int(doc["id"], "id", 1, MAX_ID)
+    _int(doc["product_id"], "product_id", 1, MAX_ID)
+    _int(doc["delta"], "delta", -MAX_INT32, MAX_INT32)
+    _int(doc["balance_after"], "balance_after", 0, MAX_INT32)
+    if doc["reason"] not in MOVEMENT_REASONS:
+        raise ContractError("reason", f"must be one of {', '.join(MOVEMENT_REASONS)}")
+    _str(doc["reference"], "reference", 64, allow_blank=True)
+    if doc["actor_id"] is not None:
+        _int(doc["actor_id"], "actor_id", 1, MAX_ID)
+    _pattern(doc["created_at"], "created_at", TIMESTAMP_PATTERN, "an ISO 8601 UTC timestamp ending in Z")
+    return doc  # type: ignore[return-value]

@@ -97,3 +97,31 @@ class StockLedgerEntry(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices)
     created_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True)
+
+
+class CatalogIdCounter(models.Model):
+    """The last id handed out per kind (product, category, movement) to records created here; public ids
+    are CATALOG_ID_OFFSET + it. The row lock also serialises the SKU check of creates and SKU changes."""
+
+    name = models.CharField(max_length=16, primary_key=True)
+    last = models.BigIntegerField(default=0)
+
+
+class CatalogStockMovement(models.Model):
+    """One change of a product's stock level made through this service's /api/v1 (staff adjustments, a
+    create's initial stock): the monolith's StockMovement, field for field, with the same id on both
+    sides once it has flowed back."""
+
+    id = models.BigIntegerField(primary_key=True)
+    product_id = models.BigIntegerField()
+    delta = models.IntegerField()
+    balance_after = models.IntegerField()
+    reason = models.CharField(max_length=16)
+    reference = models.CharField(max_length=64, blank=True)
+    actor_id = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["product_id", "-created_at", "-id"], name="catalog_movement_product_idx")
+        ]

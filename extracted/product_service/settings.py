@@ -9,6 +9,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_bool, env_int, service_settings
+from contracts.product import DEFAULT_CATALOG_ID_OFFSET
 
 globals().update(
     service_settings(
@@ -40,6 +41,10 @@ READINESS_OPTIONAL = {"redis"}
 PRODUCT_STOCK_OWNER = os.environ.get("PRODUCT_STOCK_OWNER", "monolith")
 if PRODUCT_STOCK_OWNER not in ("monolith", "service"):
     raise ImproperlyConfigured(f"PRODUCT_STOCK_OWNER is 'monolith' or 'service', not {PRODUCT_STOCK_OWNER!r}")
+
+# Products, categories and stock movements created here (route catalog.write) take ids from this block on;
+# the monolith's CATALOG_ID_OFFSET must be the same (contracts.product).
+CATALOG_ID_OFFSET = env_int(os.environ, "CATALOG_ID_OFFSET", DEFAULT_CATALOG_ID_OFFSET)
 
 # Internal import batches are larger than public requests; public bodies keep MAX_REQUEST_BODY_BYTES.
 PRODUCT_INTERNAL_MAX_BODY_BYTES = env_int(os.environ, "PRODUCT_INTERNAL_MAX_BODY_BYTES", 16 * 1024 * 1024)

@@ -1,19 +1,31 @@
-"""The Product service's routes: chassis (health, readiness, metrics), /api/v1 and /api/v2 catalog reads,
-/internal/v1 and the OpenAPI schema at /api/schema/."""
+"""The Product service's routes: chassis (health, readiness, metrics), /api/v1 catalog reads and staff
+writes (api/writes.py), /api/v2 catalog reads, /internal/v1 and the OpenAPI schema at /api/schema/."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from chassis.urls import chassis_urlpatterns
 
-from .api import internal, v1, v2
+from .api import internal, v2, writes
 
 urlpatterns = [
     *chassis_urlpatterns(),
-    path("api/v1/catalog/categories", v1.CategoryListApi.as_view(), name="v1-catalog-categories"),
-    path("api/v1/catalog/products", v1.ProductListApi.as_view(), name="v1-catalog-products"),
+    path("api/v1/catalog/categories", writes.CategoryListCreateApi.as_view(), name="v1-catalog-categories"),
+    path("api/v1/catalog/products", writes.ProductListCreateApi.as_view(), name="v1-catalog-products"),
     path(
-        "api/v1/catalog/products/<int:product_id>", v1.ProductDetailApi.as_view(), name="v1-catalog-product"
+        "api/v1/catalog/products/<int:product_id>",
+        writes.ProductDetailApi.as_view(),
+        name="v1-catalog-product",
+    ),
+    path(
+        "api/v1/catalog/products/<int:product_id>/stock",
+        writes.ProductStockApi.as_view(),
+        name="v1-catalog-product-stock",
+    ),
+    path(
+        "api/v1/catalog/products/<int:product_id>/stock-movements",
+        writes.ProductStockMovementListApi.as_view(),
+        name="v1-catalog-product-stock-movements",
     ),
     path("api/v2/catalog/categories", v2.CategoryListV2Api.as_view(), name="v2-catalog-categories"),
     path("api/v2/catalog/products", v2.ProductSearchApi.as_view(), name="v2-catalog-products"),
@@ -28,6 +40,7 @@ urlpatterns = [
     ),
     path("internal/v1/verify/checksums", internal.ChecksumsApi.as_view(), name="internal-verify-checksums"),
     path("internal/v1/verify/digests", internal.DigestsApi.as_view(), name="internal-verify-digests"),
+    path("internal/v1/export/products", internal.ProductExportApi.as_view(), name="internal-export-products"),
     path("internal/v1/sync/status", internal.SyncStatusApi.as_view(), name="internal-sync-status"),
     path("internal/v1/stock/reserve", internal.StockReserveApi.as_view(), name="internal-stock-reserve"),
     path("internal/v1/stock/release", internal.StockReleaseApi.as_view(), name="internal-stock-release"),

@@ -1,4 +1,4 @@
-"""/internal/v1: the import path (backfill, follow), verify, sync status and stock reserve/release.
+"""/internal/v1: the import path (backfill, follow), verify, export, sync status and stock reserve/release.
 
 Callers are other services and migration jobs with `Authorization: Bearer <INTERNAL_API_TOKEN>`. Bodies
 are validated strictly: unknown keys, wrong types and oversized batches are a 400 before the store sees
@@ -20,7 +20,7 @@ from contracts import product as contract
 from contracts.errors import ApplicationError
 from extracted.product_service import services
 from extracted.product_service.selectors import catalog_store
-from extracted.product_service.store.port import StockLine
+from extracted.product_service.store.port import ProductNotFound, StockLine
 
 from .v1 import ERROR
 
@@ -181,6 +181,39 @@ class DigestsApi(InternalAPIView):
         data = validated(DigestsInput, request)
         digests = catalog_store().digests(data["lo"], data["hi"])
         return Response({"digests": {str(pid): digest for pid, digest in sorted(digests.items())}})
+
+
+class ExportInput(StrictSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=contract.MAX_ID),
+        max_length=MAX_IMPORT_DOCUMENTS,
+    )
+
+
+class ProductExportApi(InternalAPIView):
+    """These products' documents as the store holds them, inactive ones included, absent ids left out
+    (`sync products verify --repair` applies the service's own products to the monolith)."""
+
+    @extend_schema(
+        request=ExportInput,
+        responses={
+            200: inline_serializer(
+                name="ProductExport",
+                fields={"products": serializers.ListField(child=serializers.DictField())},
+            ),
+            400: ERROR,
+            401: ERROR,
+        },
+    )
+    def post(self, request):
+        data = validated(ExportInput, request)
+        store, found = catalog_store(), []
+        for product_id in sorted(set(data["ids"])):
+            try:
+                found.append(store.get_product(product_id, include_inactive=True))
+            except ProductNotFound:
+                continue
+        return Response({"products": found})
 
 
 class SyncStatusApi(InternalAPIView):

@@ -1,6 +1,6 @@
 """/api/v1/catalog reads, answering exactly what the monolith answers (legacy_monolith/catalog/apis):
-the same JSON, filters, pagination, errors and Content-Type. Reads only: writes stay on the monolith, so
-other methods are 405 here (Allow: GET, HEAD, OPTIONS)."""
+the same JSON, filters, pagination, errors and Content-Type. The staff writes on the same paths are
+added in writes.py (route `catalog.write`)."""
 
 import orjson
 from django.http import HttpResponse

@@ -201,6 +201,11 @@ class CatalogStore(Protocol):
         """One document; ProductNotFound if absent (or inactive without include_inactive)."""
         ...
 
+    def product_id_by_sku(self, sku: str) -> int | None:
+        """The id of the product with this SKU (active or not), None when there is none: the SKU check
+        of the service's own creates and SKU changes (the monolith's unique SKU)."""
+        ...
+
     def list_categories(self) -> list[dict[str, Any]]:
         """Every category document, by name then id (the monolith's category_list)."""
         ...

@@ -30,6 +30,10 @@ class MongoQueries(MongoStoreBase):
             raise ProductNotFound(product_id)
         return row["doc"]
 
+    def product_id_by_sku(self, sku: str) -> int | None:
+        row = self.products.find_one({"sku": sku}, {"_id": 1}, sort=[("_id", 1)])
+        return None if row is None else row["_id"]
+
     def list_categories(self) -> list[dict[str, Any]]:
         return [
             {

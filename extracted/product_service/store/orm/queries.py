@@ -41,6 +41,9 @@ class OrmQueries(OrmStoreBase):
             raise ProductNotFound(product_id)
         return doc
 
+    def product_id_by_sku(self, sku: str) -> int | None:
+        return self._products().filter(sku=sku).order_by("id").values_list("id", flat=True).first()
+
     def list_categories(self) -> list[dict[str, Any]]:
         return list(
             CatalogCategory.objects.using(self.using)
