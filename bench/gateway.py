@@ -1,11 +1,17 @@
 """make bench-gateway: our gateway against direct, nginx and stock mitmdump, interleaved in one run.
 
 Two upstreams: the monolith's product detail (GET /api/v1/catalog/products/<id>, gunicorn gthread, small seed)
-and a static nginx origin serving the same bytes. Five configs in front of each: direct, nginx as reverse
-proxy (the reference), stock `mitmdump --mode reverse`, our gateway (`python -m strangler_proxy`), and the
-same gateway serving HTTPS (TLS 1.3, a configured certificate: the TLS figure, `gateway_tls_*`). wrk drives
-each (config, upstream) at concurrency 1, 16 and 64 with keep-alive; the configs take turns (round-robin)
-within each repetition, because the machine is noisy, and the medians over the repetitions are reported.
+and a static nginx origin serving the same bytes. Six configs in front of each: direct, nginx as reverse
+proxy (the reference), stock `mitmdump --mode reverse`, the lean master with no addon (`python -m
+strangler_proxy --addons passthrough`), our gateway (`python -m strangler_proxy`), and the same gateway
+serving HTTPS (TLS 1.3, a configured certificate: the TLS figure, `gateway_tls_*`). wrk drives each
+(config, upstream) at concurrency 1, 16 and 64 with keep-alive; the configs take turns (round-robin) within
+each repetition, because the machine is noisy, and the medians over the repetitions are reported.
+
+CPU per request: the user + system time of all the proxy's processes over each wrk run (from /proc, by
+process group), divided by the requests it served (`*_cpu_us_per_req`, headline at c=16). nginx's figure on
+the static upstream is net of the origin (the same nginx serves both; the origin's own CPU per request is
+the direct run's).
 Prints a table, writes var/bench/gateway.json and ends with that JSON on one stdout line.
 """
 
@@ -22,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .gateway_stack import CONFIGS, UPSTREAMS, Stack, StackError, database_prepare, gateway_addon_names
+from .proc_cpu import cpu_us_per_request, group_cpu_seconds
 from .report import elapsed_since, emit_json_line, load_average, median, progress_bar, stack_env
 from .wrk import WrkError, WrkResult, wrk_run
 
@@ -31,6 +38,12 @@ DEFAULT_OUTPUT = REPO_ROOT / "var" / "bench" / "gateway.json"
 GOAL_SHARE_OF_NGINX = 0.5  # gateway req/s at c=16 on the monolith, as a share of nginx's
 GOAL_ADDED_P50_MS = 1.0  # gateway p50 minus direct p50 at c=1 on the monolith
 FLOOR_TIMES_STOCK = 3.0  # gateway req/s at c=16 on the monolith, as a multiple of stock mitmdump's
+GOAL_CHAIN_TIMES_LEAN_CPU = (
+    1.3  # gateway CPU per request, as a multiple of the lean master's (both upstreams)
+)
+GOAL_GATEWAY_CPU_US = 800.0  # gateway CPU per request on the product detail
+GOAL_STATIC_TIMES_STOCK = 3.0  # gateway req/s at c=16 on the static origin, as a multiple of stock mitmdump's
+CPU_AT = 16  # the concurrency of the headline CPU figures
 
 
 def _positive_int(raw: str) -> int:
@@ -84,11 +97,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------- measuring
 
 
-def measure(
-    stack: Stack, args: argparse.Namespace, err: Console
-) -> dict[tuple[str, str, int], list[WrkResult]]:
-    """Every (upstream, config, concurrency), round-robin over configs, `repetitions` times."""
-    runs: dict[tuple[str, str, int], list[WrkResult]] = {}
+Runs = dict[tuple[str, str, int], list[tuple[WrkResult, float]]]  # (upstream, config, c) -> (run, CPU s)
+
+
+def measure(stack: Stack, args: argparse.Namespace, err: Console) -> Runs:
+    """Every (upstream, config, concurrency), round-robin over configs, `repetitions` times; each wrk run
+    with the CPU seconds the config's processes used during it."""
+    runs: Runs = {}
     order = [(c, upstream, config) for c in args.concurrency for upstream in UPSTREAMS for config in CONFIGS]
     with progress_bar(err, label_width=34, disable=args.no_progress) as progress:
         warm = progress.add_task("warm-up", total=len(UPSTREAMS) * len(CONFIGS))
@@ -101,22 +116,49 @@ def measure(
         for repetition in range(args.repetitions):
             for c, upstream, config in order:
                 progress.update(task, description=f"#{repetition + 1} c={c} {config} -> {upstream}")
+                group = stack.groups[(config, upstream)]
+                cpu_before = group_cpu_seconds(group)
                 result = wrk_run(stack.url(config, upstream), connections=c, seconds=args.duration)
-                runs.setdefault((upstream, config, c), []).append(result)
+                cpu = group_cpu_seconds(group) - cpu_before
+                runs.setdefault((upstream, config, c), []).append((result, cpu))
                 progress.advance(task)
     return runs
 
 
-def summarize(runs: dict[tuple[str, str, int], list[WrkResult]]) -> dict:
-    """Medians per (upstream, config, concurrency), plus every run's figures."""
+def idle_cpu(stack: Stack, seconds: float) -> dict[str, float]:
+    """Each config's CPU with no request at all, in ms per second (timers, polls, flag reloads): part of
+    every CPU-per-request figure, so a low request rate inflates it."""
+    groups = sorted(set(stack.groups.values()))
+    before = {group: group_cpu_seconds(group) for group in groups}
+    time.sleep(seconds)
+    used = {group: group_cpu_seconds(group) - before[group] for group in groups}
+    return {
+        f"{config}/{upstream}": round(used[group] * 1000 / seconds, 2)
+        for (config, upstream), group in stack.groups.items()
+    }
+
+
+def summarize(runs: Runs) -> dict:
+    """Medians per (upstream, config, concurrency), plus every run's figures. nginx's CPU on the static
+    upstream is net of the origin's (same processes): its CPU per request minus the direct run's, per
+    repetition."""
     results: dict = {}
-    for (upstream, config, c), rounds in runs.items():
+    for (upstream, config, c), measured in runs.items():
+        rounds = [r for r, _ in measured]
+        cpu = [cpu_us_per_request(seconds, r.requests) for r, seconds in measured]
+        if (upstream, config) == ("static", "nginx"):
+            origin = [cpu_us_per_request(s, r.requests) for r, s in runs.get(("static", "direct", c), [])]
+            cpu = [
+                a - b if a is not None and b is not None else None for a, b in zip(cpu, origin, strict=False)
+            ]
+        known = [x for x in cpu if x is not None]
         results.setdefault(upstream, {}).setdefault(config, {})[f"c{c}"] = {
             "rps": round(median([r.rps for r in rounds]), 1),
             "p50_ms": round(median([r.p50_ms for r in rounds]), 3),
             "p99_ms": round(median([r.p99_ms for r in rounds]), 3),
+            "cpu_us_per_req": round(median(known), 1) if known else None,
             "errors": sum(r.errors for r in rounds),
-            "runs": [r.as_dict() for r in rounds],
+            "runs": [{**r.as_dict(), "cpu_us_per_req": x} for r, x in zip(rounds, cpu, strict=True)],
         }
     return results
 
@@ -161,6 +203,16 @@ def headline(results: dict) -> dict:
     out["static_gateway_vs_stock_mitmdump_rps_c16"] = ratio(
         out["static_gateway_rps_c16"], out["static_stock_mitmdump_rps_c16"]
     )
+    # CPU per request (the user + system time of all the proxy's processes), at c=CPU_AT
+    for prefix, upstream in (("", mono), ("static_", static)):
+        for config in ("stock_mitmdump", "lean", "gateway", "nginx"):
+            out[f"{prefix}{config}_cpu_us_per_req"] = fig(config, CPU_AT, "cpu_us_per_req", upstream)
+        out[f"{prefix}gateway_vs_lean_cpu"] = ratio(
+            out[f"{prefix}gateway_cpu_us_per_req"], out[f"{prefix}lean_cpu_us_per_req"]
+        )
+        out[f"{prefix}gateway_vs_stock_mitmdump_cpu"] = ratio(
+            out[f"{prefix}gateway_cpu_us_per_req"], out[f"{prefix}stock_mitmdump_cpu_us_per_req"]
+        )
     share, times, added_ms = (
         out["gateway_vs_nginx_rps_c16"],
         out["gateway_vs_stock_mitmdump_rps_c16"],
@@ -169,11 +221,21 @@ def headline(results: dict) -> dict:
     out["goal_half_nginx_rps_c16_met"] = share is not None and share >= GOAL_SHARE_OF_NGINX
     out["goal_added_p50_c1_met"] = added_ms is not None and added_ms <= GOAL_ADDED_P50_MS
     out["floor_3x_stock_mitmdump_met"] = times is not None and times >= FLOOR_TIMES_STOCK
+    chain = (out["gateway_vs_lean_cpu"], out["static_gateway_vs_lean_cpu"])
+    out["goal_chain_cpu_within_1_3x_lean_met"] = all(
+        x is not None and x <= GOAL_CHAIN_TIMES_LEAN_CPU for x in chain
+    )
+    gateway_cpu = out["gateway_cpu_us_per_req"]
+    out["goal_gateway_cpu_0_8ms_met"] = gateway_cpu is not None and gateway_cpu <= GOAL_GATEWAY_CPU_US
+    static_times = out["static_gateway_vs_stock_mitmdump_rps_c16"]
+    out["goal_static_3x_stock_mitmdump_met"] = (
+        static_times is not None and static_times >= GOAL_STATIC_TIMES_STOCK
+    )
     return out
 
 
 def table(results: dict, concurrencies: Sequence[int]) -> Table:
-    out = Table(title="Gateway bench: req/s · p50 ms · p99 ms (medians of the repetitions)")
+    out = Table(title="Gateway bench: req/s · p50 ms · p99 ms · CPU µs/request (medians of the repetitions)")
     out.add_column("upstream")
     out.add_column("config")
     for c in concurrencies:
@@ -187,7 +249,8 @@ def table(results: dict, concurrencies: Sequence[int]) -> Table:
                     cells.append("-")
                     continue
                 flag = f" [red]{f['errors']} err[/red]" if f["errors"] else ""
-                cells.append(f"{f['rps']:,.0f} · {f['p50_ms']:.2f} · {f['p99_ms']:.2f}{flag}")
+                cpu = "-" if f.get("cpu_us_per_req") is None else f"{f['cpu_us_per_req']:,.0f}"
+                cells.append(f"{f['rps']:,.0f} · {f['p50_ms']:.2f} · {f['p99_ms']:.2f} · {cpu}{flag}")
             out.add_row(upstream, config, *cells)
     return out
 
@@ -219,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.print(
                 f"• measuring GET {stack.product_path}; logs in {args.output.parent}/gateway-bench.*.log"
             )
+            idle = idle_cpu(stack, seconds=args.warmup + 1)
             runs = measure(stack, args, err)
             versions = stack.versions
             product_path = stack.product_path
@@ -234,10 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         **summary,
         "results": results,
         "endpoint": product_path,
+        "idle_cpu_ms_per_s": idle,
         "goals": {
             "gateway_vs_nginx_rps_c16": f">= {GOAL_SHARE_OF_NGINX}",
             "gateway_added_p50_ms_c1": f"<= {GOAL_ADDED_P50_MS}",
             "gateway_vs_stock_mitmdump_rps_c16": f">= {FLOOR_TIMES_STOCK} (floor)",
+            "gateway_vs_lean_cpu": f"<= {GOAL_CHAIN_TIMES_LEAN_CPU} (monolith and static, c={CPU_AT})",
+            "gateway_cpu_us_per_req": f"<= {GOAL_GATEWAY_CPU_US} (monolith, c={CPU_AT})",
+            "static_gateway_vs_stock_mitmdump_rps_c16": f">= {GOAL_STATIC_TIMES_STOCK}",
         },
         "settings": {
             "duration_s": args.duration,
@@ -250,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "gateway_addons": gateway_addon_names(),
             "monolith": "gunicorn gthread, 2 workers x 4 threads, DEBUG off",
             "stock_mitmdump": "mitmdump -q --mode reverse:<upstream> (defaults otherwise)",
+            "lean": "python -m strangler_proxy --addons passthrough (same workers, no addon)",
+            "cpu": f"user + system time of the config's process group over each run / requests (c={CPU_AT})",
             "nginx": "reverse proxy, keep-alive upstream pool (keepalive 64), worker_processes = CPU count",
         },
         "env": {**stack_env(load_before), **versions},
@@ -272,6 +342,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"TLS 1.3 at the edge, same run: {s['gateway_tls_rps_c16']} req/s at c=16 = "
         f"{s['gateway_tls_vs_plain_rps_c16']} x plain HTTP; "
         f"added p50 at c=1: {s['gateway_tls_added_p50_ms_c1']} ms"
+    )
+    err.print(
+        f"CPU per request at c={CPU_AT}, monolith: gateway {s['gateway_cpu_us_per_req']} µs "
+        f"(goal <= {GOAL_GATEWAY_CPU_US:.0f}), lean {s['lean_cpu_us_per_req']} µs, chain/lean "
+        f"{s['gateway_vs_lean_cpu']} (goal <= {GOAL_CHAIN_TIMES_LEAN_CPU}), stock mitmdump "
+        f"{s['stock_mitmdump_cpu_us_per_req']} µs, nginx {s['nginx_cpu_us_per_req']} µs; static: chain/lean "
+        f"{s['static_gateway_vs_lean_cpu']}, gateway {s['static_gateway_vs_stock_mitmdump_rps_c16']} x stock "
+        f"req/s (goal >= {GOAL_STATIC_TIMES_STOCK})"
     )
     emit_json_line(report, args.output)
     return 1 if errors else 0

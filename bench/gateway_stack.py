@@ -5,8 +5,14 @@
   the static origin (a file the size and content of a product) and the reference reverse proxy in front of
   the monolith and of the origin (keep-alive pools both ways). The system nginx config is never read;
 - stock `mitmdump -q --mode reverse:<upstream>` in front of each upstream;
+- the lean master alone, `python -m strangler_proxy --addons passthrough` (the same workers, no addon): what
+  the gateway's addon chain costs is the difference;
 - our gateway, `python -m strangler_proxy` (several workers, lean master, the gateway addons with their
   defaults: routes.yaml, bootstrap flags all off, audit log on) in front of each upstream.
+
+Each config's processes form one process group (each is started in its own session), recorded in
+`Stack.groups`, so the bench can read their CPU time from /proc. nginx is one group for the origin and the
+reverse proxy: its proxy CPU on the static upstream is its CPU minus what the origin alone costs (direct).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from .edge_cert import edge_certificate
 ASSETS = Path(__file__).resolve().parent / "gateway"
 NGINX_TEMPLATE = ASSETS / "nginx.conf.template"
 UPSTREAMS = ("monolith", "static")
-CONFIGS = ("direct", "nginx", "stock_mitmdump", "gateway", "gateway_tls")
+CONFIGS = ("direct", "nginx", "stock_mitmdump", "lean", "gateway", "gateway_tls")
 
 
 class StackError(RuntimeError):
@@ -54,6 +60,7 @@ class Stack:
     versions: dict[str, str] = field(default_factory=dict)
     gateway_workers: int = 0
     ca_file: str | None = None  # the edge certificate's CA (the gateway_tls config serves HTTPS)
+    groups: dict[tuple[str, str], int] = field(default_factory=dict)  # (config, upstream) -> process group
 
     def url(self, config: str, upstream: str) -> str:
         return self.urls[(config, upstream)] + self.product_path
@@ -175,12 +182,14 @@ def running_stack(
     prefix.chmod(0o755)  # nginx's workers run unprivileged and must read www/
     started: list[ManagedProcess] = []
 
-    def start(process: ManagedProcess, timeout: float = 60.0) -> None:
+    def start(process: ManagedProcess, timeout: float = 60.0) -> int:
+        """Start `process`; return its process group (its own session: the group id is its pid)."""
         started.append(process)
         try:
             process.start(timeout=timeout)
         except ProcessStartError as exc:
             raise StackError(str(exc)) from exc
+        return process._proc.pid  # ManagedProcess keeps its Popen private; started in its own session
 
     def log(name: str) -> Path:
         return log_dir / f"gateway-bench.{name}.log"
@@ -190,7 +199,7 @@ def running_stack(
         identity_key = secrets.token_urlsafe(32)
         monolith_env = monolith_bench_env(database_url, identity_key=identity_key)
         monolith = monolith_process(port=monolith_port, env=monolith_env, log_path=log("monolith"))
-        start(replace(monolith, ready_url=f"http://127.0.0.1:{monolith_port}/readyz"))
+        monolith_group = start(replace(monolith, ready_url=f"http://127.0.0.1:{monolith_port}/readyz"))
         monolith_url = f"http://127.0.0.1:{monolith_port}"
         product_path, product_body = _first_product(monolith_url)
         stack = Stack(product_path=product_path, gateway_workers=gateway_workers)
@@ -206,7 +215,9 @@ def running_stack(
         conf = _nginx_conf(prefix, ports, workers=os.cpu_count() or 1)
         origin_url = f"http://127.0.0.1:{ports['ORIGIN_PORT']}"
         argv = [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
-        start(ManagedProcess("nginx", argv, origin_url + product_path, log_path=log("nginx")))
+        nginx_group = start(ManagedProcess("nginx", argv, origin_url + product_path, log_path=log("nginx")))
+        stack.groups.update({("direct", "monolith"): monolith_group, ("direct", "static"): nginx_group})
+        stack.groups.update({("nginx", "monolith"): nginx_group, ("nginx", "static"): nginx_group})
         stack.urls[("direct", "monolith")] = monolith_url
         stack.urls[("direct", "static")] = origin_url
         stack.urls[("nginx", "monolith")] = f"http://127.0.0.1:{ports['PROXY_MONOLITH_PORT']}"
@@ -220,12 +231,25 @@ def running_stack(
             argv = [mitmdump, "-q", "--mode", f"reverse:{upstream_url}"]
             argv += ["--listen-host", "127.0.0.1", "--listen-port", str(port)]
             url = f"http://127.0.0.1:{port}"
-            start(
+            stack.groups[("stock_mitmdump", upstream)] = start(
                 ManagedProcess(
                     f"mitmdump-{upstream}", argv, url + product_path, log_path=log(f"mitmdump-{upstream}")
                 )
             )
             stack.urls[("stock_mitmdump", upstream)] = url
+
+            # the lean master with no addon, same workers: the floor the addon chain is judged against
+            port = free_port()
+            argv = python_argv(
+                "-m", "strangler_proxy", "--listen", f"127.0.0.1:{port}", "--workers", str(gateway_workers),
+                "--upstream", upstream_url, "--addons", "passthrough", *gateway_args,
+            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}"
+            lean = ManagedProcess(
+                f"lean-{upstream}", argv, url + product_path, log_path=log(f"lean-{upstream}")
+            )
+            stack.groups[("lean", upstream)] = start(lean)
+            stack.urls[("lean", upstream)] = url
 
             port = free_port()
             argv = python_argv(
@@ -240,7 +264,7 @@ def running_stack(
                 name=upstream,
             )
             url = f"http://127.0.0.1:{port}"
-            start(
+            stack.groups[("gateway", upstream)] = start(
                 ManagedProcess(
                     f"gateway-{upstream}",
                     argv,
@@ -265,8 +289,9 @@ def running_stack(
                 name=f"{upstream}-tls",
             )  # fmt: skip
             # ready when it answers; a plain request to the TLS port gets its 400 tls_required
-            start(ManagedProcess(f"gateway-tls-{upstream}", tls_argv, f"http://127.0.0.1:{port}/",
-                                 env=tls_env, log_path=log(f"gateway-tls-{upstream}")))  # fmt: skip
+            stack.groups[("gateway_tls", upstream)] = start(
+                ManagedProcess(f"gateway-tls-{upstream}", tls_argv, f"http://127.0.0.1:{port}/",
+                               env=tls_env, log_path=log(f"gateway-tls-{upstream}")))  # fmt: skip
             stack.urls[("gateway_tls", upstream)] = f"https://127.0.0.1:{port}"
         stack.versions = _versions(nginx)
         _check_answers(stack, product_body)
