@@ -58,8 +58,8 @@ MONOLITH_MODELS: dict[str, tuple[str, ...]] = {
     "catalog": ("category", "product", "stockmovement"),
     "chassis": ("processedevent",),
     "contenttypes": ("contenttype",),
-    # the rollout controller's tables: the control app is installed in the monolith's project (its rows live in
-    # the `control` database, its permissions in the monolith's auth tables like every other app's)
+    # the rollout controller's tables: the control app is installed in the monolith's project (its rows
+    # live in the `control` database, its permissions in the monolith's auth tables like every other app's)
     "control": ("rollout", "rolloutevent"),
     "migrations_data": ("outboxevent", "synccheckpoint"),
     "orders": ("cart", "cartitem", "coupon", "couponredemption", "order", "orderitem", "shippingrule"),
