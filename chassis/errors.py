@@ -65,6 +65,9 @@ class JsonErrorsMiddleware:
         for header in ("X-Request-ID", "Vary"):
             if header in response:
                 replaced[header] = response[header]
+        # outermost, so CommonMiddleware's Content-Length does not reach it: without one, gunicorn would chunk
+        # the body (and the gateway, which buffers, would answer with a length: not the same headers)
+        replaced["Content-Length"] = str(len(replaced.content))
         # Django logs a 5xx once per response object; the original was logged (with its traceback)
         replaced._has_been_logged = getattr(response, "_has_been_logged", False)
         return replaced

@@ -212,9 +212,10 @@ def _comparable(headers) -> dict[str, str]:
 
 
 def test_api_v2_is_the_one_documented_difference_a_404_from_the_gateway(stack, gateway):
-    # /api/v2/catalog is the product service's (route v2.catalog); every other v2 area is the gateway's 404
-    direct = requests.get(f"{stack.monolith_url}/api/v2/orders", timeout=10)
-    via_gateway = requests.get(f"{gateway.url}/api/v2/orders", timeout=10)
+    # /api/v2/catalog and /api/v2/orders are their services' (routes v2.catalog, v2.orders); every other v2
+    # area is the gateway's own 404
+    direct = requests.get(f"{stack.monolith_url}/api/v2/payments", timeout=10)
+    via_gateway = requests.get(f"{gateway.url}/api/v2/payments", timeout=10)
 
     assert direct.status_code == via_gateway.status_code == 404
     assert via_gateway.json()["code"] == "api_version_not_available"
