@@ -6,6 +6,7 @@ the user runs them, in child processes with the same environment."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ def demo_routes(path: Path) -> Path:
     text = DEFAULT_ROUTES.read_text(encoding="utf-8")
     text = text.replace("\nupstreams:\n", "\nupstreams:\n  candidate: ${CANDIDATE_URL}\n", 1)
     text = text.replace("\nroutes:\n", "\nroutes:" + SHADOW_ROUTE, 1)
+    # the copy lives elsewhere: documents named relative to the shipped file (openapi.document) stay its own
+    text = re.sub(
+        r"(\bdocument:\s*)([^\s,}]+)",
+        lambda m: m.group(1) + str((DEFAULT_ROUTES.parent / m.group(2)).resolve()),
+        text,
+    )
     if SHADOW_ROUTE_ID not in text or "candidate:" not in text:
         raise ProcessStartError(f"{DEFAULT_ROUTES} no longer has an `upstreams:` and a `routes:` section")
     path.write_text(text, encoding="utf-8")
