@@ -181,9 +181,14 @@ def test_against_a_candidate_with_a_planted_difference_the_report_names_the_fiel
     output, _, _ = recording
 
     def price_as_number(received):
-        answer = requests.get(
-            product_service.url + received.path, headers={"Host": received.header("Host")}, timeout=30
-        )
+        # what the replay sent, as a real candidate would see it: the Host and X-Forwarded-* the gateway had
+        # set (the service builds its pagination links from them), so only the planted price differs
+        forwarded = {
+            name: value
+            for name, value in received.headers.items()
+            if name.lower() == "host" or name.lower().startswith("x-forwarded-")
+        }
+        answer = requests.get(product_service.url + received.path, headers=forwarded, timeout=30)
         document = answer.json()
         for item in document.get("results", [document]) if isinstance(document, dict) else []:
             if isinstance(item, dict) and "price" in item:
