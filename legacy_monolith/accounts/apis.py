@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.openapi import ERROR
 from legacy_monolith.core.errors import ApplicationError
 from legacy_monolith.core.pagination import StandardPagination
 
@@ -51,7 +52,7 @@ class PublicApi(APIView):
 
 
 class RegisterApi(PublicApi):
-    @extend_schema(request=RegisterInput, responses={201: UserOutput})
+    @extend_schema(request=RegisterInput, responses={201: UserOutput, 409: ERROR})  # user_exists
     def post(self, request):
         user = services.user_register(**_valid(RegisterInput, request))
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
