@@ -11,8 +11,10 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.settings")
     from django.core.management import execute_from_command_line
 
+    from chassis.runner import refuse_unknown_command
     from contracts import cli
 
     cli.set_entry_hints(cli.Hints(migrate="manage.py migrate", database_setting="DATABASE_URL"))
     with cli.guard("manage.py"):
+        refuse_unknown_command("manage.py", sys.argv)
         execute_from_command_line(sys.argv)

@@ -31,4 +31,31 @@ def main(settings_module: str, argv: Sequence[str] | None = None) -> None:
     cli.set_entry_hints(hints)
     argv = list(sys.argv if argv is None else argv)
     with cli.guard(program.removeprefix("python -m ")):
+        refuse_unknown_command(program, argv)
         execute_from_command_line([program, *argv[1:]])
+
+
+def refuse_unknown_command(program: str, argv: Sequence[str]) -> None:
+    """An unknown command is bad usage: one line and exit 2 (Django's own answer is two lines and exit 1).
+    A chassis command asked of the monolith (`manage.py serve`) is told where it runs instead."""
+    name = argv[1] if len(argv) > 1 else ""
+    if (
+        not name
+        or name.startswith("-")
+        or name in ("help", "version")
+        or "DJANGO_AUTO_COMPLETE" in os.environ
+    ):
+        return
+    import django
+    from django.core.management import find_commands, get_commands
+
+    django.setup()
+    if name in get_commands():
+        return
+    if name in find_commands(os.path.join(os.path.dirname(__file__), "management")):
+        raise cli.UsageError(
+            f"{name!r} is a command of the extracted services (python -m extracted.<service> {name}), not of "
+            "the monolith; the monolith is served by gunicorn: `make monolith`",
+            code="unknown_command",
+        )
+    raise cli.UsageError(f"unknown command {name!r} (see `{program} help`)", code="unknown_command")

@@ -68,7 +68,9 @@ INSTALLED_APPS = [
     "flags",  # the `flags` management command (flags/ itself needs no Django)
     "strangler_proxy",  # the `gateway` management command (the gateway itself needs no Django)
     "migrations_data",  # `manage.py sync ...`: backfill, outbox follow, verify, receive
-    "chassis",  # processed-event ids of the consumers `sync <entity> receive` runs (the services' events)
+    # processed-event ids of the consumers `sync <entity> receive` runs (the services' events); not the
+    # chassis's commands (serve, consume, ...: a service's, see chassis/apps.py)
+    "chassis.apps.ChassisModelsConfig",
     "shadow",  # the shadow comparator: its results live in the `shadow` database, `manage.py shadow ...`
     "control",  # guarded rollouts, evidence gates, traffic replay: its own `control` database
 ]

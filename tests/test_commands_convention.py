@@ -91,17 +91,11 @@ class Case:
         return ":".join(p for p in parts if p)
 
 
-# The monolith installs the chassis app (for the processed-event ids of `sync <entity> receive`), which
-# brings the services' own commands (serve, relay_outbox, consume, events, worker, beat) into manage.py,
-# where they do not apply (no SERVICE_NAME, no consumers): they are driven through each service instead.
-SERVICE_ONLY_APPS = ("chassis",)
-
-
 def _project_commands() -> dict[str, object]:
     return {
         name: getattr(load_command_class(app, name), "cli_examples", None)
         for name, app in sorted(get_commands().items())
-        if app.split(".")[0] in PROJECT_PACKAGES and app not in SERVICE_ONLY_APPS
+        if app.split(".")[0] in PROJECT_PACKAGES
     }
 
 
@@ -276,3 +270,41 @@ def test_a_command_fails_in_one_line_with_exit_code_2(case: Case, outcomes):
     line = LINE.match(lines[0])
     assert line, f"not `<command>: <code>: <message>`: {lines[0]}"
     assert line["code"] in SCENARIO_CODES[case.scenario], lines[0]
+
+
+# The chassis's own commands run a service; the monolith installs the chassis for its models only.
+SERVICE_COMMANDS = ("serve", "relay_outbox", "consume", "events", "worker", "beat")
+
+
+def test_the_monolith_lists_none_of_the_services_commands():
+    assert set(SERVICE_COMMANDS) & set(get_commands()) == set()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("manage.py", "serve", "--bind", "127.0.0.1:0"), "python -m extracted.<service> serve"),
+        (("manage.py", "consume", "product_service.catalog"), "python -m extracted.<service> consume"),
+        (("manage.py", "nosuch"), "unknown command 'nosuch' (see `manage.py help`)"),
+        (("-m", "extracted.product_service", "nosuch"), "see `python -m extracted.product_service help`"),
+    ],
+)
+def test_an_unknown_command_is_one_line_and_exit_2_naming_where_a_service_command_runs(
+    argv, expected, tmp_path
+):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'monolith.sqlite3'}"}
+    env["PRODUCT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'product.sqlite3'}"
+    done = subprocess.run(
+        [sys.executable, *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    lines = done.stderr.strip().splitlines()
+
+    assert (done.returncode, len(lines)) == (2, 1), done.stderr
+    assert LINE.match(lines[0])["code"] == "unknown_command"
+    assert expected in lines[0]
