@@ -172,6 +172,7 @@ class Drill:
     target: Toy
     gateway: GatewayProcess
     controllers: list[subprocess.Popen] = field(default_factory=list)
+    metrics_ports: dict[int, int] = field(default_factory=dict)  # controller pid -> its --metrics-port
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(
@@ -191,6 +192,7 @@ class Drill:
 
     def start_controller(self, *, interval: float = 0.2, lease: float = 2.0) -> subprocess.Popen:
         log = open(self.tmp / f"controller-{len(self.controllers)}.log", "ab")  # noqa: SIM115
+        port = free_port()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -201,6 +203,8 @@ class Drill:
                 str(interval),
                 "--lease",
                 str(lease),
+                "--metrics-port",
+                str(port),
             ],
             cwd=REPO,
             env=self.env,
@@ -210,7 +214,19 @@ class Drill:
         )
         log.close()
         self.controllers.append(process)
+        self.metrics_ports[process.pid] = port
         return process
+
+    def rollbacks_counted(self) -> float:
+        """strangler_rollout_rollbacks_total of ROUTE, summed over the running controllers' /metrics."""
+        total = 0.0
+        for process in self.controllers:
+            if process.poll() is None:
+                url = f"http://127.0.0.1:{self.metrics_ports[process.pid]}/metrics"
+                for line in requests.get(url, timeout=5).text.splitlines():
+                    if line.startswith(f'strangler_rollout_rollbacks_total{{route="{ROUTE}"}} '):
+                        total += float(line.rsplit(" ", 1)[1])
+        return total
 
     def kill_controller(self, process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)

@@ -2,7 +2,7 @@
 deploy/grafana/dashboards/ by the compose profile's Grafana:
 
 - Migration per route (variable `route`): traffic split legacy vs target, errors and latency per upstream,
-  fallbacks, breakers, shadow copies (and shadow match once it is exported);
+  fallbacks, breakers, shadow copies, shadow match;
 - RED per service (variable `job`: every process Prometheus scrapes): rate, errors, duration;
 - Sync, sagas and dead letters;
 - Logs of one request (Loki): every line of every process carrying a request id or a trace id.
@@ -22,6 +22,8 @@ from deploy import metrics_catalog
 
 PROMETHEUS = "Prometheus"  # datasource names of deploy/grafana/provisioning/datasources/datasources.yaml
 LOKI = "Loki"
+COMPARED = "strangler_shadow_pairs_compared_total"  # shadow/metrics.py: by route and outcome
+JUDGED = '"matched|noise|mismatched"'  # the outcomes of comparable pairs (not `skipped`)
 WIDTH, HEIGHT = 12, 8
 
 
@@ -100,9 +102,18 @@ def migration_dashboard() -> g.Dashboard:
             unit="reqps",
         ),
         _series(
-            "Shadow match rate",
-            (f"min(strangler_shadow_match_ratio{{{route}}})", "match"),
+            "Shadow match rate (noise a pair's own second answers explain counts as a match)",
+            (
+                f"{_rate(COMPARED, route + ',outcome=~' + JUDGED.replace('|mismatched', ''))}"
+                f" / {_rate(COMPARED, route + ',outcome=~' + JUDGED)}",
+                "match",
+            ),
             unit="percentunit",
+        ),
+        _series(
+            "Shadow pairs compared by outcome",
+            (_rate(COMPARED, route, "outcome"), "{{outcome}}"),
+            unit="reqps",
         ),
     ]
     return g.Dashboard(

@@ -79,6 +79,13 @@ ERROR_RATIO = (
 )
 
 
+COMPARED = "strangler_shadow_pairs_compared_total"  # shadow/metrics.py
+MATCH_RATIO = (
+    f'(sum by (route) (rate({COMPARED}{{{{outcome=~"matched|noise"}}}}[{{w}}]{{o}}))'
+    f' / sum by (route) (rate({COMPARED}{{{{outcome=~"matched|noise|mismatched"}}}}[{{w}}]{{o}})))'
+)
+
+
 def _outcomes(upstream: str, outcome: str) -> str:
     return f'strangler_route_outcomes_total{{route="catalog.read",upstream="{upstream}",outcome="{outcome}"}}'
 
@@ -147,13 +154,18 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         "ShadowMatchRateFalling",
-        "min by (route) (strangler_shadow_match_ratio) < 0.999"
-        " and min by (route) (strangler_shadow_match_ratio offset 1h) >= 0.999",
+        # the last 15 minutes against the route's previous day: down by more than a point, on enough pairs
+        f"{MATCH_RATIO.format(w='15m', o='')} < {MATCH_RATIO.format(w='1d', o=' offset 15m')} - 0.01"
+        f' and sum by (route) (rate({COMPARED}{{outcome=~"matched|noise|mismatched"}}[15m])) > 0.05',
         "shadow match of {{ $labels.route }} fell to {{ $value | humanizePercentage }}",
-        series={'strangler_shadow_match_ratio{route="catalog.read"}': "1x10 0.98x20"},
-        eval_time="25m",
+        for_="10m",
+        series={
+            f'{COMPARED}{{route="catalog.read",outcome="matched"}}': "0+60x130",
+            f'{COMPARED}{{route="catalog.read",outcome="mismatched"}}': "0x100 6+6x30",  # from minute 101
+        },
+        eval_time="130m",
         expected=[{"route": "catalog.read", "severity": "page"}],
-        summary_expected="shadow match of catalog.read fell to 98%",
+        summary_expected="shadow match of catalog.read fell to 90.91%",
     ),
     Alert(
         "RolloutRolledBack",

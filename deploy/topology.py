@@ -135,6 +135,11 @@ def _service(package: str, *args: str) -> tuple[str, ...]:
     return ("python", "-m", package, *args)
 
 
+def _metrics_on(port: int) -> tuple[str, ...]:
+    """A worker's --metrics-port, on every address of its container (Prometheus scrapes it)."""
+    return ("--metrics-port", str(port), "--metrics-host", "0.0.0.0")
+
+
 # ------------------------------------------------------------------------------------------- components
 
 
@@ -252,7 +257,8 @@ MONOLITH = Component(
         # the rollout controller: steps routes up, judges target vs legacy from the gateway's figures
         Process(
             "rollout-controller",
-            _manage("rollout", "run", "--no-progress"),
+            _manage("rollout", "run", "--no-progress", *_metrics_on(9110)),
+            metrics_port=9110,  # strangler_rollout_rollbacks_total (the RolloutRolledBack alert)
             probe=worker_probe("CONTROL_DATABASE_URL", "GATEWAY_METRICS_URLS"),
             env={"GATEWAY_METRICS_URLS": "http://gateway:9464/metrics"},
             depends=("gateway",),
@@ -261,7 +267,8 @@ MONOLITH = Component(
         # the shadow comparator: pairs the gateway publishes on strangler.shadow
         Process(
             "shadow-worker",
-            _manage("shadow", "worker", "--no-progress"),
+            _manage("shadow", "worker", "--no-progress", *_metrics_on(9111)),
+            metrics_port=9111,  # strangler_shadow_pairs_compared_total (the shadow match panel and alert)
             probe=worker_probe("SHADOW_DATABASE_URL", "BROKER_URL"),
             depends=("rabbitmq",),
             config=MONOLITH_CONFIG,

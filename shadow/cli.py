@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from contracts import cli
+from kernel.metrics_port import serving
 from shadow.commands.gate import shadow_gate
 from shadow.commands.report import DEFAULT_TOP, Report, build_report
 from shadow.commands.status import shadow_status
@@ -53,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     worker.add_argument("--queue", default=None, help=QUEUE_HELP)
     worker.add_argument(
         "--idle-timeout", type=cli.positive_float, default=1.0, help="--once: seconds of empty queue"
+    )
+    worker.add_argument(
+        "--metrics-port", type=cli.port, default=None, help="serve the comparator's counters on this port"
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics port (0.0.0.0 in a container)"
     )
     cli.add_no_progress(worker)
 
@@ -144,6 +151,9 @@ def run(options: argparse.Namespace | dict[str, Any], *, out: IO[str]) -> int:
 
 
 def _worker(opts: dict, rules: Rules, out: IO[str], console: Console, as_json: bool) -> int:
+    metrics_host, metrics_port = opts.get("metrics_host") or "127.0.0.1", opts.get("metrics_port")
+    if metrics_port:
+        cli.check_port_free(metrics_host, metrics_port, "--metrics-port")
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -168,7 +178,7 @@ def _worker(opts: dict, rules: Rules, out: IO[str], console: Console, as_json: b
         )
 
     try:
-        with progress:
+        with serving(metrics_port, metrics_host), progress:
             result = run_worker(
                 queue_url=opts.get("queue") or queue_url_from_env(),
                 rules=rules,

@@ -26,6 +26,7 @@ DEAD_LETTER_CHARS = 64 * 1024
 class RecordOutcome:
     recorded: int
     duplicates: int
+    fresh_ids: frozenset[str] = frozenset()  # the pairs this call stored (the worker counts them)
 
 
 @dataclass
@@ -47,16 +48,16 @@ def results_record(*, items: Sequence[tuple[ShadowPair, Compared]]) -> RecordOut
     unique = list({pair.id: (pair, result) for pair, result in items}.values())
     try:
         with transaction.atomic(using=DATABASE):
-            recorded = _record(unique)
+            fresh = _record(unique)
     except IntegrityError:
-        recorded = 0
+        fresh = []
         for item in unique:
             try:
                 with transaction.atomic(using=DATABASE):
-                    recorded += _record([item])
+                    fresh += _record([item])
             except IntegrityError:
                 continue
-    return RecordOutcome(recorded=recorded, duplicates=len(items) - recorded)
+    return RecordOutcome(recorded=len(fresh), duplicates=len(items) - len(fresh), fresh_ids=frozenset(fresh))
 
 
 def dead_letter_record(*, raw: bytes, error: str, source: str = "") -> DeadLetter:
@@ -64,12 +65,12 @@ def dead_letter_record(*, raw: bytes, error: str, source: str = "") -> DeadLette
     return DeadLetter.objects.create(raw=text, error=error[:2000], source=source[:200])
 
 
-def _record(items: list[tuple[ShadowPair, Compared]]) -> int:
+def _record(items: list[tuple[ShadowPair, Compared]]) -> list[str]:
     ids = [pair.id for pair, _ in items]
     existing = set(PairResult.objects.filter(pair_id__in=ids).values_list("pair_id", flat=True))
     fresh = [(pair, result) for pair, result in items if pair.id not in existing]
     if not fresh:
-        return 0
+        return []
     rows = [_row(pair, result) for pair, result in fresh]
     PairResult.objects.bulk_create(rows)
     deltas: dict[str, _RouteDelta] = {}
@@ -89,7 +90,7 @@ def _record(items: list[tuple[ShadowPair, Compared]]) -> int:
     for route, delta in deltas.items():
         _add_route(route, delta, now)
         _add_paths(route, delta)
-    return len(fresh)
+    return [pair.id for pair, _ in fresh]
 
 
 def _add_route(route: str, delta: _RouteDelta, now: datetime) -> None:

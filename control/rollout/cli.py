@@ -16,6 +16,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from contracts.cli import check_port_free
+from contracts.cli import port as port_number
 from control.commandline import console_for, print_json
 from control.durations import parse_duration, show_duration
 from control.errors import ControlError, GatesRefused
@@ -23,6 +25,7 @@ from control.rollout import services
 from control.rollout.controller import Controller
 from control.rollout.selectors import rollout_events, rollout_list
 from flags.config import default_actor
+from kernel.metrics_port import serving
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -70,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--once", action="store_true", help="one tick, then stop")
     run.add_argument("--duration", type=_duration, default=None, help="stop after this long")
     run.add_argument("--no-progress", action="store_true", help="print only decisions (no periodic status)")
+    run.add_argument("--metrics-port", type=port_number, default=None, help="serve the rollback counter here")
+    run.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics port (0.0.0.0 in a container)"
+    )
     override = command("override", "mint a tester override: a staff user's requests go to the routes' target")
     override.add_argument("routes", nargs="+", help="route ids, or '*' for every route")
     override.add_argument("--user", required=True, help="the staff user's id (the gateway checks the role)")
@@ -173,6 +180,15 @@ def run(options: dict[str, Any], *, out: IO[str], stop: threading.Event | None =
 
 
 def run_controller(options: dict[str, Any], *, out: IO[str], console: Console, stop=None) -> int:
+    """The controller until stopped; with --metrics-port its /metrics (the rollback counter) meanwhile."""
+    host, port = options.get("metrics_host") or "127.0.0.1", options.get("metrics_port")
+    if port:
+        check_port_free(host, port, "--metrics-port")
+    with serving(port, host):
+        return _control(options, out=out, console=console, stop=stop)
+
+
+def _control(options: dict[str, Any], *, out: IO[str], console: Console, stop=None) -> int:
     stop = stop or threading.Event()
     controller = Controller.from_env(lease=options["lease"])
     previous: dict[int, Any] = {}

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from control.errors import ControlError
 from control.models import Rollout
+from control.rollout import metrics
 from control.rollout.evidence import GatewayFeed, window_between
 from control.rollout.flagwrites import FlagWriter
 from control.rollout.judge import HOLD, PROMOTE, ROLLBACK, Verdict, Window, gateway_less, judge
@@ -113,6 +114,7 @@ class Controller:
             if not self.acquire(rollout, moment):
                 continue
             rollout.refresh_from_db()
+            metrics.declare_route(rollout.route)
             try:
                 reports.append(self._drive_or_hold(rollout, moment))
             except Superseded as exc:
@@ -278,6 +280,7 @@ class Controller:
             evidence=verdict.numbers,
             actor=self.actor,
         )
+        metrics.count_rollback(rollout.route)
         logger.warning("rolled back %s: %s", rollout.route, verdict.summary)
         return TickReport(rollout.route, rollout.pk, ROLLBACK, verdict.summary)
 

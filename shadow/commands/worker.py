@@ -18,6 +18,7 @@ from django.db import connections
 from kombu.exceptions import KombuError
 
 from contracts.cli import redact_url
+from shadow import metrics
 from shadow.comparator import Comparator
 from shadow.errors import ShadowError
 from shadow.pairs import MalformedPair, ShadowPair
@@ -148,6 +149,12 @@ def _handle_batch(comparator: Comparator, reader, messages, result: WorkerResult
     result.dead_letters += len(dead)
     result.recorded += stored.recorded
     result.duplicates += stored.duplicates
+    counted: set[str] = set()
+    for pair, outcome in compared:
+        if pair.id in stored.fresh_ids and pair.id not in counted:
+            counted.add(pair.id)
+            metrics.declare_route(pair.route)
+            metrics.count_stored(outcome)
     for pair, outcome in compared:
         result.routes[pair.route] += 1
         if outcome.skipped:

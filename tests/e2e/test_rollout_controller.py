@@ -107,15 +107,17 @@ def test_a_5xx_regression_at_25_percent_is_rolled_back_in_seconds_even_after_a_c
     assert rollback[-1]["note"]["evidence"]["error_rate"]["target"] > 0.01
 
 
-def test_a_latency_regression_is_rolled_back(fresh):
+def test_a_latency_regression_is_rolled_back_and_counted_on_the_controllers_metrics(fresh):
     drill = fresh
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "120s")
     at_step(drill, 25)
+    counted = drill.rollbacks_counted()  # the route's series is there at 0 before any rollback
     time.sleep(SIZE.window_data - 1)
     drill.target.knobs(latency_ms=50, jitter_ms=5, seed=3)
     rolled = drill.wait_for(lambda s: s["state"] != "running", timeout=60, what="the rollback")
     assert rolled["state"] == "rolled_back", rolled
     assert "p50 latency" in rolled["reason"]
+    assert drill.rollbacks_counted() == counted + 1  # what the RolloutRolledBack alert fires on
 
 
 def test_a_persons_flags_off_wins_and_pauses_the_rollout(fresh):

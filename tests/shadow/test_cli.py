@@ -306,3 +306,54 @@ def test_the_html_report_highlights_the_differing_values_in_both_bodies(queue, t
     marked = re.findall(r"<mark>(.*?)</mark>", output.read_text())
     assert [html.unescape(line) for line in marked] == ['  "price": "1.00"', '  "price": "1.0"']
     assert all('"' not in line for line in marked)  # escaped in the page
+
+
+def compared_count(route: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(
+        "strangler_shadow_pairs_compared_total", {"route": route, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_the_worker_counts_each_stored_pair_once_by_route_and_outcome(queue):
+    batch = pairs(10, real_every=5, route="counted.read")  # n = 0 and 5 render the price differently
+    queue(batch + batch[:3])  # three redelivered
+
+    shadow_json("worker", "--once", "--idle-timeout", "0.2")
+    queue(batch[3:6])  # and again in a later batch
+    shadow_json("worker", "--once", "--idle-timeout", "0.2")
+
+    counts = {o: compared_count("counted.read", o) for o in ("matched", "noise", "mismatched", "skipped")}
+    # the generation time differs on every answer, the legacy secondary's too: noise, not a mismatch
+    assert counts == {"matched": 0.0, "noise": 8.0, "mismatched": 2.0, "skipped": 0.0}
+
+
+def test_identical_answers_count_as_matched(queue):
+    same = [make_pair(answer({"id": n}), answer({"id": n}), route="same.read") for n in range(3)]
+    queue(same)
+
+    shadow_json("worker", "--once", "--idle-timeout", "0.2")
+
+    assert compared_count("same.read", "matched") == 3.0
+    assert compared_count("same.read", "mismatched") == 0.0
+
+
+def test_the_metrics_port_serves_the_counters_while_the_worker_runs(queue):
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from kernel.metrics_port import serving
+
+    queue(pairs(2, route="served.read"))
+    shadow_json("worker", "--once", "--idle-timeout", "0.2")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with serving(port):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'strangler_shadow_pairs_compared_total{outcome="noise",route="served.read"} 2.0' in text
+    with pytest.raises(urllib.error.URLError, match="refused"):  # the port is closed once the worker stops
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)

@@ -11,4 +11,8 @@ class Command(ControlCommand):
     help = "Guarded rollouts: start, status, pause, resume, abort, close, run (the controller), override."
     cli = cli
     # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
-    cli_examples = {"database": ["status"], "bad_argument": ["status", "--events", "x"]}
+    cli_examples = {
+        "database": ["status"],
+        "port": ["run", "--once", "--metrics-port", "{port}"],
+        "bad_argument": ["status", "--events", "x"],
+    }

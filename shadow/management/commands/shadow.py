@@ -16,6 +16,7 @@ class Command(ToolkitCommand, BaseCommand):
     cli_examples = {
         "database": ["status"],
         "broker": ["worker", "--once", "--timeout", "5", "--no-progress"],
+        "port": ["worker", "--metrics-port", "{port}", "--once", "--timeout", "5", "--no-progress"],
         "bad_argument": [["report", "--since", "yesterday"], ["gate", "r", "--min-match", "99"]],
     }
 
