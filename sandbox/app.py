@@ -6,7 +6,7 @@ import os
 
 from flask import Flask, request
 
-from . import cardinal, northpay
+from . import cardinal, messaging, northpay
 from .knobs import KnobError, Knobs
 from .state import Gateway, GatewayError
 from .webhooks import deliver
@@ -61,6 +61,8 @@ def create_app(base_knobs: dict[str, Knobs] | None = None) -> Flask:
         gateway = module.Cardinal(base[name]) if module is cardinal else module.Northpay(base[name])
         gateways[name] = gateway
         app.register_blueprint(module.blueprint(gateway, prefix=name))
+
+    messaging.register(app, messaging.base_knobs_from_env(dict(os.environ)))  # push and SMS providers
 
     def gateway_or_404(name: str) -> Gateway:
         gateway = gateways.get(name)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +15,9 @@ from contracts.notifications import ANY, CATEGORIES, CHANNELS, LOCALES, STATES
 from ..models import Notification
 from ..selectors import notification_list, preferences_get
 from ..services.preferences import preferences_set
+from ..services.receipts import receipt_apply
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
 
 
 class ListParams(serializers.Serializer):
@@ -84,3 +87,18 @@ class PreferencesApi(APIView):
             opt_outs=[(o["channel"], o["category"]) for o in data["opt_outs"]],
         )
         return Response(preferences_get(user_id=request.user.id))
+
+
+class ReceiptsApi(APIView):
+    """A provider's signed delivery receipt (push or SMS); authenticated by its signature alone."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request, channel: str):
+        if channel not in ("push", "sms"):
+            raise ApplicationError("channel_not_found", f"No receipts for channel {channel!r}", status=404)
+        state = receipt_apply(
+            channel=channel, body=request.body, signature=request.headers.get(SIGNATURE_HEADER)
+        )
+        return Response({"state": state})

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from kombu import Connection
 from rest_framework.test import APIClient
@@ -171,3 +173,55 @@ def as_user(settings):
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@dataclass
+class Messaging:
+    """The sandbox's push and SMS providers for one test (reset, receipts pointed at this service)."""
+
+    base_url: str
+
+    def reset(self, **knobs) -> None:
+        for name in ("push", "sms"):
+            requests.post(f"{self.base_url}/_sandbox/messaging/{name}/reset", timeout=5).raise_for_status()
+            if knobs:
+                self.set_knobs(name, **knobs)
+
+    def set_knobs(self, name: str, **knobs) -> dict:
+        answer = requests.put(f"{self.base_url}/_sandbox/messaging/{name}", json=knobs, timeout=5)
+        answer.raise_for_status()
+        return answer.json()
+
+    def messages(self, name: str, to: str | None = None) -> list[dict]:
+        params = {"to": to} if to else {}
+        answer = requests.get(f"{self.base_url}/_sandbox/messaging/{name}/messages", params=params, timeout=5)
+        return answer.json()["messages"]
+
+
+@pytest.fixture(scope="session")
+def sandbox_process():
+    from tests.sandbox_fixtures import _start_sandbox, _stop
+
+    server = _start_sandbox("dev-only-gateway-api-key", "dev-only-webhook-secret")
+    yield server
+    _stop(server)
+
+
+@pytest.fixture
+def messaging(sandbox_process, live_server, settings) -> Messaging:
+    handle = Messaging(sandbox_process.base_url)
+    receipts = f"{live_server.url}/api/v2/notifications/receipts/{{provider}}"
+    handle.reset(webhook_url=receipts)
+    settings.NOTIFICATION_PUSH_URL = f"{handle.base_url}/push"
+    settings.NOTIFICATION_SMS_URL = f"{handle.base_url}/sms"
+    return handle
+
+
+def wait_for(predicate, timeout: float = 15.0):
+    """Poll until `predicate()` is truthy (a receipt travels through another process); its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
