@@ -223,6 +223,9 @@ BROKER_URL = os.environ.get("BROKER_URL", "")
 # Users registered at the Auth service have ids from this block on (its AUTH_USER_ID_OFFSET: set both to
 # the same value); `sync users verify` checks the two blocks of ids apart.
 AUTH_USER_ID_OFFSET = env_int("AUTH_USER_ID_OFFSET", 10**12)
+# Products, categories and stock movements created at the Product service (route catalog.write) have ids
+# from this block on (the service's CATALOG_ID_OFFSET: set both to the same value).
+CATALOG_ID_OFFSET = env_int("CATALOG_ID_OFFSET", 10**12)
 # --- end outbox relay ---
 
 REST_FRAMEWORK = {

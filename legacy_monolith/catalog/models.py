@@ -36,6 +36,10 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sync_version = models.BigIntegerField(default=0, editable=False, db_index=True)  # trigger-set
+    # The Product service's version of its last edit applied here (`sync products receive`): its edits
+    # apply in order, once, whatever the broker's redelivery order (ids >= CATALOG_ID_OFFSET were created
+    # there).
+    origin_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["id"]

@@ -2,10 +2,14 @@
 
 Source digests: every product row (`.values()` + the category join, streamed with a server-side cursor
 on PostgreSQL) through the ACL translator and the contract's canonical digest. Target digests: the
-service's /internal/v1/verify endpoints. Repair re-syncs exactly the differing ids: rows that are
-missing or different get a fresh sync_version (an UPDATE fires the versioning trigger) and are upserted,
-so the service applies them over whatever it holds; ids gone from the monolith get tombstones with a
-fresh version from the same counter. The repaired ranges are then verified again.
+service's /internal/v1/verify endpoints. Both directions in one pass: the monolith's ids and the block
+of products created at the Product service (route catalog.write, CATALOG_ID_OFFSET on) are checked
+apart (`source_spans`). Repair re-syncs exactly the differing ids from their owner: the monolith's rows
+that are missing or different get a fresh sync_version (an UPDATE fires the versioning trigger) and are
+upserted, so the service applies them over whatever it holds; monolith ids gone from the monolith get
+tombstones with a fresh version from the same counter; products created at the service that the
+monolith lacks or holds differently are read from its export endpoint and applied here as
+`sync products receive` would. The repaired ranges are then verified again.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 
 from acl_adapters.catalog.translate import PRODUCT_ROW_FIELDS, product_row_to_document
-from contracts.product import doc_digest
+from contracts.product import doc_digest, validate_product
 from legacy_monolith.catalog.models import Product
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.engine.verify import (
@@ -30,9 +35,12 @@ from migrations_data.engine.verify import (
 )
 from migrations_data.outbox.triggers import COUNTER_TABLE, SEQUENCE
 
+from .receive import product_apply
 from .spec import product_spec
 
 CHECKSUMS = "/internal/v1/verify/checksums"
+EXPORT = "/internal/v1/export/products"
+EXPORT_BATCH = 1000
 DIGESTS = "/internal/v1/verify/digests"
 STREAM_CHUNK = 5000
 
@@ -83,7 +91,29 @@ def product_sides(client: InternalApiClient) -> VerifySides:
         source_digests=_source_digests,
         target_checksums=target_checksums,
         target_digests=target_digests,
+        source_spans=_source_spans,
     )
+
+
+def _source_spans() -> list[tuple[int, int]]:
+    """The monolith's own ids and the block of products created at the Product service (CATALOG_ID_OFFSET
+    on), each (lowest, highest) when populated: both directions in one pass, no range over the gap."""
+    offset = settings.CATALOG_ID_OFFSET
+    spans = []
+    for block in (Product.objects.filter(id__lt=offset), Product.objects.filter(id__gte=offset)):
+        bounds = block.aggregate(lo=Min("id"), hi=Max("id"))
+        if bounds["lo"] is not None:
+            spans.append((bounds["lo"], bounds["hi"]))
+    return spans or [(0, 0)]
+
+
+def export_products(client: InternalApiClient, ids: list[int]) -> dict[int, dict]:
+    """{id: document} of these products as the Product service holds them."""
+    found: dict[int, dict] = {}
+    for start in range(0, len(ids), EXPORT_BATCH):
+        answer = client.post(EXPORT, {"ids": ids[start : start + EXPORT_BATCH]})
+        found.update({doc["id"]: validate_product(doc) for doc in answer["products"]})
+    return found
 
 
 def verify_products(
@@ -100,9 +130,19 @@ def verify_products(
         "products", sides, range_size=range_size, ranges_per_call=ranges_per_call, jobs=jobs
     )
     if repair and report.differences:
+        # Products created at the Product service are its own: its copy wins and is applied here.
+        offset = settings.CATALOG_ID_OFFSET
+        theirs = sorted(i for i in (*report.extra, *report.different) if i >= offset)
         repaired = repair_products(
-            client=client, upsert_ids=report.missing + report.different, delete_ids=report.extra
+            client=client,
+            upsert_ids=[i for i in (*report.missing, *report.different) if i < offset or i in report.missing],
+            delete_ids=[i for i in report.extra if i < offset],
         )
+        exported = export_products(client, theirs)
+        for item in theirs:
+            if item in exported:
+                product_apply(exported[item], force=True)
+        repaired["to_monolith"] = len(exported)
         recheck = VerifyReport(entity="products")
         for lo, hi in sorted(
             {_range_of(i, range_size) for i in (*report.missing, *report.different, *report.extra)}

@@ -13,8 +13,8 @@ from tests.factories import ProductFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_products_have_the_four_actions():
-    assert set(ENTITIES["products"]) == {"backfill", "follow", "status", "verify"}
+def test_products_have_the_five_actions():
+    assert set(ENTITIES["products"]) == {"backfill", "follow", "status", "verify", "receive"}
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,24 @@ def test_an_extra_document_far_above_every_source_id_is_found_in_the_tail(synced
     assert (report.extra, report.missing, report.different) == ([far], [], [])
 
 
+def test_a_product_created_at_the_service_is_checked_in_its_own_block_and_repaired_here(
+    synced, sync_client, settings
+):
+    """The other direction: a product of the service's block the monolith never received is not a stray to
+    delete but the service's own, applied here by --repair (as `sync products receive` would)."""
+    own = {**_document_of(synced[0]), "id": settings.CATALOG_ID_OFFSET + 5, "sku": "SVC-5", "version": 0}
+    sync_client.post("/internal/v1/import/products", {"products": [own], "deleted": []})
+
+    report = verify_products(client=sync_client, range_size=8, repair=True)
+
+    assert report.extra == [own["id"]]
+    assert report.repaired["to_monolith"] == 1
+    assert report.repaired["remaining"] == 0
+    assert Product.objects.get(pk=own["id"]).sku == "SVC-5"
+    again = verify_products(client=sync_client, range_size=8)
+    assert (again.differences, again.source_rows) == (0, 31)
+
+
 def _document_of(product):
     from acl_adapters.catalog.translate import product_to_document
 
@@ -96,6 +114,7 @@ def test_repair_resyncs_exactly_the_differing_ids(synced, sync_client, target_di
 
     assert report.repaired == {
         "upserted": 2, "tombstoned": 1, "applied": 2, "stale": 0, "deleted": 1, "remaining": 0,
+        "to_monolith": 0,
     }  # fmt: skip
     after = target_digests()
     assert {i: d for i, d in after.items() if i not in (changed, missing)} == untouched

@@ -194,6 +194,8 @@ class ProductExportApi(InternalAPIView):
     """These products' documents as the store holds them, inactive ones included, absent ids left out
     (`sync products verify --repair` applies the service's own products to the monolith)."""
 
+    internal_callers = SYNC_CALLERS
+
     @extend_schema(
         request=ExportInput,
         responses={

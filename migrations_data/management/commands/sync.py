@@ -5,6 +5,7 @@
                            [--no-progress] [--json]   (the outbox relay)
     sync products status   [--queue Q] [--json] [--check]
     sync products verify   [--repair] [--json] [--range-size N] [--jobs N]
+    sync products receive  [--once] [--max-messages N] [--json]   (the Product service's own writes back)
     sync users backfill|follow|verify|receive   (the Auth service; receive = its events into the monolith)
     sync orders|payments backfill|follow|status|verify [--repair]   (the Order and Payment services)
 
@@ -171,8 +172,33 @@ ENTITIES: dict[str, dict[str, Action]] = {
             _verify_arguments,
             products_verify,
         ),
+        "receive": Action(
+            "apply the Product service's catalog writes (route catalog.write) to the monolith",
+            lambda parser: _receive_arguments(parser),
+            lambda options, command: products_receive(options, command),
+        ),
     },
 }
+
+
+def _receive_arguments(parser: argparse.ArgumentParser) -> None:
+    from migrations_data.users.command import receive_arguments  # the same options as `sync users receive`
+
+    receive_arguments(parser)
+
+
+def products_receive(options: dict[str, Any], command) -> int:
+    """The Product service's catalog.*.saved / catalog.stock.moved into the monolith until SIGTERM/SIGINT."""
+    from migrations_data.engine.receive import run_receiver
+    from migrations_data.products.receive import ProductsReceiver
+
+    return follow_action(
+        options,
+        command,
+        lambda stop: run_receiver(
+            ProductsReceiver(), once=options["once"], max_messages=options["max_messages"], stop_event=stop
+        ),
+    )
 
 
 # --- users (owner H5b: migrations_data/users; the same backfill/verify options as products) ---------
