@@ -37,6 +37,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("internal/v1/", include(internal_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The migration's status page and its JSON API (staff only): control/cockpit/.
+    path("ops/migration/", include("control.cockpit.urls")),
 ]
 
 handler400 = "chassis.errors.bad_request"
