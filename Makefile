@@ -21,7 +21,7 @@ BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'imp
 
 .PHONY: product-service auth-service order-service payment-service certs
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
-.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-shadow-queue bench-jwks bench-edge-validation drill-gateway-resources
+.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-notifications bench-shadow-queue bench-jwks bench-edge-validation drill-gateway-resources
 
 help:
 	@echo "make demo                    the strangler migration, no servers needed (SQLite): gateway, journey, Product"
@@ -45,6 +45,7 @@ help:
 	@echo "make bench-rollback          rollout controller: rollback seconds (flags file, Unleash), false-rollback rate"
 	@echo "make drill-rollback          the full rollout drills (50 req/s canary) against real processes"
 	@echo "make bench-saga              checkouts/s and p50/p99 through the Order service's saga vs the monolith's checkout"
+	@echo "make bench-notifications     events -> SMTP messages/s (burst) and publish -> receipt p99 at half that rate"
 	@echo "make drill-saga              the saga chaos drill at full size (1000 checkouts, faults, kill -9, broker outage)"
 	@echo "make rollout-controller      run the rollout controller (manage.py rollout run) in the foreground"
 	@echo "make gateway                 run the strangler gateway on :8080 in front of the monolith on :8000 (GATEWAY_ARGS=...)"
@@ -192,6 +193,13 @@ drill-rollback: install
 bench-saga: install
 	DATABASE_URL=$${BENCH_SAGA_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 		$(PY) -m bench.saga $(BENCH_ARGS)
+
+# Events -> email through the Notification service's consumer and Celery worker processes (real RabbitMQ vhost,
+# throwaway PostgreSQL database notification_bench_*, aiosmtpd): burst messages/s, then p50/p99 publish -> SMTP
+# receipt at half that rate (BENCH_ARGS="--events 5000 --steady-seconds 20 --consumers 1 --worker-concurrency 2").
+bench-notifications: install
+	DATABASE_URL=$${BENCH_NOTIFICATION_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
+		$(PY) -m bench.notifications $(BENCH_ARGS)
 
 # The saga chaos drill of tests/e2e/test_saga_drill.py at the issue's size (make test runs 120 checkouts).
 drill-saga: install
