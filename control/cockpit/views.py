@@ -12,18 +12,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.utils.html import escape
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.openapi import ERROR
 from control.cockpit.collect import migration_status
 from control.errors import ControlError
 
 PAGE = Path(__file__).with_name("page.html")
 STAFF_ROLES = frozenset({"staff", "admin"})
 HTML = "text/html; charset=utf-8"
+# The pages are HTML documents: their schema says so (a string of text/html), the API's is an object.
+PAGE_RESPONSE = OpenApiResponse(response=OpenApiTypes.STR, description="an HTML page (text/html)")
 
 
 class IsStaff(BasePermission):
@@ -41,16 +47,19 @@ class StaffView(APIView):
 
 
 class StatusPage(StaffView):
+    @extend_schema(responses={(200, "text/html"): PAGE_RESPONSE})
     def get(self, request):
         return HttpResponse(PAGE.read_bytes(), content_type=HTML, headers={"Cache-Control": "no-store"})
 
 
 class StatusApi(StaffView):
+    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="migration status")})
     def get(self, request):
         return Response(migration_status(), headers={"Cache-Control": "no-store"})
 
 
 class ShadowReportPage(StaffView):
+    @extend_schema(responses={(200, "text/html"): PAGE_RESPONSE, 503: ERROR})
     def get(self, request):
         from django.conf import settings
 
@@ -58,11 +67,16 @@ class ShadowReportPage(StaffView):
         from shadow.html import render_html
         from shadow.rules_file import load_rules
 
-        html = render_html(build_report(rules=load_rules(settings.SHADOW_RULES)))
-        return HttpResponse(html, content_type=HTML)
+        try:
+            report = build_report(rules=load_rules(settings.SHADOW_RULES))
+        except DatabaseError as exc:  # the shadow store is down or not migrated: say so, never a 500
+            message = f"the shadow store cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+            return Response({"code": "shadow_store_unavailable", "message": message, "extra": {}}, status=503)
+        return HttpResponse(render_html(report), content_type=HTML)
 
 
 class RunbookPage(StaffView):
+    @extend_schema(responses={(200, "text/html"): PAGE_RESPONSE})
     def get(self, request, name: str):
         from control.runbooks.cli import runbook_view
         from control.runbooks.model import runbook_load

@@ -84,3 +84,22 @@ def test_the_runbook_page_shows_every_step_with_its_check_and_rollback(staff_use
     missing = client.get("/ops/migration/runbooks/nope")
     assert missing.status_code == 404
     assert missing.json()["code"] == "unknown_runbook"
+
+
+def test_the_shadow_report_page_says_the_store_is_unreadable_with_a_503_not_a_500(staff_user):
+    """The shadow store not migrated (a fresh monolith that never ran `shadow migrate`): the page answers the
+    error body with 503 shadow_store_unavailable (found by schemathesis as a 500)."""
+    from django.db import connections
+
+    client = APIClient()
+    client.force_login(staff_user)
+    assert client.get("/ops/migration/shadow-report").status_code == 200
+    with connections["shadow"].cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("ALTER TABLE shadow_routestats RENAME TO shadow_routestats_away")
+
+    answer = client.get("/ops/migration/shadow-report")
+
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["code"] == "shadow_store_unavailable"
+    assert "shadow_routestats" in body["message"]
