@@ -1,5 +1,6 @@
 """The datastores every deployment runs (one PostgreSQL server per database, Redis, RabbitMQ, MongoDB, a real
-Unleash server) and, in compose only, the observability stack (Prometheus, Loki and its agent, Grafana)."""
+Unleash server, Mailpit as the SMTP relay) and, in compose only, the observability stack (Prometheus, Loki and
+its agent, Grafana)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ PRODUCT_DB = Database("product", "postgres-product", "PRODUCT_DB_PASSWORD")
 AUTH_DB = Database("auth", "postgres-auth", "AUTH_DB_PASSWORD")
 ORDER_DB = Database("order", "postgres-order", "ORDER_DB_PASSWORD")
 PAYMENT_DB = Database("payment", "postgres-payment", "PAYMENT_DB_PASSWORD")
+NOTIFICATION_DB = Database("notification", "postgres-notification", "NOTIFICATION_DB_PASSWORD")
 CONTROL_DB = Database("control", "postgres-control", "CONTROL_DB_PASSWORD")
 UNLEASH_DB = Database("unleash", "postgres-unleash", "UNLEASH_DB_PASSWORD")
 DATABASES: tuple[Database, ...] = (
-    TECHSTORE_DB, SHADOW_DB, CONTROL_DB, PRODUCT_DB, AUTH_DB, ORDER_DB, PAYMENT_DB, UNLEASH_DB,
+    TECHSTORE_DB, SHADOW_DB, CONTROL_DB, PRODUCT_DB, AUTH_DB, ORDER_DB, PAYMENT_DB, NOTIFICATION_DB,
+    UNLEASH_DB,
 )  # fmt: skip
 
 # ------------------------------------------------------------------------------------------- datastores
+
+SMTP_RELAY_HOST, SMTP_RELAY_PORT, SMTP_RELAY_USER = "mailpit", 1025, "notifications"
 
 
 def _postgres(db: Database) -> Process:
@@ -102,6 +107,25 @@ DATASTORES: tuple[Process, ...] = (
         depends=("postgres-unleash",),
         run_as=1000,
         resources=("100m", "256Mi", "1", "512Mi"),
+    ),
+    # The SMTP relay the Notification service sends email through: Mailpit, which keeps every message instead
+    # of delivering it (its web UI and API on 8025 inside the network). Production points
+    # NOTIFICATION_SMTP_HOST/_PORT/_USER/_STARTTLS at its own relay (an overlay patch) and drops this one.
+    # The service logs in like at a real relay: the user and password below (plain AUTH: no TLS here).
+    Process(
+        SMTP_RELAY_HOST,
+        image="axllent/mailpit:v1.29.7",
+        port=SMTP_RELAY_PORT,
+        kind="datastore",
+        env={
+            "MP_SMTP_AUTH": f"{SMTP_RELAY_USER}:${{NOTIFICATION_SMTP_PASSWORD}}",
+            "MP_SMTP_AUTH_ALLOW_INSECURE": "true",
+            "MP_MAX_MESSAGES": "5000",
+        },
+        probe=Probe(command=("/mailpit", "readyz")),
+        writable=("/tmp",),
+        run_as=1000,
+        resources=("50m", "64Mi", "500m", "256Mi"),
     ),
 )
 

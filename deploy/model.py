@@ -128,6 +128,14 @@ class Reach:
     via: str  # the environment variable naming it
 
 
+def _smtp_reach(var: str, env: Mapping[str, str]) -> tuple[str, int] | None:
+    """`<PREFIX>_SMTP_HOST` is a host name, not a URL: its port is `<PREFIX>_SMTP_PORT` (default 25)."""
+    if not var.endswith("_SMTP_HOST") or not env[var]:
+        return None
+    port = env.get(var.removesuffix("HOST") + "PORT", "25")
+    return (env[var], int(port)) if port.isdigit() else None
+
+
 def _url_reach(value: str) -> tuple[str, int] | None:
     parts = urlsplit(SECRET_REF.sub("x", value))
     default = {"postgres": 5432, "amqp": 5672, "redis": 6379, "mongodb": 27017, "http": 80, "https": 443}

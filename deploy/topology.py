@@ -21,11 +21,15 @@ from deploy.infra import (
     CONTROL_DB,
     DATABASES,
     DATASTORES,
+    NOTIFICATION_DB,
     OBSERVABILITY,
     ORDER_DB,
     PAYMENT_DB,
     PRODUCT_DB,
     SHADOW_DB,
+    SMTP_RELAY_HOST,
+    SMTP_RELAY_PORT,
+    SMTP_RELAY_USER,
     TECHSTORE_DB,
     UNLEASH_DB,
 )
@@ -41,6 +45,7 @@ from deploy.model import (
     Reach,
     Secret,
     _frozen,
+    _smtp_reach,
     _url_reach,
     http_probe,
     internal,
@@ -66,6 +71,7 @@ SECRETS: tuple[Secret, ...] = (
     Secret("AUTH_DB_PASSWORD", "password", "the Auth service's database role"),
     Secret("ORDER_DB_PASSWORD", "password", "the Order service's database role"),
     Secret("PAYMENT_DB_PASSWORD", "password", "the Payment service's database role"),
+    Secret("NOTIFICATION_DB_PASSWORD", "password", "the Notification service's database role"),
     Secret("UNLEASH_DB_PASSWORD", "password", "the Unleash server's database role"),
     Secret("RABBITMQ_PASSWORD", "password", "the broker user every process connects as"),
     Secret("MONOLITH_SECRET_KEY", "token", "the monolith's SECRET_KEY"),
@@ -73,6 +79,16 @@ SECRETS: tuple[Secret, ...] = (
     Secret("AUTH_SECRET_KEY", "token", "the Auth service's SECRET_KEY"),
     Secret("ORDER_SECRET_KEY", "token", "the Order service's SECRET_KEY"),
     Secret("PAYMENT_SECRET_KEY", "token", "the Payment service's SECRET_KEY"),
+    Secret("NOTIFICATION_SECRET_KEY", "token", "the Notification service's SECRET_KEY"),
+    Secret(
+        "NOTIFICATION_PROVIDER_API_KEY",
+        "token",
+        "the key the Notification service presents to push/SMS providers",
+    ),
+    Secret(
+        "NOTIFICATION_RECEIPT_SECRET", "token", "HMAC secret of the push/SMS providers' delivery receipts"
+    ),
+    Secret("NOTIFICATION_SMTP_PASSWORD", "password", "the Notification service's login at the SMTP relay"),
     Secret("PAYMENT_KEY_ENCRYPTION_KEY", "fernet32", "AES-256-GCM key of the Payment service's card fields"),
     Secret("PAYMENT_TEST_API_KEY", "token", "the key of the card gateways' test mode (shadowed charges)"),
     Secret("INTERNAL_API_TOKEN", "token", "bearer token of every /internal/v1 API"),
@@ -358,15 +374,22 @@ AUTH = Component(
 )
 
 
-def _celery(package: str, database_env: str) -> tuple[Process, ...]:
-    """A service's Celery worker and beat (the chassis' `worker` and `beat` commands)."""
+def _celery(
+    package: str,
+    database_env: str,
+    worker_env: dict[str, str] | None = None,
+    worker_depends: tuple[str, ...] = (),
+) -> tuple[Process, ...]:
+    """A service's Celery worker and beat (the chassis' `worker` and `beat` commands); `worker_env` is what
+    only the worker needs (the providers its tasks call)."""
     name = package.rsplit(".", 1)[1].replace("_service", "")
     return (
         Process(
             f"{name}-worker",
             _service(package, "worker", "--concurrency", "2", "--pool", "prefork"),
             probe=worker_probe(database_env, "BROKER_URL"),
-            depends=("rabbitmq",),
+            env=_frozen(worker_env),
+            depends=("rabbitmq", *worker_depends),
         ),
         # one beat per service (replicas 1; its PodDisruptionBudget lets it move)
         Process(
@@ -473,6 +496,68 @@ PAYMENT = Component(
     ),
 )
 
+# Email, push and SMS fed by events. Only the Celery worker talks to the providers (every send is one of its
+# tasks): the SMTP relay (Mailpit here, see deploy/infra.py) and the sandbox's push and SMS APIs.
+NOTIFICATION_SENDERS = {
+    "NOTIFICATION_SMTP_HOST": SMTP_RELAY_HOST,
+    "NOTIFICATION_SMTP_PORT": str(SMTP_RELAY_PORT),
+    "NOTIFICATION_SMTP_USER": SMTP_RELAY_USER,
+    "NOTIFICATION_SMTP_PASSWORD": "${NOTIFICATION_SMTP_PASSWORD}",
+    "NOTIFICATION_PUSH_URL": "http://sandbox:8900/push",
+    "NOTIFICATION_SMS_URL": "http://sandbox:8900/sms",
+}
+NOTIFICATION = Component(
+    "notification",
+    database=NOTIFICATION_DB,
+    env={
+        **SHARED,
+        "NOTIFICATION_DATABASE_URL": NOTIFICATION_DB.url(),
+        "REDIS_URL": "redis://redis:6379/7",  # the replay guard of the gateway's identity header
+        "SECRET_KEY": "${NOTIFICATION_SECRET_KEY}",
+        "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
+        "INTERNAL_PORT": str(internal(8105)),
+        # every process checks both (DEBUG=false refuses a development default); the worker uses the key, the
+        # receipts API the secret
+        "NOTIFICATION_PROVIDER_API_KEY": "${NOTIFICATION_PROVIDER_API_KEY}",
+        "NOTIFICATION_RECEIPT_SECRET": "${NOTIFICATION_RECEIPT_SECRET}",
+        "NOTIFICATION_SHOP_URL": PUBLIC_URL,  # links in messages
+    },
+    migrate=(_service("extracted.notification_service", "migrate", "--noinput"),),
+    processes=(
+        Process(
+            "notification-service",
+            _serve("extracted.notification_service", 8105),
+            port=8105,
+            internal_port=internal(8105),
+            probe=http_probe(8105),
+            depends=("rabbitmq", "redis"),
+            replicas=2,
+            kind="http",
+            hpa=True,
+        ),
+        # order.*, payment.*, account.* and user.upserted events -> one row per (event, channel, address)
+        Process(
+            "notification-consumer-events",
+            _service("extracted.notification_service", "consume", "notification_service.events"),
+            probe=worker_probe("NOTIFICATION_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        # replayed dead letters (`events dlq replay`): a failed row queued again
+        Process(
+            "notification-consumer-deliveries",
+            _service("extracted.notification_service", "consume", "notification_service.deliveries"),
+            probe=worker_probe("NOTIFICATION_DATABASE_URL", "BROKER_URL"),
+            depends=("rabbitmq",),
+        ),
+        *_celery(
+            "extracted.notification_service",
+            "NOTIFICATION_DATABASE_URL",
+            worker_env=NOTIFICATION_SENDERS,
+            worker_depends=(SMTP_RELAY_HOST, "sandbox"),
+        ),
+    ),
+)
+
 GATEWAY = Component(
     "gateway",
     env={
@@ -539,6 +624,11 @@ SANDBOX = Component(
         "SANDBOX_TEST_API_KEY": "${PAYMENT_TEST_API_KEY}",
         # a provider's webhooks come in through the edge, like a real one's
         "SANDBOX_WEBHOOK_URL": "http://gateway:8080/api/v1/payments/webhooks/{gateway}",
+        # push and SMS: the Notification service's key and receipt secret; receipts go to the service itself
+        # (the gateway routes no /api/v2/notifications yet)
+        "SANDBOX_MESSAGING_API_KEY": "${NOTIFICATION_PROVIDER_API_KEY}",
+        "SANDBOX_RECEIPT_SECRET": "${NOTIFICATION_RECEIPT_SECRET}",
+        "SANDBOX_RECEIPT_URL": "http://notification-service:8105/api/v2/notifications/receipts/{provider}",
     },
     processes=(
         Process(
@@ -551,10 +641,10 @@ SANDBOX = Component(
     ),
 )
 
-COMPONENTS: tuple[Component, ...] = (MONOLITH, PRODUCT, AUTH, ORDER, PAYMENT, GATEWAY, SANDBOX)
+COMPONENTS: tuple[Component, ...] = (MONOLITH, PRODUCT, AUTH, ORDER, PAYMENT, NOTIFICATION, GATEWAY, SANDBOX)
 DATABASE_OWNERS = {
     "techstore": "monolith", "shadow": "monolith", "control": "monolith", "product": "product",
-    "auth": "auth", "order": "order", "payment": "payment",
+    "auth": "auth", "order": "order", "payment": "payment", "notification": "notification",
 }  # fmt: skip
 
 
@@ -562,7 +652,7 @@ DATABASE_OWNERS = {
 
 # Migrations, the OAuth client the login cutover mints for, the Unleash features, the seed (deploy/bootstrap).
 # It renders each component's environment from the registry, so it holds only the secrets those need.
-BOOTSTRAP_FOR = ("monolith", "product", "auth", "order", "payment")
+BOOTSTRAP_FOR = ("monolith", "product", "auth", "order", "payment", "notification")
 BOOTSTRAP = Process(
     "bootstrap",
     ("python", "-m", "deploy.bootstrap", "--no-progress"),
@@ -631,7 +721,7 @@ def reaches(placed: Placed) -> list[Reach]:
                     if target and target[0] in names and names[target[0]].process.kind == "datastore":
                         env[f"{component.name}:{var}"] = value
     for var, value in env.items():
-        target = _url_reach(value)
+        target = _url_reach(value) or _smtp_reach(var, env)
         if target and target[0] in names and target[0] != placed.name:
             reach = Reach(target[0], target[1], var)
             if all((r.target, r.port) != (reach.target, reach.port) for r in found):

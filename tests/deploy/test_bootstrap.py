@@ -25,7 +25,8 @@ BASE = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/techst
 def databases():
     suffix = uuid.uuid4().hex[:8]
     variables = ("DATABASE_URL", "SHADOW_DATABASE_URL", "PRODUCT_DATABASE_URL", "AUTH_DATABASE_URL",
-                 "ORDER_DATABASE_URL", "PAYMENT_DATABASE_URL", "CONTROL_DATABASE_URL")  # fmt: skip
+                 "ORDER_DATABASE_URL", "PAYMENT_DATABASE_URL", "CONTROL_DATABASE_URL",
+                 "NOTIFICATION_DATABASE_URL")  # fmt: skip
     names = {var: f"boot_{var.split('_')[0].lower()}_{suffix}" for var in variables}
     for name in names.values():
         subprocess.run(["psql", f"{BASE}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
@@ -62,7 +63,7 @@ def test_bootstrap_prepares_everything_once_and_a_rerun_changes_nothing(database
     run = local_runner(databases, tmp_path, unleash_server)
 
     first = {s.step: s.detail for s in bootstrap.bootstrap(environ, run=run).steps}
-    assert first["migrate"] == "migrated monolith, product, auth, order, payment"
+    assert first["migrate"] == "migrated monolith, product, auth, order, payment, notification"
     assert first["oauth-client"] == "client web created"
     assert first["flags"].startswith("created ")
     assert "route.catalog.read" in first["flags"]

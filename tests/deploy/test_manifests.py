@@ -332,3 +332,14 @@ def test_workers_reach_only_what_their_environment_names():
     }
     assert ("product-service", 9101) not in allowed_out("shadow-worker")
     assert ("postgres-techstore", 5432) not in allowed_out("product-consumer-catalog")
+
+
+def test_only_the_notification_worker_reaches_the_smtp_relay_and_the_push_and_sms_providers():
+    """NOTIFICATION_SMTP_HOST is a host name, not a URL: its reach is read with NOTIFICATION_SMTP_PORT."""
+    notification = {p.name for p in t.our_processes() if p.component == "notification"}
+    assert allowed_in("mailpit", 1025) == {"notification-worker"}
+    assert {("mailpit", 1025), ("sandbox", 8900)} <= allowed_out("notification-worker")
+    for name in notification - {"notification-worker"}:
+        assert not {target for target, _ in allowed_out(name)} & {"mailpit", "sandbox"}, name
+    # the providers' delivery receipts, signed, to the service's public port
+    assert allowed_in("notification-service", 8105) == {"sandbox"}

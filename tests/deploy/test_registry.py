@@ -192,6 +192,21 @@ def test_every_manage_py_command_parses_with_the_real_command(name):
     load_command_class(app, command).create_parser("manage.py", command).parse_args(args)
 
 
+def _string_value(node: ast.expr, path: Path) -> str:
+    """A string literal, or a module constant naming one (assigned in `path` or imported into it)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    assert isinstance(node, ast.Name), ast.dump(node)
+    tree = ast.parse(path.read_text())
+    for item in tree.body:
+        if isinstance(item, ast.Assign) and [getattr(t, "id", None) for t in item.targets] == [node.id]:
+            return _string_value(item.value, path)
+        if isinstance(item, ast.ImportFrom) and item.level and node.id in {a.name for a in item.names}:
+            base = path.parents[item.level - 1]
+            return _string_value(node, base / (item.module.replace(".", "/") + ".py"))
+    raise AssertionError(f"{node.id} is not a constant of {path}")
+
+
 def consumer_names(package: str) -> set[str]:
     """The `name` of every consumer class the service's settings register (what `consume <name>` takes)."""
     folder = ROOT / package.replace(".", "/")
@@ -200,13 +215,14 @@ def consumer_names(package: str) -> set[str]:
     registered = [(module, cls) for module, cls in registered if "consumers" in module]
     names = set()
     for module, cls in registered:
-        tree = ast.parse((folder / (module.replace(".", "/") + ".py")).read_text())
+        path = folder / (module.replace(".", "/") + ".py")
+        tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and node.name == cls:
                 for item in node.body:
                     targets = [getattr(t, "id", None) for t in getattr(item, "targets", [])]
                     if isinstance(item, ast.Assign) and targets == ["name"]:
-                        names.add(item.value.value)
+                        names.add(_string_value(item.value, path))
     assert len(names) == len(registered), (package, registered, names)
     return names
 
