@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 _local = threading.local()
 
@@ -36,7 +37,19 @@ class CheckoutOutcome:
     body: dict = field(default_factory=dict)
 
 
+class CartUnavailable(RuntimeError):
+    """The cart answered 503 (its catalog read timed out: `catalog_unavailable`, "retry in a moment")."""
+
+
+@retry(
+    retry=retry_if_exception_type((CartUnavailable, requests.ConnectionError, requests.Timeout)),
+    wait=wait_random_exponential(multiplier=0.2, max=5),
+    stop=stop_after_attempt(8),
+    reraise=True,
+)
 def fill_cart(base_url: str, token: str, product_id: int, quantity: int = 1) -> None:
+    """Empty the cart, then add one product. A 503 is retried with backoff, as its error body asks (a busy
+    machine makes the cart's catalog read time out now and then); any other refusal is raised at once."""
     session = _session(token)
     session.delete(f"{base_url}/api/v1/orders/cart", timeout=30)
     answer = session.post(
@@ -44,6 +57,8 @@ def fill_cart(base_url: str, token: str, product_id: int, quantity: int = 1) -> 
         json={"product_id": product_id, "quantity": quantity},
         timeout=30,
     )
+    if answer.status_code == 503:
+        raise CartUnavailable(f"cart add answered 503: {answer.text[:200]}")
     if answer.status_code != 201:
         raise RuntimeError(f"cart add answered {answer.status_code}: {answer.text[:200]}")
 

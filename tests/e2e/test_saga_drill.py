@@ -76,22 +76,35 @@ def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(dr
     products = [pid for pid, _, _ in drill.products]
     accepted: list[str] = []
     refused: list[int] = []
+    crashed: list[BaseException] = []  # a customer thread that died fails the drill now, not after 600 s
     lock = threading.Lock()
 
     def customer(n: int) -> None:
         token = drill.customers[n].token
-        for i in range(n, SIZE, CUSTOMERS):
-            fill_cart(drill.orders.url, token, products[i % len(products)])
-            outcome = checkout(drill.orders.url, token, body, path="/api/v2/orders")
-            with lock:
-                (accepted.append(outcome.number) if outcome.status == 202 else refused.append(outcome.status))
+        try:
+            for i in range(n, SIZE, CUSTOMERS):
+                fill_cart(drill.orders.url, token, products[i % len(products)])
+                outcome = checkout(drill.orders.url, token, body, path="/api/v2/orders")
+                with lock:
+                    if outcome.status == 202:
+                        accepted.append(outcome.number)
+                    else:
+                        refused.append(outcome.status)
+        except BaseException as exc:
+            crashed.append(exc)
+            raise
+
+    def flowing(share: int) -> bool:
+        if crashed:
+            raise AssertionError(f"a customer stopped: {crashed[0]!r}")
+        return len(accepted) >= SIZE * share // 5
 
     threads = [threading.Thread(target=customer, args=(n,)) for n in range(CUSTOMERS)]
     for thread in threads:
         thread.start()
     orchestrator = drill.orders.workers["order_service.saga_orchestrator"]
     for kill in range(3):
-        wait_until(lambda k=kill: len(accepted) >= SIZE * (k + 1) // 5, "checkouts to flow", 600)
+        wait_until(lambda k=kill: flowing(k + 1), "checkouts to flow", 600)
         orchestrator.kill()
         time.sleep(1)
         orchestrator.start()
@@ -99,6 +112,7 @@ def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(dr
             rabbitmq_bounce()
     for thread in threads:
         thread.join(timeout=900)
+    assert not crashed, crashed
     assert len(accepted) + len(refused) == SIZE
 
     def finished() -> bool:
