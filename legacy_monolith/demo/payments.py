@@ -111,10 +111,12 @@ def running_payment_service(
         if relay:
             commands.append(["relay_outbox"])
         try:
+            # The server first: `serve` clears stale files of PROMETHEUS_MULTIPROC_DIR as it starts, which
+            # would pull the metric files from under a worker or relay already running.
+            process.start(timeout=60)
             for command in commands:
                 argv = python_argv("-m", "extracted.payment_service", *command)
                 service.children.append(_child(argv, full_env, var_dir / f"payment-{command[0]}.log"))
-            process.start(timeout=60)
             yield service
         finally:
             process.stop()

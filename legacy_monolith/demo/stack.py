@@ -28,7 +28,10 @@ def running_stack(
     seed_args: tuple[str, ...] = ("--users", "20", "--products", "300", "--orders", "40", "--seed", "42"),
     on_phase: Callable[[str], None] = lambda phase: None,
     extra_env: dict[str, str] | None = None,
+    workers: int = 2,
+    threads: int = 4,
 ) -> Iterator[Stack]:
+    """`workers` x `threads`: the monolith's gunicorn (gthread), as production runs it by default."""
     sandbox_port, monolith_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = {
@@ -46,7 +49,9 @@ def running_stack(
     manage("seed_techstore", "--no-progress", *seed_args, env=env)
     logs = var_dir / "logs"
     sandbox = sandbox_process(port=sandbox_port, log_path=logs / "sandbox.log")
-    monolith = monolith_process(port=monolith_port, env=env, log_path=logs / "monolith.log")
+    monolith = monolith_process(
+        port=monolith_port, env=env, workers=workers, threads=threads, log_path=logs / "monolith.log"
+    )
     try:
         on_phase(f"starting the sandbox gateways on {sandbox_url}")
         sandbox.start()
