@@ -10,6 +10,8 @@ services stay on the outbox and the consumers. The API is small:
   `retry_backoff_max`), full jitter (`retry_jitter`) and at most `max_retries` retries; no result stored.
 - `enqueue_on_commit(task, *ids, countdown=None)`: a task takes ids (str, int, UUID), never objects, and is
   sent only once the caller's transaction commits (never after a rollback, never before its data is visible).
+- `enqueue_batch_on_commit(task, id)`: the ids given during one transaction go in one call, `task([ids])`,
+  sent once on commit (at most `limit` ids a call): one broker round trip for a batch of rows.
 - `settings.CELERY_BEAT_SCHEDULE`: periodic tasks, sent by the `beat` command.
 - `python -m extracted.<svc> worker [...]` and `beat [...]` (chassis/management/commands/).
 
@@ -123,3 +125,34 @@ def enqueue_on_commit(task, *ids: str | int | uuid.UUID, countdown: float | None
         )
     args = [str(value) if isinstance(value, uuid.UUID) else value for value in ids]
     transaction.on_commit(partial(task.apply_async, args=args, countdown=countdown), using=using)
+
+
+class _PendingBatch:
+    """The ids collected for one task during one transaction; sent by its on_commit callback."""
+
+    def __init__(self, task, countdown: float | None):
+        self.task, self.countdown, self.ids = task, countdown, []
+
+    def send(self) -> None:
+        self.task.apply_async(args=[self.ids], countdown=self.countdown)
+
+
+def enqueue_batch_on_commit(
+    task, value: str | int | uuid.UUID, *, limit: int = 100, countdown: float | None = None, using="default"
+) -> None:
+    """Add `value` to the call `task([ids...])` sent once the current transaction on `using` commits (at
+    once outside a transaction). Ids given inside a savepoint that is rolled back may still be sent: the
+    task must ignore ids it finds nothing for (as a claim by id does)."""
+    if isinstance(value, bool) or not isinstance(value, ID_TYPES):
+        raise TypeError(f"{task.name} takes ids (str, int, UUID), not {type(value).__name__}")
+    connection = transaction.get_connection(using)
+    batches = connection.__dict__.setdefault("_strangler_pending_batches", {})
+    pending = batches.get(task.name)
+    # Still pending only while its callback is registered: a commit or a rollback clears the list.
+    registered = pending is not None and any(func == pending.send for _, func, _ in connection.run_on_commit)
+    if not registered or len(pending.ids) >= limit:
+        pending = batches[task.name] = _PendingBatch(task, countdown)
+        pending.ids.append(str(value) if isinstance(value, uuid.UUID) else value)
+        transaction.on_commit(pending.send, using=using)
+        return
+    pending.ids.append(str(value) if isinstance(value, uuid.UUID) else value)

@@ -9,10 +9,17 @@ Topology of consumer `name` (durable queues):
   (headers `x-error`, `x-attempts`, `x-original-routing-key`, `x-first-failed-at`, `x-last-failed-at`);
   `events dlq ...` (chassis/dlq.py) lists, shows, replays and purges them.
 A message is acked only after its retry or dead-letter copy was published: nothing is dropped.
+
+A consumer with `batch_size` > 1 applies the messages at hand (up to that many, whatever arrived without
+waiting) in one transaction: one commit for the batch instead of one per event, no savepoint per event (the
+processed-event row is an INSERT ... ON CONFLICT DO NOTHING). It is optimistic: when any event of the batch
+fails, or the transaction as a whole (its commit, a lost connection), nothing of the batch is kept and each
+of its messages is handled again on its own, so a failing event is retried or dead-lettered alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -21,7 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.utils import timezone
 from kombu import Connection, Consumer, Producer, Queue, binding
 from kombu.exceptions import OperationalError
 
@@ -43,6 +51,8 @@ FIRST_FAILED_HEADER = "x-first-failed-at"
 LAST_FAILED_HEADER = "x-last-failed-at"
 
 Handler = Callable[[Envelope], None]
+# How long a consumer with batch_size > 1 waits for one more message before applying what it holds.
+BATCH_WAIT_SECONDS = 0.002
 
 
 class EventConsumer:
@@ -51,6 +61,8 @@ class EventConsumer:
     name: ClassVar[str]
     bindings: ClassVar[Sequence[str]]
     handlers: ClassVar[Mapping[str, Handler]]
+    # > 1: apply up to this many messages at hand in one transaction (see the module docstring).
+    batch_size: ClassVar[int] = 1
 
 
 @dataclass
@@ -91,6 +103,9 @@ class ConsumerWorker:
         self.record_processed = record_processed
         self.delayed_retries = connection.transport.driver_type == "amqp"  # TTL + dead-lettering
         self.stats = ConsumeStats()
+        self.batch_size = max(1, getattr(consumer, "batch_size", 1))
+        self._buffer: list = []  # messages held for the next batch (batch_size > 1)
+        self._max_messages: int | None = None
         self._producer: Producer | None = None
         self._stopping = threading.Event()
 
@@ -158,6 +173,7 @@ class ConsumerWorker:
                     "consumer %s: broker error %r; reconnecting in %.1f s", self.consumer.name, exc, delay
                 )
                 self._producer = None
+                self._buffer.clear()  # unacked: the broker delivers them again
                 self.connection.close()
                 self._stopping.wait(delay)
         return self.stats
@@ -168,19 +184,36 @@ class ConsumerWorker:
 
     def _drain(self, max_messages: int | None, once: bool, idle_timeout: float) -> bool:
         """Consume on the current connection; True when the run is over."""
-        prefetch = min(10, max_messages) if max_messages else 10
+        prefetch = max(10, 2 * self.batch_size)
+        prefetch = min(prefetch, max_messages) if max_messages else prefetch
+        self._max_messages = max_messages
         with Consumer(
             self.connection.channel(), queues=[self.queue], on_message=self.handle, prefetch_count=prefetch
         ):
             while not self._stopping.is_set() and (max_messages is None or self.stats.handled < max_messages):
                 try:
-                    self.connection.drain_events(timeout=idle_timeout)
+                    self.connection.drain_events(timeout=BATCH_WAIT_SECONDS if self._buffer else idle_timeout)
                 except TimeoutError:
-                    if once:
+                    if self._buffer:
+                        self._flush()
+                    elif once:
                         return True
+            self._flush()
         return True
 
     def handle(self, message) -> None:
+        """One delivery: handled at once, or held for the batch (batch_size > 1)."""
+        if self.batch_size == 1:
+            return self._handle_one(message)
+        self._buffer.append(message)
+        held = self.stats.handled + len(self._buffer)
+        if len(self._buffer) >= self.batch_size or (
+            self._max_messages is not None and held >= self._max_messages
+        ):
+            self._flush()
+        return None
+
+    def _handle_one(self, message) -> None:
         """One delivery: apply it once, or schedule a retry, or dead-letter it; then ack."""
         close_old_connections()  # a long-running consumer drops database connections that went stale
         attempt = _attempt_of(message)
@@ -192,33 +225,111 @@ class ConsumerWorker:
         handler = self.consumer.handlers.get(envelope.type)
         if handler is None:
             return self._done(message, "ignored")
+        with self._event_scope(envelope) as scope:
+            try:
+                duplicate = self._apply(envelope, handler)
+            except Exception as exc:  # the handler's effects were rolled back with its ProcessedEvent row
+                scope["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+        if scope["error"] is not None:
+            return self._failed(message, envelope, attempt, scope["error"])
+        return self._done(message, "duplicate" if duplicate else "processed")
+
+    def _flush(self) -> None:
+        """Apply the held messages in one transaction (a savepoint per event), then ack each."""
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        close_old_connections()
+        ready = []
+        for message in batch:
+            try:
+                envelope = Envelope.from_json(message.body)
+            except InvalidEnvelope as exc:
+                self._dead_letter(message, f"malformed envelope: {exc}", _attempt_of(message))
+                self._done(message, "dead_lettered")
+                continue
+            handler = self.consumer.handlers.get(envelope.type)
+            if handler is None:
+                self._done(message, "ignored")
+                continue
+            ready.append((message, envelope, handler))
+        if not ready:
+            return
+        try:
+            duplicates = self._apply_batch(ready)
+        except Exception as exc:  # an event or the transaction: nothing of the batch was committed
+            log.info(
+                "consumer %s: a batch of %s failed (%r); one by one", self.consumer.name, len(ready), exc
+            )
+            for message, _, _ in ready:
+                self._handle_one(message)
+            return
+        for (message, _, _), duplicate in zip(ready, duplicates, strict=True):
+            self._done(message, "duplicate" if duplicate else "processed")
+
+    def _apply_batch(self, ready: list) -> list[bool]:
+        """Every event of the batch in one transaction; for each, True when it was processed already."""
+        duplicates: list[bool] = []
+        with transaction.atomic(using=self.using):
+            for _, envelope, handler in ready:
+                with self._event_scope(envelope) as scope:
+                    try:
+                        if self.record_processed and not self._record_processed(envelope):
+                            duplicates.append(True)
+                            continue
+                        handler(envelope)
+                        duplicates.append(False)
+                    except Exception as exc:
+                        scope["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+                        raise
+        return duplicates
+
+    def _record_processed(self, envelope: Envelope) -> bool:
+        """Insert the event's ProcessedEvent row unless it is there (no savepoint); True when inserted."""
+        from chassis.models import ProcessedEvent
+
+        connection = connections[self.using]
+        opts = ProcessedEvent._meta
+        event_id = opts.get_field("event_id").get_db_prep_value(envelope.id, connection)
+        at = opts.get_field("processed_at").get_db_prep_value(timezone.now(), connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {connection.ops.quote_name(opts.db_table)} "  # noqa: S608 (our own names)
+                "(consumer, event_id, event_type, processed_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
+                [self.consumer.name, event_id, envelope.type, at],
+            )
+            return cursor.fetchone() is not None
+
+    @contextlib.contextmanager
+    def _event_scope(self, envelope: Envelope):
+        """The event's trace id and consumer span around its handling; the scope's "error" ends the span."""
         token = trace_id_var.set(envelope.trace_id)
         span = consumer_span(envelope.type, envelope.trace_id)
         parent_token = traceparent_var.set(span.traceparent if span else None)
-        error = None
+        scope: dict[str, str | None] = {"error": None}
         try:
-            duplicate = self._apply(envelope, handler)
-        except Exception as exc:  # the handler's effects were rolled back with its ProcessedEvent row
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-            log.warning(
-                "consumer %s: %s %s attempt %s failed: %s",
-                self.consumer.name,
-                envelope.type,
-                envelope.id,
-                attempt,
-                error,
-            )
-            if attempt >= self.max_attempts:
-                self._dead_letter(message, error, attempt)
-                return self._done(message, "dead_lettered")
-            self._retry(message, attempt, error)
-            return self._done(message, "retried")
+            yield scope
         finally:
             trace_id_var.reset(token)
             traceparent_var.reset(parent_token)
             if span is not None:
-                span.end(error=error)
-        return self._done(message, "duplicate" if duplicate else "processed")
+                span.end(error=scope["error"])
+
+    def _failed(self, message, envelope: Envelope, attempt: int, error: str) -> None:
+        log.warning(
+            "consumer %s: %s %s attempt %s failed: %s",
+            self.consumer.name,
+            envelope.type,
+            envelope.id,
+            attempt,
+            error,
+        )
+        if attempt >= self.max_attempts:
+            self._dead_letter(message, error, attempt)
+            return self._done(message, "dead_lettered")
+        self._retry(message, attempt, error)
+        return self._done(message, "retried")
 
     def _apply(self, envelope: Envelope, handler: Handler) -> bool:
         """Run the handler with the ProcessedEvent row in one transaction; True when already processed."""

@@ -1,8 +1,9 @@
 """The Notification service's consumers (chassis: idempotent per event id, retried with backoff, DLQ):
 
 - `notification_service.events`: `order.*`, `payment.*`, `account.*` -> messages (services/intake.py);
-  `user.upserted` -> the recipient directory. Events come from the services and, during the transition,
-  from the monolith's outbox: the same types, the same handlers.
+  `user.upserted` -> the recipient directory. Up to 50 events at hand are applied in one transaction (the
+  chassis' batch_size), and their messages go to the worker in one delivery task. Events come from the
+  services and, during the transition, from the monolith's outbox: the same types, the same handlers.
 - `notification_service.deliveries`: `notification.redeliver` (a dead-lettered delivery replayed by the
   console) -> the notification is queued again.
 Run each with `python -m extracted.notification_service consume <name>`.
@@ -40,6 +41,7 @@ class NotificationEventsConsumer(EventConsumer):
     name = "notification_service.events"
     bindings = ("order.*", "payment.*", "account.*", USER_UPSERTED)
     handlers = {USER_UPSERTED: on_user, **dict.fromkeys(RULES, on_event)}
+    batch_size = 50  # events at hand applied in one transaction (chassis/consumers.py)
 
 
 class DeliveriesConsumer(EventConsumer):

@@ -60,6 +60,8 @@ NOTIFICATION_PROVIDER_TIMEOUT = env_float(_env, "NOTIFICATION_PROVIDER_TIMEOUT",
 NOTIFICATION_MAX_RETRIES = env_int(_env, "NOTIFICATION_MAX_RETRIES", 6)
 NOTIFICATION_RETRY_BASE_SECONDS = env_float(_env, "NOTIFICATION_RETRY_BASE_SECONDS", 2.0)
 NOTIFICATION_RETRY_MAX_SECONDS = env_float(_env, "NOTIFICATION_RETRY_MAX_SECONDS", 300.0)
+# The rows created by one batch of events go to SMTP in tasks of at most this many (one connection each).
+NOTIFICATION_SEND_BATCH = env_int(_env, "NOTIFICATION_SEND_BATCH", 50)
 # A send claimed longer ago than this (its worker died) is handed out again by the sweep.
 NOTIFICATION_SEND_LEASE_SECONDS = env_int(_env, "NOTIFICATION_SEND_LEASE_SECONDS", 120)
 # Per-user flood guard: at most this many messages per user per window; the rest are suppressed.

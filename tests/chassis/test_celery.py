@@ -13,7 +13,13 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
-from chassis.celery_app import TASK_DEFAULTS, celery_settings, enqueue_on_commit, task_queue
+from chassis.celery_app import (
+    TASK_DEFAULTS,
+    celery_settings,
+    enqueue_batch_on_commit,
+    enqueue_on_commit,
+    task_queue,
+)
 from chassis.outbox.models import OutboxEvent
 from legacy_monolith.demo.processes import python_argv
 from tests.background import background, rabbitmq_vhost, wait_until
@@ -130,6 +136,35 @@ def test_a_task_is_sent_on_commit_and_never_after_a_rollback(tmp_path, amqp_brok
             enqueue_on_commit(tasks.widget_touch, 3)
         wait_until(lambda: len(rows("widget.touched")) == 2, "the task sent after it")
     assert [row["id"] for row in rows("widget.attempted")] == [2, 3]  # task 1 was never sent
+
+
+class RecordingTaskFake:
+    """Stands for a Celery task at the broker boundary: records each call instead of sending it."""
+
+    name = "tests.recording"
+
+    def __init__(self):
+        self.calls: list[list] = []
+
+    def apply_async(self, args, countdown=None):
+        self.calls.append(list(args[0]))
+
+
+def test_ids_given_in_one_transaction_go_in_one_call_on_commit_never_after_a_rollback_fake_task():
+    task = RecordingTaskFake()
+    with transaction.atomic():
+        enqueue_batch_on_commit(task, 1)
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        for value in (2, 3, 4, 5, 6):
+            enqueue_batch_on_commit(task, value, limit=3)
+        assert task.calls == []  # nothing before the commit
+    enqueue_batch_on_commit(task, 7)  # outside a transaction: at once
+    with transaction.atomic():
+        enqueue_batch_on_commit(task, 8)
+    assert task.calls == [[2, 3, 4], [5, 6], [7], [8]]
+    with pytest.raises(TypeError, match="takes ids"):
+        enqueue_batch_on_commit(task, {"id": 1})
 
 
 def test_a_failing_task_is_retried_then_succeeds_and_stops_at_its_maximum(tmp_path, amqp_broker, use_broker):

@@ -8,6 +8,8 @@ and the providers' Idempotency-Key, so a send repeated after a crash is recognis
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,3 +55,32 @@ def channel_for(name: str) -> Channel:
     if name == "sms":
         return MessagingProvider("sms", settings.NOTIFICATION_SMS_URL)
     raise LookupError(f"no channel {name!r}")
+
+
+@contextlib.contextmanager
+def channel_sessions() -> Iterator[Callable[[str], Channel]]:
+    """For a batch: `get(name)` gives each channel once; email keeps one SMTP connection open for the whole
+    batch (closed at the end, and after any failure so the next message opens a fresh one)."""
+    from django.core.mail import get_connection
+
+    from .email import SmtpEmail
+
+    opened: dict[str, Channel] = {}
+    smtp = None
+
+    def get(name: str) -> Channel:
+        nonlocal smtp
+        if name not in opened:
+            if name == "email":
+                smtp = get_connection(fail_silently=False)
+                opened[name] = SmtpEmail(connection=smtp)
+            else:
+                opened[name] = channel_for(name)
+        return opened[name]
+
+    try:
+        yield get
+    finally:
+        if smtp is not None:
+            with contextlib.suppress(Exception):  # every message's outcome is recorded already
+                smtp.close()

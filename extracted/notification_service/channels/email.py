@@ -7,6 +7,7 @@ to every receiver that drops duplicate Message-IDs (SMTP itself has no idempoten
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 
 from django.conf import settings
@@ -20,7 +21,22 @@ def message_id(key: str) -> str:
 
 
 class SmtpEmail:
+    """One connection per message; or, given `connection` (an email backend), that connection for every
+    message, opened when needed and closed after a failure (the next message opens a fresh one)."""
+
+    def __init__(self, connection=None):
+        self.connection = connection
+
     def send(self, message: OutgoingMessage) -> Accepted:
+        try:
+            return self._send(message)
+        except SendFailed:
+            if self.connection is not None:
+                with contextlib.suppress(Exception):  # a broken connection: dropped either way
+                    self.connection.close()
+            raise
+
+    def _send(self, message: OutgoingMessage) -> Accepted:
         mail = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,
@@ -35,7 +51,9 @@ class SmtpEmail:
         if message.html:
             mail.attach_alternative(message.html, "text/html")
         try:
-            get_connection(fail_silently=False).send_messages([mail])
+            if self.connection is not None:
+                self.connection.open()  # a no-op while open: send_messages then keeps it open
+            (self.connection or get_connection(fail_silently=False)).send_messages([mail])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             permanent = all(code >= 500 for code in codes)

@@ -5,19 +5,24 @@ both hold it) -> sent -> delivered | bounced (provider receipts), or back to que
 failed (retries exhausted, or a refusal) and then dead-lettered. A `sending` row whose lease ran out (its
 worker died mid-send) may be claimed again; the channel gets the same idempotency key, so a provider
 answers the repeat with the first message (SMTP: the same Message-ID, see channels/email.py).
+
+A batch (`notifications_send`, the rows one event batch of the consumer created) is claimed with one
+conditional UPDATE and sent over one session per channel (one SMTP connection), each row still finished on
+its own right after its send: the once-per-key guarantee is the same as one row at a time.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ..channels import OutgoingMessage, SendFailed, channel_for
+from ..channels import Channel, OutgoingMessage, SendFailed, channel_for, channel_sessions
 from ..models import Notification
 
 S = Notification.State
@@ -46,6 +51,36 @@ def notification_claim(notification_id: str) -> Notification | None:
     return Notification.objects.get(pk=notification_id)
 
 
+def notifications_claim(notification_ids: list[str]) -> list[Notification]:
+    """Claim every claimable row of `notification_ids` at once (one UPDATE ... RETURNING: a row claimed by
+    another worker meanwhile is not returned); the rows, in the order given."""
+    if not notification_ids:
+        return []
+    opts = Notification._meta
+    now = timezone.now()
+    lease = now - timedelta(seconds=settings.NOTIFICATION_SEND_LEASE_SECONDS)
+    at = opts.get_field("claimed_at")  # values as the backend stores them (SQLite: uuids as hex, text times)
+    ids = [opts.pk.get_db_prep_value(uuid.UUID(str(i)), connection) for i in notification_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(opts.db_table)} "  # noqa: S608 (our own names)
+            "SET state = %s, claimed_at = %s, attempts = attempts + 1 "
+            f"WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+            "AND (state = %s OR (state = %s AND claimed_at < %s)) RETURNING id",
+            [
+                S.SENDING,
+                at.get_db_prep_value(now, connection),
+                *ids,
+                S.QUEUED,
+                S.SENDING,
+                at.get_db_prep_value(lease, connection),
+            ],
+        )
+        claimed = {str(uuid.UUID(str(row[0]))) for row in cursor.fetchall()}
+    rows = {str(row.pk): row for row in Notification.objects.filter(pk__in=claimed)}
+    return [rows[i] for i in map(str, notification_ids) if i in rows]
+
+
 def _finish(row: Notification, **fields) -> bool:
     """Record the outcome of this worker's claim (a no-op when the claim was taken over meanwhile)."""
     return bool(
@@ -59,6 +94,28 @@ def notification_send(notification_id: str, *, final_attempt: bool = False) -> O
     row = notification_claim(notification_id)
     if row is None:
         return Outcome("skipped", "not queued (already sent, in flight or suppressed)")
+    return _deliver(row, channel_for(row.channel), final_attempt=final_attempt)
+
+
+def notifications_send(notification_ids: list[str]) -> dict[str, Outcome]:
+    """Claim the batch and send each claimed row through one session per channel; {id: Outcome} for every
+    id given ("skipped" for those not claimed). A row's last attempt is decided by its attempts."""
+    outcomes = {
+        str(i): Outcome("skipped", "not queued (already sent, in flight or suppressed)")
+        for i in notification_ids
+    }
+    rows = notifications_claim(list(outcomes))
+    if not rows:
+        return outcomes
+    with channel_sessions() as channels:
+        for row in rows:
+            final = row.attempts > settings.NOTIFICATION_MAX_RETRIES
+            outcomes[str(row.pk)] = _deliver(row, channels(row.channel), final_attempt=final)
+    return outcomes
+
+
+def _deliver(row: Notification, channel: Channel, *, final_attempt: bool) -> Outcome:
+    """Hand this worker's claimed row to its channel and record the outcome."""
     message = OutgoingMessage(
         key=row.idempotency_key,
         channel=row.channel,
@@ -70,7 +127,7 @@ def notification_send(notification_id: str, *, final_attempt: bool = False) -> O
         trace_id=row.trace_id,
     )
     try:
-        accepted = channel_for(row.channel).send(message)
+        accepted = channel.send(message)
     except SendFailed as exc:
         now = timezone.now()
         if exc.bounced:

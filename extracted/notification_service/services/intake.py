@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chassis.celery_app import enqueue_on_commit
+from chassis.celery_app import enqueue_batch_on_commit
 from contracts.events import Envelope
 from contracts.notifications import ANY
 from contracts.user import validate_user
@@ -99,7 +99,9 @@ def _addresses(rule: Rule, context: dict) -> tuple[dict[str, str], str]:
 
 def notifications_from_event(envelope: Envelope) -> list[Notification]:
     """Create this event's messages (one transaction, the consumer's) and send the queued ones on commit."""
-    with transaction.atomic():
+    # No savepoint inside the consumer's transaction: nothing here catches an error, so one rolls back the
+    # caller's transaction (or its savepoint) as a whole.
+    with transaction.atomic(savepoint=False):
         return _notifications_from_event(envelope)
 
 
@@ -148,9 +150,9 @@ def _notifications_from_event(envelope: Envelope) -> list[Notification]:
     existing = set(Notification.objects.filter(id__in=[r.id for r in rows]).values_list("id", flat=True))
     fresh = [row for row in rows if row.id not in existing]
     Notification.objects.bulk_create(fresh, ignore_conflicts=True)
-    from ..tasks import notification_deliver
+    from ..tasks import notifications_deliver
 
-    for row in fresh:
+    for row in fresh:  # one task for the rows of every event of the consumer's batch (one transaction)
         if row.state == S.QUEUED:
-            enqueue_on_commit(notification_deliver, row.id)
+            enqueue_batch_on_commit(notifications_deliver, row.id, limit=settings.NOTIFICATION_SEND_BATCH)
     return fresh

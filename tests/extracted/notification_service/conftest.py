@@ -38,6 +38,7 @@ class Mailbox:
     """What the SMTP server accepted (one entry per message, per recipient)."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    peers: list[tuple] = field(default_factory=list)  # the client connection (address, port) of each message
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -50,6 +51,7 @@ class Mailbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(message)
+            self.peers.append(tuple(session.peer))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -78,6 +80,7 @@ def mailbox(smtp_server, settings) -> Mailbox:
     handler: Mailbox = smtp_server.handler
     with handler.lock:
         handler.messages.clear()
+        handler.peers.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     settings.EMAIL_TIMEOUT = 5

@@ -11,7 +11,7 @@ from chassis.dlq import DeadLetterConsole
 from extracted.notification_service import consumers
 from extracted.notification_service.models import Notification
 
-from .conftest import consumer_named, event, order_doc, run_consumer, user_doc
+from .conftest import BOUNCING_DOMAIN, consumer_named, event, order_doc, run_consumer, user_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,3 +52,37 @@ def test_events_without_a_message_are_ignored(rabbit, events_consumer, mailbox, 
     )
     assert stats.ignored == 1
     assert Notification.objects.count() == 0
+
+
+def welcome(user_id: int, email: str):
+    data = {"user_id": user_id, "email": email, "first_name": "Ana", "locale": "en"}
+    return event("account.registered", data, source="monolith")
+
+
+def test_a_batch_of_events_goes_to_smtp_over_fewer_connections_than_messages(
+    rabbit, events_consumer, mailbox, eager_tasks
+):
+    welcomes = [welcome(80 + n, f"batch{n}@example.com") for n in range(6)]
+    stats = run_consumer(rabbit, events_consumer, *welcomes)
+    assert stats.processed == 6
+    assert sorted(m["To"] for m in mailbox.messages) == sorted(f"batch{n}@example.com" for n in range(6))
+    assert len(set(mailbox.peers)) < 6  # one SMTP connection per delivery batch, not one per message
+    assert set(Notification.objects.values_list("state", flat=True)) == {Notification.State.SENT}
+
+
+def test_an_address_refused_in_a_batch_bounces_alone_and_the_others_are_sent_once(
+    rabbit, events_consumer, mailbox, eager_tasks
+):
+    welcomes = [
+        welcome(90, "first@example.com"),
+        welcome(91, f"x{BOUNCING_DOMAIN}"),
+        welcome(92, "last@example.com"),
+    ]
+    run_consumer(rabbit, events_consumer, *welcomes)
+    states = dict(Notification.objects.values_list("address", "state"))
+    assert states == {
+        "first@example.com": Notification.State.SENT,
+        f"x{BOUNCING_DOMAIN}": Notification.State.BOUNCED,
+        "last@example.com": Notification.State.SENT,
+    }
+    assert sorted(m["To"] for m in mailbox.messages) == ["first@example.com", "last@example.com"]

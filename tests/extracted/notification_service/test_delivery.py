@@ -58,6 +58,16 @@ def test_only_one_of_two_workers_claims_a_queued_notification(mailbox):
     assert second is None
 
 
+def test_a_batch_claim_takes_only_the_rows_no_other_worker_holds(mailbox):
+    rows = [intake.notifications_from_event(welcome(14 + n, f"lia{n}@example.com"))[0] for n in range(3)]
+    assert delivery.notification_claim(str(rows[1].id)) is not None  # another worker has this one
+    ids = [str(row.id) for row in rows]
+    claimed = delivery.notifications_claim(ids)
+    assert [row.id for row in claimed] == [rows[0].id, rows[2].id]
+    assert all((row.state, row.attempts) == (S.SENDING, 1) for row in claimed)
+    assert delivery.notifications_claim(ids) == []
+
+
 def test_order_events_use_the_directory_and_the_users_locale(mailbox, eager_tasks):
     known_user(21, "dora@example.com")
     intake.notifications_from_event(event("order.failed", order_doc(21, number="TS-21")))
