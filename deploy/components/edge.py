@@ -15,6 +15,7 @@ GATEWAY = Component(
         "AUTH_SERVICE_URL": "http://auth-service:8102",
         "ORDER_SERVICE_URL": "http://order-service:8103",
         "PAYMENT_SERVICE_URL": "http://payment-service:8104",
+        "NOTIFICATION_SERVICE_URL": "http://notification-service:8105",
         "REDIS_URL": "redis://redis:6379/3",
         "BROKER_URL": BROKER_URL,
         "INTERNAL_IDENTITY_KEY": "${INTERNAL_IDENTITY_KEY}",
@@ -49,6 +50,7 @@ GATEWAY = Component(
                 "auth-service",
                 "order-service",
                 "payment-service",
+                "notification-service",
                 "redis",
                 "rabbitmq",
                 "unleash",
@@ -71,11 +73,10 @@ SANDBOX = Component(
         "SANDBOX_TEST_API_KEY": "${PAYMENT_TEST_API_KEY}",
         # a provider's webhooks come in through the edge, like a real one's
         "SANDBOX_WEBHOOK_URL": "http://gateway:8080/api/v1/payments/webhooks/{gateway}",
-        # push and SMS: the Notification service's key and receipt secret; receipts go to the service itself
-        # (the gateway routes no /api/v2/notifications yet)
+        # push and SMS: the Notification service's key and receipt secret; receipts through the edge too
         "SANDBOX_MESSAGING_API_KEY": "${NOTIFICATION_PROVIDER_API_KEY}",
         "SANDBOX_RECEIPT_SECRET": "${NOTIFICATION_RECEIPT_SECRET}",
-        "SANDBOX_RECEIPT_URL": "http://notification-service:8105/api/v2/notifications/receipts/{provider}",
+        "SANDBOX_RECEIPT_URL": "http://gateway:8080/api/v2/notifications/receipts/{provider}",
     },
     processes=(
         Process(

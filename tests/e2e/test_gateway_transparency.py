@@ -212,8 +212,8 @@ def _comparable(headers) -> dict[str, str]:
 
 
 def test_api_v2_is_the_one_documented_difference_a_404_from_the_gateway(stack, gateway):
-    # /api/v2/catalog and /api/v2/orders are their services' (routes v2.catalog, v2.orders); every other v2
-    # area is the gateway's own 404
+    # /api/v2/catalog, /api/v2/orders and /api/v2/notifications are their services' (routes v2.catalog,
+    # v2.orders, v2.notifications); every other v2 area is the gateway's own 404
     direct = requests.get(f"{stack.monolith_url}/api/v2/payments", timeout=10)
     via_gateway = requests.get(f"{gateway.url}/api/v2/payments", timeout=10)
 

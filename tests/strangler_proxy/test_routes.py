@@ -124,6 +124,11 @@ SHIPPED_V2 = [
     ("POST", "/api/v2/orders", "v2.orders", "orders"),
     ("GET", "/api/v2/orders/TS-261207-ABCDEF", "v2.orders", "orders"),
     ("GET", "/api/v2/orderz", "api.v2", "gateway"),
+    ("GET", "/api/v2/notifications", "v2.notifications", "notifications"),
+    ("PUT", "/api/v2/notifications/preferences", "v2.notifications", "notifications"),
+    ("POST", "/api/v2/notifications/receipts/sms", "v2.notifications", "notifications"),
+    ("GET", "/api/v2/notifications/42", "api.v2", "gateway"),
+    ("POST", "/api/v2/notifications/receipts", "api.v2", "gateway"),
     ("GET", "/api/v2", "api.v2", "gateway"),
 ]
 
@@ -142,7 +147,7 @@ def test_the_shipped_table_answers_the_upstreams_operational_endpoints_itself(me
 
 
 @pytest.mark.parametrize(("method", "path", "route_id", "upstream"), SHIPPED_V2)
-def test_the_shipped_table_sends_v2_catalog_reads_and_v2_orders_to_their_services_and_no_other_v2_path(
+def test_the_shipped_table_sends_each_served_v2_area_to_its_service_and_no_other_v2_path(
     method, path, route_id, upstream
 ):
     table = load_routes(DEFAULT_ROUTES_FILE, env={})

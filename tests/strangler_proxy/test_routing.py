@@ -379,7 +379,7 @@ def test_a_flag_answer_is_reused_for_the_same_user_within_the_memo_ttl_and_asked
     [
         ("GET", "/api/v2/catalog/products?limit=5", False),
         ("HEAD", "/api/v2/catalog/categories", False),
-        ("GET", "/api/v2/orders/1", True),
+        ("GET", "/api/v2/payments/1", True),
         ("POST", "/api/v2/catalog/products", True),
     ],
 )

@@ -103,3 +103,44 @@ def test_a_receipt_with_a_bad_signature_is_refused(live_server, api_client):
     )  # fmt: skip
     assert answer.status_code == 401
     assert answer.json()["code"] == "webhook_signature_invalid"
+
+
+@pytest.fixture
+def gateway(live_server, tmp_path):
+    """The real gateway on the shipped routes.yaml, its `notifications` upstream this live server (what
+    deploy/ wires: the providers' receipts come in through the edge)."""
+    from strangler_proxy.launch import DEFAULT_ROUTES
+    from tests.strangler_proxy.conftest import start_gateway, write_flags_file
+
+    flags = {"FLAGS_FILE": str(write_flags_file(tmp_path / "flags.json")),
+             "FLAGS_AUDIT_LOG": str(tmp_path / "flags-audit.log")}  # fmt: skip
+    process = start_gateway(
+        log_path=tmp_path / "gateway.log",
+        routes_yaml=DEFAULT_ROUTES,
+        env={**flags, "NOTIFICATION_SERVICE_URL": live_server.url},
+    )
+    yield process
+    process.stop()
+
+
+def test_a_push_receipt_that_comes_in_through_the_gateway_marks_the_push_delivered(
+    messaging, gateway, mailbox, eager_tasks
+):
+    messaging.reset(webhook_url=f"{gateway.url}/api/v2/notifications/receipts/{{provider}}")
+    known_user(93, "ines@example.com")
+    rows = intake.notifications_from_event(
+        event("order.confirmed", order_doc(93, number="TS-93", status="paid"))
+    )
+    push = next(r for r in rows if r.channel == "push")
+    assert wait_for(lambda: state_of(push) == S.DELIVERED), (state_of(push), gateway.log()[-2000:])
+    audit_log = gateway.log_path.with_suffix(".audit.jsonl")
+
+    def receipts_audited() -> list[dict]:
+        audit = [json.loads(line) for line in audit_log.read_text().splitlines()]
+        return [e for e in audit if e.get("path") == "/api/v2/notifications/receipts/push"]
+
+    receipts = wait_for(receipts_audited)  # the audit line is written after the answer
+    assert receipts, audit_log.read_text()
+    assert {(e["method"], e["route"], e["upstream"], e["status"]) for e in receipts} == {
+        ("POST", "v2.notifications", "notifications", 200)
+    }
