@@ -1,6 +1,7 @@
 """OpenAPI pieces every API shares, the monolith's and the services': the error body and the page shape."""
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
@@ -95,3 +96,42 @@ class StrictInputExtension(OpenApiSerializerExtension):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
         return schema
+
+
+class StrictSerializerExtension(StrictInputExtension):
+    """The same for chassis.internal_inputs.StrictSerializer (the /internal/v1 bodies)."""
+
+    target_class = "chassis.internal_inputs.StrictSerializer"
+
+
+# DRF's CharField refuses NUL characters always, and a blank string (after trimming, when it trims) unless
+# allow_blank: said as a pattern, so a schema-valid string is one the server takes. (drf-spectacular adds
+# the blank string of an allow_blank field beside its pattern: oneOf [pattern, maxLength 0].)
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NOT_EMPTY = r"^[^\x00]+$"
+
+
+class StrictCharExtension(OpenApiSerializerFieldExtension):
+    """chassis.fields.StrictCharField (and its subclasses without a pattern of their own): the strings the
+    field refuses are outside its schema (see NOT_BLANK)."""
+
+    target_class = "chassis.fields.StrictCharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and "pattern" not in schema:
+            validators = self.target.validators
+            regexes = [v for v in validators if isinstance(v, RegexValidator) and not v.inverse_match]
+            if regexes:  # the field's own pattern (a phone number): it refuses blank and NUL already
+                schema["pattern"] = regexes[0].regex.pattern
+            else:
+                blank_is_refused = self.target.trim_whitespace and not self.target.allow_blank
+                schema["pattern"] = NOT_BLANK if blank_is_refused else NOT_EMPTY
+        return schema
+
+
+class StringFieldExtension(StrictCharExtension):
+    """The same for chassis.serializers.StringField (the accounts bodies)."""
+
+    target_class = "chassis.serializers.StringField"

@@ -9,6 +9,7 @@ contract exactly or is refused with the offending field named.
 import math
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from hashlib import blake2b
 from typing import Any
 
@@ -51,7 +52,11 @@ MAX_URL_LENGTH = 2048
 PRICE_PATTERN = re.compile(r"^(0|[1-9][0-9]{0,7})\.[0-9]{2}$")
 # DRF's DateTimeField under USE_TZ/UTC: datetime.isoformat() with "+00:00" rendered as "Z"; the
 # fraction appears only when the microseconds are not zero.
-TIMESTAMP_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$")
+# (a real instant too: 2024-02-30 matches the pattern, and `_timestamp` refuses it)
+TIMESTAMP_PATTERN = re.compile(
+    r"^([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{6})?Z$"
+)
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 ATTRIBUTE_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -109,6 +114,15 @@ def _str(value: Any, field: str, max_length: int | None, *, allow_blank: bool = 
 def _pattern(value: Any, field: str, pattern: re.Pattern, shape: str) -> None:
     if not isinstance(value, str) or not pattern.match(value):
         raise ContractError(field, f"must be {shape}")
+
+
+def _timestamp(value: Any, field: str) -> None:
+    shape = "an ISO 8601 UTC timestamp ending in Z"
+    _pattern(value, field, TIMESTAMP_PATTERN, shape)
+    try:
+        datetime.fromisoformat(value[:-1])
+    except ValueError:
+        raise ContractError(field, f"must be {shape} (a real date)") from None
 
 
 def _attributes(value: Any, field: str) -> None:
@@ -169,7 +183,7 @@ def validate_product(doc: Any) -> dict[str, Any]:
     if not isinstance(doc["is_active"], bool):
         raise ContractError("is_active", "must be a boolean")
     for name in ("created_at", "updated_at"):
-        _pattern(doc[name], name, TIMESTAMP_PATTERN, "an ISO 8601 UTC timestamp ending in Z")
+        _timestamp(doc[name], name)
     _int(doc["version"], "version", 0, MAX_ID)
     return doc  # type: ignore[return-value]
 
@@ -265,5 +279,5 @@ def validate_movement(doc: Any) -> dict[str, Any]:
     _str(doc["reference"], "reference", 64, allow_blank=True)
     if doc["actor_id"] is not None:
         _int(doc["actor_id"], "actor_id", 1, MAX_ID)
-    _pattern(doc["created_at"], "created_at", TIMESTAMP_PATTERN, "an ISO 8601 UTC timestamp ending in Z")
+    _timestamp(doc["created_at"], "created_at")
     return doc  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from chassis.fields import StrictIntegerField, StrictRegexField
 from chassis.internal_auth import InternalAPIView
 from chassis.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
 from contracts import product as contract
@@ -22,6 +23,7 @@ from extracted.product_service import services
 from extracted.product_service.selectors import catalog_store
 from extracted.product_service.store.port import ProductNotFound, StockLine
 
+from .openapi import CategoryDocumentField, ProductDocumentField, TombstoneDocumentField
 from .v1 import ERROR
 
 MAX_IMPORT_DOCUMENTS = 5000
@@ -45,29 +47,30 @@ class InternalTokenScheme(OpenApiAuthenticationExtension):
 
 class ProductImportInput(StrictSerializer):
     products = serializers.ListField(
-        child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS, default=list
+        child=ProductDocumentField(), max_length=MAX_IMPORT_DOCUMENTS, default=list
     )
     deleted = serializers.ListField(
-        child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS, default=list
+        child=TombstoneDocumentField(), max_length=MAX_IMPORT_DOCUMENTS, default=list
     )
 
 
 class CategoryImportInput(StrictSerializer):
-    categories = serializers.ListField(child=serializers.JSONField(), max_length=MAX_IMPORT_DOCUMENTS)
+    categories = serializers.ListField(child=CategoryDocumentField(), max_length=MAX_IMPORT_DOCUMENTS)
 
 
 class StockLineInput(StrictSerializer):
-    product_id = serializers.IntegerField(min_value=1, max_value=contract.MAX_ID)
-    quantity = serializers.IntegerField(min_value=1, max_value=contract.MAX_INT32)
+    product_id = StrictIntegerField(min_value=1, max_value=contract.MAX_ID)
+    quantity = StrictIntegerField(min_value=1, max_value=contract.MAX_INT32)
 
 
+# JSON strings only: an integer reference was once coerced to "123" and reserved stock (issue 12).
 class ReserveInput(StrictSerializer):
-    reference = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
+    reference = StrictRegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
     lines = serializers.ListField(child=StockLineInput(), min_length=1, max_length=MAX_STOCK_LINES)
 
 
 class ReleaseInput(StrictSerializer):
-    reference = serializers.RegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
+    reference = StrictRegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
 
 
 IMPORT_RESULT = inline_serializer(

@@ -1,7 +1,10 @@
 """The shapes the API answers, for the OpenAPI schema only (render.py builds the answers themselves: plain
 dicts are faster than serializers on the hot path)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from contracts import product as contract
 
 
 class CategoryRefOutput(serializers.Serializer):
@@ -54,3 +57,92 @@ class ProductSearchPage(serializers.Serializer):
 
 class CategoryListV2(serializers.Serializer):
     results = CategoryV2Output(many=True)
+
+
+# The documents of the import path (contracts/product.py validates them: 400 invalid_document).
+_ID = {"type": "integer", "minimum": 1, "maximum": contract.MAX_ID}
+_VERSION = {"type": "integer", "minimum": 0, "maximum": contract.MAX_ID}
+_COUNT = {"type": "integer", "minimum": 0, "maximum": contract.MAX_INT32}
+_NO_NUL = r"^[^\x00]*$"
+
+
+def _text(max_length: int | None, *, blank: bool = False) -> dict:
+    schema = {"type": "string", "pattern": _NO_NUL if blank else r"^[^\x00]+$"}
+    return schema if max_length is None else {**schema, "maxLength": max_length}
+
+
+def _document(properties: dict) -> dict:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+TOMBSTONE_DOCUMENT = _document({"id": _ID, "version": _VERSION})
+CATEGORY_DOCUMENT = _document(
+    {
+        "id": _ID,
+        "name": _text(contract.MAX_CATEGORY_NAME_LENGTH),
+        "slug": _text(contract.MAX_CATEGORY_SLUG_LENGTH),
+        "parent_id": {**_ID, "nullable": True, "description": "never the category's own id"},
+        "version": _VERSION,
+    }
+)
+PRODUCT_DOCUMENT = _document(
+    {
+        "id": _ID,
+        "sku": _text(contract.MAX_SKU_LENGTH),
+        "name": _text(contract.MAX_PRODUCT_NAME_LENGTH),
+        "slug": _text(contract.MAX_PRODUCT_SLUG_LENGTH, blank=True),
+        "description": _text(None, blank=True),
+        "category": _document(
+            {
+                "id": _ID,
+                "slug": _text(contract.MAX_CATEGORY_SLUG_LENGTH),
+                "name": _text(contract.MAX_CATEGORY_NAME_LENGTH),
+            }
+        ),
+        "price": {"type": "string", "pattern": contract.PRICE_PATTERN.pattern},
+        "currency": {"type": "string", "pattern": contract.CURRENCY_PATTERN.pattern},
+        "attributes": {
+            "type": "object",
+            "maxProperties": contract.MAX_ATTRIBUTES,
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "string", "maxLength": contract.MAX_ATTRIBUTE_VALUE_LENGTH, "pattern": _NO_NUL},
+                    {"type": "number"},
+                    {"type": "boolean"},
+                ]
+            },
+            "description": "names: " + contract.ATTRIBUTE_KEY_PATTERN.pattern,
+        },
+        "image_urls": {
+            "type": "array",
+            "maxItems": contract.MAX_IMAGE_URLS,
+            "items": _text(contract.MAX_URL_LENGTH),
+        },
+        "stock": _COUNT,
+        "weight_grams": _COUNT,
+        "is_active": {"type": "boolean"},
+        "created_at": {"type": "string", "pattern": contract.TIMESTAMP_PATTERN.pattern},
+        "updated_at": {"type": "string", "pattern": contract.TIMESTAMP_PATTERN.pattern},
+        "version": _VERSION,
+    }
+)
+
+
+@extend_schema_field(TOMBSTONE_DOCUMENT)
+class TombstoneDocumentField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(CATEGORY_DOCUMENT)
+class CategoryDocumentField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(PRODUCT_DOCUMENT)
+class ProductDocumentField(serializers.JSONField):
+    pass

@@ -9,11 +9,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.views import APIView
 
-from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
+from chassis.openapi import ERROR, NOT_BLANK, PAGE_PARAMETERS, page_of
 from extracted.product_service import selectors
 from extracted.product_service.store.port import ORDERINGS
 
-from .filters import parse_product_query
+from .filters import MAX_FILTER_VALUE_LENGTH, parse_product_query
 from .identity import caller_is_staff
 from .openapi import CategoryV1Output, ProductV1Output
 from .pagination import page_request, paginated_body
@@ -21,8 +21,13 @@ from .render import category_v1, product_v1
 
 JSON = "application/json"
 
+QUERY_TEXT = {"type": "string", "maxLength": MAX_FILTER_VALUE_LENGTH, "pattern": r"^[^\x00]*$"}
 FILTER_PARAMETERS = [
-    OpenApiParameter("category", str, description="category slug; includes its direct children"),
+    OpenApiParameter(
+        "category",
+        {"type": "string", "maxLength": 140, "pattern": NOT_BLANK},
+        description="category slug; includes its direct children",
+    ),
     OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
     OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
     OpenApiParameter("in_stock", bool),
@@ -31,7 +36,11 @@ FILTER_PARAMETERS = [
         str,
         description="attribute equals value (string, or the number/boolean it spells); repeat = any of",
     ),
-    OpenApiParameter("q", str, description="case-insensitive substring of name, description or sku"),
+    OpenApiParameter(
+        "q",
+        QUERY_TEXT,
+        description="case-insensitive substring of name, description or sku",
+    ),
     OpenApiParameter("include_inactive", bool, description="staff only: always 403 here (api/identity.py)"),
 ]
 

@@ -11,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from chassis.openapi import NOT_BLANK
 from extracted.product_service import selectors
 from extracted.product_service.store.port import (
     ATTRIBUTE_FACET_PREFIX,
@@ -25,7 +26,7 @@ from .filters import ATTRIBUTE_KEY_PATTERN, ProductFilterInput, parse_product_qu
 from .identity import caller_is_staff
 from .openapi import CategoryListV2, ProductSearchPage, ProductV2Output
 from .render import category_v2, product_v2
-from .v1 import ERROR, FILTER_PARAMETERS, json_response
+from .v1 import ERROR, FILTER_PARAMETERS, QUERY_TEXT, json_response
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -62,10 +63,18 @@ class ProductSearchApi(APIView):
         operation_id="v2_catalog_products_search",
         parameters=[
             *FILTER_PARAMETERS,
-            OpenApiParameter("q", str, description="full-text search over name, description and sku"),
+            OpenApiParameter("q", QUERY_TEXT, description="full-text search over name, description and sku"),
             OpenApiParameter("ordering", str, enum=list(SEARCH_ORDERINGS)),
-            OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}"),
-            OpenApiParameter("cursor", str, description="next_cursor of the previous page (same filters)"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}",
+            ),
+            OpenApiParameter(
+                "cursor",
+                {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": NOT_BLANK},
+                description="next_cursor of the previous page (same filters)",
+            ),
             OpenApiParameter(
                 "facets", str, description="comma-separated: category, price, in_stock, attr.<name>"
             ),

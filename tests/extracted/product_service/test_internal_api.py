@@ -53,6 +53,13 @@ def test_a_tombstone_deletes_and_blocks_a_stale_upsert(internal_client, api_clie
         ({"products": [{**product_doc(1), "price": "12.3"}]}, "invalid_document", "products[0].price"),
         ({"products": [{**product_doc(1), "colour": "red"}]}, "invalid_document", "products[0].colour"),
         ({"deleted": [{"id": 1}]}, "invalid_document", "deleted[0].version"),
+        # a timestamp of the right shape but no real instant was a 500 (schemathesis, issue 12)
+        (
+            {"products": [{**product_doc(1), "created_at": "2024-02-30T00:00:00Z"}]},
+            "invalid_document",
+            "products[0].created_at",
+        ),
+        ({"products": [{**product_doc(1), "updated_at": "0000-00-00T00:00:00Z"}]}, "invalid_document", None),
     ],
 )
 def test_imports_are_validated_strictly(internal_client, seeded, body, code, field):
@@ -143,6 +150,10 @@ def test_release_gives_the_stock_back_once(internal_client, api_client, seeded):
         {"reference": "r", "lines": []},
         {"reference": "r", "lines": [{"product_id": 1, "quantity": 0}]},
         {"reference": "r", "lines": [{"product_id": 1, "quantity": 1, "price": 3}]},
+        # JSON types, never coerced: an integer reference once reserved stock (issue 12)
+        {"reference": 12345, "lines": [{"product_id": 1, "quantity": 1}]},
+        {"reference": "r", "lines": [{"product_id": "1", "quantity": 1}]},
+        {"reference": "r", "lines": [{"product_id": 1, "quantity": 1.0}]},
     ],
 )
 def test_reserve_input_is_validated_strictly(internal_client, seeded, body):

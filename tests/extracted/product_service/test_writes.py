@@ -99,6 +99,24 @@ def test_bad_creates_are_the_monolith_s_400s(seeded, staff, body, code):
     assert events(contract.PRODUCT_SAVED) == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/catalog/categories", {"name": 0}),
+        (PRODUCTS, {**NEW, "sku": 12345}),
+        (PRODUCTS, {**NEW, "category_id": "1"}),
+        (PRODUCTS, {**NEW, "is_active": "true"}),
+        (PRODUCTS, {**NEW, "stock": "5"}),
+    ],
+)
+def test_json_types_are_never_coerced(seeded, staff, path, body):
+    """A number where a string belongs (and the reverse) is a 400: DRF used to turn 0 into "0" (issue 12)."""
+    answer = staff("POST", path, body)
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "validation_error"
+    assert events(contract.PRODUCT_SAVED) == []
+
+
 def test_writes_need_a_staff_identity(seeded, staff, api_client):
     anonymous = api_client.post(PRODUCTS, NEW, format="json")
     assert anonymous.status_code == 401
