@@ -216,3 +216,20 @@ def test_the_worker_consumes_only_its_own_service_queue():
     )
     assert argv[argv.index("--queues") + 1] == "x.tasks"
     assert argv[-2:] == ["-n", "a@b"]
+
+
+def test_each_service_names_its_worker_node_so_two_services_share_a_host_and_a_broker():
+    """Two workers named celery@<host> on one broker vhost claim the same exclusive pidbox queue: the
+    second dies with RESOURCE_LOCKED (an Order service worker next to a Payment service worker did)."""
+    from chassis.management.commands.worker import worker_argv
+
+    def argv(service: str, extra: list[str]) -> list[str]:
+        return worker_argv(
+            concurrency=1, pool="solo", loglevel="INFO", queue="q", extra=extra, service=service
+        )
+
+    order, payment = argv("order_service", []), argv("payment_service", [])
+    assert order[order.index("--hostname") + 1] == "order_service@%h"
+    assert payment[payment.index("--hostname") + 1] == "payment_service@%h"
+    assert argv("order_service", ["-n", "a@b"]).count("a@b") == 1
+    assert "--hostname" not in argv("order_service", ["-n", "a@b"])

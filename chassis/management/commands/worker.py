@@ -2,6 +2,9 @@
 
 `python -m extracted.<svc> worker [--concurrency N] [--pool prefork|threads|solo] [-- celery worker args]`.
 Tasks are acknowledged late: a worker killed mid-task leaves its message to be delivered again.
+The node is named `<service>@<host>` (not Celery's `celery@<host>`): two services' workers on one host and
+one broker virtual host would otherwise claim the same exclusive remote-control queue (`celery@<host>.
+celery.pidbox`) and the second would die with RESOURCE_LOCKED. `-n`/`--hostname` after `--` overrides it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ from contracts import cli
 POOLS = ("prefork", "threads", "solo")
 
 
-def worker_argv(*, concurrency: int, pool: str, loglevel: str, queue: str, extra: list[str]) -> list[str]:
+def worker_argv(
+    *, concurrency: int, pool: str, loglevel: str, queue: str, extra: list[str], service: str = ""
+) -> list[str]:
+    named = any(arg in ("-n", "--hostname") or arg.startswith("--hostname=") for arg in extra)
+    hostname = ["--hostname", f"{service}@%h"] if service and not named else []
     return [
         "worker",
+        *hostname,
         "--queues",
         queue,
         "--concurrency",
@@ -51,6 +59,7 @@ class Command(cli.ToolkitCommand, BaseCommand):
             loglevel=loglevel or settings.LOG_LEVEL,
             queue=task_queue(settings.SERVICE_NAME),
             extra=list(celery_args),
+            service=settings.SERVICE_NAME,
         )
         cli.check_broker(settings.BROKER_URL)  # a broker that is down: one line, exit 2
         app.worker_main(argv)
