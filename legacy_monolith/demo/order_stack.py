@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 
 from .order_service import OrderService, monolith_shipping_rules, running_order_service
+from .payments import PaymentService, running_payment_service
 from .processes import manage
 from .services import rabbitmq_vhost
 from .stack import Stack, running_stack
@@ -68,6 +69,7 @@ class OrdersStack:
     broker_url: str
     customers: list[Customer]
     products: list[tuple[int, int, str]]  # (id, stock, price)
+    payments: PaymentService | None = None  # with_payment_service=True
 
     def shell(self, code: str) -> str:
         return manage("shell", "-c", code, env=self.stack.env).stdout
@@ -90,19 +92,24 @@ def running_orders_stack(
     order_workers: int = 2,
     order_threads: int = 4,
     monolith_env: dict[str, str] | None = None,
+    with_payment_service: bool = False,
+    payment_env: dict[str, str] | None = None,
 ) -> Iterator[OrdersStack]:
-    """`restock`: give the chosen products this stock level (0: keep the seeded one)."""
+    """`restock`: give the chosen products this stock level (0: keep the seeded one).
+    `with_payment_service`: the Payment service too (worker, beat, relay; same sandbox and broker), started
+    before the Order service, which gets its PAYMENT_SERVICE_URL (route.payments.charge picks it per user)."""
     seed = ("--users", str(customers + 3), "--products", str(seed_products), "--orders", "0", "--seed", "11")
     with (
         running_stack(
             database_url=database_url, var_dir=var_dir / "monolith", seed_args=seed, extra_env=monolith_env
         ) as stack,
         rabbitmq_vhost() as broker_url,
+        _payment_service(with_payment_service, var_dir, stack, broker_url, payment_env) as payments,
         running_order_service(
             var_dir=var_dir / "orders",
             broker_url=broker_url,
             monolith_url=stack.monolith_url,
-            env=order_env,
+            env={**({"PAYMENT_SERVICE_URL": payments.url} if payments else {}), **(order_env or {})},
             workers=order_workers,
             threads=order_threads,
         ) as orders,
@@ -124,4 +131,17 @@ def running_orders_stack(
             (int(pid), int(stock), price)
             for _, pid, stock, price in (row.split() for row in out.splitlines() if row.startswith("PRODUCT"))
         ]
-        yield OrdersStack(stack, orders, broker_url, people, products)
+        yield OrdersStack(stack, orders, broker_url, people, products, payments)
+
+
+def _payment_service(wanted: bool, var_dir: Path, stack: Stack, broker_url: str, env: dict | None):
+    if not wanted:
+        return contextlib.nullcontext(None)
+    return running_payment_service(
+        var_dir=var_dir / "payments",
+        sandbox_url=stack.sandbox_url,
+        broker_url=broker_url,
+        env={"MONOLITH_URL": stack.monolith_url, **(env or {})},
+        beat=True,
+        relay=True,
+    )
