@@ -74,7 +74,13 @@ def parse_args(argv):
     parser.add_argument("--workers", type=cli.positive_int, default=2, help="gunicorn workers, each side (2)")
     parser.add_argument("--threads", type=cli.positive_int, default=4, help="gunicorn threads, each side (4)")
     parser.add_argument(
-        "--worker-concurrency", type=cli.positive_int, default=16, help="the Payment service's Celery threads"
+        "--worker-concurrency", type=cli.positive_int, default=16, help="threads of each Celery worker (16)"
+    )
+    parser.add_argument(
+        "--worker-processes",
+        type=cli.positive_int,
+        default=1,
+        help="the Payment service's Celery workers (1)",
     )
     parser.add_argument("--customers", type=cli.positive_int, default=20, help="customers paying (20)")
     parser.add_argument("--pairs", type=cli.positive_int, default=4000, help="payment pairs compared (4000)")
@@ -131,7 +137,10 @@ def payments_stack(args, var_dir: Path, console: Console):
         ) as stack,
         rabbitmq_vhost("strangler_bench_payments") as broker_url,
     ):
-        console.print(f"• starting the Payment service (worker: {args.worker_concurrency} threads)")
+        console.print(
+            f"• starting the Payment service (workers: {args.worker_processes} x "
+            f"{args.worker_concurrency} threads)"
+        )
         with running_payment_service(
             var_dir=var_dir / "payments",
             sandbox_url=stack.sandbox_url,
@@ -140,6 +149,7 @@ def payments_stack(args, var_dir: Path, console: Console):
             workers=args.workers,
             threads=args.threads,
             worker_concurrency=args.worker_concurrency,
+            worker_processes=args.worker_processes,
             relay=True,
             database_prefix="payment_bench",
         ) as payments:
@@ -159,7 +169,9 @@ def process_groups(stack, payments) -> dict[str, int]:
         "sandbox": f"--port {stack.sandbox_url.rsplit(':', 1)[1]}",
     }
     groups = {"service_web": payments.process._proc.pid}
-    groups.update({f"service_{c.args[3]}": c.pid for c in payments.children})
+    for child in payments.children:  # worker (one or more), beat, relay_outbox
+        name = f"service_{child.args[3]}"
+        groups[name if name not in groups else f"{name}_{child.pid}"] = child.pid
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -290,7 +302,7 @@ def run(args, console: Console) -> dict:
             "warmup": args.warmup,
             "sandbox_latency_ms": args.latency_ms,
             "gunicorn": f"{args.workers} workers x {args.threads} threads (each side)",
-            "payment_worker_threads": args.worker_concurrency,
+            "payment_worker": f"{args.worker_processes} processes x {args.worker_concurrency} threads",
             "velocity_store": "redis" if os.environ.get("REDIS_URL") else "database",
         },
         "load_average_before": load_before,

@@ -67,13 +67,14 @@ def running_payment_service(
     workers: int = 2,
     threads: int = 4,
     worker_concurrency: int = 8,
+    worker_processes: int = 1,
     beat: bool = False,
     relay: bool = False,
     database_url: str | None = None,
     database_prefix: str = "payment_test",
 ) -> Iterator[PaymentService]:
-    """The Payment service with its worker (and beat, relay when asked) on a throwaway database (or
-    `database_url`, created when missing and kept)."""
+    """The Payment service with its worker (`worker_processes` of `worker_concurrency` threads; and beat,
+    relay when asked) on a throwaway database (or `database_url`, created when missing and kept)."""
     if database_url is not None:
         database_ensure(database_url)
     databases = (
@@ -105,7 +106,12 @@ def running_payment_service(
             log_path=var_dir / "payment.log",
         )
         service = PaymentService(f"http://127.0.0.1:{port}", db_url, full_env, process)
-        commands = [["worker", "--pool", "threads", "--concurrency", str(worker_concurrency)]]
+        worker = ["worker", "--pool", "threads", "--concurrency", str(worker_concurrency)]
+        # More than one worker process on this host: each its own Celery node name (one pidbox queue each).
+        commands = [
+            [*worker, "--", "-n", f"payment_service-{n}@%h"] if worker_processes > 1 else worker
+            for n in range(1, worker_processes + 1)
+        ]
         if beat:
             commands.append(["beat"])
         if relay:

@@ -31,7 +31,8 @@ FIGURES = (
 def test_the_payments_bench_charges_on_both_sides_and_prints_one_json_line(tmp_path, capsys):
     output = tmp_path / "payments.json"
     argv = ["--charges", "6", "--rounds", "1", "--warmup", "1", "--concurrency", "3", "--latency-ms", "5",
-            "--customers", "2", "--pairs", "60", "--worker-concurrency", "4", "--no-progress",
+            "--customers", "2", "--pairs", "60", "--worker-concurrency", "2", "--worker-processes", "2",
+            "--no-progress",
             "--var-dir", str(tmp_path / "var"), "--output", str(output)]  # fmt: skip
     assert main(argv) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
