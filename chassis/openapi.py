@@ -124,7 +124,8 @@ class StrictCharExtension(OpenApiSerializerFieldExtension):
             validators = self.target.validators
             regexes = [v for v in validators if isinstance(v, RegexValidator) and not v.inverse_match]
             if regexes:  # the field's own pattern (a phone number): it refuses blank and NUL already
-                schema["pattern"] = regexes[0].regex.pattern
+                pattern = regexes[0].regex.pattern  # as ECMA 262 says \A and \Z
+                schema["pattern"] = pattern.replace("\\A", "^", 1).replace("\\Z", "$")
             else:
                 blank_is_refused = self.target.trim_whitespace and not self.target.allow_blank
                 schema["pattern"] = NOT_BLANK if blank_is_refused else NOT_EMPTY

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chassis.openapi import ERROR
+from chassis.serializers import StringField
 from contracts.errors import ApplicationError
 from contracts.policies import Subject
 
@@ -32,24 +33,24 @@ AUTHORIZE_PATH = "/o/authorize"
 
 
 class CredentialsInput(serializers.Serializer):
-    username = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
-    next = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+    username = StringField(max_length=254)
+    password = StringField(max_length=4096, trim_whitespace=False)
+    next = StringField(max_length=4096, required=False, allow_blank=True)
 
 
 class AuthPasswordChangeInput(serializers.Serializer):
-    current_password = serializers.CharField(max_length=4096, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    current_password = StringField(max_length=4096, trim_whitespace=False)
+    new_password = StringField(max_length=4096, trim_whitespace=False)
 
 
 _LEGACY_CREDENTIAL = RegexValidator(exchange.LEGACY_CREDENTIAL_PATTERN, "Not a legacy credential")
 
 
 class ExchangeInput(serializers.Serializer):
-    client_id = serializers.CharField(max_length=100)
-    legacy_token = serializers.CharField(max_length=256, required=False, validators=[_LEGACY_CREDENTIAL])
-    legacy_session = serializers.CharField(max_length=256, required=False, validators=[_LEGACY_CREDENTIAL])
-    scope = serializers.CharField(max_length=500, required=False)
+    client_id = StringField(max_length=100)
+    legacy_token = StringField(max_length=256, required=False, validators=[_LEGACY_CREDENTIAL])
+    legacy_session = StringField(max_length=256, required=False, validators=[_LEGACY_CREDENTIAL])
+    scope = StringField(max_length=500, required=False)
 
     def validate(self, attrs):
         if attrs.get("legacy_token") and attrs.get("legacy_session"):
@@ -181,9 +182,9 @@ class TokenExchangeApi(APIView):
 
 
 class AccountsCredentialsInput(serializers.Serializer):
-    username = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
-    name = serializers.CharField(max_length=64, required=False)  # the legacy token's label (tokens only)
+    username = StringField(max_length=254)
+    password = StringField(max_length=4096, trim_whitespace=False)
+    name = StringField(max_length=64, required=False)  # the legacy token's label (tokens only)
 
 
 ACCOUNTS_LOGIN_OUTPUT = inline_serializer(

@@ -6,8 +6,10 @@ tests/e2e/schemathesis.toml (each entry with its reason). Few examples per opera
 - the monolith's schema, on the monolith (gunicorn, a throwaway PostgreSQL database), as a staff user;
 - the Product service's schema, on the Product service (gunicorn, its own database, backfilled from the
   monolith), with the internal token and, per request, the staff identity the gateway would sign;
+- the Auth service's schema, on the Auth service (its users backfilled from the monolith, which it asks
+  about legacy credentials), with a customer's JWT.
 
-Not covered yet (issue 12): the Auth service's schema, and the same runs through the gateway.
+Not covered yet (issue 12): the same runs through the gateway.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from legacy_monolith.demo.__main__ import DEMO_STAFF
 from legacy_monolith.demo.processes import manage
 from legacy_monolith.demo.services import running_product_service
 from legacy_monolith.demo.stack import running_stack
+from tests.e2e.auth_service import running_auth_service
 from tests.e2e.schemathesis_run import run_schemathesis
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +47,15 @@ def product_service(monolith, tmp_path_factory):
     with running_product_service(var_dir=tmp_path_factory.mktemp("st-product"), env=env) as service:
         sync_env = {**monolith.env, "PRODUCT_SERVICE_URL": service.url, "INTERNAL_API_TOKEN": service.token}
         manage("sync", "products", "backfill", "--no-progress", env=sync_env)
+        yield service
+
+
+@pytest.fixture(scope="module")
+def auth_service(monolith, tmp_path_factory):
+    env = {"MONOLITH_URL": monolith.monolith_url}
+    with running_auth_service(var_dir=tmp_path_factory.mktemp("st-auth"), env=env) as service:
+        sync_env = {**monolith.env, "AUTH_SERVICE_URL": service.url, "INTERNAL_API_TOKEN": service.token}
+        manage("sync", "users", "backfill", "--no-progress", env=sync_env)
         yield service
 
 
@@ -73,4 +85,20 @@ def test_the_product_service_answers_as_its_schema_says(product_service, tmp_pat
         cwd=tmp_path,
         headers={"Authorization": f"Bearer {product_service.token}"},  # /internal/v1
         identity_key=DEV_INTERNAL_IDENTITY_KEY,  # the staff writes of /api/v1/catalog
+    )
+
+
+def test_the_auth_service_answers_as_its_schema_says(auth_service, monolith, tmp_path):
+    customer = requests.post(
+        f"{auth_service.url}/api/v1/accounts/register",
+        json={"username": "st-customer", "email": "st-customer@example.com", "password": "Corr3ct-Horse-42"},
+        timeout=15,
+    )
+    assert customer.status_code == 201, customer.text[:300]
+    token = token_of(auth_service.url, "st-customer", "Corr3ct-Horse-42")
+    run_schemathesis(
+        f"{auth_service.url}{SCHEMA}",
+        base_url=auth_service.url,
+        cwd=tmp_path,
+        headers={"Authorization": f"Bearer {token}"},
     )
