@@ -19,6 +19,7 @@ from pathlib import Path
 from locust import HttpUser, between, task
 
 API = "/api/v1"
+API_V2 = "/api/v2"
 SHIPPING = {"name": "Load Tester", "line1": "10 rue de Rivoli", "city": "Paris", "postal_code": "75001",
             "country": "FR"}  # fmt: skip
 CARD = {
@@ -134,6 +135,19 @@ class Shopper(HttpUser):
         headers = {"Idempotency-Key": uuid.uuid4().hex}
         self._expect("POST", f"{API}/orders/checkout", "checkout", {201, 202}, json=payload, extra=headers)
         return None
+
+    # --- the customer's notifications (stage 6; not @task: only the stages that name them run them) -------
+
+    def notifications(self) -> None:
+        """The customer's notifications and their states (the Notification service: v2.notifications)."""
+        self._expect("GET", f"{API_V2}/notifications", "notifications", {200})
+        self._expect("GET", f"{API_V2}/notifications?channel=email", "notifications by channel", {200})
+
+    def preferences(self) -> None:
+        """Read the preferences, then say no to marketing on every channel (the same answer each time)."""
+        self._expect("GET", f"{API_V2}/notifications/preferences", "preferences", {200})
+        body = {"locale": "", "opt_outs": [{"channel": "*", "category": "marketing"}]}
+        self._expect("PUT", f"{API_V2}/notifications/preferences", "set preferences", {200}, json=body)
 
     def _expect(self, method: str, path: str, name: str, ok: set[int], *, json=None, extra=None) -> None:
         headers = {**self.headers, **(extra or {})}

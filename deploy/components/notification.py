@@ -38,6 +38,8 @@ NOTIFICATION = Component(
             port=8105,
             internal_port=internal(8105),
             probe=http_probe(8105),
+            # the customers' legacy tokens and sessions, which the gateway forwards, are checked at /me
+            env={"MONOLITH_URL": f"http://monolith:{internal(8000)}"},
             depends=("rabbitmq", "redis"),
             replicas=2,
             kind="http",

@@ -90,10 +90,14 @@ if not DEBUG:  # noqa: F821 (from service_settings)
     if _insecure:
         raise ImproperlyConfigured(f"DEBUG is off but {', '.join(_insecure)} still hold development defaults")
 
+# Legacy credentials (Token, session cookie) the gateway forwards are checked at the monolith's /me.
+MONOLITH_URL = url_of("MONOLITH", _env)
+
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F821
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "extracted.notification_service.identity.GatewayIdentityAuthentication"
+        "extracted.notification_service.identity.GatewayIdentityAuthentication",
+        "extracted.notification_service.identity.LegacyCredentialAuthentication",
     ],
 }
 

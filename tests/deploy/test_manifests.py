@@ -310,8 +310,10 @@ def test_internal_ports_are_reached_only_by_sync_jobs_saga_participants_and_prom
         allowed_in("product-service", 9101) == {"monolith", "sync-products-follow", "ns:monitoring"} | order
     )
     assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"} | payment  # JWKS
-    # the token exchange; stock and payment participants; the Payment service's order lookups
-    assert allowed_in("monolith", 9000) == {"auth-service", "ns:monitoring"} | order | payment
+    # the token exchange; stock and payment participants; the Payment service's order lookups; legacy
+    # credentials the Notification service checks
+    callers = {"auth-service", "notification-service", "ns:monitoring"}
+    assert allowed_in("monolith", 9000) == callers | order | payment
 
 
 @pytest.mark.parametrize("db", t.DATABASES, ids=lambda db: db.name)
