@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.common import PUBLIC_URL, SHARED, _celery, _serve, _service
+from deploy.common import ISSUER, PUBLIC_URL, SHARED, _celery, _serve, _service
 from deploy.infra import NOTIFICATION_DB, SMTP_RELAY_HOST, SMTP_RELAY_PORT, SMTP_RELAY_USER
 from deploy.model import Component, Process, http_probe, internal, worker_probe
 
@@ -38,8 +38,13 @@ NOTIFICATION = Component(
             port=8105,
             internal_port=internal(8105),
             probe=http_probe(8105),
-            # the customers' legacy tokens and sessions, which the gateway forwards, are checked at /me
-            env={"MONOLITH_URL": f"http://monolith:{internal(8000)}"},
+            # the customers' credentials the gateway forwards: legacy tokens and sessions checked at the
+            # monolith's /me, JWTs against the Auth service's JWKS
+            env={
+                "MONOLITH_URL": f"http://monolith:{internal(8000)}",
+                "AUTH_SERVICE_URL": f"http://auth-service:{internal(8102)}",
+                **ISSUER,
+            },
             depends=("rabbitmq", "redis"),
             replicas=2,
             kind="http",

@@ -2,6 +2,9 @@
 
 - `X-Strangler-Identity`, signed by the gateway with INTERNAL_IDENTITY_KEY (bound to the request's method,
   path and body, replay-guarded);
+- `Authorization: Bearer <JWT>` from the Auth service (the gateway forwards it to a service route once it
+  has checked it), verified here too against the Auth service's JWKS (ES256 pinned, AUTH_ISSUER,
+  AUTH_AUDIENCE); the user is the token's `legacy_user_id`;
 - the monolith's own credentials (`Authorization: Token <key>`, the `sessionid` cookie), which the gateway
   forwards unchanged to a service route and which only the monolith can judge: asked at
   MONOLITH_URL/api/v1/accounts/me, the answer cached for 60 s by a hash of the credential (a refused one
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cache as memoize
 
 import requests
 from django.conf import settings
@@ -59,6 +63,39 @@ class GatewayIdentityAuthentication(BaseAuthentication):
             ) from None
         role = identity.roles[0] if identity.roles else "customer"
         return NotificationUser(int(identity.user_id), role), identity
+
+    def authenticate_header(self, request) -> str:
+        return "Bearer"
+
+
+@memoize
+def _jwks(url: str):
+    from contracts.jwks import JwksCache
+
+    return JwksCache(url)
+
+
+class AccessTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not token.strip():
+            return None
+        from contracts.tokens import InvalidToken, verify_access_token
+
+        jwks = _jwks(settings.AUTH_SERVICE_URL.rstrip("/") + "/.well-known/jwks.json")
+        try:
+            claims = verify_access_token(
+                token.strip(),
+                key_for_kid=jwks.key_for_kid,
+                issuer=settings.AUTH_ISSUER,
+                audience=settings.AUTH_AUDIENCE,
+            )
+        except InvalidToken as exc:
+            raise ApplicationError(exc.code, exc.message, status=401) from None
+        if claims.legacy_user_id is None:
+            raise ApplicationError("not_a_user", "This token does not speak for a shop user", status=401)
+        role = next((r for r in ("admin", "staff") if r in claims.roles), "customer")
+        return NotificationUser(int(claims.legacy_user_id), role), claims
 
     def authenticate_header(self, request) -> str:
         return "Bearer"

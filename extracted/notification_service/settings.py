@@ -10,7 +10,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import env_float, env_int, service_settings
-from contracts.addresses import url_of
+from contracts.addresses import auth_issuer, url_of
 from contracts.notifications import LOCALES
 
 globals().update(
@@ -90,13 +90,18 @@ if not DEBUG:  # noqa: F821 (from service_settings)
     if _insecure:
         raise ImproperlyConfigured(f"DEBUG is off but {', '.join(_insecure)} still hold development defaults")
 
-# Legacy credentials (Token, session cookie) the gateway forwards are checked at the monolith's /me.
+# Legacy credentials (Token, session cookie) the gateway forwards are checked at the monolith's /me; JWTs
+# against the Auth service's JWKS.
 MONOLITH_URL = url_of("MONOLITH", _env)
+AUTH_SERVICE_URL = url_of("AUTH_SERVICE", _env)
+AUTH_ISSUER = auth_issuer(_env)  # AUTH_ISSUER, else the Auth service's address
+AUTH_AUDIENCE = _env.get("AUTH_AUDIENCE", "techstore")
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F821
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "extracted.notification_service.identity.GatewayIdentityAuthentication",
+        "extracted.notification_service.identity.AccessTokenAuthentication",
         "extracted.notification_service.identity.LegacyCredentialAuthentication",
     ],
 }

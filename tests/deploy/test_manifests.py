@@ -309,7 +309,8 @@ def test_internal_ports_are_reached_only_by_sync_jobs_saga_participants_and_prom
     assert (
         allowed_in("product-service", 9101) == {"monolith", "sync-products-follow", "ns:monitoring"} | order
     )
-    assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"} | payment  # JWKS
+    jwks = {"notification-service"} | payment
+    assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"} | jwks
     # the token exchange; stock and payment participants; the Payment service's order lookups; legacy
     # credentials the Notification service checks
     callers = {"auth-service", "notification-service", "ns:monitoring"}

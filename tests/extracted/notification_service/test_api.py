@@ -7,16 +7,20 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from contracts.notifications import ACCOUNT_REGISTERED
+from contracts.tokens import issue_access_token
 from extracted.notification_service.models import Notification
 from extracted.notification_service.services import intake
+from kernel import crypto
 
 from .conftest import event, order_doc, user_doc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/api/v2/notifications"
 PREFS = "/api/v2/notifications/preferences"
+ISSUER = "https://auth.techstore.example"
 
 
 def welcome(user_id: int, email: str):
@@ -84,24 +88,28 @@ def test_bad_preferences_are_a_400_naming_the_field(api_client, as_user):
 
 class StandInMonolith:
     """A stand-in for the monolith's GET /api/v1/accounts/me (the real one answers in the load suite's stage-6
-    smoke, tests/load): one good token, one session, everything else 401; it counts the questions."""
+    smoke, tests/load): one good token, one session, everything else 401; it counts the questions. It also
+    serves `jwks` at /.well-known/jwks.json, standing for the Auth service."""
 
     TOKEN, SESSION = "good-token-84", "session85"
 
-    def __init__(self):
+    def __init__(self, jwks: dict):
         self.asked: list[dict[str, str]] = []
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                stand_in.asked.append({"path": self.path, **dict(self.headers)})
-                user = None
-                if self.headers.get("Authorization") == f"Token {stand_in.TOKEN}":
-                    user = {"id": 84, "role": "customer"}
-                elif self.headers.get("Cookie") == f"sessionid={stand_in.SESSION}":
-                    user = {"id": 85, "role": "staff"}
+                if self.path == "/.well-known/jwks.json":
+                    user = jwks
+                else:
+                    stand_in.asked.append({"path": self.path, **dict(self.headers)})
+                    user = None
+                    if self.headers.get("Authorization") == f"Token {stand_in.TOKEN}":
+                        user = {"id": 84, "role": "customer"}
+                    elif self.headers.get("Cookie") == f"sessionid={stand_in.SESSION}":
+                        user = {"id": 85, "role": "staff"}
                 body = json.dumps(user or {"code": "not_authenticated"}).encode()
-                self.send_response(200 if user and self.path == "/api/v1/accounts/me" else 401)
+                self.send_response(200 if user and self.path in ("/api/v1/accounts/me", JWKS_PATH) else 401)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -119,12 +127,33 @@ class StandInMonolith:
         self.server.server_close()
 
 
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+@pytest.fixture(scope="module")
+def signing():
+    key = crypto.generate_private_key()
+    return key, crypto.thumbprint(crypto.public_jwk(key.public_key()))
+
+
+def mint(signing, **claims) -> str:
+    key, kid = signing
+    arguments = {
+        "private_key": key, "kid": kid, "issuer": ISSUER, "audience": "techstore", "subject": "s",
+        "ttl_seconds": 300, "scopes": ["read"], "roles": ["customer"], "legacy_user_id": 87,
+        "client_id": "web",
+    }  # fmt: skip
+    return issue_access_token(**{**arguments, **claims})
+
+
 @pytest.fixture
-def monolith(settings):
+def monolith(settings, signing):
     from django.core.cache import cache
 
-    stand_in = StandInMonolith()
-    settings.MONOLITH_URL = stand_in.url
+    key, kid = signing
+    stand_in = StandInMonolith({"keys": [crypto.jwk_for_jwks(crypto.public_jwk(key.public_key()), kid=kid)]})
+    settings.MONOLITH_URL = settings.AUTH_SERVICE_URL = stand_in.url
+    settings.AUTH_ISSUER, settings.AUTH_AUDIENCE = ISSUER, "techstore"
     cache.clear()
     yield stand_in
     stand_in.stop()
@@ -187,3 +216,73 @@ def test_a_legacy_credential_when_the_monolith_is_away_is_a_503(api_client, sett
     answer = api_client.get(LIST, HTTP_AUTHORIZATION="Token some-token")
     assert answer.status_code == 503
     assert answer.json()["code"] == "legacy_unavailable"
+
+
+def test_a_jwt_of_the_auth_service_lists_its_legacy_users_notifications(
+    api_client, monolith, signing, mailbox, eager_tasks
+):
+    intake.notifications_from_event(welcome(87, "pia@example.com"))
+    intake.notifications_from_event(welcome(88, "quim@example.com"))
+    answer = api_client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {mint(signing)}")
+    assert answer.status_code == 200, answer.content
+    assert [item["address"] for item in answer.json()["results"]] == ["pia@example.com"]
+    assert monolith.asked == []  # verified here, against the JWKS: the monolith is not asked
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        ({"ttl_seconds": -60}, "token_expired"),
+        ({"issuer": "https://elsewhere.example"}, "invalid_issuer"),
+        ({"audience": "another-api"}, "invalid_audience"),
+        ({"legacy_user_id": None}, "not_a_user"),  # a client-credentials token speaks for no shop user
+    ],
+)
+def test_a_jwt_that_does_not_verify_is_a_401_with_its_reason(api_client, monolith, signing, claims, code):
+    answer = api_client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {mint(signing, **claims)}")
+    assert answer.status_code == 401
+    assert answer.json()["code"] == code
+
+
+def test_a_jwt_signed_by_a_key_the_auth_service_never_published_is_a_401(api_client, monolith):
+    stranger = crypto.generate_private_key()
+    forged = mint((stranger, crypto.thumbprint(crypto.public_jwk(stranger.public_key()))))
+    answer = api_client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "unknown_kid"
+
+
+def test_through_the_real_gateway_a_jwt_and_a_legacy_token_both_reach_the_users_notifications(
+    live_server, monolith, signing, tmp_path, mailbox, eager_tasks
+):
+    """The shipped routes.yaml (v2.notifications): the gateway checks the JWT at the edge and forwards it, and
+    forwards the legacy token; the service verifies each itself."""
+    from strangler_proxy.launch import DEFAULT_ROUTES
+    from tests.strangler_proxy.conftest import start_gateway, write_flags_file
+
+    intake.notifications_from_event(welcome(87, "pia@example.com"))
+    intake.notifications_from_event(welcome(84, "noa@example.com"))
+    env = {
+        "FLAGS_FILE": str(write_flags_file(tmp_path / "flags.json")),
+        "FLAGS_AUDIT_LOG": str(tmp_path / "flags-audit.log"),
+        "NOTIFICATION_SERVICE_URL": live_server.url,
+        "AUTH_SERVICE_URL": monolith.url,  # the stand-in's JWKS
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": "techstore",
+    }
+    gateway = start_gateway(
+        log_path=tmp_path / "gateway.log", routes_yaml=DEFAULT_ROUTES, env=env, legacy_url=monolith.url
+    )
+    try:
+        with_jwt = requests.get(
+            f"{gateway.url}{LIST}", headers={"Authorization": f"Bearer {mint(signing)}"}, timeout=10
+        )
+        with_token = requests.get(
+            f"{gateway.url}{LIST}", headers={"Authorization": f"Token {monolith.TOKEN}"}, timeout=10
+        )
+    finally:
+        gateway.stop()
+    assert (with_jwt.status_code, with_token.status_code) == (200, 200), (with_jwt.text, with_token.text)
+    assert with_jwt.headers["X-Strangler-Route"] == "v2.notifications"
+    assert [item["address"] for item in with_jwt.json()["results"]] == ["pia@example.com"]
+    assert [item["address"] for item in with_token.json()["results"]] == ["noa@example.com"]
