@@ -89,16 +89,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	PAYMENT_DATABASE_URL=$(TEST_PAYMENT_DATABASE_URL) CONTROL_DATABASE_URL=$(TEST_CONTROL_DATABASE_URL) \
 	NOTIFICATION_DATABASE_URL=$(TEST_NOTIFICATION_DATABASE_URL)
 test: install unleash-install browser-install promtool
-	@failed=""; \
-	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed main"; \
-	for dir in tests/chassis $(wildcard tests/extracted/*_service); do \
-		name=$$(basename $$dir); settings=extracted.$$name.settings; \
-		if [ $$name = chassis ]; then settings=tests.chassis.chassis_service.settings; fi; \
-		echo "== pytest session $$dir ($$settings)"; \
-		$(TEST_ENV) $(VENV)/bin/pytest --ds=$$settings --confcutdir=$$dir $(PYTEST_ARGS) $$dir \
-			|| failed="$$failed $$name"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "failed pytest sessions:$$failed"; exit 1; fi
+	$(TEST_ENV) $(PY) -m tests.sessions $(PYTEST_ARGS)
 
 demo: install
 	$(PY) -m legacy_monolith.demo
