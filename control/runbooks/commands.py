@@ -6,15 +6,21 @@ commands, which hold the toolkit's: flags, sync, shadow, rollout, traffic, migra
 interpreter, from the repository, in the runbook's environment: exactly what the user would run.
 
 Lint parses each `manage.py` command with the command's own parser (nothing runs) and collects what it
-names (routes, flags, sync entities); a service's command is checked to exist with its `help`."""
+names (routes, flags, sync entities). A service's command is parsed the same way, with the service's own
+parser under its own settings, in one child process per service (service_parse.py).
+
+A step whose command only reads (a status, a list, a verify without --repair, anything with --dry-run,
+`gateway --print-command`) needs no rollback; every other command changes something."""
 
 from __future__ import annotations
 
 import argparse
-import functools
+import json
 import os
 import subprocess
 import sys
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +43,23 @@ READ_ONLY = {
     ("runbook", "list"),
     ("runbook", "show"),
     ("runbook", "lint"),
-    ("sagas", "list"),
-    ("sagas", "stuck"),
+    ("legacy_sessions", "report"),
 }
 READ_ONLY_SYNC_ACTIONS = {"status", "verify"}
+# A service's commands that only read, by their words (`events dlq list`): the command and its
+# sub-commands.
+READ_ONLY_SERVICE = {
+    ("check",),
+    ("showmigrations",),
+    ("events", "dlq", "list"),
+    ("events", "dlq", "show"),
+    ("sagas", "list"),
+    ("sagas", "show"),
+    ("auth", "keys", "list"),
+    ("auth", "audit", "verify"),
+    ("keys", "list"),
+    ("payments", "audit", "verify"),
+}
 
 
 @dataclass
@@ -121,32 +140,72 @@ def parse_manage(argv: list[str]) -> Parsed:
         (parsed.created_flags if sub == "create" else parsed.flags).extend(names)
         if sub == "create":
             parsed.routes.extend(_values(namespace, "from_route"))
-    parsed.routes.extend(r for r in _values(namespace, "route", "routes") if r != "*")
+    if name != "gateway":  # the gateway's --routes is the route table's file, not route ids
+        parsed.routes.extend(r for r in _values(namespace, "route", "routes") if r != "*")
     if name == "sync":
         parsed.changes = sub not in READ_ONLY_SYNC_ACTIONS or bool(getattr(namespace, "repair", False))
+    elif name == "gateway":
+        parsed.changes = not getattr(namespace, "print_command", False)
     else:
         parsed.changes = (name, parsed.sub) not in READ_ONLY
+    if getattr(namespace, "dry_run", False) is True:
+        parsed.changes = False
     return parsed
 
 
-@functools.cache
-def service_commands(module: str) -> frozenset[str]:
-    """The management commands a service answers (its `help` lists them), asked once per lint."""
-    code, out, err = run_command(["python", "-m", module, "help", "--commands"], timeout=120)
-    if code != 0:
-        raise ControlError("service_unavailable", f"`python -m {module} help` failed: {err.strip()[-300:]}")
-    return frozenset(line.strip() for line in out.splitlines() if line.strip())
+# (module, its argv after the module) -> what service_parse.py answered for it; filled per service at once.
+_service_parses: dict[tuple[str, ...], dict] = {}
+
+
+def prime_service_parses(argvs: Iterable[list[str]]) -> None:
+    """Parse every `python -m extracted.<service> ...` of `argvs` not parsed yet: one child per service."""
+    pending: dict[str, list[list[str]]] = defaultdict(list)
+    for argv in argvs:
+        known = _is_service(argv) and _known_service(argv[2])
+        if known and tuple(argv[2:]) not in _service_parses and argv[3:] not in pending[argv[2]]:
+            pending[argv[2]].append(argv[3:])
+    for module, lines in pending.items():
+        done = subprocess.run(  # noqa: S603 (this interpreter, a module of the project)
+            [sys.executable, "-m", "control.runbooks.service_parse", module],
+            cwd=REPO_DIR,
+            input=json.dumps(lines),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if done.returncode != 0:  # every line of the service says why, once
+            tail = " ".join(done.stderr.split())[-300:]
+            failed = {"error": "service_unavailable", "message": f"cannot load {module}'s commands: {tail}"}
+            answers = [failed] * len(lines)
+        else:
+            answers = json.loads(done.stdout)
+        for line, answer in zip(lines, answers, strict=True):
+            _service_parses[(module, *line)] = answer
+
+
+def _is_service(argv: list[str]) -> bool:
+    return len(argv) >= 3 and argv[:2] == ["python", "-m"] and argv[2].startswith(SERVICE_PREFIX)
+
+
+def _known_service(module: str) -> bool:
+    return module.count(".") == 1 and (REPO_DIR / module.replace(".", "/") / "settings.py").is_file()
 
 
 def parse_service(argv: list[str]) -> Parsed:
+    """Parse `python -m extracted.<service> NAME ARGS...` with the service's own parser; ControlError."""
     module = argv[2]
     if len(argv) < 4:
         raise ControlError("bad_command", f"python -m {module} needs a command")
-    if module.count(".") != 1 or not (REPO_DIR / module.replace(".", "/")).is_dir():
+    if not _known_service(module):
         raise ControlError("unknown_service", f"no service {module!r}")
-    if argv[3] not in service_commands(module):
-        raise ControlError("unknown_command", f"python -m {module} has no command {argv[3]!r}")
-    return Parsed(name=f"{module} {argv[3]}", changes=argv[3] not in {"check", "showmigrations"})
+    prime_service_parses([argv])
+    answer = _service_parses[tuple(argv[2:])]
+    if "error" in answer:
+        raise ControlError(answer["error"], answer["message"])
+    words = tuple(answer["words"])
+    changes = words not in READ_ONLY_SERVICE and not answer["dry_run"]
+    return Parsed(name=f"{module} {words[0]}", sub=" ".join(words[1:]) or None, changes=changes)
 
 
 def parse_command(argv: list[str]) -> Parsed:

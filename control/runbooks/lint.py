@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from control.errors import ControlError
-from control.runbooks.commands import parse_command
+from control.runbooks.commands import parse_command, prime_service_parses
 from control.runbooks.model import Check, Command, Runbook, read_runbook, runbook_paths
 
 
@@ -121,14 +121,32 @@ def runbook_lint(directory: Path | None = None, names: list[str] | None = None) 
     result = LintResult()
     paths = runbook_paths(directory)
     known = Known.load(frozenset(paths))
+    books: list[Runbook] = []
     for name, path in paths.items():
         if names is not None and name not in names:
             continue
         result.runbooks.append(name)
         try:
-            book = read_runbook(path)
+            books.append(read_runbook(path))
         except ControlError as exc:
             result.problems.extend(line for line in exc.message.splitlines() if line)
-            continue
+    prime_service_parses(_argvs(books))  # one child per service for all its commands
+    for book in books:
         _Linter(book, known, result.problems).lint()
     return result
+
+
+def _argvs(books: list[Runbook]):
+    """Every command line the runbooks hold: steps, checks, rollbacks and their checks."""
+    for book in books:
+        checks = list(book.preconditions)
+        for step in book.steps:
+            yield shlex.split(step.command.text)
+            checks += step.checks
+            if step.rollback is not None and step.rollback.command is not None:
+                yield shlex.split(step.rollback.command.text)
+            if step.rollback is not None and step.rollback.check is not None:
+                checks.append(step.rollback.check)
+        for check in checks:
+            if check.kind == "run":
+                yield shlex.split(check.target)

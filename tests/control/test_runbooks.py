@@ -83,16 +83,72 @@ def run(options: dict, capsys=None, **kwargs) -> int:
     return cli.run({**base, **options}, out=sys.stdout, **kwargs)
 
 
-def test_every_shipped_runbook_lints_clean_and_dry_runs(monkeypatch, tmp_path):
+STAGES = ("gateway", "products", "auth", "orders", "payments", "notifications")
+
+
+def test_every_shipped_runbook_lints_clean(monkeypatch):
     monkeypatch.setenv("ROLLOUT_GATES_FILE", str(SHIPPED_GATES))
-    monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path))
     result = runbook_lint()
     assert result.problems == []
-    assert {"products", "products-rollback"} <= set(result.runbooks)
-    for name in runbook_paths():
-        assert run({"name": name, "dry_run": True, "yes": False}) == 0
+    expected = {*STAGES, *(f"{stage}-rollback" for stage in STAGES)}
+    assert expected <= set(result.runbooks)
+
+
+@pytest.mark.parametrize("name", sorted(runbook_paths()))
+def test_a_shipped_runbook_dry_runs_and_changes_nothing(name, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("ROLLOUT_GATES_FILE", str(SHIPPED_GATES))
+    monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("FLAGS_AUDIT_LOG", str(tmp_path / "flags-audit.log"))
+    assert run({"name": name, "dry_run": True, "yes": False}) == 0
+    out = capsys.readouterr().out
+    book = read_runbook(runbook_paths()[name])
+    for index, step in enumerate(book.steps, start=1):
+        assert f"[{index}/{len(book.steps)}] {step.id}:" in out
     assert not (tmp_path / "runbooks").exists()  # a dry run writes no state
     assert not (tmp_path / "flags-audit.log").exists()  # nor any audit entry
+
+
+def test_lint_parses_a_services_commands_with_the_services_own_parser(books, monkeypatch):
+    monkeypatch.setenv("ROLLOUT_GATES_FILE", str(SHIPPED_GATES))
+    path = write(
+        books,
+        "service",
+        """name: service
+title: a service's commands, read-only or not
+kind: drill
+steps:
+  - id: dlq-list
+    run: python -m extracted.order_service events dlq list --json
+  - id: stuck
+    run: python -m extracted.order_service sagas list --stuck --json
+    check: {run: python -m extracted.order_service sagas list --stuk}
+  - id: replay-plan
+    run: python -m extracted.notification_service events dlq replay --all --consumer c --dry-run
+  - id: replay
+    run: python -m extracted.notification_service events dlq replay --all --consumer c
+  - id: rotate
+    run: python -m extracted.auth_service auth keys rotate --overlap -1
+    rollback: {none: test}
+  - id: unknown
+    run: python -m extracted.order_service teleport
+    rollback: {none: test}
+  - id: no-service
+    run: python -m extracted.nowhere_service check
+  - id: gateway-plan
+    run: manage.py gateway --routes strangler_proxy/routes.yaml --print-command
+  - id: sessions
+    run: manage.py legacy_sessions report --json
+""",
+    )
+    problems = runbook_lint().problems
+    by_line = {int(p.split(":")[1]): p.split(":", 2)[2] for p in problems}
+    assert all(p.startswith(f"{path}:") for p in problems), problems
+    assert "unrecognized arguments: --stuk" in by_line[9]
+    assert "step replay changes something" in by_line[12]
+    assert "auth keys rotate --overlap -1` does not parse" in by_line[15]
+    assert "python -m extracted.order_service has no command 'teleport'" in by_line[18]
+    assert "no service 'extracted.nowhere_service'" in by_line[21]
+    assert set(by_line) == {9, 12, 15, 18, 21}, problems  # read-only and --dry-run steps need no rollback
 
 
 def test_every_stage_runbook_names_a_rollback_runbook():
