@@ -74,13 +74,15 @@ def parse_args(argv):
     parser.add_argument("--workers", type=cli.positive_int, default=2, help="gunicorn workers, each side (2)")
     parser.add_argument("--threads", type=cli.positive_int, default=4, help="gunicorn threads, each side (4)")
     parser.add_argument(
-        "--worker-concurrency", type=cli.positive_int, default=16, help="threads of each Celery worker (16)"
+        "--worker-concurrency", type=cli.positive_int, default=8, help="threads of each Celery worker (8)"
     )
+    # As many worker processes as each side's gunicorn has: the worker does most of a charge's work, and one
+    # process is held to one core by the GIL (and to one process's share of a busy machine).
     parser.add_argument(
         "--worker-processes",
         type=cli.positive_int,
-        default=1,
-        help="the Payment service's Celery workers (1)",
+        default=2,
+        help="the Payment service's Celery workers (2)",
     )
     parser.add_argument("--customers", type=cli.positive_int, default=20, help="customers paying (20)")
     parser.add_argument("--pairs", type=cli.positive_int, default=4000, help="payment pairs compared (4000)")
