@@ -17,7 +17,7 @@ from contracts.cli import CheckFailed, UsageError
 from control.errors import FileProblems
 from control.runbooks import cli
 from control.runbooks.lint import runbook_lint
-from control.runbooks.model import read_runbook, runbook_paths
+from control.runbooks.model import read_runbook, runbook_list, runbook_paths
 from control.runbooks.runner import read_state
 from tests.strangler_proxy.conftest import write_flags_file
 
@@ -84,14 +84,24 @@ def run(options: dict, capsys=None, **kwargs) -> int:
 
 
 STAGES = ("gateway", "products", "auth", "orders", "payments", "notifications")
+DRILLS = (
+    "product-service-down",
+    "broker-down",
+    "outbox-backlog",
+    "dlq-growing",
+    "shadow-mismatch-spike",
+    "key-rotation",
+)
 
 
 def test_every_shipped_runbook_lints_clean(monkeypatch):
     monkeypatch.setenv("ROLLOUT_GATES_FILE", str(SHIPPED_GATES))
     result = runbook_lint()
     assert result.problems == []
-    expected = {*STAGES, *(f"{stage}-rollback" for stage in STAGES)}
+    expected = {*STAGES, *(f"{stage}-rollback" for stage in STAGES), *DRILLS}
     assert expected <= set(result.runbooks)
+    kinds = {book.name: book.kind for book in runbook_list()}
+    assert {kinds[name] for name in DRILLS} == {"drill"}
 
 
 @pytest.mark.parametrize("name", sorted(runbook_paths()))
