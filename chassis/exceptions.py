@@ -34,7 +34,9 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         set_rollback()
         # RFC 9110: a 401 names the scheme the client should use.
-        headers = {"WWW-Authenticate": 'Token realm="api"'} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": 'Token realm="api"'} if exc.status_code == 401 else {}
+        if getattr(exc, "retry_after", None) is not None:  # e.g. 423 account_locked (chassis.lockout)
+            headers["Retry-After"] = str(exc.retry_after)
         return Response(error_body(exc.code, exc.message, exc.extra), status=exc.status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

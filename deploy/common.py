@@ -70,6 +70,9 @@ SHARED = {
     "INTERNAL_API_TOKEN": "${INTERNAL_API_TOKEN}",
 }
 ISSUER = {"AUTH_ISSUER": PUBLIC_URL, "AUTH_AUDIENCE": "techstore"}
+# The failed-login lockout counters (chassis/lockout.py): the monolith's logins and the Auth service's count
+# into one store, so moving route.auth.login resets nothing. The Auth service's Redis database.
+LOCKOUT = {"AUTH_LOCKOUT_REDIS_URL": "redis://redis:6379/2"}
 # Audit checkpoints go to Redis, away from the logs they anchor (the Auth and Payment chains keep theirs in a
 # table of their own database, the default).
 AUDIT_CHECKPOINTS = "redis://redis:6379/6"

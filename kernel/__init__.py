@@ -16,4 +16,6 @@
   Retry only what is idempotent (or carries an idempotency key), and give the deadline of the work the
   retry serves, so a retry never outlives its caller.
 - `kernel.crypto`: key material and AES-256-GCM sealing; `kernel.files`: atomic file writes.
+- `kernel.lockout`: the failed-login lockout rule and its one counter per username (Redis, or a SQLite
+  file without it), shared by the monolith's logins and the Auth service's (through chassis.lockout).
 """

@@ -127,6 +127,14 @@ SESSION_SAVE_EVERY_REQUEST = True  # sliding expiry: idle sessions end after SES
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+
+# Failed-login lockout (chassis/lockout.py): the Auth service's names and defaults, one shared counter.
+AUTH_LOCKOUT_THRESHOLD = env_int("AUTH_LOCKOUT_THRESHOLD", 5)
+AUTH_LOCKOUT_WINDOW_SECONDS = env_int("AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60)
+AUTH_LOCKOUT_SECONDS = env_int("AUTH_LOCKOUT_SECONDS", 15 * 60)
+AUTH_LOCKOUT_REDIS_URL = os.environ.get("AUTH_LOCKOUT_REDIS_URL") or REDIS_URL  # the shared counter
+AUTH_LOCKOUT_KEY_PREFIX = os.environ.get("AUTH_LOCKOUT_KEY_PREFIX", "strangler:lockout:")  # Redis keys
+AUTH_LOCKOUT_FILE = os.environ.get("AUTH_LOCKOUT_FILE", "")  # without Redis; default VAR_DIR/lockout.sqlite3
 LEGACY_TOKEN_TTL_SECONDS = env_int("LEGACY_TOKEN_TTL_SECONDS", 30 * 24 * 60 * 60)
 PASSWORD_RESET_TTL_SECONDS = env_int("PASSWORD_RESET_TTL_SECONDS", 60 * 60)
 

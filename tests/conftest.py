@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from legacy_monolith.accounts.models import Role
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.lockout_fixtures"]
 
 # Evidence gates (strangler_proxy/gates.yaml) would refuse the flag raises many tests make on fresh data: the
 # suite, and the processes it starts, use a gates file that lists no route. tests/control turns gates on.

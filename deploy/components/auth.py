@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.common import ISSUER, SHARED, _serve, _service
+from deploy.common import ISSUER, LOCKOUT, SHARED, _serve, _service
 from deploy.infra import AUTH_DB
 from deploy.model import Component, Process, http_probe, internal
 
@@ -12,6 +12,7 @@ AUTH = Component(
     env={
         **SHARED,
         **ISSUER,
+        **LOCKOUT,
         "AUTH_DATABASE_URL": AUTH_DB.url(),
         "REDIS_URL": "redis://redis:6379/2",
         "SECRET_KEY": "${AUTH_SECRET_KEY}",

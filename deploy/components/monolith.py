@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from deploy.common import FLAGS, SHARED, _manage, _metrics_on
+from deploy.common import FLAGS, LOCKOUT, SHARED, _manage, _metrics_on
 from deploy.infra import CONTROL_DB, SHADOW_DB, TECHSTORE_DB
 from deploy.model import Component, Probe, Process, http_probe, internal, worker_probe
 
 MONOLITH_ENV = {
     **SHARED,
     **FLAGS,
+    **LOCKOUT,
     "DATABASE_URL": TECHSTORE_DB.url(),
     "SHADOW_DATABASE_URL": SHADOW_DB.url(),
     "CONTROL_DATABASE_URL": CONTROL_DB.url(),

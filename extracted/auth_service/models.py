@@ -11,7 +11,6 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "KeyState",
-    "LoginThrottle",
     "Origin",
     "PasswordResetToken",
     "Role",
@@ -123,18 +122,6 @@ class AuditCheckpoint(models.Model):
     class Meta:
         db_table = "auth_service_audit_checkpoint"
         indexes = [models.Index(fields=["chain", "seq"], name="auth_audit_checkpoint_seq")]
-
-
-class LoginThrottle(models.Model):
-    """Failed-login counter of one username (as typed, lower-cased), known account or not."""
-
-    username = models.CharField(max_length=254, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField(null=True)
-    locked_until = models.DateTimeField(null=True)
-
-    class Meta:
-        db_table = "auth_service_login_throttle"
 
 
 class PasswordResetToken(models.Model):

@@ -8,19 +8,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from chassis.lockout import AccountLocked, login_failure_record, login_lock_check, login_throttle_clear
 from contracts.errors import ApplicationError
 from contracts.policies import Resource, Subject, policy_enforce
 
 from .accounts.publish import user_changed
 from .accounts.services import password_store
 from .audit import Event, audit_record
-from .lockout import (
-    AccountLocked,
-    LockoutPolicy,
-    login_failure_record,
-    login_lock_check,
-    login_throttle_clear,
-)
 from .models import User
 from .sessions import refresh_tokens_revoke
 
@@ -76,7 +70,7 @@ def user_authenticate(*, username: str, password: str, ip: str = "") -> User:
             user_id=user.pk if user else None,
             **audit,
         )
-        state = login_failure_record(username=throttle, now=now, policy=LockoutPolicy.from_settings())
+        state = login_failure_record(username=throttle, now=now)
         if state.is_locked(now):
             audit_record(
                 event=Event.LOCKOUT,
@@ -96,7 +90,7 @@ def user_authenticate(*, username: str, password: str, ip: str = "") -> User:
         audit_record(
             event=Event.PASSWORD_REHASHED, user_id=user.pk, data={"from": before, "to": after}, **audit
         )
-    login_throttle_clear(username=throttle)
+    login_throttle_clear(username=throttle, now=now)
     User.objects.filter(pk=user.pk).update(last_login=now)
     user.last_login = now
     audit_record(event=Event.LOGIN, outcome="ok", user_id=user.pk, **audit)
@@ -143,7 +137,7 @@ def account_unlock(*, actor: Subject, user: User, ip: str = "") -> bool:
         action="account.unlock",
         resource=Resource("account", str(user.pk), {"role": user.role}),
     )
-    was_locked = login_throttle_clear(username=user.username)
+    was_locked = login_throttle_clear(username=user.username, now=timezone.now())
     audit_record(
         event=Event.UNLOCK,
         username=user.username,

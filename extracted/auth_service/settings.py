@@ -116,10 +116,13 @@ DEFAULT_FROM_EMAIL = _env.get("DEFAULT_FROM_EMAIL", "TechStore <no-reply@techsto
 # (accounts/legacy.py). `false` once `legacy_sessions report` shows none left.
 AUTH_LEGACY_CREDENTIALS = env_bool(_env, "AUTH_LEGACY_CREDENTIALS", True)
 
-# --- lockout ---
+# --- lockout (chassis/lockout.py): the monolith reads the same names, both count into one store ---
 AUTH_LOCKOUT_THRESHOLD = env_int(_env, "AUTH_LOCKOUT_THRESHOLD", 5)
 AUTH_LOCKOUT_WINDOW_SECONDS = env_int(_env, "AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60)
 AUTH_LOCKOUT_SECONDS = env_int(_env, "AUTH_LOCKOUT_SECONDS", 15 * 60)
+AUTH_LOCKOUT_REDIS_URL = _env.get("AUTH_LOCKOUT_REDIS_URL") or _env.get("REDIS_URL", "")  # the shared counter
+AUTH_LOCKOUT_KEY_PREFIX = _env.get("AUTH_LOCKOUT_KEY_PREFIX", "strangler:lockout:")  # Redis keys
+AUTH_LOCKOUT_FILE = _env.get("AUTH_LOCKOUT_FILE", "")  # without Redis; default VAR_DIR/lockout.sqlite3
 
 # --- audit log (extracted/auth_service/audit.py): HMAC-SHA256 chain, signed checkpoints ---
 DEV_AUTH_AUDIT_KEY = "dev-only-auth-audit-key-not-for-production"  # DEV-ONLY

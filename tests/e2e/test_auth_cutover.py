@@ -9,11 +9,14 @@ strangler_proxy/routes.yaml), while `flags rollout route.auth.login` goes 0 -> 5
   refresh token rotates at /o/token through the gateway.
 - The token exchange swaps the legacy session for a JWT pair.
 - A client's own X-Strangler-Identity gets it nothing, through the gateway or straight at the monolith.
+- Failed logins count into one lockout counter on both sides (Redis, as deployed): moving the route
+  resets nothing, a lock set on one side is the same 423 on the other, the Auth service's unlock clears it.
 """
 
 import json
 import os
 import time
+import uuid
 
 import pytest
 import requests
@@ -38,18 +41,33 @@ print("USERS " + json.dumps(list(User.objects.filter(role=Role.CUSTOMER).order_b
 
 
 @pytest.fixture(scope="module")
-def stack(e2e_database_url, tmp_path_factory):
+def lockout_env(tmp_path_factory) -> dict[str, str]:
+    """One lockout store for the monolith and the Auth service: the test machine's Redis, under keys of
+    this run only; the shared SQLite file if there were no Redis."""
+    return {
+        "AUTH_LOCKOUT_REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "AUTH_LOCKOUT_KEY_PREFIX": f"strangler:lockout:e2e-{uuid.uuid4().hex}:",
+        "AUTH_LOCKOUT_FILE": str(tmp_path_factory.mktemp("cutover-lockout") / "lockout.sqlite3"),
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(e2e_database_url, tmp_path_factory, lockout_env):
     seed = ("--users", "30", "--products", "5", "--orders", "0", "--seed", "11")
     with running_stack(
-        database_url=e2e_database_url, var_dir=tmp_path_factory.mktemp("cutover-var"), seed_args=seed
+        database_url=e2e_database_url,
+        var_dir=tmp_path_factory.mktemp("cutover-var"),
+        seed_args=seed,
+        extra_env=lockout_env,
     ) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def auth(stack, tmp_path_factory):
+def auth(stack, tmp_path_factory, lockout_env):
     with running_auth_service(
-        var_dir=tmp_path_factory.mktemp("cutover-auth"), env={"MONOLITH_URL": stack.monolith_url}
+        var_dir=tmp_path_factory.mktemp("cutover-auth"),
+        env={"MONOLITH_URL": stack.monolith_url, **lockout_env},
     ) as service:
         sync_env = {**stack.env, "AUTH_SERVICE_URL": service.url, "INTERNAL_API_TOKEN": service.token}
         manage("sync", "users", "backfill", "--no-progress", env=sync_env)
@@ -214,3 +232,48 @@ def test_a_spoofed_identity_header_gets_a_client_nothing(stack, gateway, usernam
     )
     direct = requests.get(f"{stack.monolith_url}{me}", headers={HEADER: guessed}, timeout=15)
     assert (direct.status_code, direct.json()["code"]) == (401, "invalid_identity")
+
+
+def attempt(gateway, username, password, kind="login"):
+    return requests.post(
+        f"{gateway.url}/api/v1/accounts/{kind}", json={"username": username, "password": password}, timeout=15
+    )
+
+
+def test_failed_logins_count_across_the_cutover_and_a_lock_holds_on_both_sides(
+    stack, auth, gateway, flags_env, usernames
+):
+    victim, threshold = usernames[27], 5  # AUTH_LOCKOUT_THRESHOLD's default, on both sides
+    # The ids the Auth service's unlock takes: the victim's there, and a staff token to unlock with.
+    set_rollout(stack, flags_env, 100)
+    token = login(gateway, victim).json()["access_token"]
+    victim_id = requests.get(f"{gateway.url}/api/v1/auth/me", headers=bearer(token), timeout=15).json()["sub"]
+    staff_token = login(gateway, "staff1").json()["access_token"]
+
+    # Route at 0%: threshold - 1 failures at the monolith, each a 401 from the legacy side.
+    set_rollout(stack, flags_env, 0)
+    for n in range(threshold - 1):
+        failed = attempt(gateway, victim, f"guess-{n}", kind="tokens" if n % 2 else "login")
+        assert (failed.status_code, failed.headers["X-Strangler-Upstream"]) == (401, "legacy"), failed.text
+    # Route at 100%: the Auth service's first failure is the threshold-th: the counter was not reset.
+    set_rollout(stack, flags_env, 100)
+    locked = attempt(gateway, victim, "guess-last")
+    assert (locked.status_code, locked.headers["X-Strangler-Upstream"]) == (423, "auth"), locked.text
+    assert locked.json()["code"] == "account_locked"
+    assert int(locked.headers["Retry-After"]) > 0
+    assert attempt(gateway, victim, PASSWORD).status_code == 423  # the right password too
+
+    # Back at 0%: the monolith refuses the locked account with the same body, session and token login.
+    set_rollout(stack, flags_env, 0)
+    for kind in ("login", "tokens"):
+        at_legacy = attempt(gateway, victim, PASSWORD, kind=kind)
+        assert (at_legacy.status_code, at_legacy.headers["X-Strangler-Upstream"]) == (423, "legacy")
+        assert at_legacy.json() == locked.json()
+        assert int(at_legacy.headers["Retry-After"]) > 0
+
+    # The Auth service's unlock (staff, through the gateway) clears the one counter: the monolith lets in.
+    unlocked = requests.post(
+        f"{gateway.url}/api/v1/auth/users/{victim_id}/unlock", headers=bearer(staff_token), timeout=15
+    )
+    assert (unlocked.status_code, unlocked.json()) == (200, {"unlocked": True}), unlocked.text
+    assert login(gateway, victim).headers["X-Strangler-Upstream"] == "legacy"

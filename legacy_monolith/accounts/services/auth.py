@@ -1,5 +1,6 @@
 """Credentials check, session login/logout and legacy opaque API tokens."""
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,11 +12,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from chassis.lockout import AccountLocked, login_failure_record, login_lock_check, login_throttle_clear
 from legacy_monolith.core.errors import ApplicationError
 
 from ..authentication import token_hash
 from ..models import ApiToken, User
 
+log = logging.getLogger(__name__)
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 TOKEN_PREFIX_LENGTH = 8  # ApiToken.key_prefix: lets a user or support tell tokens apart without the key
 
@@ -33,21 +36,37 @@ def _invalid_credentials() -> ApplicationError:
 
 
 def user_authenticate(*, username: str, password: str) -> User:
-    """The user these credentials belong to. `username` may be the username or the email address.
+    """The user these credentials belong to, after the lockout check. `username` may be the username or
+    the email address.
 
-    Unknown user and wrong password fail alike (401 invalid_credentials), in about the same time. A
-    disabled account is told so (403 account_inactive) only to someone who knows its password.
+    Unknown user and wrong password fail alike (401 invalid_credentials), in about the same time, and both
+    count towards the lockout the Auth service applies (chassis.lockout: same settings, same counter, so
+    moving `route.auth.login` resets nothing). A locked username is 423 account_locked without its password
+    being checked; the failure that reaches the threshold already answers 423; a success clears the count.
+    A disabled account is told so (403 account_inactive) only to someone who knows its password.
     """
+    now = timezone.now()
     user = User.objects.filter(username=username).first()
     if user is None and "@" in username:
         user = User.objects.filter(email__iexact=username).order_by("id").first()
+    throttle = user.username if user else username  # one counter per account, by username or email
+    login_lock_check(username=throttle, now=now)
     if user is None:
         make_password(password)  # the hashing a real check costs, so timing does not reveal unknown users
-        raise _invalid_credentials()
-    if not user.check_password(password):  # also re-hashes a hash with outdated PBKDF2 parameters
+    if user is None or not user.check_password(password):  # also re-hashes outdated PBKDF2 parameters
+        state = login_failure_record(username=throttle, now=now)
+        if state.is_locked(now):
+            log.warning(
+                "account locked after %d failed logins until %s",
+                state.failures,
+                state.locked_until.isoformat(),
+                extra={"username": throttle, "user_id": user.pk if user else None},
+            )
+            raise AccountLocked(unlock_at=state.locked_until, now=now)
         raise _invalid_credentials()
     if not user.is_active:
         raise ApplicationError("account_inactive", "This account is disabled", status=403)
+    login_throttle_clear(username=throttle, now=now)
     return user
 
 

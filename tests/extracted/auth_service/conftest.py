@@ -21,6 +21,7 @@ from contracts.tokens import issue_access_token
 from extracted.auth_service import keys
 from extracted.auth_service.models import Role, User
 from tests.e2e.databases import admin_connection
+from tests.lockout_fixtures import isolated_lockout  # noqa: F401  (autouse)
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)

@@ -1,16 +1,17 @@
 import ast
 import base64
 import json
-from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from chassis.lockout import lockout_store
 from chassis.settings import BASE_DIR
 from contracts.policies import Resource, Subject, policy_decide
 from extracted.auth_service import rbac
 from extracted.auth_service.audit import Event
-from extracted.auth_service.models import AuditEntry, LoginThrottle, Role
+from extracted.auth_service.models import AuditEntry, Role
+from kernel.lockout import LockoutPolicy
 
 from .conftest import PASSWORD
 
@@ -82,12 +83,9 @@ def test_a_staff_limit_attribute_overrides_the_default_refund_limit():
 
 
 def lock(user):
-    LoginThrottle.objects.create(
-        username=user.username,
-        failures=5,
-        window_started_at=timezone.now(),
-        locked_until=timezone.now() + timedelta(hours=1),
-    )
+    """Locked for an hour in the shared lockout store, as a failed login at either side would leave it."""
+    policy = LockoutPolicy.of_seconds(threshold=1, window=3600, lock_for=3600)
+    assert lockout_store().record_failure(user.username, now=timezone.now(), policy=policy).locked_until
 
 
 def unlock(api_client, bearer, actor, target):
@@ -115,7 +113,7 @@ def test_the_unlock_policy_stops_staff_unlocking_a_peer(api_client, make_user, b
     answer = unlock(api_client, bearer, staff, peer)
     assert (answer.status_code, answer.json()["code"]) == (403, "policy_denied")
     assert answer.json()["message"] == "staff may unlock customer accounts only"
-    assert LoginThrottle.objects.filter(username=peer.username).exists()
+    assert lockout_store().state(peer.username).is_locked(timezone.now())
 
 
 def test_admins_unlock_staff(api_client, make_user, bearer):

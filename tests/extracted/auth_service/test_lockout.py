@@ -3,9 +3,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from chassis.lockout import lockout_store
 from extracted.auth_service.audit import Event
-from extracted.auth_service.lockout import LockoutPolicy, LockoutState, next_state_after_failure
-from extracted.auth_service.models import AuditEntry, LoginThrottle
+from extracted.auth_service.models import AuditEntry
+from kernel.lockout import LockoutPolicy, LockoutState, next_state_after_failure
 
 from .conftest import PASSWORD
 
@@ -80,7 +81,7 @@ def test_unknown_usernames_are_counted_and_locked_like_real_ones(api_client, db,
         login(api_client, "nobody-here", "x").status_code for _ in range(settings.AUTH_LOCKOUT_THRESHOLD)
     ]
     assert codes[-1] == 423
-    assert LoginThrottle.objects.get(username="nobody-here").locked_until is not None
+    assert lockout_store().state("nobody-here").is_locked(timezone.now())
 
 
 def test_a_success_before_the_threshold_clears_the_failures(api_client, make_user, settings):
