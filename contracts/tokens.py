@@ -83,6 +83,16 @@ def issue_access_token(
 KeyLookup = Callable[[str], ec.EllipticCurvePublicKey | None]
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, else None. The scheme is matched in any case
+    (RFC 9110 §11.1), as the gateway matches it: a `bearer …` the gateway verified must not be refused, or
+    taken for no credential, by the service behind it. Every resource server reads its token with this."""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
 def verify_access_token(
     token: str,
     *,

@@ -14,7 +14,7 @@ from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 
 from contracts.errors import ApplicationError
-from contracts.tokens import AccessTokenClaims, InvalidToken, verify_access_token
+from contracts.tokens import AccessTokenClaims, InvalidToken, bearer_token, verify_access_token
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,12 @@ class BearerJwtAuthentication(BaseAuthentication):
         raise NotImplementedError("a resource server answers the public key of a kid (e.g. a JwksCache)")
 
     def authenticate(self, request):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme != self.keyword or not token:
+        token = bearer_token(request.headers.get("Authorization", ""))
+        if token is None:
             return None
         try:
             claims = verify_access_token(
-                token.strip(),
+                token,
                 key_for_kid=self.key_for_kid,
                 issuer=settings.AUTH_ISSUER,
                 audience=settings.AUTH_AUDIENCE,

@@ -77,15 +77,16 @@ def _jwks(url: str):
 
 class AccessTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme != "Bearer" or not token.strip():
+        from contracts.tokens import InvalidToken, bearer_token, verify_access_token
+
+        token = bearer_token(request.headers.get("Authorization", ""))
+        if token is None:
             return None
-        from contracts.tokens import InvalidToken, verify_access_token
 
         jwks = _jwks(settings.AUTH_SERVICE_URL.rstrip("/") + "/.well-known/jwks.json")
         try:
             claims = verify_access_token(
-                token.strip(),
+                token,
                 key_for_kid=jwks.key_for_kid,
                 issuer=settings.AUTH_ISSUER,
                 audience=settings.AUTH_AUDIENCE,

@@ -88,15 +88,16 @@ def _jwks(url: str):
 
 class AccessTokenAuthentication(_Base):
     def authenticate(self, request):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme != "Bearer" or not token:
+        from contracts.tokens import InvalidToken, bearer_token, verify_access_token
+
+        token = bearer_token(request.headers.get("Authorization", ""))
+        if token is None:
             return None
-        from contracts.tokens import InvalidToken, verify_access_token
 
         jwks = _jwks(settings.AUTH_SERVICE_URL.rstrip("/") + "/.well-known/jwks.json")
         try:
             claims = verify_access_token(
-                token.strip(),
+                token,
                 key_for_kid=jwks.key_for_kid,
                 issuer=settings.AUTH_ISSUER,
                 audience=settings.AUTH_AUDIENCE,
@@ -105,7 +106,7 @@ class AccessTokenAuthentication(_Base):
             raise ApplicationError(exc.code, exc.message, status=401) from None
         if claims.legacy_user_id is None:
             raise ApplicationError("not_a_user", "This token does not speak for a shop user", status=401)
-        credential = (("Authorization", f"Bearer {token.strip()}"),)
+        credential = (("Authorization", f"Bearer {token}"),)
         return PaymentUser(claims.legacy_user_id, claims.roles, credential), claims
 
 

@@ -27,6 +27,7 @@ from chassis.accounts_v1 import (
 from chassis.openapi import ERROR
 from chassis.pagination import StandardPagination
 from contracts.errors import ApplicationError
+from contracts.tokens import bearer_token
 
 from ..apis import client_ip, valid_input
 from ..authentication import JwtAuthentication, TokenPrincipal
@@ -65,8 +66,7 @@ def caller(request) -> User:
 
 
 def _bearer(request) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() or None if scheme == "Bearer" else None
+    return bearer_token(request.headers.get("Authorization", ""))
 
 
 class HasRole(BasePermission):

@@ -84,3 +84,12 @@ def test_a_forged_or_unusable_token_is_refused_with_401_and_its_code(api_client,
 def test_the_same_endpoint_accepts_a_genuine_token(api_client, db):
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint()}")
     assert api_client.get("/api/v1/auth/me").status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_matched_in_any_case_as_the_gateway_matches_it(api_client, db, scheme):
+    """Issue 11: `Authorization: bearer …` passed the gateway's check and was refused here."""
+    api_client.credentials(HTTP_AUTHORIZATION=f"{scheme} {mint()}")
+    assert api_client.get("/api/v1/auth/me").status_code == 200
+    api_client.credentials(HTTP_AUTHORIZATION=f"{scheme} {FORGERIES['garbage'][0]()}")
+    assert api_client.get("/api/v1/auth/me").json()["code"] == "malformed_token"  # checked, not ignored

@@ -229,6 +229,16 @@ def test_a_jwt_of_the_auth_service_lists_its_legacy_users_notifications(
     assert monolith.asked == []  # verified here, against the JWKS: the monolith is not asked
 
 
+def test_the_bearer_scheme_is_read_in_any_case_as_the_gateway_reads_it(
+    api_client, monolith, signing, eager_tasks
+):
+    intake.notifications_from_event(welcome(87, "pia@example.com"))
+    answer = api_client.get(LIST, HTTP_AUTHORIZATION=f"bearer {mint(signing)}")
+    assert answer.status_code == 200, answer.content
+    assert [item["address"] for item in answer.json()["results"]] == ["pia@example.com"]
+    assert monolith.asked == []  # a JWT, not taken for a legacy credential
+
+
 @pytest.mark.parametrize(
     ("claims", "code"),
     [
