@@ -137,6 +137,10 @@ AUTH_LOCKOUT_KEY_PREFIX = os.environ.get("AUTH_LOCKOUT_KEY_PREFIX", "strangler:l
 AUTH_LOCKOUT_FILE = os.environ.get("AUTH_LOCKOUT_FILE", "")  # without Redis; default VAR_DIR/lockout.sqlite3
 LEGACY_TOKEN_TTL_SECONDS = env_int("LEGACY_TOKEN_TTL_SECONDS", 30 * 24 * 60 * 60)
 PASSWORD_RESET_TTL_SECONDS = env_int("PASSWORD_RESET_TTL_SECONDS", 60 * 60)
+# Account emails sent by the Notification service (flag monolith.accounts.emails_via_service): the page a
+# reset email links to (the token is appended as ?token=), and the locale of the emails ("" = the service's).
+PASSWORD_RESET_URL = os.environ.get("PASSWORD_RESET_URL", "https://techstore.example/account/reset-password")
+ACCOUNT_EMAIL_LOCALE = os.environ.get("ACCOUNT_EMAIL_LOCALE", "")
 
 # Bodies above this size get a 413 before any view parses them.
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)

@@ -53,7 +53,7 @@ _STAFF_EXTRA = (
 # of its models, by app. Mirrored for the same reason as the roles; a main-session test compares it with
 # the monolith's permission table (tests/legacy_monolith/accounts/test_rbac_mirror.py).
 MONOLITH_MODELS: dict[str, tuple[str, ...]] = {
-    "accounts": ("apitoken", "passwordresettoken", "user"),
+    "accounts": ("accountemail", "apitoken", "passwordresettoken", "user"),
     "auth": ("group", "permission"),
     "catalog": ("category", "product", "stockmovement"),
     "chassis": ("processedevent",),

@@ -1,4 +1,5 @@
-"""Users, roles, legacy opaque API tokens and password-reset tokens."""
+"""Users, roles, legacy opaque API tokens, password-reset tokens and the account emails handed to the
+Notification service."""
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -52,3 +53,25 @@ class PasswordResetToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class AccountEmail(models.Model):
+    """An account email for the Notification service to send (flag `monolith.accounts.emails_via_service`):
+    written with its outbox row in the transaction that caused it; the outbox relay publishes it as the
+    `account.*` event of contracts/notifications.py and then forgets the reset link it carried."""
+
+    class Kind(models.TextChoices):
+        REGISTERED = "account.registered", "Welcome"
+        PASSWORD_RESET_REQUESTED = "account.password_reset_requested", "Password reset"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    user_id = models.BigIntegerField()
+    email = models.CharField(max_length=254)
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    locale = models.CharField(max_length=8, blank=True, default="")
+    reset_url = models.CharField(max_length=500, blank=True, default="")  # blanked once published
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} for user {self.user_id}"

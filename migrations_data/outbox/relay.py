@@ -43,6 +43,7 @@ from chassis.settings import EVENTS_EXCHANGE, filesystem_broker_options
 from contracts.cli import EnvironmentUnusable
 from contracts.events import Envelope
 from contracts.tracecontext import new_trace_id
+from legacy_monolith.accounts.models import AccountEmail
 from legacy_monolith.catalog.models import Category, Product
 
 from ..models import OutboxEvent
@@ -58,6 +59,7 @@ ROUTING_KEYS = {
     ("category", "upsert"): "catalog.category.upserted",
     ("category", "delete"): "catalog.category.deleted",
 }
+ACCOUNT_EMAIL_IDS = uuid.UUID("6d6f6e6f-6c69-5468-a163-636f756e7473")  # uuid5 namespace of their event ids
 BACKLOG_REFRESH_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 600.0
 PRUNE_BATCH = 5000
@@ -145,6 +147,31 @@ class RelayResult:
         }
 
 
+def account_email_event_id(mail_id: int) -> str:
+    """The event id of an account email, the same at every publication (uuid5 bits in the uuid4 form the
+    envelope contract requires)."""
+    return str(uuid.UUID(bytes=uuid.uuid5(ACCOUNT_EMAIL_IDS, str(mail_id)).bytes, version=4))
+
+
+def _account_emails(ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+    """The account emails of these ids as (event type, data of contracts/notifications.py), by id."""
+    if not ids:
+        return {}
+    mails = AccountEmail.objects.filter(id__in=ids, published_at__isnull=True)
+    out = {}
+    for mail in mails:
+        data = {
+            "user_id": mail.user_id,
+            "email": mail.email,
+            "first_name": mail.first_name,
+            "locale": mail.locale,
+        }
+        if mail.kind == AccountEmail.Kind.PASSWORD_RESET_REQUESTED:
+            data["reset_url"] = mail.reset_url
+        out[mail.pk] = (mail.kind, data)
+    return out
+
+
 def _current_documents(entity: str, ids: list[int]) -> dict[int, dict[str, Any]]:
     """The entities' current rows as contract documents (the ACL translators), by id."""
     if not ids:
@@ -213,9 +240,16 @@ class MonolithOutboxSource:
             for entity in ("product", "category")
         }
         pending, skipped = [], []
+        mails = _account_emails([key[1] for key in groups if key[0] == OutboxEvent.Entity.ACCOUNT_EMAIL])
         for (entity, entity_id), group in sorted(groups.items(), key=lambda item: item[1][-1]["id"]):
             latest = newest[(entity, entity_id)]
-            if latest["op"] == "delete":
+            event_type = ROUTING_KEYS.get((entity, latest["op"]), "")
+            if entity == OutboxEvent.Entity.ACCOUNT_EMAIL:  # an event of its own (one row per email)
+                event_type, data = mails.get(entity_id, ("", None))
+                if data is None:  # published already (a row marked sent twice is harmless) or gone
+                    skipped += [row["id"] for row in group]
+                    continue
+            elif latest["op"] == "delete":
                 data = {"id": entity_id, "version": latest["version"]}
             else:
                 data = documents[entity].get(entity_id)
@@ -224,8 +258,11 @@ class MonolithOutboxSource:
                     continue
             event_id = group[-1]["id"]
             envelope = Envelope(
-                id=str(uuid.uuid4()),
-                type=ROUTING_KEYS[(entity, latest["op"])],
+                # an account email's event id is its own, whatever the attempt: the service sends once per id
+                id=account_email_event_id(entity_id)
+                if entity == OutboxEvent.Entity.ACCOUNT_EMAIL
+                else str(uuid.uuid4()),
+                type=event_type,
                 occurred_at=latest["created_at"].astimezone(UTC),
                 # the trace of the request that wrote the newest change (PostgreSQL), else a new one
                 trace_id=_trace_of(group),
@@ -250,6 +287,11 @@ class MonolithOutboxSource:
     def mark_sent(self, ids: Sequence[int]) -> None:
         row_ids = [row_id for event_id in ids for row_id in self._rows_of[event_id]]
         self._mark(row_ids, sent=True)
+        # An account email, once published, forgets the reset link (its token) it carried.
+        mails = OutboxEvent.objects.filter(id__in=row_ids, entity=OutboxEvent.Entity.ACCOUNT_EMAIL)
+        AccountEmail.objects.filter(id__in=mails.values("entity_id")).update(
+            published_at=timezone.now(), reset_url=""
+        )
         self.result.rows += len(row_ids)
         self.result.events += len(ids)
         for event_id in ids:

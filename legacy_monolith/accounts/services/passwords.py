@@ -22,7 +22,8 @@ from chassis.validation import password_validate
 from legacy_monolith.core.errors import ApplicationError
 
 from ..authentication import token_hash
-from ..models import ApiToken, PasswordResetToken, User
+from ..models import AccountEmail, ApiToken, PasswordResetToken, User
+from .emails import account_email_publish, emails_via_service, password_reset_url
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,16 @@ def password_reset_request(*, email: str) -> None:
     key = secrets.token_urlsafe(32)
     now = timezone.now()
     expires_at = now + timedelta(seconds=settings.PASSWORD_RESET_TTL_SECONDS)
+    via_service = emails_via_service(user)
     with transaction.atomic():
         _reset_tokens_void(user=user, now=now)
         PasswordResetToken.objects.create(user=user, token_hash=token_hash(key), expires_at=expires_at)
+        if via_service:  # the Notification service sends it (see services/emails.py)
+            account_email_publish(
+                kind=AccountEmail.Kind.PASSWORD_RESET_REQUESTED, user=user, reset_url=password_reset_url(key)
+            )
+    if via_service:
+        return
     minutes = settings.PASSWORD_RESET_TTL_SECONDS // 60
     body = (
         f"Hello {user.get_username()},\n\n"

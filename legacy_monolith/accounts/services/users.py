@@ -6,8 +6,9 @@ from django.db.models import Q
 from chassis.validation import model_validate, password_validate, validation_error
 from legacy_monolith.core.errors import ApplicationError, ConflictError
 
-from ..models import Role, User
+from ..models import AccountEmail, Role, User
 from ..roles import ROLE_PERMISSIONS, role_group_get
+from .emails import account_email_publish, emails_via_service
 
 PROFILE_FIELDS = frozenset({"first_name", "last_name", "phone", "email"})
 
@@ -64,6 +65,8 @@ def user_register(
     except IntegrityError as exc:  # a concurrent registration won the race
         raise _user_exists_error(["username", "email"]) from exc
     _role_groups_sync(user)
+    if emails_via_service(user):  # the welcome: the Notification service's (the monolith never sent one)
+        account_email_publish(kind=AccountEmail.Kind.REGISTERED, user=user)
     return user
 
 
