@@ -2,7 +2,8 @@
 (gunicorn), the gateway (mitmdump), in the embedded profile (SQLite files, the flags file, the filesystem
 broker: legacy_monolith/demo/strangler_stack.py). `runbook run products --yes` takes route.catalog.read
 from nothing (no data in the service, the flag off) to 100% with the shipped evidence gates; then
-`runbook run products-rollback --yes` returns every route of the stage to the monolith."""
+`runbook run products-rollback --yes` returns every route of the stage to the monolith. On the same stack,
+stage 1's runbook (`gateway`) and its rollback run with every check against the real gateway."""
 
 import json
 import subprocess
@@ -97,3 +98,38 @@ def test_stage_2_goes_from_nothing_to_100_percent_and_back_with_runbook_run_alon
         check=False,
     )
     assert verified.returncode == 0, verified.stderr
+
+
+def flags(stack: DemoStack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "flags", *args],
+        cwd=REPO,
+        env={**stack.env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_stage_1_runbook_proves_the_gateway_in_front_of_the_monolith_and_its_rollback_holds(stack):
+    """The gateway stage's runbook against the same real gateway and monolith: every check it makes (the
+    default route and catalog.read to the monolith, the gateway's own 404s) holds, and a raised flag it
+    finds is taken back by its `flags kill`."""
+    raised = flags(stack, "rollout", FLAG, "50", "--force", "--reason", "e2e: a flag left raised")
+    assert raised.returncode == 0, raised.stderr
+
+    forward = runbook(stack, "run", "gateway", "--yes")
+
+    assert forward.returncode == 0, forward.stdout[-3000:] + forward.stderr[-2000:]
+    assert "runbook gateway: done, 3 steps" in forward.stdout
+    assert "FAILED" not in forward.stdout
+    assert forward.stdout.count("check ok: GET ") == 6  # 2 preconditions, 4 checks through the gateway
+    assert "/metrics expect status=404, json={'code': 'route_not_available'}: status 404" in forward.stdout
+    assert json.loads(flags(stack, "show", FLAG, "--json").stdout)["flag"]["enabled"] is False
+    assert [e["action"] for e in audit(stack) if e["flag"] == "route.*"] == ["kill"]
+
+    back = runbook(stack, "run", "gateway-rollback", "--yes")
+
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-2000:]
+    assert "runbook gateway-rollback: done, 1 steps" in back.stdout
+    assert answered_by(stack) == "legacy"
