@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import smtplib
 import sys
 import threading
@@ -282,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     console = Console(stderr=True)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: the stack's processes stop, its database and
+    # virtual host are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         report = run(args, console)
     except StackError as exc:
