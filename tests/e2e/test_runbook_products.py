@@ -3,11 +3,13 @@
 broker: legacy_monolith/demo/strangler_stack.py). `runbook run products --yes` takes route.catalog.read
 from nothing (no data in the service, the flag off) to 100% with the shipped evidence gates; then
 `runbook run products-rollback --yes` returns every route of the stage to the monolith. On the same stack,
-stage 1's runbook (`gateway`) and its rollback run with every check against the real gateway."""
+stage 1's runbook (`gateway`) and its rollback run with every check against the real gateway, and the
+product-service-down drill runs through a real outage of the Product service."""
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,44 @@ def test_stage_1_runbook_proves_the_gateway_in_front_of_the_monolith_and_its_rol
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-2000:]
     assert "runbook gateway-rollback: done, 1 steps" in back.stdout
     assert answered_by(stack) == "legacy"
+
+
+def test_the_product_service_down_drill_sends_the_catalog_back_then_waits_for_the_service(stack):
+    """The on-call drill during a real outage: with the catalog read from the Product service, the service is
+    stopped; the drill's diagnosis sees reads still answered (the gateway's fallback), lowers the stage's
+    flags, and waits at `service-back` until the service (restarted here) is ready and in sync."""
+    raised = flags(stack, "rollout", FLAG, "100", "--force", "--reason", "e2e: the catalog at the service")
+    assert raised.returncode == 0, raised.stderr
+    product = next(p for p in stack.processes if p.name == "product_service")
+    product.stop()
+    stack.processes.remove(product)
+    state = Path(stack.env["STRANGLER_VAR_DIR"]) / "runbooks" / "product-service-down.json"
+    drill = subprocess.Popen(
+        [sys.executable, "manage.py", "runbook", "run", "product-service-down", "--yes"],
+        cwd=REPO,
+        env={**stack.env, "PATH": "/usr/bin:/bin", "HOME": str(stack.var_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not state.exists() or json.loads(state.read_text())["next_step"] != "service-back":
+            assert drill.poll() is None, drill.communicate()
+            assert time.monotonic() < deadline, "the drill never reached service-back"
+            time.sleep(0.5)
+        assert answered_by(stack) == "legacy"  # the flags are down while the service still is
+        stack.start_service("product")
+        out, err = drill.communicate(timeout=600)
+    finally:
+        drill.kill()
+
+    assert drill.returncode == 0, out[-3000:] + err[-2000:]
+    assert "runbook product-service-down: done, 6 steps" in out
+    assert "page_size=1 expect status=200: status 200" in out  # reads were answered meanwhile
+    assert json.loads(flags(stack, "show", FLAG, "--json").stdout)["flag"]["enabled"] is False
+    steps = [e["after"] for e in audit(stack) if e["action"] == "runbook.step"][-6:]
+    assert [(s["id"], s["status"]) for s in steps] == [
+        ("diagnose", "done"), ("writes-to-monolith", "done"), ("reads-to-monolith", "done"),
+        ("monolith-reads-own-tables", "done"), ("service-back", "done"), ("verify", "done"),
+    ]  # fmt: skip
