@@ -63,7 +63,8 @@ class LoginApi(PublicApi):
     """Session login. Answers the CSRF token (and sets the csrftoken cookie) the browser must echo in
     X-CSRFToken on later unsafe requests made with this session."""
 
-    @extend_schema(request=CredentialsInput, responses={200: LoginOutput})
+    # 423 account_locked: the failed-login lockout shared with the Auth service (chassis/lockout.py)
+    @extend_schema(request=CredentialsInput, responses={200: LoginOutput, 423: ERROR})
     def post(self, request):
         user = services.user_login(request=request, **_valid(CredentialsInput, request))
         return Response(LoginOutput({"user": user, "csrf_token": get_token(request)}).data)
@@ -79,7 +80,7 @@ class LogoutApi(APIView):
 
 
 class TokenCreateApi(PublicApi):
-    @extend_schema(request=TokenCreateInput, responses={201: TokenOutput})
+    @extend_schema(request=TokenCreateInput, responses={201: TokenOutput, 423: ERROR})
     def post(self, request):
         issued = services.api_token_login(**_valid(TokenCreateInput, request))
         return Response(TokenOutput(issued).data, status=status.HTTP_201_CREATED)

@@ -17,6 +17,7 @@ CONFIG = HERE / "schemathesis.toml"
 HOOKS = HERE / "schemathesis_hooks.py"
 MAX_EXAMPLES = 3
 SEED = 12
+REQUEST_TIMEOUT = 60
 
 
 def run_schemathesis(
@@ -35,6 +36,9 @@ def run_schemathesis(
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
     argv += ["--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "2", "--no-color"]
+    # generous: on a busy machine a 1000-range verify body took longer than st's default and was reported
+    # as a network error; a slow answer is not what these runs look for
+    argv += ["--request-timeout", str(REQUEST_TIMEOUT)]
     env = {
         **os.environ,
         "NO_COLOR": "1",
