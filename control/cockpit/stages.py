@@ -66,7 +66,13 @@ STAGES: tuple[Stage, ...] = (
         upstream="payments",
         sagas=True,
     ),
-    Stage(6, "notifications", "notifications, then decommissioning the monolith", upstream="notifications"),
+    Stage(
+        6,
+        "notifications",
+        "notifications, then decommissioning the monolith",
+        flags=("monolith.accounts.emails_via_service",),  # the monolith's account emails via the service
+        upstream="notifications",
+    ),
 )
 
 
