@@ -222,7 +222,7 @@ def record_timings(sessions: list[Session]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.sessions", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "3")))
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "2")))
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run these sessions only")
     parser.add_argument(
         "--list", action="store_true", help="print the sessions and their modules, run nothing"
