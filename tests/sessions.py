@@ -4,7 +4,8 @@ The suite is several pytest sessions, because each extracted service's tests run
 settings (`--ds`), and the monolith's under the monolith's. Most of the time goes into end-to-end modules that
 wait on real processes (gunicorn, mitmdump, RabbitMQ), not into CPU, so sessions run side by side:
 
-- `main`: the monolith, the gateway, the toolkit (tests/ without tests/e2e, tests/chassis, tests/extracted);
+- `main-1`, `main-2`: the monolith, the gateway, the toolkit (tests/ without tests/e2e, tests/chassis,
+  tests/extracted), split by module into shards of about equal time (tests/timings.json);
 - `e2e-1` … `e2e-N`: tests/e2e split by module into shards of about equal time (tests/timings.json);
 - `chassis` and one session per service under tests/extracted/;
 - `exclusive`: the modules that stop the shared RabbitMQ (`stop_app`), run alone after everything else.
@@ -38,6 +39,7 @@ E2E = "tests/e2e"
 # Modules that stop and start the shared RabbitMQ: anything else using the broker meanwhile would fail.
 EXCLUSIVE = ("tests/migrations_data/test_relay_broker_restart.py", "tests/e2e/test_saga_drill.py")
 E2E_SHARDS = 3
+MAIN_SHARDS = 2
 TAIL_LINES = 120
 
 
@@ -72,7 +74,8 @@ def module_weight(path: str, timings: dict[str, float]) -> float:
     """Seconds the module took last time it was recorded; else a guess from its size (new modules)."""
     if path in timings:
         return timings[path]
-    return max(5.0, (ROOT / path).stat().st_size / 400)
+    guess = (ROOT / path).stat().st_size / 400
+    return max(5.0, guess * 5 if path.startswith(E2E) else guess)  # e2e modules wait on real processes
 
 
 def shard(modules: list[str], count: int, timings: dict[str, float]) -> list[list[str]]:
@@ -85,13 +88,18 @@ def shard(modules: list[str], count: int, timings: dict[str, float]) -> list[lis
     return [sorted(members) for _, members in shards if members]
 
 
-def plan(timings: dict[str, float], e2e_shards: int = E2E_SHARDS) -> list[Session]:
+def plan(
+    timings: dict[str, float], e2e_shards: int = E2E_SHARDS, main_shards: int = MAIN_SHARDS
+) -> list[Session]:
     sessions: list[Session] = []
-    main_weight = sum(
-        v for k, v in timings.items() if not k.startswith((E2E, "tests/extracted", "tests/chassis"))
+    separate = (E2E, "tests/extracted/", "tests/chassis/")  # sessions of their own
+    main_modules = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("test_*.py")
+        if not str(p.relative_to(ROOT)).startswith(separate) and str(p.relative_to(ROOT)) not in EXCLUSIVE
     )
-    ignore = [f"--ignore={E2E}", *(f"--ignore={m}" for m in EXCLUSIVE)]
-    sessions.append(Session("main", ignore, main_weight or 300.0))
+    for n, members in enumerate(shard(main_modules, main_shards, timings), start=1):
+        sessions.append(Session(f"main-{n}", members, sum(module_weight(m, timings) for m in members)))
     e2e_modules = sorted(
         str(p.relative_to(ROOT))
         for p in (ROOT / E2E).glob("test_*.py")
