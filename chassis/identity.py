@@ -1,6 +1,11 @@
-"""Verifying the gateway's X-Strangler-Identity on a Django request: the request's own method, path, query
-and body, and the replay guard every verifier shares (Redis at REDIS_URL; without it, this process's
-memory). The monolith's authentication class and the services' all call `verify_request_identity`."""
+"""Who is calling, on a Django request, for the monolith and every service:
+
+- `verify_request_identity`: the gateway's X-Strangler-Identity against the request's own method, path,
+  query and body, and the replay guard every verifier shares (Redis at REDIS_URL; without it, this
+  process's memory). The monolith's authentication class and the services' all call it.
+- `verify_bearer_access_token`: an Auth service JWT in `Authorization: Bearer` (any case), verified against
+  the Auth service's JWKS (AUTH_SERVICE_URL, AUTH_ISSUER, AUTH_AUDIENCE) and required to speak for a shop
+  user (its `legacy_user_id`); each service turns the claims into its own user."""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from functools import cache
 
 from django.conf import settings
 
+from contracts.errors import ApplicationError
 from contracts.identity import InternalIdentity, ReplayGuard, verify_identity
+from contracts.tokens import AccessTokenClaims
 from kernel.replay import MemoryReplayGuard, RedisReplayGuard
 
 
@@ -32,3 +39,29 @@ def verify_request_identity(request, value: str, *, key: str) -> InternalIdentit
         body=request.body,
         replay=replay_guard(getattr(settings, "REDIS_URL", "") or ""),
     )
+
+
+@cache
+def _jwks(url: str):
+    from contracts.jwks import JwksCache
+
+    return JwksCache(url)
+
+
+def verify_bearer_access_token(request) -> AccessTokenClaims | None:
+    """The claims of the request's Bearer JWT; None without one; ApplicationError 401 when it is refused."""
+    from contracts.tokens import InvalidToken, bearer_token, verify_access_token
+
+    token = bearer_token(request.headers.get("Authorization", ""))
+    if token is None:
+        return None
+    jwks = _jwks(settings.AUTH_SERVICE_URL.rstrip("/") + "/.well-known/jwks.json")
+    try:
+        claims = verify_access_token(
+            token, key_for_kid=jwks.key_for_kid, issuer=settings.AUTH_ISSUER, audience=settings.AUTH_AUDIENCE
+        )
+    except InvalidToken as exc:
+        raise ApplicationError(exc.code, exc.message, status=401) from None
+    if claims.legacy_user_id is None:
+        raise ApplicationError("not_a_user", "This token does not speak for a shop user", status=401)
+    return claims

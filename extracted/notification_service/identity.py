@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import cache as memoize
 
 import requests
 from django.conf import settings
@@ -25,6 +24,7 @@ from django.core.cache import cache
 from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework.authentication import BaseAuthentication
 
+from chassis.identity import verify_bearer_access_token
 from contracts.errors import ApplicationError
 
 IDENTITY_META = "HTTP_X_STRANGLER_IDENTITY"
@@ -68,33 +68,11 @@ class GatewayIdentityAuthentication(BaseAuthentication):
         return "Bearer"
 
 
-@memoize
-def _jwks(url: str):
-    from contracts.jwks import JwksCache
-
-    return JwksCache(url)
-
-
 class AccessTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        from contracts.tokens import InvalidToken, bearer_token, verify_access_token
-
-        token = bearer_token(request.headers.get("Authorization", ""))
-        if token is None:
+        claims = verify_bearer_access_token(request)
+        if claims is None:
             return None
-
-        jwks = _jwks(settings.AUTH_SERVICE_URL.rstrip("/") + "/.well-known/jwks.json")
-        try:
-            claims = verify_access_token(
-                token,
-                key_for_kid=jwks.key_for_kid,
-                issuer=settings.AUTH_ISSUER,
-                audience=settings.AUTH_AUDIENCE,
-            )
-        except InvalidToken as exc:
-            raise ApplicationError(exc.code, exc.message, status=401) from None
-        if claims.legacy_user_id is None:
-            raise ApplicationError("not_a_user", "This token does not speak for a shop user", status=401)
         role = next((r for r in ("admin", "staff") if r in claims.roles), "customer")
         return NotificationUser(int(claims.legacy_user_id), role), claims
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import cache
 
 import requests
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from rest_framework.authentication import BaseAuthentication
 
+from chassis.identity import verify_bearer_access_token
 from contracts.errors import ApplicationError
+from contracts.tokens import bearer_token
 
 STAFF_ROLES = frozenset({"staff", "admin"})
 ME_PATH = "/api/v1/accounts/me"
@@ -79,34 +80,12 @@ class GatewayIdentityAuthentication(_Base):
         return PaymentUser(identity.user_id, identity.roles), identity
 
 
-@cache
-def _jwks(url: str):
-    from contracts.jwks import JwksCache
-
-    return JwksCache(url)
-
-
 class AccessTokenAuthentication(_Base):
     def authenticate(self, request):
-        from contracts.tokens import InvalidToken, bearer_token, verify_access_token
-
-        token = bearer_token(request.headers.get("Authorization", ""))
-        if token is None:
+        claims = verify_bearer_access_token(request)
+        if claims is None:
             return None
-
-        jwks = _jwks(settings.AUTH_SERVICE_URL.rstrip("/") + "/.well-known/jwks.json")
-        try:
-            claims = verify_access_token(
-                token,
-                key_for_kid=jwks.key_for_kid,
-                issuer=settings.AUTH_ISSUER,
-                audience=settings.AUTH_AUDIENCE,
-            )
-        except InvalidToken as exc:
-            raise ApplicationError(exc.code, exc.message, status=401) from None
-        if claims.legacy_user_id is None:
-            raise ApplicationError("not_a_user", "This token does not speak for a shop user", status=401)
-        credential = (("Authorization", f"Bearer {token}"),)
+        credential = (("Authorization", f"Bearer {bearer_token(request.headers['Authorization'])}"),)
         return PaymentUser(claims.legacy_user_id, claims.roles, credential), claims
 
 
