@@ -1,8 +1,9 @@
 """Who is calling, on a Django request, for the monolith and every service:
 
 - `verify_request_identity`: the gateway's X-Strangler-Identity against the request's own method, path,
-  query and body, and the replay guard every verifier shares (Redis at REDIS_URL; without it, this
-  process's memory). The monolith's authentication class and the services' all call it.
+  query and body, and the replay guard every verifier shares (Redis at IDENTITY_REPLAY_REDIS_URL, default
+  REDIS_URL; without either, this process's memory). The monolith's authentication class and the
+  services' all call it.
 - `verify_bearer_access_token`: an Auth service JWT in `Authorization: Bearer` (any case), verified against
   the Auth service's JWKS (AUTH_SERVICE_URL, AUTH_ISSUER, AUTH_AUDIENCE) and required to speak for a shop
   user (its `legacy_user_id`); each service turns the claims into its own user."""
@@ -37,7 +38,9 @@ def verify_request_identity(request, value: str, *, key: str) -> InternalIdentit
         path=request.path,
         query=request.META.get("QUERY_STRING", ""),
         body=request.body,
-        replay=replay_guard(getattr(settings, "REDIS_URL", "") or ""),
+        replay=replay_guard(
+            getattr(settings, "IDENTITY_REPLAY_REDIS_URL", "") or getattr(settings, "REDIS_URL", "") or ""
+        ),
     )
 
 

@@ -182,6 +182,8 @@ def service_settings(
         "MAX_REQUEST_BODY_BYTES": max_body,
         "DATA_UPLOAD_MAX_MEMORY_SIZE": max_body,
         "REDIS_URL": redis_url,
+        # the X-Strangler-Identity replay guard: every verifier must name the same Redis (chassis.identity)
+        "IDENTITY_REPLAY_REDIS_URL": env.get("IDENTITY_REPLAY_REDIS_URL") or redis_url,
         "READINESS_OPTIONAL": set(),  # /readyz checks reported but not required (chassis.health)
         "CACHES": {
             "default": (

@@ -68,6 +68,9 @@ SHARED = {
     "LOG_LEVEL": "INFO",
     "BROKER_URL": BROKER_URL,
     "INTERNAL_API_TOKEN": "${INTERNAL_API_TOKEN}",
+    # X-Strangler-Identity's replay guard: one Redis database for every verifier, so a captured header is
+    # refused by every process once it was used at one (chassis/identity.py)
+    "IDENTITY_REPLAY_REDIS_URL": "redis://redis:6379/8",
 }
 ISSUER = {"AUTH_ISSUER": PUBLIC_URL, "AUTH_AUDIENCE": "techstore"}
 # The failed-login lockout counters (chassis/lockout.py): the monolith's logins and the Auth service's count

@@ -133,6 +133,8 @@ AUTH_LOCKOUT_THRESHOLD = env_int("AUTH_LOCKOUT_THRESHOLD", 5)
 AUTH_LOCKOUT_WINDOW_SECONDS = env_int("AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60)
 AUTH_LOCKOUT_SECONDS = env_int("AUTH_LOCKOUT_SECONDS", 15 * 60)
 AUTH_LOCKOUT_REDIS_URL = os.environ.get("AUTH_LOCKOUT_REDIS_URL") or REDIS_URL  # the shared counter
+# the identity header's replay guard, shared with every service that verifies it (chassis.identity)
+IDENTITY_REPLAY_REDIS_URL = os.environ.get("IDENTITY_REPLAY_REDIS_URL") or REDIS_URL
 AUTH_LOCKOUT_KEY_PREFIX = os.environ.get("AUTH_LOCKOUT_KEY_PREFIX", "strangler:lockout:")  # Redis keys
 AUTH_LOCKOUT_FILE = os.environ.get("AUTH_LOCKOUT_FILE", "")  # without Redis; default VAR_DIR/lockout.sqlite3
 LEGACY_TOKEN_TTL_SECONDS = env_int("LEGACY_TOKEN_TTL_SECONDS", 30 * 24 * 60 * 60)

@@ -81,9 +81,11 @@ routes:
     legacy.stop()
 
 
-def record_while(control: Path, output: Path, traffic, *, stop_after: bool = True, **bounds) -> dict:
-    """Run `traffic record` in a thread, send `traffic()` once the gateway records, then (`stop_after`)
-    stop the recording as Ctrl-C would; return its result."""
+def record_while(
+    control: Path, output: Path, traffic, *, stop_after: bool = True, workers: int = 1, **bounds
+) -> dict:
+    """Run `traffic record` in a thread, send `traffic()` once each of the gateway's `workers` records, then
+    (`stop_after`) stop the recording as Ctrl-C would; return its result."""
     result: dict = {}
     stop = bounds.setdefault("stop", threading.Event())
 
@@ -104,8 +106,8 @@ def record_while(control: Path, output: Path, traffic, *, stop_after: bool = Tru
     thread = threading.Thread(target=work)
     thread.start()
     parts = control.parent / "parts"
-    deadline = time.monotonic() + 10  # the gateway sees the request within its poll: it creates its part
-    while not (parts.exists() and list(parts.glob("*.flows"))) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # each worker sees the request within its poll: it creates its part
+    while len(list(parts.glob("*.flows"))) < workers and time.monotonic() < deadline:
         time.sleep(0.05)
     traffic()
     if stop_after:
@@ -319,7 +321,7 @@ def test_every_worker_of_the_multi_process_gateway_records_and_the_parts_merge_i
                 answer = requests.get(f"{gateway.url}/api/v1/catalog/products/{n}", timeout=10)
                 assert answer.status_code == 200
 
-        result = record_while(control, tmp_path / "both.flows", traffic)
+        result = record_while(control, tmp_path / "both.flows", traffic, workers=2)
     finally:
         gateway.stop()
         legacy.stop()
