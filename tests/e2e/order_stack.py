@@ -9,4 +9,16 @@ from legacy_monolith.demo.order_stack import (
     running_orders_stack,
 )
 
-__all__ = ["APPROVED", "DECLINED", "Customer", "OrdersStack", "checkout_body", "running_orders_stack"]
+__all__ = [
+    "APPROVED", "DECLINED", "NO_VELOCITY_LIMITS", "Customer", "OrdersStack", "checkout_body",
+    "running_orders_stack",
+]  # fmt: skip
+
+# The monolith's antifraud allows 5 payment attempts per user an hour by default: tests where a few customers
+# check out over and over lift it, or their later checkouts are declined and their sagas compensated.
+NO_VELOCITY_LIMITS = {
+    "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_USER": "1000000",
+    "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD": "1000000",
+    "PAYMENT_FRAUD_MAX_DECLINES_PER_CARD": "1000000",
+    "PAYMENT_FRAUD_MAX_CARDS_PER_USER": "1000000",
+}

@@ -24,7 +24,7 @@ from bench.checkout_load import checkout, fill_cart
 from legacy_monolith.demo.payment_invariants import check_payment_cutover_invariants
 from strangler_proxy.launch import DEFAULT_ROUTES
 from tests.background import wait_until
-from tests.e2e.order_stack import APPROVED, checkout_body, running_orders_stack
+from tests.e2e.order_stack import APPROVED, NO_VELOCITY_LIMITS, checkout_body, running_orders_stack
 from tests.strangler_proxy.conftest import BOOTSTRAP_FILE, start_gateway
 
 pytestmark = pytest.mark.e2e
@@ -35,12 +35,6 @@ CUSTOMERS = 10
 FAULTY_STEPS = {1, 2, 3}  # the sandbox's knobs are raised while the flag is at 5, 50 and 100 %
 FAULTS = {"error_rate": 0.05, "timeout_rate": 0.05, "timeout_seconds": 7}
 CALM = {"error_rate": 0.0, "timeout_rate": 0.0}
-NO_VELOCITY_LIMITS = {
-    "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_USER": "1000000",
-    "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD": "1000000",
-    "PAYMENT_FRAUD_MAX_DECLINES_PER_CARD": "1000000",
-    "PAYMENT_FRAUD_MAX_CARDS_PER_USER": "1000000",
-}
 ORDER_FLAGS = ("route.orders.write", "route.orders.checkout", "route.orders.read")
 ORDER_ENV = {
     "ORDER_SAGA_DEADLINE_SECONDS": "60",

@@ -26,7 +26,7 @@ from flags.config import FlagsConfig
 from flags.store import open_store
 from legacy_monolith.demo.processes import REPO_ROOT, free_port, stop_process_group
 from legacy_monolith.demo.services import throwaway_database
-from tests.e2e.order_stack import APPROVED, DECLINED, checkout_body, running_orders_stack
+from tests.e2e.order_stack import APPROVED, DECLINED, NO_VELOCITY_LIMITS, checkout_body, running_orders_stack
 from tests.strangler_proxy.conftest import write_flags_file
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,9 @@ flags:
 @pytest.fixture(scope="module")
 def orders(e2e_database_url, tmp_path_factory):
     with running_orders_stack(
-        database_url=e2e_database_url, var_dir=tmp_path_factory.mktemp("saga-stage")
+        database_url=e2e_database_url,
+        var_dir=tmp_path_factory.mktemp("saga-stage"),
+        monolith_env=NO_VELOCITY_LIMITS,  # approved cards stay approved however long the judging takes
     ) as stack:
         yield stack
 

@@ -19,17 +19,12 @@ import requests
 from bench.checkout_load import checkout, fill_cart
 from legacy_monolith.demo.saga_invariants import check_saga_invariants
 from tests.background import wait_until
-from tests.e2e.order_stack import APPROVED, checkout_body, running_orders_stack
+from tests.e2e.order_stack import APPROVED, NO_VELOCITY_LIMITS, checkout_body, running_orders_stack
 
 pytestmark = pytest.mark.e2e
 
 SIZE = int(os.environ.get("SAGA_DRILL_SIZE", "120"))
 CUSTOMERS = 12
-NO_VELOCITY_LIMITS = {
-    "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_USER": "1000000",
-    "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD": "1000000",
-    "PAYMENT_FRAUD_MAX_DECLINES_PER_CARD": "1000000",
-}
 # A saga past its deadline is compensated, and undoing goes through the broker and the participants: with
 # RabbitMQ down for a while, it finishes once they are back. The drill allows this long after the deadline.
 COMPENSATION_GRACE = 240.0
