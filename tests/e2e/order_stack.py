@@ -10,8 +10,8 @@ from legacy_monolith.demo.order_stack import (
 )
 
 __all__ = [
-    "APPROVED", "DECLINED", "NO_VELOCITY_LIMITS", "Customer", "OrdersStack", "checkout_body",
-    "running_orders_stack",
+    "APPROVED", "DECLINED", "DRILL_ORDER_ENV", "NO_VELOCITY_LIMITS", "Customer", "OrdersStack",
+    "checkout_body", "running_orders_stack",
 ]  # fmt: skip
 
 # The monolith's antifraud allows 5 payment attempts per user an hour by default: tests where a few customers
@@ -21,4 +21,14 @@ NO_VELOCITY_LIMITS = {
     "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD": "1000000",
     "PAYMENT_FRAUD_MAX_DECLINES_PER_CARD": "1000000",
     "PAYMENT_FRAUD_MAX_CARDS_PER_USER": "1000000",
+}
+
+# The drills' saga timings: short deadlines and retries, so faults and a broker outage end within the drill.
+DRILL_ORDER_ENV = {
+    "ORDER_SAGA_DEADLINE_SECONDS": "60",
+    "ORDER_SAGA_STEP_TIMEOUT_SECONDS": "8",
+    "ORDER_SAGA_RETRY_BASE_SECONDS": "0.2",
+    "ORDER_SAGA_RETRY_MAX_SECONDS": "3",
+    "ORDER_SAGA_MAX_ATTEMPTS": "8",
+    "ORDER_PARTICIPANT_READ_TIMEOUT": "6",
 }

@@ -24,7 +24,13 @@ from bench.checkout_load import checkout, fill_cart
 from legacy_monolith.demo.payment_invariants import check_payment_cutover_invariants
 from strangler_proxy.launch import DEFAULT_ROUTES
 from tests.background import wait_until
-from tests.e2e.order_stack import APPROVED, NO_VELOCITY_LIMITS, checkout_body, running_orders_stack
+from tests.e2e.order_stack import (
+    APPROVED,
+    DRILL_ORDER_ENV,
+    NO_VELOCITY_LIMITS,
+    checkout_body,
+    running_orders_stack,
+)
 from tests.strangler_proxy.conftest import BOOTSTRAP_FILE, start_gateway
 
 pytestmark = pytest.mark.e2e
@@ -37,12 +43,7 @@ FAULTS = {"error_rate": 0.05, "timeout_rate": 0.05, "timeout_seconds": 7}
 CALM = {"error_rate": 0.0, "timeout_rate": 0.0}
 ORDER_FLAGS = ("route.orders.write", "route.orders.checkout", "route.orders.read")
 ORDER_ENV = {
-    "ORDER_SAGA_DEADLINE_SECONDS": "60",
-    "ORDER_SAGA_STEP_TIMEOUT_SECONDS": "8",
-    "ORDER_SAGA_RETRY_BASE_SECONDS": "0.2",
-    "ORDER_SAGA_RETRY_MAX_SECONDS": "3",
-    "ORDER_SAGA_MAX_ATTEMPTS": "8",
-    "ORDER_PARTICIPANT_READ_TIMEOUT": "6",
+    **DRILL_ORDER_ENV,
     "ORDER_CHECKOUT_WAIT_SECONDS": "20",
 }
 PAYMENT_ENV = {

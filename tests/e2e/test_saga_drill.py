@@ -19,7 +19,13 @@ import requests
 from bench.checkout_load import checkout, fill_cart
 from legacy_monolith.demo.saga_invariants import check_saga_invariants
 from tests.background import wait_until
-from tests.e2e.order_stack import APPROVED, NO_VELOCITY_LIMITS, checkout_body, running_orders_stack
+from tests.e2e.order_stack import (
+    APPROVED,
+    DRILL_ORDER_ENV,
+    NO_VELOCITY_LIMITS,
+    checkout_body,
+    running_orders_stack,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +34,7 @@ CUSTOMERS = 12
 # A saga past its deadline is compensated, and undoing goes through the broker and the participants: with
 # RabbitMQ down for a while, it finishes once they are back. The drill allows this long after the deadline.
 COMPENSATION_GRACE = 240.0
-ORDER_ENV = {
-    "ORDER_SAGA_DEADLINE_SECONDS": "60",
-    "ORDER_SAGA_STEP_TIMEOUT_SECONDS": "8",
-    "ORDER_SAGA_RETRY_BASE_SECONDS": "0.2",
-    "ORDER_SAGA_RETRY_MAX_SECONDS": "3",
-    "ORDER_SAGA_MAX_ATTEMPTS": "8",
-    "ORDER_PARTICIPANT_READ_TIMEOUT": "6",
-}
+ORDER_ENV = DRILL_ORDER_ENV
 
 
 def rabbitmq_bounce() -> None:
