@@ -301,14 +301,17 @@ class IdentityHeader:
         )
 
     def _vouches_for(self, flow: http.HTTPFlow) -> bool:
-        """Does this request get the identity header: a JWT with a legacy user, routed to the monolith or
-        to a service whose fallback is the monolith?"""
+        """Does this request get the identity header: a JWT with a legacy user, routed to the monolith, or
+        to a service that answers a route the monolith served (it may fall back there, or it took the
+        route over without a fallback, as catalog.write and orders.checkout: the service trusts the
+        signed identity as the monolith does, and has no other way to know a JWT user's roles)?"""
         claims: AccessTokenClaims | None = flow.metadata.get(CLAIMS_KEY)
         decision: Decision | None = flow.metadata.get(DECISION_KEY)
         if claims is None or decision is None or claims.legacy_user_id is None:
             return False
         may_fall_back = decision.fallback is not None and decision.fallback.name in self.monolith
-        return decision.upstream.name in self.monolith or may_fall_back
+        took_over = decision.legacy is not None and decision.legacy.name in self.monolith
+        return decision.upstream.name in self.monolith or may_fall_back or took_over
 
 
 MAX_LOGIN_BODY = 16 * 1024

@@ -118,6 +118,9 @@ class Decision:
     bulkhead: int
     idempotent: bool
     breaker: tuple[tuple[str, float], ...] = ()  # the route's breaker thresholds (see Route.breaker)
+    # The route's legacy upstream (None: unmatched, or a path the monolith never served): a target that
+    # answers a legacy contract in its place trusts what the monolith trusts (the signed identity).
+    legacy: Upstream | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,4 +245,5 @@ def decide(table: RouteTable, route: Route | None, *, flag_enabled: bool, idempo
         route.bulkhead,
         idempotent,
         route.breaker,
+        route.legacy,
     )

@@ -66,8 +66,10 @@ def bearer_flow(token: str, path: str = "/api/v1/orders", method: str = "GET"):
     return flow
 
 
-def decided(flow, upstream: Upstream, fallback: Upstream | None = None):
-    flow.metadata[DECISION_KEY] = Decision("r", "route", None, False, upstream, fallback, None, 5.0, 10, True)
+def decided(flow, upstream: Upstream, fallback: Upstream | None = None, legacy: Upstream | None = None):
+    flow.metadata[DECISION_KEY] = Decision(
+        "r", "route", None, False, upstream, fallback, None, 5.0, 10, True, legacy=legacy
+    )
     return flow
 
 
@@ -284,6 +286,27 @@ def test_a_service_route_that_may_fall_back_to_the_monolith_carries_both(jwks_se
         body=flow.request.raw_content,
         replay=None,
     )
+
+
+def test_a_route_a_service_took_over_from_the_monolith_without_fallback_carries_both(jwks_server, signing):
+    """catalog.write and orders.checkout never fall back, yet their service answers the monolith's contract
+    and knows a JWT user's roles only from the signed identity (a staff write was 401 at the service)."""
+    flow = decided(verified_jwt_flow(jwks_server, signing), PRODUCT, legacy=LEGACY)
+    addon = IdentityHeader()
+    with addon_context(addon, strangler_internal_identity_key=KEY):
+        addon.request(flow)
+
+    assert flow.request.headers["Authorization"].startswith("Bearer ")
+    identity = verify_identity(
+        flow.request.headers[HEADER],
+        key=KEY,
+        method="POST",
+        path="/api/v1/payments/3/refunds",
+        query="",
+        body=flow.request.raw_content,
+        replay=None,
+    )
+    assert identity.roles == ("staff",)
 
 
 def test_a_client_credentials_token_reaches_the_monolith_without_any_identity(jwks_server, signing):

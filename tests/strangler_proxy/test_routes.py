@@ -196,6 +196,7 @@ def test_the_shipped_table_moves_orders_and_checkout_with_the_orders_flags(
         "legacy",
     )
     assert (on.fallback.name if on.fallback else None) == fallback
+    assert on.legacy.name == off.legacy.name == "legacy"  # the service answers the monolith's contract
 
 
 def _route(extra: str, *, route_id: str = "r1", path: str = "^/x$") -> str:
