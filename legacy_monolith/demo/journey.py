@@ -2,7 +2,9 @@
 
 register -> browse -> cart -> coupon -> checkout -> webhook -> refund, each step checked, so the demo
 shows what happened and the e2e test fails at the first step that misbehaves. It knows nothing of the
-monolith's internals: it is what a client (and later the gateway) sees.
+monolith's internals: it is what a client (and later the gateway) sees. Through the gateway with
+auth.login moved, the token it logs in with is the Auth service's JWT (`token_type: Bearer`), and it is
+sent as such.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Step:
 class JourneyResult:
     steps: list[Step] = field(default_factory=list)
     username: str = ""
+    user_id: int | None = None
+    password: str = ""  # the shopper's, made up at registration (a test logs in again with it)
     order_number: str = ""
     payment_id: int | None = None
     order_total: Decimal = Decimal(0)
@@ -70,6 +74,7 @@ class Journey:
     timeout: float = 15.0
     http: requests.Session = field(default_factory=requests.Session)
     steps: list[Step] = field(default_factory=list)
+    schemes: dict[str, str] = field(default_factory=dict)  # token -> its scheme (Token, or Bearer)
 
     def run(self) -> JourneyResult:
         result = JourneyResult(steps=self.steps)
@@ -103,7 +108,7 @@ class Journey:
     def _register_and_log_in(self, result: JourneyResult) -> str:
         username = f"shopper-{uuid.uuid4().hex[:8]}"
         password = f"Pw-{uuid.uuid4().hex}"
-        self._call(
+        registered = self._call(
             "register",
             "POST",
             self._api("/accounts/register"),
@@ -126,7 +131,9 @@ class Journey:
             describe=lambda body: f"legacy API token {body['prefix']}… until {body['expires_at']}",
         )
         result.username = username
-        return body["token"]
+        result.user_id = registered["id"]
+        result.password = password
+        return self._remember_scheme(body)
 
     def _browse(self, token: str) -> dict[str, Any]:
         categories = self._call(
@@ -280,14 +287,16 @@ class Journey:
         raise JourneyError(f"the sandbox did not deliver {event_type} within {self.timeout:.0f} s")
 
     def _refund(self, order: dict[str, Any], result: JourneyResult) -> None:
-        staff = self._call(
-            "staff log in",
-            "POST",
-            self._api("/accounts/tokens"),
-            expect=201,
-            json={"username": self.staff_username, "password": self.staff_password},
-            describe=lambda b: f"{self.staff_username}",
-        )["token"]
+        staff = self._remember_scheme(
+            self._call(
+                "staff log in",
+                "POST",
+                self._api("/accounts/tokens"),
+                expect=201,
+                json={"username": self.staff_username, "password": self.staff_password},
+                describe=lambda b: f"{self.staff_username}",
+            )
+        )
         refund = self._call(
             "refund",
             "POST",
@@ -316,6 +325,11 @@ class Journey:
 
     # --- plumbing ----------------------------------------------------------------------------------------
 
+    def _remember_scheme(self, issued: dict[str, Any]) -> str:
+        """The token of a POST /accounts/tokens answer, sent later with the scheme it was issued for."""
+        self.schemes[issued["token"]] = issued.get("token_type") or "Token"
+        return issued["token"]
+
     def _api(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/api/v1{path}"
 
@@ -333,7 +347,7 @@ class Journey:
     ) -> Any:
         all_headers = dict(headers or {})
         if token:
-            all_headers["Authorization"] = f"Token {token}"
+            all_headers["Authorization"] = f"{self.schemes.get(token, 'Token')} {token}"
         started = time.monotonic()
         response = self.http.request(method, url, headers=all_headers, timeout=self.timeout, **kwargs)
         elapsed = (time.monotonic() - started) * 1000
