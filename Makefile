@@ -21,7 +21,7 @@ BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'imp
 
 .PHONY: product-service auth-service order-service payment-service certs
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
-.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-notifications bench-payments drill-payments bench-shadow-queue bench-jwks bench-edge-validation drill-gateway-resources
+.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-notifications bench-payments drill-payments bench-shadow-queue bench-jwks bench-events bench-edge-validation drill-gateway-resources
 
 help:
 	@echo "make demo                    the strangler migration, no servers needed (SQLite): gateway, journey, Product"
@@ -38,6 +38,7 @@ help:
 	@echo "make bench-shadow            client latency with shadow mode on/off, comparator pairs/s (installs wrk)"
 	@echo "make bench-shadow-queue      shadow pairs through our file queue vs kombu's filesystem transport"
 	@echo "make bench-jwks              the gateway's JWKS cache vs PyJWT's PyJWKClient (lookup cost, outage)"
+	@echo "make bench-events            per-event cost of the events' digest, ES256 signing and verifying"
 	@echo "make bench-edge-validation   what the canonical request and strict OpenAPI validation cost per request"
 	@echo "make drill-gateway-resources a worker's RSS before/during/after 64 MB heads and 10,000 slow connections"
 	@echo "make bench-backfill          sync products backfill rows/s vs PostgreSQL COPY of the same rows (goal >= 0.3)"
@@ -168,6 +169,10 @@ bench-shadow-queue: install
 # The JWKS cache the gateway verifies Bearer tokens with (contracts/jwks.py) against PyJWT's PyJWKClient.
 bench-jwks: install
 	$(PY) -m bench.jwks $(BENCH_ARGS)
+
+# Signed, checksummed events (issue 20): us per event to digest, sign (relay) and verify (consumer).
+bench-events: install
+	$(PY) -m bench.event_signing $(BENCH_ARGS)
 
 # The rollout controller: rollback time (5xx drill at 25%, ~50 req/s of canary traffic, median of runs; with a
 # real Unleash server too) and the false-rollback rate of healthy rollouts, real (30 short rollouts through the

@@ -10,6 +10,11 @@ Topology of consumer `name` (durable queues):
   `events dlq ...` (chassis/dlq.py) lists, shows, replays and purges them.
 A message is acked only after its retry or dead-letter copy was published: nothing is dropped.
 
+Trust (chassis/event_keys.py): every event's digest is checked when it is parsed, and with
+EVENT_SIGNATURES=enforce a critical event's publisher and signature; an event that fails goes to the DLQ
+at once with the reason (`digest mismatch: ...`, `untrusted event: unsigned: ...`), its handler never runs.
+A replay of a genuine event passes the check and is then refused by the processed-event ids.
+
 A consumer with `batch_size` > 1 applies the messages at hand (up to that many, whatever arrived without
 waiting) in one transaction: one commit for the batch instead of one per event, no savepoint per event (the
 processed-event row is an INSERT ... ON CONFLICT DO NOTHING). It is optimistic: when any event of the batch
@@ -34,11 +39,13 @@ from kombu import Connection, Consumer, Producer, Queue, binding
 from kombu.exceptions import OperationalError
 
 from chassis.broker import events_exchange
+from chassis.event_keys import EventVerifier, KeysUnavailable
 from chassis.logging import trace_id_var
 from chassis.metrics import counter
 from chassis.settings import EVENTS_EXCHANGE
 from chassis.tracing import consumer_span, traceparent_var
 from contracts.cli import EnvironmentUnusable
+from contracts.event_trust import Refused
 from contracts.events import Envelope, InvalidEnvelope
 
 log = logging.getLogger(__name__)
@@ -91,6 +98,7 @@ class ConsumerWorker:
         retry_base_ms: int = 1000,
         using: str = "default",
         record_processed: bool = True,
+        verifier: EventVerifier | None = None,
     ):
         self.consumer = consumer
         self.connection = connection
@@ -101,6 +109,7 @@ class ConsumerWorker:
         # False: the handlers are idempotent by themselves (a version rule), no ProcessedEvent row is kept
         # (a database without the chassis' tables, e.g. the monolith's).
         self.record_processed = record_processed
+        self.verifier = verifier or EventVerifier()
         self.delayed_retries = connection.transport.driver_type == "amqp"  # TTL + dead-lettering
         self.stats = ConsumeStats()
         self.batch_size = max(1, getattr(consumer, "batch_size", 1))
@@ -217,12 +226,9 @@ class ConsumerWorker:
         """One delivery: apply it once, or schedule a retry, or dead-letter it; then ack."""
         close_old_connections()  # a long-running consumer drops database connections that went stale
         attempt = _attempt_of(message)
-        try:
-            envelope = Envelope.from_json(message.body)
-        except InvalidEnvelope as exc:
-            self._dead_letter(message, f"malformed envelope: {exc}", attempt)
-            return self._done(message, "dead_lettered")
-        handler = self.consumer.handlers.get(envelope.type)
+        envelope, handler = self._trusted(message)
+        if envelope is None:
+            return None
         if handler is None:
             return self._done(message, "ignored")
         with self._event_scope(envelope) as scope:
@@ -234,6 +240,31 @@ class ConsumerWorker:
             return self._failed(message, envelope, attempt, scope["error"])
         return self._done(message, "duplicate" if duplicate else "processed")
 
+    def _trusted(self, message) -> tuple[Envelope | None, Handler | None]:
+        """The message's envelope and handler; (None, None) when it was dead-lettered as untrustworthy (a
+        malformed envelope, a digest that does not match, a critical event unsigned, forged or from the
+        wrong publisher), or scheduled for a retry (the publisher's keys out of reach). Only events this
+        consumer handles are checked for a signature."""
+        try:
+            envelope = Envelope.from_json(message.body)
+        except InvalidEnvelope as exc:
+            self._dead_letter(message, f"{exc.kind}: {exc}", _attempt_of(message))
+            self._done(message, "dead_lettered")
+            return None, None
+        handler = self.consumer.handlers.get(envelope.type)
+        if handler is None:
+            return envelope, None
+        try:
+            self.verifier.check(envelope)
+        except Refused as exc:
+            self._dead_letter(message, f"untrusted event: {exc}", _attempt_of(message))
+            self._done(message, "dead_lettered")
+            return None, None
+        except KeysUnavailable as exc:  # the publisher's keys are out of reach: retried like a failure
+            self._failed(message, envelope, _attempt_of(message), f"{type(exc).__name__}: {exc}")
+            return None, None
+        return envelope, handler
+
     def _flush(self) -> None:
         """Apply the held messages in one transaction (a savepoint per event), then ack each."""
         batch, self._buffer = self._buffer, []
@@ -242,13 +273,9 @@ class ConsumerWorker:
         close_old_connections()
         ready = []
         for message in batch:
-            try:
-                envelope = Envelope.from_json(message.body)
-            except InvalidEnvelope as exc:
-                self._dead_letter(message, f"malformed envelope: {exc}", _attempt_of(message))
-                self._done(message, "dead_lettered")
+            envelope, handler = self._trusted(message)
+            if envelope is None:
                 continue
-            handler = self.consumer.handlers.get(envelope.type)
             if handler is None:
                 self._done(message, "ignored")
                 continue

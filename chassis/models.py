@@ -1,6 +1,9 @@
-"""Chassis models: the processed-event ids that make consumers idempotent."""
+"""Chassis models: the processed-event ids that make consumers idempotent; the event-signing keys."""
 
 from django.db import models
+from django.db.models import Q
+
+from chassis.keyring import SigningKeyFields
 
 
 class ProcessedEvent(models.Model):
@@ -19,3 +22,19 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} {self.event_id}"
+
+
+class EventSigningKey(SigningKeyFields):
+    """A key this process's service signs its critical events with (chassis/event_keys.py); the private
+    half sealed with AES-256-GCM under EVENT_KEY_ENCRYPTION_KEY."""
+
+    class Meta:
+        db_table = "chassis_event_signing_key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"], condition=Q(state="active"), name="chassis_one_active_event_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.state})"

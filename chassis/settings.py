@@ -68,6 +68,51 @@ def internal_tls_from_env(env: Mapping[str, str]) -> MutualTls | None:
 SQLITE_BUSY_TIMEOUT_SECONDS = 20
 
 
+# DEV-ONLY (base64url of "dev-only-event-signing-kek-32byt"): seals the event-signing keys in development.
+DEV_EVENT_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHktZXZlbnQtc2lnbmluZy1rZWstMzJieXQ"
+EVENT_SIGNATURE_MODES = ("enforce", "off")
+
+
+def event_signing_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The signed-events settings of a service or the monolith (chassis/event_keys.py, README table).
+
+    EVENT_SIGNATURES: `enforce` (consumers refuse a critical event that is unsigned, forged, or from a
+    source contracts/event_trust.py does not allow) or `off` (only the digest is checked); publishers
+    sign critical events either way. EVENT_KEYS_URLS: `source=url,...`, the JWKS of a publishing source,
+    else `<SOURCE>_URL` (contracts/addresses.py) + /.well-known/event-keys.json."""
+    from contracts.addresses import DEFAULT_PORTS, url_of
+    from contracts.event_trust import EVENT_KEYS_PATH
+    from kernel.crypto import KeyMaterialError, parse_encryption_key
+
+    mode = env.get("EVENT_SIGNATURES", "off").strip().lower() or "off"
+    if mode not in EVENT_SIGNATURE_MODES:
+        raise ImproperlyConfigured(
+            f"EVENT_SIGNATURES must be one of {', '.join(EVENT_SIGNATURE_MODES)}, not {mode!r}"
+        )
+    encryption_key = env.get("EVENT_KEY_ENCRYPTION_KEY", DEV_EVENT_KEY_ENCRYPTION_KEY)
+    try:
+        parse_encryption_key(encryption_key)
+    except KeyMaterialError as exc:
+        raise ImproperlyConfigured(f"EVENT_KEY_ENCRYPTION_KEY: {exc}") from None
+    urls = {name.lower(): url_of(name, env) + EVENT_KEYS_PATH for name in DEFAULT_PORTS}
+    for item in env.get("EVENT_KEYS_URLS", "").split(","):
+        if not item.strip():
+            continue
+        source, sep, url = item.partition("=")
+        if not sep or not source.strip() or not url.strip().startswith(("http://", "https://")):
+            raise ImproperlyConfigured(f"EVENT_KEYS_URLS: {item.strip()!r} is not source=http(s)://...")
+        urls[source.strip()] = url.strip()
+    return {
+        "EVENT_SIGNATURES": mode,
+        "EVENT_KEY_ENCRYPTION_KEY": encryption_key,
+        "EVENT_KEY_ROTATION_OVERLAP_SECONDS": env_int(
+            env, "EVENT_KEY_ROTATION_OVERLAP_SECONDS", 7 * 24 * 3600
+        ),
+        "EVENT_KEYS_URLS": urls,
+        "EVENT_KEYS_MAX_AGE_SECONDS": env_int(env, "EVENT_KEYS_MAX_AGE_SECONDS", 300),
+    }
+
+
 def database_config(setting: str, url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
     """One DATABASES entry from the URL in `setting` (DATABASE_URL, PRODUCT_DATABASE_URL, ...).
 
@@ -204,6 +249,7 @@ def service_settings(
         "CONSUMERS": list(consumers),
         "CONSUMER_MAX_ATTEMPTS": env_int(env, "CONSUMER_MAX_ATTEMPTS", 5),
         "CONSUMER_RETRY_BASE_MS": env_int(env, "CONSUMER_RETRY_BASE_MS", 1000),
+        **event_signing_settings(env),
         "INTERNAL_API_TOKEN": internal_token,
         "INTERNAL_TLS": internal_tls,  # kernel.mtls.MutualTls, or None: plain HTTP on the internal hops
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", ""),

@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, path
 
+from chassis.event_keys import event_keys_view
 from chassis.health import healthz, readyz
 from chassis.metrics import metrics_view
 
@@ -11,4 +12,6 @@ def chassis_urlpatterns() -> list[URLPattern]:
         path("healthz", healthz, name="healthz"),
         path("readyz", readyz, name="readyz"),
         path("metrics", metrics_view, name="metrics"),
+        # the public keys this service signs its critical events with (contracts/event_trust.py)
+        path(".well-known/event-keys.json", event_keys_view, name="event-keys"),
     ]

@@ -79,6 +79,12 @@ class JwksCache:
                 return None
             return self._keys.get(kid)
 
+    @property
+    def holds_keys(self) -> bool:
+        """Whether a set was ever fetched (False: the endpoint was never reached, or published no key)."""
+        with self._lock:
+            return bool(self._keys)
+
     def _refresh(self, now: float) -> None:
         self._last_attempt = now
         self.fetches += 1

@@ -110,3 +110,20 @@ def public_key_from_jwk(jwk: dict[str, str]) -> ec.EllipticCurvePublicKey:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         key = key.public_key()
     return key
+
+
+_ES256 = ECAlgorithm(ECAlgorithm.SHA256)
+
+
+def es256_sign(key: ec.EllipticCurvePrivateKey, payload: bytes) -> str:
+    """ES256 signature of `payload`: r||s (64 bytes) base64url, as in a JWS."""
+    return b64url(_ES256.sign(payload, key))
+
+
+def es256_verify(key: ec.EllipticCurvePublicKey, payload: bytes, signature: str) -> bool:
+    """True when `signature` (r||s base64url) is `key`'s ES256 signature of `payload`."""
+    try:
+        raw = b64url_decode(signature)
+    except (ValueError, TypeError):
+        return False
+    return _ES256.verify(payload, key, raw)

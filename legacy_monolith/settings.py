@@ -10,7 +10,12 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.forwarded import DEFAULT_TRUSTED_PROXIES
-from chassis.settings import DEV_INTERNAL_API_TOKEN, database_config, internal_tls_from_env
+from chassis.settings import (
+    DEV_INTERNAL_API_TOKEN,
+    database_config,
+    event_signing_settings,
+    internal_tls_from_env,
+)
 
 # DEV-ONLY defaults shared with the services and the gateway (one definition each; refused when DEBUG is off).
 from contracts.addresses import url_of
@@ -234,6 +239,8 @@ DATABASES["control"] = database_config(
 # Unset: kombu's filesystem transport under var/broker (embedded profile, the services read the same
 # folder); services profile: amqp://guest:guest@127.0.0.1:5672// (publisher confirms on).
 BROKER_URL = os.environ.get("BROKER_URL", "")
+# Signed critical events (chassis/event_keys.py): the monolith's own event-signing key, the consumers' check.
+globals().update(event_signing_settings(os.environ))
 # Users registered at the Auth service have ids from this block on (its AUTH_USER_ID_OFFSET: set both to
 # the same value); `sync users verify` checks the two blocks of ids apart.
 AUTH_USER_ID_OFFSET = env_int("AUTH_USER_ID_OFFSET", 10**12)

@@ -1,6 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from chassis.event_keys import event_keys_view
 from chassis.metrics import metrics_view
 from legacy_monolith.catalog import internal as catalog_internal
 from legacy_monolith.core import views as core_views
@@ -34,6 +35,8 @@ urlpatterns = [
     path("readyz", core_views.readyz),
     # Prometheus: the ACL catalog client's calls, fallbacks and breaker state (summed over gunicorn workers).
     path("metrics", metrics_view),
+    # the public keys the monolith's relay signs critical events with (chassis/event_keys.py)
+    path(".well-known/event-keys.json", event_keys_view),
     path("api/v1/", include(api_v1)),
     path("internal/v1/", include(internal_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

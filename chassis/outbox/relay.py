@@ -9,6 +9,9 @@ No Django model is imported here, so any outbox can plug in. A source implements
 - `mark_sent(ids)`: those rows are confirmed by the broker (set sent_at).
 - `mark_failed(ids, error)`: publishing failed; count the attempt, keep the error, leave them pending.
 
+A `signer` (chassis.event_keys.EventSigner) turns each envelope into what is published: the critical ones
+signed with the publishing service's key, right before they leave.
+
 A publisher is anything with `publish(envelope, routing_key=None)` that returns once the broker confirmed
 and raises otherwise (chassis.broker.Publisher). Rows stay pending until confirmed, so a crash
 between publish and commit re-sends them (at-least-once; consumers are idempotent).
@@ -76,6 +79,7 @@ class OutboxRelay:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], object] | None = None,
+        signer: Callable[[Envelope], Envelope] | None = None,
     ):
         self.source = source
         self.publisher = publisher
@@ -87,6 +91,7 @@ class OutboxRelay:
         self.stop_event = threading.Event()
         self._sleep = sleep or self.stop_event.wait
         self.stats = RelayStats()
+        self.signer = signer
         self._consecutive_failures = 0
 
     def run_once(self) -> tuple[int, bool]:
@@ -97,7 +102,8 @@ class OutboxRelay:
             failed = False
             for event in pending:
                 try:
-                    self.publisher.publish(event.envelope, event.routing_key)
+                    envelope = self.signer(event.envelope) if self.signer else event.envelope
+                    self.publisher.publish(envelope, event.routing_key)
                 except Exception as exc:  # the publisher already retried; the row stays pending
                     error = f"{type(exc).__name__}: {exc}"[:2000]
                     log.warning("outbox %s: event %s not published: %s", self.name, event.envelope.id, error)

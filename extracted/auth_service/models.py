@@ -5,6 +5,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from chassis.keyring import KeyState, SigningKeyFields
+
 from .roles import Role
 
 __all__ = [
@@ -48,22 +50,8 @@ class User(AbstractUser):
         db_table = "auth_service_user"
 
 
-class KeyState(models.TextChoices):
-    ACTIVE = "active", "Active (signs and verifies)"
-    RETIRING = "retiring", "Retiring (verifies until verify_until)"
-    RETIRED = "retired", "Retired (neither)"
-
-
-class SigningKey(models.Model):
+class SigningKey(SigningKeyFields):
     """An ES256 signing key. The private key is sealed with AES-256-GCM under AUTH_KEY_ENCRYPTION_KEY."""
-
-    kid = models.CharField(max_length=64, unique=True)  # RFC 7638 thumbprint of the public JWK
-    state = models.CharField(max_length=8, choices=KeyState.choices)
-    public_jwk = models.JSONField()
-    sealed_private_key = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    verify_until = models.DateTimeField(null=True, blank=True)  # set when the key starts retiring
-    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "auth_service_signing_key"

@@ -38,6 +38,7 @@ from acl_adapters.catalog.translate import (
     product_row_to_document,
 )
 from chassis.broker import Publisher
+from chassis.event_keys import EventSigner
 from chassis.outbox.relay import OutboxRelay, PendingEvent
 from chassis.settings import EVENTS_EXCHANGE, filesystem_broker_options
 from contracts.cli import EnvironmentUnusable
@@ -413,6 +414,9 @@ def run_relay(
             backoff_base=0.1,
             backoff_max=max_backoff,
             sleep=lambda seconds: (close_old_connections(), stop_event.wait(seconds)),
+            # a critical event is signed with the monolith's own key, as source `monolith`
+            # (contracts/event_trust.py: the table must name the monolith for that type)
+            signer=EventSigner(),
         )
         relay.stop_event = stop_event  # the caller's event stops the loop (its sleeps wait on it too)
         try:

@@ -1,9 +1,18 @@
+import base64
+import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
 
-from contracts.events import Envelope, InvalidEnvelope
+from contracts.events import (
+    CONTENT_FIELDS,
+    Envelope,
+    InvalidEnvelope,
+    TamperedEnvelope,
+    canonical_json,
+    content_digest,
+)
 
 
 def valid_doc(**changes) -> dict:
@@ -17,6 +26,8 @@ def valid_doc(**changes) -> dict:
         "data": {"id": 7, "version": 3},
     }
     doc.update(changes)
+    if "digest" not in changes:
+        doc["digest"] = content_digest(canonical_json({k: v for k, v in doc.items() if k in CONTENT_FIELDS}))
     return doc
 
 
@@ -88,3 +99,38 @@ def test_a_non_utc_time_is_refused_when_building_an_envelope_in_code():
             source="monolith",
             data={},
         )
+
+
+def test_every_serialised_envelope_carries_the_sha256_digest_of_its_canonical_content():
+    envelope = Envelope.new("stock.adjusted", {"z": 1, "a": {"y": [1.5, "é"], "b": None}}, source="product")
+    doc = orjson.loads(envelope.to_json())
+    content = orjson.dumps({k: doc[k] for k in CONTENT_FIELDS}, option=orjson.OPT_SORT_KEYS)
+    assert doc["digest"] == "sha-256:" + base64.urlsafe_b64encode(
+        hashlib.sha256(content).digest()
+    ).decode().rstrip("=")
+
+
+def test_altered_data_no_longer_matches_the_digest():
+    doc = valid_doc()
+    doc["data"]["version"] = 4
+    with pytest.raises(TamperedEnvelope, match="does not match its digest"):
+        Envelope.from_json(orjson.dumps(doc))
+
+
+def test_an_envelope_without_a_digest_is_refused():
+    doc = valid_doc()
+    del doc["digest"]
+    with pytest.raises(InvalidEnvelope, match=r"missing fields \['digest'\]"):
+        Envelope.from_json(orjson.dumps(doc))
+
+
+def test_the_digest_covers_the_content_as_sent_whatever_the_key_order_and_time_spelling():
+    doc = valid_doc(occurred_at="2026-11-29T10:00:00.123456+00:00")
+    reordered = {k: doc[k] for k in reversed(list(doc))}
+    envelope = Envelope.from_json(orjson.dumps(reordered))
+    assert envelope.digest == doc["digest"]  # the bytes received, not a re-serialisation ("Z")
+
+
+def test_a_kid_without_a_signature_is_refused():
+    with pytest.raises(InvalidEnvelope, match="kid and signature come together"):
+        Envelope.from_json(orjson.dumps(valid_doc(kid="k1")))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from chassis.broker import Publisher
+from chassis.event_keys import EventSigner
 from chassis.outbox.relay import OutboxRelay
 from chassis.outbox.source import ServiceOutboxSource
 from contracts import cli
@@ -46,6 +47,7 @@ class Command(cli.ToolkitCommand, BaseCommand):
             name=settings.SERVICE_NAME,
             batch_size=batch_size,
             idle_seconds=interval,
+            signer=EventSigner(),  # critical events signed with this service's key (chassis/event_keys.py)
         )
         signal.signal(signal.SIGTERM, lambda *_: relay.stop())
         signal.signal(signal.SIGINT, lambda *_: relay.stop())
