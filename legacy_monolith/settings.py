@@ -249,11 +249,18 @@ AUTH_USER_ID_OFFSET = env_int("AUTH_USER_ID_OFFSET", 10**12)
 CATALOG_ID_OFFSET = env_int("CATALOG_ID_OFFSET", 10**12)
 # --- end outbox relay ---
 
+# Legacy sessions and opaque API tokens (the monolith's own logins). Turn off (false) once route.auth.login
+# is at 100% and `legacy_sessions retire-check` passes (no live session or token left): the session and
+# token logins answer 410 legacy_credentials_retired, a request with a legacy token is 401 with that code,
+# a session cookie counts for nothing; JWT users (the gateway's signed identity) are unaffected. Off at the
+# gateway and the Auth service too: GATEWAY_LEGACY_CREDENTIALS, AUTH_LEGACY_CREDENTIALS.
+LEGACY_CREDENTIALS = env_bool("LEGACY_CREDENTIALS", True)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "legacy_monolith.accounts.authentication.InternalIdentityAuthentication",
         "legacy_monolith.accounts.authentication.LegacyTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "legacy_monolith.accounts.authentication.LegacySessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": ["chassis.parsers.BoundedJSONParser"],

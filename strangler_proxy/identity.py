@@ -33,6 +33,7 @@ import aiohttp
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
+from strangler_proxy.gateway_errors import answer, error_response
 from strangler_proxy.routes import ANONYMOUS, Identity, Upstream
 from strangler_proxy.routes_parser import parse_upstream
 
@@ -43,6 +44,7 @@ SESSION_KEY = "strangler.session_id"
 USER_ID_HEADER = "X-Strangler-User-Id"
 INTERNAL_PREFIX = "x-strangler-"
 ME_PATH = "/api/v1/accounts/me"
+_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +205,17 @@ def _legacy_from_mode(modes: list[str]) -> Upstream | None:
 class EdgeIdentity:
     """Options: strangler_identity_url (where GET /api/v1/accounts/me is asked; default MONOLITH_URL,
     else the reverse-mode upstream), strangler_session_cookie, strangler_identity_ttl,
-    strangler_identity_negative_ttl, strangler_identity_max_entries, strangler_identity_timeout."""
+    strangler_identity_negative_ttl, strangler_identity_max_entries, strangler_identity_timeout,
+    strangler_legacy_credentials (GATEWAY_LEGACY_CREDENTIALS, default true: false once legacy sessions and
+    tokens are retired, `legacy_sessions retire-check`; then nothing is looked up at the monolith, a legacy
+    token is the gateway's own 401 legacy_credentials_retired and a session cookie counts for nothing)."""
 
     def __init__(self) -> None:
         self.cache = IdentityCache()
         self.lookup_url = ""
         self.cookie_name = "sessionid"
         self.timeout = 2.0
+        self.legacy_credentials = True
         self._client: aiohttp.ClientSession | None = None
 
     def load(self, loader) -> None:
@@ -227,10 +233,17 @@ class EdgeIdentity:
         )
         loader.add_option("strangler_identity_max_entries", int, 10_000, "Most identities cached.")
         loader.add_option("strangler_identity_timeout", float, 2.0, "Seconds an identity lookup may take.")
+        loader.add_option(
+            "strangler_legacy_credentials",
+            bool,
+            os.environ.get("GATEWAY_LEGACY_CREDENTIALS", "true").strip().lower() in _TRUE,
+            "Accept the monolith's legacy tokens and sessions (GATEWAY_LEGACY_CREDENTIALS); off: retired.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if not any(
-            name.startswith("strangler_identity") or name in ("mode", "strangler_session_cookie")
+            name.startswith("strangler_identity")
+            or name in ("mode", "strangler_session_cookie", "strangler_legacy_credentials")
             for name in updated
         ):
             return
@@ -257,6 +270,7 @@ class EdgeIdentity:
             raise exceptions.OptionsError("strangler_identity_max_entries must be at least 1")
         self.lookup_url = legacy.url + ME_PATH
         self.cookie_name = options.strangler_session_cookie
+        self.legacy_credentials = options.strangler_legacy_credentials
         self.timeout = options.strangler_identity_timeout
         self.cache = IdentityCache(
             ttl=options.strangler_identity_ttl,
@@ -270,6 +284,19 @@ class EdgeIdentity:
         if flow.response:
             return
         credential = read_credential(flow.request, self.cookie_name)
+        if credential is not None and not self.legacy_credentials:
+            if credential.kind == "legacy_token":
+                flow.metadata[IDENTITY_KEY] = ANONYMOUS
+                answer(
+                    flow,
+                    error_response(
+                        401,
+                        "legacy_credentials_retired",
+                        "Legacy sessions and API tokens are turned off: log in for an Auth service token",
+                    ),
+                )
+                return
+            credential = None  # a session cookie counts for nothing, as at the monolith
         if credential is None:
             flow.metadata[IDENTITY_KEY] = ANONYMOUS
             return

@@ -6,6 +6,7 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -21,6 +22,15 @@ def token_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class LegacyCredentialsRetired(exceptions.APIException):
+    """401 `legacy_credentials_retired`: a legacy token or session after LEGACY_CREDENTIALS was turned off
+    (refused by name, never served as anonymous)."""
+
+    status_code = 401
+    default_code = "legacy_credentials_retired"
+    default_detail = "Legacy sessions and API tokens are turned off: log in at the Auth service for a token"
+
+
 class LegacyTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
@@ -28,6 +38,8 @@ class LegacyTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
+        if not settings.LEGACY_CREDENTIALS:
+            raise LegacyCredentialsRetired()
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Token <key>'")
         try:
@@ -48,6 +60,16 @@ class LegacyTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class LegacySessionAuthentication(authentication.SessionAuthentication):
+    """Django's session (CSRF enforced as DRF does) until LEGACY_CREDENTIALS is turned off; then a session
+    counts for nothing here (a browser's stale cookie leaves it anonymous, as an expired session would)."""
+
+    def authenticate(self, request):
+        if not settings.LEGACY_CREDENTIALS:
+            return None
+        return super().authenticate(request)
 
 
 class InvalidIdentityHeader(exceptions.APIException):
@@ -103,6 +125,13 @@ class LegacyTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "Legacy opaque API token from POST /api/v1/accounts/tokens: `Token <key>`",
         }
+
+
+class LegacySessionScheme(SessionScheme):
+    """The session cookie, documented as DRF's own session authentication is (cookieAuth)."""
+
+    target_class = LegacySessionAuthentication
+    priority = 0
 
 
 class InternalIdentityScheme(OpenApiAuthenticationExtension):

@@ -115,3 +115,44 @@ def legacy_credentials_expire(
             if pause_seconds:
                 time.sleep(pause_seconds)
     return ExpiryResult(done["sessions"], done["tokens"], batches, dry_run)
+
+
+LOGIN_FLAG = "route.auth.login"
+
+
+@dataclass(frozen=True)
+class RetireCheck:
+    """May legacy sessions and tokens be turned off (LEGACY_CREDENTIALS, GATEWAY_LEGACY_CREDENTIALS,
+    AUTH_LEGACY_CREDENTIALS)? Only once every login is the Auth service's and no legacy credential is live."""
+
+    login_percentage: int
+    report: LegacyCredentialsReport
+    reasons: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict:
+        return {
+            "ready": self.ready,
+            "login_percentage": self.login_percentage,
+            "report": self.report.to_dict(),
+            "reasons": list(self.reasons),
+        }
+
+
+def legacy_credentials_retire_check(*, login_percentage: int) -> RetireCheck:
+    """`login_percentage`: route.auth.login's rollout now (the flags store's effective percentage)."""
+    report = legacy_credentials_report()
+    reasons = []
+    if login_percentage < 100:
+        reasons.append(f"{LOGIN_FLAG} is at {login_percentage}%, not 100%: the monolith still logs users in")
+    if report.sessions:
+        reasons.append(f"{report.sessions} legacy sessions are live (legacy_sessions expire --kind sessions)")
+    if report.tokens:
+        reasons.append(
+            f"{report.tokens} legacy API tokens of {report.token_users} users are live "
+            "(legacy_sessions expire --kind tokens)"
+        )
+    return RetireCheck(login_percentage, report, tuple(reasons))

@@ -2,6 +2,7 @@
 GET /api/v1/accounts/me (here a stand-in that answers like it) behind a bounded, TTL'd, coalescing cache."""
 
 import asyncio
+import json
 
 import pytest
 from mitmproxy import exceptions
@@ -315,6 +316,27 @@ def test_a_slow_monolith_costs_at_most_the_lookup_timeout(monolith):
     )
 
     assert flow.metadata[IDENTITY_KEY] == ANONYMOUS
+
+
+def test_with_legacy_credentials_retired_a_token_is_refused_a_session_ignored_and_nothing_looked_up(monolith):
+    token, session, jwt_user = asyncio.run(
+        identify(
+            monolith,
+            flow_with((b"Authorization", b"Token good")),
+            flow_with((b"Cookie", b"sessionid=good-session")),
+            flow_with((b"Authorization", b"Bearer x.y.z"), (b"Cookie", b"sessionid=good-session")),
+            strangler_legacy_credentials=False,
+        )
+    )
+
+    assert (token.response.status_code, json.loads(token.response.content)["code"]) == (
+        401,
+        "legacy_credentials_retired",
+    )
+    for flow in (session, jwt_user):  # forwarded as anonymous (a JWT is the JwtAuth addon's business)
+        assert flow.response is None
+        assert flow.metadata[IDENTITY_KEY] == ANONYMOUS
+    assert monolith.received == []
 
 
 def test_a_request_without_credential_is_anonymous_and_nothing_is_looked_up(monolith):

@@ -70,9 +70,20 @@ def user_authenticate(*, username: str, password: str) -> User:
     return user
 
 
+def legacy_credentials_check_on() -> None:
+    """410 legacy_credentials_retired once LEGACY_CREDENTIALS is off: no new session or opaque token."""
+    if not settings.LEGACY_CREDENTIALS:
+        raise ApplicationError(
+            "legacy_credentials_retired",
+            "Sessions and API tokens of this service are turned off: log in at the Auth service",
+            status=410,
+        )
+
+
 def user_login(*, request: HttpRequest, username: str, password: str) -> User:
     """Open a Django session for these credentials. Django's login() gives the session a new key (no
     fixation) and rotates the CSRF secret; the session slides by SESSION_COOKIE_AGE on every request."""
+    legacy_credentials_check_on()
     user = user_authenticate(username=username, password=password)
     login(request, user, backend=MODEL_BACKEND)
     return user
@@ -100,6 +111,7 @@ def api_token_create(*, user: User, name: str = "default") -> IssuedToken:
 @transaction.atomic
 def api_token_login(*, username: str, password: str, name: str = "default") -> IssuedToken:
     """Check credentials (same rules as the session login) and mint a token for that user."""
+    legacy_credentials_check_on()
     user = user_authenticate(username=username, password=password)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     return api_token_create(user=user, name=name)

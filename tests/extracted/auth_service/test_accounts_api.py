@@ -305,3 +305,17 @@ def test_only_an_admin_sets_roles(as_user, make_user):
     answer = as_user(staff).patch(url(f"users/{staff.legacy_user_id}/role"), {"role": "admin"}, format="json")
 
     assert (answer.status_code, answer.json()["code"]) == (403, "permission_denied")
+
+
+@pytest.mark.django_db
+def test_with_auth_legacy_credentials_off_a_legacy_token_is_not_even_asked_about(api_client, settings):
+    """Dual mode asks the monolith about a `Token` (here nowhere: 503); turned off, the token is nobody."""
+    settings.MONOLITH_URL = "http://127.0.0.1:9"  # the discard port: nothing answers there
+    api_client.credentials(HTTP_AUTHORIZATION="Token " + "k" * 32)
+
+    asked = api_client.get(url("me"))
+    assert (asked.status_code, asked.json()["code"]) == (503, "legacy_unavailable")
+
+    settings.AUTH_LEGACY_CREDENTIALS = False
+    ignored = api_client.get(url("me"))
+    assert (ignored.status_code, ignored.json()["code"]) == (401, "not_authenticated")

@@ -11,10 +11,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from contracts import cli
+from contracts.identity import sign_identity
 from legacy_monolith.accounts import services
 from legacy_monolith.accounts.legacy_sessions import legacy_credentials_expire, legacy_credentials_report
 from legacy_monolith.accounts.models import ApiToken
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.strangler_proxy.conftest import write_flags_file
 
 from .conftest import session_login, url
 
@@ -121,3 +124,56 @@ def test_idle_for_expires_only_credentials_unused_that_long():
 def test_bad_options_are_refused(args):
     with pytest.raises(CommandError):
         call_command("legacy_sessions", "expire", *args)
+
+
+def test_retire_check_passes_only_with_auth_login_at_100_and_no_legacy_credential_live(tmp_path, monkeypatch):
+    flags = tmp_path / "flags.json"
+    monkeypatch.setenv("FLAGS_FILE", str(write_flags_file(flags)))  # route.auth.login off
+    logged_in_clients(1)
+    tokens(2)
+
+    with pytest.raises(cli.CheckFailed) as refused:
+        call_command("legacy_sessions", "retire-check")
+    assert refused.value.code == "not_ready"
+    assert [line.split(" ")[0] for line in refused.value.detail_lines] == ["route.auth.login", "1", "2"]
+
+    write_flags_file(flags, enabled={"route.auth.login": True})
+    with pytest.raises(cli.CheckFailed) as still:
+        call_command("legacy_sessions", "retire-check")
+    assert still.value.extra["login_percentage"] == 100
+    assert len(still.value.detail_lines) == 2  # the session and the tokens
+
+    legacy_credentials_expire()
+    assert run("retire-check") == {
+        "ready": True,
+        "login_percentage": 100,
+        "report": {"sessions": 0, "tokens": 0, "token_users": 0, "sessions_idle": None, "tokens_idle": None},
+        "reasons": [],
+    }
+
+
+def test_with_legacy_credentials_off_logins_are_gone_tokens_refused_sessions_ignored_jwt_users_served(
+    settings, token_client
+):
+    user = UserFactory()
+    browser = APIClient()
+    assert session_login(browser, user.username).status_code == 200
+    holder = token_client(user)
+    settings.LEGACY_CREDENTIALS = False
+
+    for path in ("login", "tokens"):
+        gone = APIClient().post(
+            url(path), {"username": user.username, "password": DEFAULT_PASSWORD}, format="json"
+        )
+        assert (gone.status_code, gone.json()["code"]) == (410, "legacy_credentials_retired")
+    refused = holder.get(url("me"))
+    assert (refused.status_code, refused.json()["code"]) == (401, "legacy_credentials_retired")
+    assert browser.get(url("me")).json()["code"] == "not_authenticated"  # the session counts for nothing
+    signed = sign_identity(
+        key=settings.INTERNAL_IDENTITY_KEY, user_id=user.pk, roles=["customer"], scope=[], jti="j",
+        method="GET", path=url("me"),
+    )  # fmt: skip
+    assert APIClient().get(url("me"), HTTP_X_STRANGLER_IDENTITY=signed).json()["id"] == user.pk
+
+    settings.LEGACY_CREDENTIALS = True  # turned back on: the same token and session work again
+    assert holder.get(url("me")).status_code == browser.get(url("me")).status_code == 200
