@@ -15,13 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from kombu import Connection, Exchange, Queue
 
-from chassis.broker import Publisher
 from chassis.consumers import ConsumerWorker
 from chassis.event_keys import EventSigner, EventVerifier, event_keyring
 from chassis.models import EventSigningKey, ProcessedEvent
 from chassis.outbox.models import OutboxEvent
-from chassis.outbox.relay import OutboxRelay
-from chassis.outbox.source import ServiceOutboxSource
 from chassis.outbox.writer import outbox_write
 from contracts import event_trust
 from contracts.event_trust import EVENT_KEYS_PATH
@@ -97,20 +94,23 @@ def genuine(envelope: Envelope | None = None) -> Envelope:
 
 
 def test_a_critical_event_goes_from_the_outbox_through_the_relay_to_the_consumer_signed(
-    rabbit, payments, verifier
+    rabbit, payments, verifier, settings, capsys
 ):
+    settings.BROKER_URL, settings.BROKER_TRANSPORT_OPTIONS = rabbit.url, {}
+    settings.EVENTS_EXCHANGE = rabbit.exchange
     with Connection(rabbit.url) as conn:  # the queue exists before the relay publishes
         worker_for(rabbit, payments, verifier, conn).declare()
     with transaction.atomic():
         row = outbox_write(PAID, {"payment_id": 7, "amount": "10.00", "version": 1})
         outbox_write("widget.created", {"id": 1})
-    with Publisher(rabbit.url, exchange=rabbit.exchange) as publisher:
-        stats = OutboxRelay(ServiceOutboxSource(), publisher, sleep=lambda s: None, signer=EventSigner()).run(
-            until_empty=True
-        )
-    assert stats.sent == 2
-    with Connection(rabbit.url) as conn:
-        bodies = [Queue(payments.name, channel=conn.channel()).get(no_ack=True).body for _ in range(2)]
+    call_command("relay_outbox", "--once")  # the service's relay command, its signer included
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+    with Connection(rabbit.url) as conn:  # a look at what was published, left in the queue
+        queue = Queue(payments.name, channel=conn.channel())
+        messages = [queue.get(no_ack=False) for _ in range(2)]
+        bodies = [message.body for message in messages]
+        for message in messages:
+            message.requeue()
     docs = {doc["type"]: doc for doc in map(orjson.loads, bodies)}
     active = EventSigningKey.objects.get(state="active")
     assert docs[PAID]["kid"] == active.kid
@@ -120,9 +120,18 @@ def test_a_critical_event_goes_from_the_outbox_through_the_relay_to_the_consumer
     assert "signature" not in docs["widget.created"]
     assert docs["widget.created"]["digest"]
 
-    result, dead = consume(rabbit, payments, verifier, *bodies)
-    assert (result.processed, result.dead_lettered, dead) == (2, 0, [])
+    # the service's consume command, its verifier built from the settings
+    settings.EVENT_SIGNATURES = "enforce"
+    settings.EVENT_KEYS_URLS = {"payment_service": verifier.urls["payment_service"]}
+    settings.CONSUMERS = ["tests.chassis.chassis_service.consumers.WidgetConsumer"]
+    settings.CONSUMER_MAX_ATTEMPTS, settings.CONSUMER_RETRY_BASE_MS = 3, 50
+    with Connection(rabbit.url) as conn:  # and an unsigned one beside them, which the command refuses
+        conn.Producer().publish(captured().to_json(), exchange="", routing_key=payments.name)
+    capsys.readouterr()
+    call_command("consume", payments.name, "--max-messages", "3")
+    assert "2 processed, 0 duplicates, 0 retried, 1 dead-lettered" in capsys.readouterr().out
     assert ProcessedEvent.objects.filter(consumer=payments.name, event_id=str(row.event_id)).exists()
+    assert effects() == 2
 
 
 def test_a_replayed_signed_event_is_refused_by_the_idempotency_store(rabbit, payments, verifier):
