@@ -78,7 +78,8 @@ def event_signing_settings(env: Mapping[str, str]) -> dict[str, Any]:
 
     EVENT_SIGNATURES: `enforce` (consumers refuse a critical event that is unsigned, forged, or from a
     source contracts/event_trust.py does not allow) or `off` (only the digest is checked); publishers
-    sign critical events either way. EVENT_KEYS_URLS: `source=url,...`, the JWKS of a publishing source,
+    sign critical events either way (with EVENT_SIGNATURES=enforce and DEBUG off, the development
+    EVENT_KEY_ENCRYPTION_KEY is refused). EVENT_KEYS_URLS: `source=url,...`, the JWKS of a publishing source,
     else `<SOURCE>_URL` (contracts/addresses.py) + /.well-known/event-keys.json."""
     from contracts.addresses import DEFAULT_PORTS, url_of
     from contracts.event_trust import EVENT_KEYS_PATH
@@ -90,6 +91,15 @@ def event_signing_settings(env: Mapping[str, str]) -> dict[str, Any]:
             f"EVENT_SIGNATURES must be one of {', '.join(EVENT_SIGNATURE_MODES)}, not {mode!r}"
         )
     encryption_key = env.get("EVENT_KEY_ENCRYPTION_KEY", DEV_EVENT_KEY_ENCRYPTION_KEY)
+    if (
+        mode == "enforce"
+        and not env_bool(env, "DEBUG", True)
+        and encryption_key == DEV_EVENT_KEY_ENCRYPTION_KEY
+    ):
+        raise ImproperlyConfigured(
+            "DEBUG is off and EVENT_SIGNATURES=enforce but EVENT_KEY_ENCRYPTION_KEY still holds the "
+            "development default (anyone could unseal the event-signing keys)"
+        )
     try:
         parse_encryption_key(encryption_key)
     except KeyMaterialError as exc:

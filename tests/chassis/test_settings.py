@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.settings import DEV_INTERNAL_API_TOKEN, service_settings
+from kernel.crypto import new_encryption_key
 
 
 def make(env: dict[str, str], **kwargs):
@@ -79,3 +80,47 @@ def test_django_auth_is_installed_only_when_asked(tmp_path):
     assert without["REST_FRAMEWORK"]["UNAUTHENTICATED_USER"] is None
     assert with_auth["INSTALLED_APPS"][-1] == "demo"
     assert "django.contrib.auth" in with_auth["INSTALLED_APPS"]
+
+
+def test_enforced_event_signatures_in_production_refuse_the_development_key_encryption_key(tmp_path):
+    production = {"STRANGLER_VAR_DIR": str(tmp_path), "DEBUG": "false"}
+    production.update(SECRET_KEY="s3cret", INTERNAL_API_TOKEN="t0ken")
+    with pytest.raises(
+        ImproperlyConfigured, match="EVENT_KEY_ENCRYPTION_KEY still holds the development default"
+    ):
+        make({**production, "EVENT_SIGNATURES": "enforce"})
+    key = new_encryption_key()
+    settings = make({**production, "EVENT_SIGNATURES": "enforce", "EVENT_KEY_ENCRYPTION_KEY": key})
+    assert (settings["EVENT_SIGNATURES"], settings["EVENT_KEY_ENCRYPTION_KEY"]) == ("enforce", key)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"EVENT_SIGNATURES": "maybe"}, "EVENT_SIGNATURES must be one of enforce, off"),
+        (
+            {"EVENT_KEY_ENCRYPTION_KEY": "c2hvcnQ"},
+            "EVENT_KEY_ENCRYPTION_KEY: the key encryption key must be 32",
+        ),
+        ({"EVENT_KEYS_URLS": "payment_service"}, "EVENT_KEYS_URLS: 'payment_service' is not source=http"),
+        ({"EVENT_KEYS_URLS": "payment_service=ftp://x"}, "is not source=http"),
+    ],
+)
+def test_bad_event_signing_settings_are_refused_at_start(tmp_path, env, problem):
+    with pytest.raises(ImproperlyConfigured, match=problem):
+        make({"STRANGLER_VAR_DIR": str(tmp_path), **env})
+
+
+def test_event_keys_urls_follow_each_source_address_unless_named(tmp_path):
+    settings = make(
+        {
+            "STRANGLER_VAR_DIR": str(tmp_path),
+            "PAYMENT_SERVICE_PORT": "9104",
+            "EVENT_KEYS_URLS": "order_service=https://orders.internal/.well-known/event-keys.json",
+        }
+    )
+    urls = settings["EVENT_KEYS_URLS"]
+    assert urls["payment_service"] == "http://127.0.0.1:9104/.well-known/event-keys.json"
+    assert urls["order_service"] == "https://orders.internal/.well-known/event-keys.json"
+    assert urls["monolith"] == "http://127.0.0.1:8000/.well-known/event-keys.json"
+    assert settings["EVENT_SIGNATURES"] == "off"
