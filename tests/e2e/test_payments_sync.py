@@ -12,7 +12,9 @@ from decimal import Decimal
 import pytest
 import requests
 from django.core.management import call_command
+from kombu import Connection, Queue
 
+from contracts.event_trust import EVENT_KEYS_PATH
 from legacy_monolith.demo.payments import running_payment_service
 from legacy_monolith.payments.models import BlockedBin, Payment, Refund, WebhookEvent
 from legacy_monolith.payments.services import payment_refund
@@ -40,6 +42,10 @@ def service(sandbox, settings, tmp_path):
     ):
         settings.PAYMENT_SERVICE_URL = payments.url
         settings.BROKER_URL = broker
+        # zero trust (issue 20): the service's payment.synced events are signed by its relay process and the
+        # monolith's consumer checks them against the service's /.well-known/event-keys.json
+        settings.EVENT_SIGNATURES = "enforce"
+        settings.EVENT_KEYS_URLS = {"payment_service": payments.url + EVENT_KEYS_PATH}
         payments.http = requests.Session()
         payments.http.headers["Authorization"] = f"Bearer {payments.token}"
         yield payments
@@ -110,7 +116,7 @@ def test_history_goes_to_the_service_and_verify_finds_and_repairs_a_difference(s
 
 
 def test_a_service_payment_comes_back_stays_refundable_after_a_rollback_and_its_refund_goes_back(
-    service, sandbox
+    service, sandbox, settings
 ):
     user = UserFactory()
     order = OrderFactory(user=user)
@@ -142,6 +148,11 @@ def test_a_service_payment_comes_back_stays_refundable_after_a_rollback_and_its_
     copy = Payment.objects.get(pk=charge["id"])
     assert (copy.origin, copy.order_id, copy.card_last4) == ("service", order.pk, "4242")
     assert copy.gateway_ref.startswith("ch_")
+    keys = requests.get(service.url + EVENT_KEYS_PATH, timeout=5).json()["keys"]
+    assert keys  # what the monolith verified the service's signed payment.synced with
+    with Connection(settings.BROKER_URL) as conn:  # nothing was refused on the way
+        dlq = Queue("monolith.service_payments.dlq", channel=conn.channel()).queue_declare(passive=True)
+    assert dlq.message_count == 0
 
     # The route rolled back: the monolith refunds the service's payment at the provider itself.
     refund = payment_refund(
