@@ -13,6 +13,7 @@ A message is acked only after its retry or dead-letter copy was published: nothi
 Trust (chassis/event_keys.py): every event's digest is checked when it is parsed, and with
 EVENT_SIGNATURES=enforce a critical event's publisher and signature; an event that fails goes to the DLQ
 at once with the reason (`digest mismatch: ...`, `untrusted event: unsigned: ...`), its handler never runs.
+An event without any digest (a publisher not yet upgraded) is accepted unless EVENT_SIGNATURES=enforce.
 A replay of a genuine event passes the check and is then refused by the processed-event ids.
 
 A consumer with `batch_size` > 1 applies the messages at hand (up to that many, whatever arrived without

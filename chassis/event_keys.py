@@ -11,6 +11,10 @@ consumers check every event with (the rules are contracts/event_trust.py).
 - Verifier: with EVENT_SIGNATURES=enforce, a JWKS cache (contracts.jwks.JwksCache) per publishing source at
   EVENT_KEYS_URLS[source]; an unknown kid refetches that source's set once (a rotation), at most every
   JWKS_MIN_REFETCH_SECONDS.
+- Rolling upgrades: an event that arrived without a digest (its publisher not yet upgraded) is refused
+  (`no_digest`) only with EVENT_SIGNATURES=enforce; otherwise it is accepted, counted in
+  `events_without_digest_total{source}` and logged once per source and process. A digest that is present
+  but wrong is refused whatever the mode (when the envelope is parsed).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from chassis.keyring import Keyring, SigningMaterial
+from chassis.metrics import counter
 from contracts import event_trust
 from contracts.events import Envelope
 from contracts.jwks import JwksCache
@@ -32,6 +37,13 @@ log = logging.getLogger(__name__)
 
 ACTIVE_KEY_SECONDS = 5.0
 JWKS_MIN_REFETCH_SECONDS = 5.0
+WITHOUT_DIGEST = counter(
+    "events_without_digest_total",
+    "Events accepted without a digest (a publisher not yet upgraded), by source",
+    ["source"],
+)
+_undigested_sources: set[str] = set()  # the sources already logged as sending events without a digest
+_undigested_lock = threading.Lock()
 
 
 def _rotated(data: dict) -> None:
@@ -117,8 +129,31 @@ class EventVerifier:
         return key
 
     def check(self, envelope: Envelope) -> None:
+        if envelope.arrived_without_digest:
+            if self.enforcing:
+                raise event_trust.Refused(
+                    "no_digest",
+                    f"{envelope.type} {envelope.id} from {envelope.source} carries no digest "
+                    "(EVENT_SIGNATURES=enforce)",
+                )
+            _accepted_without_digest(envelope)
         if self.enforcing:
             event_trust.verify(envelope, self.key_for)
+
+
+def _accepted_without_digest(envelope: Envelope) -> None:
+    WITHOUT_DIGEST.labels(envelope.source).inc()
+    with _undigested_lock:
+        first = envelope.source not in _undigested_sources
+        _undigested_sources.add(envelope.source)
+    if first:
+        log.warning(
+            "events from %s arrive without a digest (a publisher not yet upgraded?): accepted while "
+            "EVENT_SIGNATURES is not enforce, counted in events_without_digest_total; first: %s %s",
+            envelope.source,
+            envelope.type,
+            envelope.id,
+        )
 
 
 @require_GET

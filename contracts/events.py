@@ -7,7 +7,9 @@ signature (contracts/event_trust.py says which types must be signed, and by whom
 - content: the canonical bytes of the seven content fields (id ... data): compact JSON, keys sorted at every
   level, UTF-8 (orjson), so a publisher and a consumer in any language agree byte for byte.
 - digest: `sha-256:<base64url of SHA-256(content)>`, on every event; `from_json` refuses an envelope
-  whose content does not match it (TamperedEnvelope), or that has none.
+  whose content does not match it (TamperedEnvelope). An envelope without one (published by a service not
+  yet upgraded, during a rolling deploy) parses, marked `arrived_without_digest`: the consumer's verifier
+  decides (accepted and counted unless EVENT_SIGNATURES=enforce, chassis/event_keys.py).
 - kid, signature: ES256 (ECDSA P-256 over SHA-256, r||s base64url as in JWS) over
   `signing_input()` = content + b"." + kid, by the key `kid` of the publishing service.
 """
@@ -28,7 +30,8 @@ from contracts.tracecontext import new_trace_id
 
 ENVELOPE_VERSION = 1
 CONTENT_FIELDS = frozenset({"id", "type", "occurred_at", "trace_id", "source", "version", "data"})
-FIELDS = CONTENT_FIELDS | {"digest"}
+FIELDS = CONTENT_FIELDS | {"digest"}  # what an envelope is serialised with
+REQUIRED_FIELDS = CONTENT_FIELDS  # the digest may be missing (an older publisher): see arrived_without_digest
 SIGNATURE_FIELDS = frozenset({"kid", "signature"})  # both or neither
 DIGEST_PREFIX = "sha-256:"
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -107,6 +110,11 @@ class Envelope:
         return cached
 
     @property
+    def arrived_without_digest(self) -> bool:
+        """True for an envelope parsed from a message that carried no digest (an older publisher)."""
+        return self.__dict__.get("_without_digest", False)
+
+    @property
     def digest(self) -> str:
         return content_digest(self.content())
 
@@ -138,7 +146,7 @@ class Envelope:
             raise InvalidEnvelope(f"not JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise InvalidEnvelope("the envelope is not a JSON object")
-        missing, unknown = FIELDS - doc.keys(), doc.keys() - FIELDS - SIGNATURE_FIELDS
+        missing, unknown = REQUIRED_FIELDS - doc.keys(), doc.keys() - FIELDS - SIGNATURE_FIELDS
         if missing or unknown:
             raise InvalidEnvelope(f"missing fields {sorted(missing)}, unknown fields {sorted(unknown)}")
         signature = SIGNATURE_FIELDS & doc.keys()
@@ -156,7 +164,9 @@ class Envelope:
             signature=doc.get("signature"),
         )
         content = canonical_json({name: doc[name] for name in CONTENT_FIELDS})
-        if not isinstance(doc["digest"], str) or doc["digest"] != content_digest(content):
+        if "digest" not in doc:
+            object.__setattr__(envelope, "_without_digest", True)
+        elif not isinstance(doc["digest"], str) or doc["digest"] != content_digest(content):
             raise TamperedEnvelope(
                 f"the content of {envelope.type} {envelope.id} does not match its digest "
                 f"{str(doc['digest'])[:60]!r}"

@@ -7,6 +7,7 @@ whose effect (an outbox row) the tests count.
 """
 
 import json
+import logging
 
 import orjson
 import pytest
@@ -14,7 +15,9 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from kombu import Connection, Exchange, Queue
+from prometheus_client import REGISTRY
 
+from chassis import event_keys
 from chassis.consumers import ConsumerWorker
 from chassis.event_keys import EventSigner, EventVerifier, event_keyring
 from chassis.models import EventSigningKey, ProcessedEvent
@@ -254,3 +257,50 @@ def test_a_publisher_whose_keys_cannot_be_fetched_is_retried_not_dead_lettered_a
 def test_with_signatures_off_only_the_digest_is_checked(rabbit, payments):
     stats, dead = consume(rabbit, payments, EventVerifier("off", {}), captured().to_json())
     assert (stats.processed, dead) == (1, [])
+
+
+def undigested(envelope: Envelope) -> bytes:
+    """The envelope as a publisher from before signed events sent it: no digest (nor signature)."""
+    doc = envelope.to_dict()
+    del doc["digest"]
+    return orjson.dumps(doc)
+
+
+def without_digest_count(source: str) -> float:
+    return REGISTRY.get_sample_value("events_without_digest_total", {"source": source}) or 0.0
+
+
+def test_during_a_rolling_deploy_events_without_a_digest_are_accepted_counted_and_logged_once(
+    rabbit, payments, caplog, monkeypatch
+):
+    monkeypatch.setattr(event_keys, "_undigested_sources", set())
+
+    def widget() -> Envelope:  # from a publisher not yet upgraded
+        return Envelope.new("widget.created", {"id": 1}, source="catalog_old")
+
+    tampered = widget().to_dict()
+    tampered["data"]["id"] = 2  # a digest present but wrong: refused whatever the mode
+    before = without_digest_count("catalog_old")
+    with caplog.at_level(logging.WARNING, logger="chassis.event_keys"):
+        stats, [dead] = consume(
+            rabbit,
+            payments,
+            EventVerifier("off", {}),
+            undigested(widget()),
+            undigested(widget()),
+            orjson.dumps(tampered),
+        )
+    assert (stats.processed, stats.dead_lettered, effects()) == (2, 1, 2)
+    assert dead.headers["x-error"].startswith("digest mismatch:")
+    assert without_digest_count("catalog_old") - before == 2
+    logged = [r for r in caplog.records if "without a digest" in r.getMessage()]
+    assert [r.getMessage().split()[2] for r in logged] == ["catalog_old"]
+
+
+def test_with_signatures_enforced_an_event_without_a_digest_is_dead_lettered(rabbit, payments, verifier):
+    plain = Envelope.new("widget.created", {"id": 1}, source="chassis_service")
+    stats, dead = consume(rabbit, payments, verifier, undigested(plain), undigested(genuine()))
+    assert (stats.processed, stats.dead_lettered, effects()) == (0, 2, 0)
+    assert [letter.headers["x-error"].split(":")[:2] for letter in dead] == [
+        ["untrusted event", " no_digest"]
+    ] * 2
