@@ -62,3 +62,36 @@ def verify_last_clean(entity: str):
     """When the last clean verify of `entity` finished (None: never)."""
     row = SyncCheckpoint.objects.filter(name=f"{entity}.verify.clean").only("finished_at").first()
     return row.finished_at if row else None
+
+
+def verify_last(entity: str) -> dict | None:
+    """The last verify of `entity`: {"at", "clean", "differences"} (None: never verified)."""
+    row = SyncCheckpoint.objects.filter(name=f"{entity}.verify").first()
+    if row is None or row.finished_at is None:
+        return None
+    return {
+        "at": row.finished_at,
+        "clean": bool(row.position.get("clean")),
+        "differences": int(row.position.get("differences", row.rows_done)),
+    }
+
+
+# A sync job's stop flag (`<entity>.stopped`): set when the module it syncs is decommissioned
+# (`manage.py decommission apply`), cleared by `decommission restore`. `manage.py sync <entity> <action>`
+# refuses to start while it is set, and a running follow or receive loop stops within seconds.
+
+
+def sync_stop(*, entity: str, reason: str) -> None:
+    SyncCheckpoint.objects.update_or_create(
+        name=f"{entity}.stopped", defaults={"position": {"reason": reason}, "finished_at": timezone.now()}
+    )
+
+
+def sync_resume(*, entity: str) -> None:
+    SyncCheckpoint.objects.filter(name=f"{entity}.stopped").delete()
+
+
+def sync_stopped(entity: str) -> str | None:
+    """Why `entity`'s sync jobs are stopped (None: they may run)."""
+    row = SyncCheckpoint.objects.filter(name=f"{entity}.stopped").only("position").first()
+    return None if row is None else str(row.position.get("reason") or "stopped")

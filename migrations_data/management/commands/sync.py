@@ -18,8 +18,11 @@ differences, or all repaired), 1 verify found differences (status --check: not i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -312,6 +315,57 @@ ENTITIES["payments"] = {
 }
 
 
+# `sync products follow` is the monolith's whole outbox relay (account emails too): it keeps running when the
+# catalog is decommissioned, with nothing of the catalog left to relay once its writes answer 410.
+NOT_STOPPED_BY_DECOMMISSION = frozenset({("products", "follow")})
+LOOPS = frozenset({"follow", "receive"})
+STOP_POLL_SECONDS = 2.0
+
+
+def refuse_if_stopped(entity: str) -> None:
+    """A decommissioned module's sync jobs do not start (`decommission restore` lets them run again)."""
+    from migrations_data.engine.checkpoint import sync_stopped
+    from migrations_data.engine.errors import SyncError
+
+    reason = sync_stopped(entity)
+    if reason is not None:
+        raise SyncError(f"the {entity} sync is stopped: {reason}", code="sync_stopped")
+
+
+@contextlib.contextmanager
+def stop_when_stopped(entity: str, *, enabled: bool):
+    """While a follow or receive loop runs, watch the stop flag; once it is set, SIGTERM this process, which
+    every loop already handles by finishing its batch and stopping."""
+    if not enabled:
+        yield
+        return
+    from django.db import connection
+
+    from migrations_data.engine.checkpoint import sync_stopped
+
+    done = threading.Event()
+
+    def watch() -> None:
+        try:
+            while not done.wait(STOP_POLL_SECONDS):
+                try:
+                    stopped = sync_stopped(entity)
+                except Exception:  # noqa: S112 - the database away for a moment: look again
+                    continue
+                if stopped is not None:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch, name=f"{entity}-stop-flag", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
     # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
@@ -334,7 +388,12 @@ class Command(cli.ToolkitCommand, BaseCommand):
         action = ENTITIES[options["entity"]][options["action"]]
         # One line and exit 2 even through call_command (scripts and tests rely on it), not only from
         # the command line as ToolkitCommand does.
-        with cli.guard(f"sync {options['entity']} {options['action']}", stderr=self.stderr, traceback=False):
-            code = action.run(options, self)
+        entity, name = options["entity"], options["action"]
+        with cli.guard(f"sync {entity} {name}", stderr=self.stderr, traceback=False):
+            stoppable = name != "status" and (entity, name) not in NOT_STOPPED_BY_DECOMMISSION
+            if stoppable:
+                refuse_if_stopped(entity)
+            with stop_when_stopped(entity, enabled=stoppable and name in LOOPS and not options.get("once")):
+                code = action.run(options, self)
         if code != EXIT_OK:
             sys.exit(code)
