@@ -80,3 +80,64 @@ class RolloutEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.summary[:60]}"
+
+
+class Decommission(models.Model):
+    """One route retired from the monolith (`manage.py decommission apply ROUTE`): what was changed, so
+    that `restore` can put it back and `finalize` can drop exactly the archived tables. At most one
+    applied or finalized record per route; a restored one stays as history."""
+
+    class State(models.TextChoices):
+        APPLIED = "applied"  # legacy side none, endpoints 410, sync jobs stopped, tables archived
+        FINALIZED = "finalized"  # the tables dropped after the archive was checked
+        RESTORED = "restored"  # rolled back: route, endpoints and data as before
+
+    RETIRED = (State.APPLIED, State.FINALIZED)
+
+    route = models.CharField(max_length=100)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.APPLIED)
+    legacy = models.CharField(max_length=100)  # the route's legacy upstream before apply
+    # the routes.yaml lines apply replaced ({key: [offset in the route's block, line]}), put back by restore
+    route_lines = models.JSONField(default=dict)
+    # The monolith URLconf entries answered 410 while retired: [{"view": name, "methods": [...], "path": ...}]
+    entries = models.JSONField(default=list)
+    apps = models.JSONField(default=list)  # the monolith apps whose tables this record archived ([] if none)
+    tables = models.JSONField(default=list)
+    sync_entities = models.JSONField(default=list)  # the sync jobs stopped
+    archive_path = models.TextField(blank=True)
+    archive_sha256 = models.CharField(max_length=64, blank=True)
+    evidence = models.JSONField(null=True, blank=True)  # the status that made it decommissionable
+    actor = models.CharField(max_length=200, blank=True)
+    applied_at = models.DateTimeField(auto_now_add=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    restored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["route"],
+                condition=Q(state__in=["applied", "finalized"]),
+                name="control_one_retirement_per_route",
+            )
+        ]
+        ordering = ["applied_at", "id"]
+
+    def __str__(self) -> str:
+        return f"decommission of {self.route} ({self.state})"
+
+
+class TrafficSample(models.Model):
+    """Counters read from a Prometheus endpoint at one moment, kept so that a decommission window (days)
+    can be judged from differences: `gateway` = strangler_requests_total by "route upstream" (the final
+    upstream, fallbacks included), `monolith` = the monolith's http_requests_total by URLconf entry."""
+
+    source = models.CharField(max_length=20)
+    taken_at = models.DateTimeField()
+    counters = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        indexes = [models.Index(fields=["source", "taken_at"], name="control_sample_source_time")]
+
+    def __str__(self) -> str:
+        return f"{self.source} sample at {self.taken_at:%Y-%m-%d %H:%M:%S}"

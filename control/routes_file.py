@@ -26,6 +26,17 @@ class RouteInfo:
     legacy: str | None
     target: str | None
     mode: str
+    methods: tuple[str, ...] | None = None  # None: every method
+    path: str | None = None  # the regular expression on the request path
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether a request (method, path) matches this route, as the gateway decides it."""
+        if self.methods is not None and method not in self.methods:
+            return False
+        try:
+            return bool(self.path) and re.match(self.path, path) is not None
+        except re.error:
+            return False
 
     @property
     def can_roll_out(self) -> bool:
@@ -55,6 +66,8 @@ def load_route_infos(path: Path | None = None) -> dict[str, RouteInfo]:
             legacy=legacy,
             target=entry.get("target"),
             mode=entry.get("mode") or "route",
+            methods=tuple(str(m).upper() for m in entry["methods"]) if entry.get("methods") else None,
+            path=entry.get("path") if isinstance(entry.get("path"), str) else None,
         )
     return routes
 

@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "chassis.errors.JsonErrorsMiddleware",  # outermost: JSON 404/405/500 bodies whatever DEBUG is
+    # http_requests_total by URLconf entry: what still reaches the monolith (decommission status)
+    "chassis.metrics.MetricsMiddleware",
     "chassis.forwarded.ForwardedHeadersMiddleware",  # first: the client's address, host and scheme
     "legacy_monolith.core.middleware.HeadResponseMiddleware",
     "legacy_monolith.core.middleware.RequestIdMiddleware",
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # 410 Gone on the URLconf entries a decommission retired (control database; control/decommission)
+    "legacy_monolith.core.middleware.RetiredEndpointsMiddleware",
 ]
 
 ROOT_URLCONF = "legacy_monolith.urls"

@@ -149,6 +149,23 @@ def read_runbooks() -> list[dict[str, Any]]:
     ]
 
 
+def read_decommissions() -> list[dict[str, Any]] | str:
+    """The routes retired from the monolith (`manage.py decommission`), from the control database."""
+    from control.models import Decommission
+
+    rows = [
+        {
+            "route": d.route,
+            "state": d.state,
+            "applied_at": d.applied_at.isoformat(timespec="seconds"),
+            "tables": len(d.tables),
+            "archive": d.archive_path or None,
+        }
+        for d in Decommission.objects.order_by("applied_at", "id")
+    ]
+    return rows or "no route decommissioned yet"
+
+
 READERS: dict[str, Callable[[], Any]] = {
     "flags": read_flags,
     "gateway": read_gateway,
@@ -212,5 +229,5 @@ def migration_status(readers: dict[str, Callable[[], Any]] | None = None) -> dic
         "stages": stages,
         "areas": areas,
         "route_table": {"ok": routes["ok"], "error": routes.get("error")},
-        "decommission": {"ok": False, "error": "no decommission state is recorded yet (stage 6)"},
+        "decommission": _area(read_decommissions),
     }
