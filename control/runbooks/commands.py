@@ -44,6 +44,8 @@ READ_ONLY = {
     ("runbook", "show"),
     ("runbook", "lint"),
     ("legacy_sessions", "report"),
+    ("decommission", "status"),  # stores a traffic sample in the control database; changes nothing served
+    ("decommission", "plan"),
 }
 READ_ONLY_SYNC_ACTIONS = {"status", "verify"}
 # A service's commands that only read, by their words (`events dlq list`): the command and its
