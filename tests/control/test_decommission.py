@@ -236,3 +236,13 @@ def test_apply_finalize_and_restore_can_each_run_twice_with_the_same_result(tmp_
     assert sync_stopped("products") is None
     assert services.restore(route="catalog.read").done is False
     assert Decommission.objects.get().state == Decommission.State.RESTORED
+
+
+@control_db
+def test_the_migration_status_lists_the_decommissioned_routes():
+    from control.cockpit.collect import read_decommissions
+
+    assert read_decommissions() == "no route decommissioned yet"
+    Decommission.objects.create(route="catalog.read", legacy="legacy", tables=["catalog_category"])
+    listed = [(d["route"], d["state"], d["tables"]) for d in read_decommissions()]
+    assert listed == [("catalog.read", "applied", 1)]
