@@ -157,7 +157,9 @@ def status_table(found: list[services.RouteStatus], window: float) -> Table:
         apps = ", ".join(
             f"{a} (carried)"
             if a in status.carries
-            else f"{a} (kept by {', '.join(status.kept_by.get(a, []))})"
+            else f"{a} (kept by {', '.join(status.kept_by[a])})"
+            if status.kept_by.get(a)
+            else a
             for a in status.apps
         )
         verdict = (
@@ -188,7 +190,7 @@ def _render_change(change: services.Change, options: dict[str, Any], out: IO[str
             console.print(f"  reads {reader['kind']}: {reader['name']} ({', '.join(reader['modules'])})")
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("change" if change.done else "state")
+    table.add_column("change" if change.done or change.action == "plan" else "state")
     for n, step in enumerate(change.steps, 1):
         table.add_row(str(n), step)
     console.print(table)

@@ -38,9 +38,10 @@ class NotDecommissionable(ControlError):
     exit_code = 1
 
     def __init__(self, route: str, reasons: list[str]) -> None:
+        counted = f"{len(reasons)} reason" + ("" if len(reasons) == 1 else "s")
         super().__init__(
             "not_decommissionable",
-            f"route {route} is not decommissionable: " + "; ".join(reasons),
+            f"route {route} is not decommissionable ({counted}):",
             {"route": route, "reasons": reasons},
         )
         self.detail_lines = reasons
