@@ -22,6 +22,7 @@ queue `<SERVICE_NAME>.tasks`, so services sharing a broker never run each other'
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping
 from functools import partial
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, shared_task
+from celery.signals import worker_ready, worker_shutting_down
 from django.db import InterfaceError, OperationalError, transaction
 
 
@@ -103,6 +105,24 @@ def _configure() -> Mapping[str, Any]:
 
     return celery_settings(settings)
 
+
+READY_FILE_ENV = "CELERY_READY_FILE"
+
+
+def _mark_ready(**_) -> None:
+    """The worker consumes from now on: touch CELERY_READY_FILE when set (a readiness probe's file; what
+    the demo and the tests wait for before sending work a deadline bounds)."""
+    if path := os.environ.get(READY_FILE_ENV):
+        Path(path).touch()
+
+
+def _unmark_ready(**_) -> None:
+    if path := os.environ.get(READY_FILE_ENV):
+        Path(path).unlink(missing_ok=True)
+
+
+worker_ready.connect(_mark_ready, weak=False)
+worker_shutting_down.connect(_unmark_ready, weak=False)
 
 app = Celery("strangler")
 app.add_defaults(_configure)  # read lazily: the first use of app.conf, after Django's settings are loaded

@@ -54,6 +54,9 @@ def filesystem_broker_options(folder: Path) -> dict[str, Any]:
         "processed_folder": str(folder / "processed"),
         "control_folder": str(folder / "control"),
         "store_processed": False,
+        # kombu lists the folder once a second by default: a payment (process, then capture) took ~2 s,
+        # past the saga's synchronous wait for it. Ten looks a second cost next to nothing.
+        "polling_interval": 0.1,
     }
 
 

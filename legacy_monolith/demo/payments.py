@@ -26,6 +26,7 @@ from .processes import (
     service_manage,
     service_process,
     stop_process_group,
+    wait_for_ready_files,
 )
 from .services import database_ensure, throwaway_database
 
@@ -120,9 +121,19 @@ def running_payment_service(
             # The server first: `serve` clears stale files of PROMETHEUS_MULTIPROC_DIR as it starts, which
             # would pull the metric files from under a worker or relay already running.
             process.start(timeout=60)
-            for command in commands:
+            ready: dict[Path, subprocess.Popen] = {}
+            for n, command in enumerate(commands):
                 argv = python_argv("-m", "extracted.payment_service", *command)
-                service.children.append(_child(argv, full_env, var_dir / f"payment-{command[0]}.log"))
+                child_env = dict(full_env)
+                if command[0] == "worker":  # work is sent with deadlines: wait until the workers consume
+                    ready_file = var_dir / f"payment-worker-{n}.ready"
+                    ready_file.unlink(missing_ok=True)
+                    child_env["CELERY_READY_FILE"] = str(ready_file)
+                child = _child(argv, child_env, var_dir / f"payment-{command[0]}.log")
+                service.children.append(child)
+                if command[0] == "worker":
+                    ready[ready_file] = child
+            wait_for_ready_files(ready, log_hint=f" (see {var_dir / 'payment-worker.log'})")
             yield service
         finally:
             process.stop()

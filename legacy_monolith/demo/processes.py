@@ -24,6 +24,25 @@ class ProcessStartError(RuntimeError):
     """A managed process exited or never answered its readiness URL."""
 
 
+def wait_for_ready_files(
+    ready: Mapping[Path, subprocess.Popen], *, timeout: float = 90.0, log_hint: str = ""
+) -> None:
+    """Wait until every process has touched its ready file (a Celery worker's CELERY_READY_FILE, written
+    when it starts consuming); ProcessStartError when one exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while waiting := [path for path in ready if not path.exists()]:
+        for path in waiting:
+            if ready[path].poll() is not None:
+                raise ProcessStartError(
+                    f"{path.stem} exited ({ready[path].returncode}) before it was ready{log_hint}"
+                )
+        if time.monotonic() > deadline:
+            raise ProcessStartError(
+                f"{', '.join(p.stem for p in waiting)} not ready within {timeout:.0f} s{log_hint}"
+            )
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -233,3 +233,18 @@ def test_each_service_names_its_worker_node_so_two_services_share_a_host_and_a_b
     assert payment[payment.index("--hostname") + 1] == "payment_service@%h"
     assert argv("order_service", ["-n", "a@b"]).count("a@b") == 1
     assert "--hostname" not in argv("order_service", ["-n", "a@b"])
+
+
+def test_a_worker_touches_its_ready_file_once_it_consumes_and_removes_it_when_it_stops(tmp_path, use_broker):
+    """CELERY_READY_FILE: what a readiness probe, the demo and the tests wait for before sending work that a
+    deadline bounds (a payment's authorization waited for a worker still starting, 7 s under load)."""
+    broker = use_broker(None)
+    ready = tmp_path / "worker.ready"
+    with run_worker(tmp_path, {**broker.env, "CELERY_READY_FILE": str(ready)}) as worker:
+        wait_until(ready.exists, "the ready file")
+        with transaction.atomic():
+            enqueue_on_commit(tasks.widget_touch, 40)
+        wait_until(lambda: rows("widget.touched") == [{"id": 40, "attempts": 1}], "the task, once ready")
+        worker.terminate()
+        worker.wait(30)
+    assert not ready.exists()
