@@ -42,6 +42,7 @@ class RunnerConfig:
     worker_header: bool = False
     optimize: bool = True
     loop: str = "auto"
+    malloc: str = "malloc"
     log_level: str = "warning"
     max_restarts: int = 5
     restart_window: float = 60.0
@@ -221,6 +222,14 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: uvloop when installed; GATEWAY_LOOP)",
     )
     parser.add_argument(
+        "--malloc",
+        choices=("malloc", "pymalloc"),
+        default=env.get("GATEWAY_MALLOC", "malloc"),
+        help="the workers' memory allocator (PYTHONMALLOC): malloc (default), glibc's, so the memory a storm "
+        "of hostile connections used goes back to the system when it ends; pymalloc, CPython's own, keeps "
+        "part of it but costs ~13%% less CPU per request (GATEWAY_MALLOC)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default=env.get("GATEWAY_LOG_LEVEL", "warning"),
@@ -326,6 +335,7 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         worker_header=args.worker_header,
         optimize=args.optimize,
         loop=args.loop,
+        malloc=args.malloc,
         log_level=args.log_level,
         max_restarts=args.max_restarts,
         restart_window=args.restart_window,

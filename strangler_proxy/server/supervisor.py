@@ -205,6 +205,7 @@ class Supervisor:
             WORKER_ENV: spec.to_env(),
             "STRANGLER_WORKER_ID": str(slot.index),  # e.g. the audit log's per-worker chain: <log>.w<slot>
             "PYTHONPATH": python_path,
+            "PYTHONMALLOC": self.config.malloc,
         }
         try:
             slot.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
