@@ -142,3 +142,70 @@ def test_the_shipped_route_table_validates_logins():
     login = next(route for route in table.routes if route.id == "auth.login")
     assert login.openapi is not None
     assert login.openapi.operation == "api_v1_accounts_create"
+
+
+def test_contracts_are_compiled_once_at_start_and_never_per_request(tmp_path, monkeypatch):
+    """The issue's rule: schemas are loaded and compiled when the route table is, so a request costs one
+    lookup and one call of compiled code. Every compiler the module uses is counted while 60 requests (good
+    and bad) go through the real Router and PayloadValidation addons."""
+    import fastjsonschema
+    from mitmproxy.test import taddons, tflow, tutils
+
+    from strangler_proxy import openapi_validation
+    from strangler_proxy.routing import Router
+
+    monkeypatch.delenv("UNLEASH_URL", raising=False)
+    routes = write_routes(
+        tmp_path / "routes.yaml",
+        TABLE.format(openapi=f"{{document: {AUTH}, operation: api_v1_accounts_create}}"),
+    )
+    flags = write_flags_file(tmp_path / "flags.json", enabled={"route.auth.login": True})
+    router, validation = Router(), openapi_validation.PayloadValidation()
+    with taddons.context(router, validation) as tctx:
+        tctx.configure(router, strangler_routes=str(routes), strangler_flags_file=str(flags))
+        tctx.configure(validation)
+        assert validation.checks["auth.login"], "the contract was compiled at start"
+
+        compiled: list[str] = []
+
+        def counting(name, real):
+            def wrapper(*args, **kwargs):
+                compiled.append(name)
+                return real(*args, **kwargs)
+
+            return wrapper
+
+        monkeypatch.setattr(fastjsonschema, "compile", counting("fastjsonschema", fastjsonschema.compile))
+        monkeypatch.setattr(
+            openapi_validation, "compile_checks", counting("checks", openapi_validation.compile_checks)
+        )
+        monkeypatch.setattr(
+            openapi_validation, "_validator", counting("validator", openapi_validation._validator)
+        )
+        monkeypatch.setattr(
+            openapi_validation, "load_document", counting("document", openapi_validation.load_document)
+        )
+        monkeypatch.setattr(
+            openapi_validation.re, "compile", counting("regex", openapi_validation.re.compile)
+        )
+
+        answers = []
+        for n in range(60):
+            body = b'{"username": "ada", "password": "pw"}' if n % 2 else b'{"username": 5}'
+            flow = tflow.tflow(
+                req=tutils.treq(
+                    method=b"POST",
+                    path=b"/api/v1/accounts/login",
+                    host="legacy.internal",
+                    port=8000,
+                    headers=((b"host", b"legacy.internal"), (b"content-type", b"application/json")),
+                    content=body,
+                )
+            )
+            router.requestheaders(flow)
+            validation.request(flow)
+            answers.append(flow.response.status_code if flow.response else None)
+        router.done()
+
+    assert sorted(answers, key=str) == [400] * 30 + [None] * 30, answers
+    assert compiled == []
