@@ -25,6 +25,12 @@ SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ATTRIBUTE_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 
+# The /api/v1 product listing (chassis.catalog_filters parses it); every ordering ends with an id tiebreak.
+ORDERINGS = ("id", "price", "-price", "name", "-name", "created_at", "-created_at", "stock", "-stock")
+ATTRIBUTE_PARAM_PREFIX = "attr."
+MAX_FILTER_VALUE_LENGTH = 200
+MAX_CATEGORY_SLUG_LENGTH = 140
+
 
 def invalid(code: str, field: str, message: str, **extra: Any) -> ApplicationError:
     return ApplicationError(code, message, extra={"field": field, **extra})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contracts.errors import ApplicationError
@@ -18,7 +19,9 @@ from contracts.pricing import MAX_LINE_QUANTITY, postal_code_normalize
 from .fields import IdField, StrictCharField, StrictIntegerField, StrictRegexField
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}  # the header, in OpenAPI
 MAX_PARCEL_GRAMS = 1_000_000
+COUPON_CODE = re.compile(r"^[A-Z0-9_-]{1,32}$")  # stored upper-case; the services check it after .upper()
 COUPON_KINDS = [("percent", "Percentage"), ("fixed", "Fixed amount")]
 
 
@@ -85,11 +88,24 @@ class CouponValidateInput(serializers.Serializer):
     code = StrictCharField(max_length=32)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"})
+class CouponCodeField(serializers.CharField):
+    """Documented as what the services accept (any case: they store it upper-case)."""
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d{1,8}(\.\d{1,2})?$"})
+class CouponAmountField(serializers.DecimalField):
+    """A non-negative amount with at most two decimals ("10", "12.50"), as the coupon rules accept."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=10, decimal_places=2, **kwargs)
+
+
 class CouponCreateInput(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
+    code = CouponCodeField(max_length=32)
     kind = serializers.ChoiceField(choices=COUPON_KINDS)
-    value = serializers.DecimalField(max_digits=10, decimal_places=2)
-    min_order_total = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
+    value = CouponAmountField()
+    min_order_total = CouponAmountField(required=False)
     valid_from = serializers.DateTimeField(required=False, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     usage_limit = StrictIntegerField(min_value=1, max_value=2**31 - 1, required=False, allow_null=True)

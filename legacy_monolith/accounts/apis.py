@@ -4,13 +4,13 @@ render with an output serializer."""
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chassis.openapi import ERROR
+from chassis.openapi import ERROR, PAGE_PARAMETERS
 from legacy_monolith.core.errors import ApplicationError
 from legacy_monolith.core.pagination import StandardPagination
 
@@ -34,8 +34,6 @@ from .serializers import (
 )
 
 NO_CONTENT = OpenApiResponse(description="No content")
-PAGE = OpenApiParameter("page", int, description="Page number, from 1")
-PAGE_SIZE = OpenApiParameter("page_size", int, description="Results per page (default 20, at most 100)")
 
 
 def _valid(serializer_class, request) -> dict:
@@ -140,7 +138,7 @@ class PasswordResetConfirmApi(PublicApi):
 class UserListApi(APIView):
     permission_classes = [IsStaffRole]
 
-    @extend_schema(responses={200: UserPageOutput}, parameters=[PAGE, PAGE_SIZE])
+    @extend_schema(responses={200: UserPageOutput}, parameters=PAGE_PARAMETERS)
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.user_list(), request, view=self)

@@ -11,11 +11,10 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 
+from chassis.catalog_rules import ORDERINGS
 from legacy_monolith.core.errors import NotFoundError
 
 from .models import Category, Product, StockMovement
-
-ORDERINGS = ("id", "price", "-price", "name", "-name", "created_at", "-created_at", "stock", "-stock")
 
 _INTEGER = re.compile(r"^-?\d{1,18}$")
 _DECIMAL = re.compile(r"^-?\d{1,18}\.\d{1,18}$")

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
-from chassis.orders_v1 import CheckoutInput, idempotency_key_from
+from chassis.orders_v1 import IDEMPOTENCY_KEY_SCHEMA, CheckoutInput, idempotency_key_from
 from chassis.pagination import StandardPagination
 
 from ..models import Saga
@@ -37,6 +37,7 @@ IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": True,
+    "schema": IDEMPOTENCY_KEY_SCHEMA,
     "description": "8 to 64 of [A-Za-z0-9._:-]; a replay returns the first outcome, never a new charge",
 }
 

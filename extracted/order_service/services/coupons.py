@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from chassis.orders_v1 import COUPON_CODE
 from contracts.errors import ApplicationError, ConflictError
 
 from ..models import Coupon
-
-COUPON_CODE = re.compile(r"^[A-Z0-9_-]{1,32}$")
 
 
 def coupon_create(

@@ -4,16 +4,16 @@ added in writes.py (route `catalog.write`)."""
 
 import orjson
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.views import APIView
 
-from chassis.openapi import ERROR, NOT_BLANK, PAGE_PARAMETERS, page_of
+from chassis.catalog_filters import FILTER_PARAMETERS as SHARED_FILTER_PARAMETERS
+from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 from extracted.product_service import selectors
 from extracted.product_service.store.port import ORDERINGS
 
-from .filters import MAX_FILTER_VALUE_LENGTH, parse_product_query
+from .filters import parse_product_query
 from .identity import caller_is_staff
 from .openapi import CategoryV1Output, ProductV1Output
 from .pagination import page_request, paginated_body
@@ -21,26 +21,8 @@ from .render import category_v1, product_v1
 
 JSON = "application/json"
 
-QUERY_TEXT = {"type": "string", "maxLength": MAX_FILTER_VALUE_LENGTH, "pattern": r"^[^\x00]*$"}
 FILTER_PARAMETERS = [
-    OpenApiParameter(
-        "category",
-        {"type": "string", "maxLength": 140, "pattern": NOT_BLANK},
-        description="category slug; includes its direct children",
-    ),
-    OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
-    OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
-    OpenApiParameter("in_stock", bool),
-    OpenApiParameter(
-        "attr.<name>",
-        str,
-        description="attribute equals value (string, or the number/boolean it spells); repeat = any of",
-    ),
-    OpenApiParameter(
-        "q",
-        QUERY_TEXT,
-        description="case-insensitive substring of name, description or sku",
-    ),
+    *(parameter for parameter in SHARED_FILTER_PARAMETERS if parameter.name != "ordering"),
     OpenApiParameter("include_inactive", bool, description="staff only: always 403 here (api/identity.py)"),
 ]
 

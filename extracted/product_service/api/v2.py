@@ -11,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from chassis.catalog_filters import QUERY_TEXT
 from chassis.openapi import NOT_BLANK
 from extracted.product_service import selectors
 from extracted.product_service.store.port import (
@@ -26,7 +27,7 @@ from .filters import ATTRIBUTE_KEY_PATTERN, ProductFilterInput, parse_product_qu
 from .identity import caller_is_staff
 from .openapi import CategoryListV2, ProductSearchPage, ProductV2Output
 from .render import category_v2, product_v2
-from .v1 import ERROR, FILTER_PARAMETERS, QUERY_TEXT, json_response
+from .v1 import ERROR, FILTER_PARAMETERS, json_response
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

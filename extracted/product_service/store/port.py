@@ -16,11 +16,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from chassis.catalog_rules import ORDERINGS
 from contracts.errors import ApplicationError
 from contracts.sync import ImportResult, RangeChecksum
 
-# The monolith's v1 orderings (legacy_monolith/catalog/selectors.py); every one ends with an id tiebreak.
-ORDERINGS = ("id", "price", "-price", "name", "-name", "created_at", "-created_at", "stock", "-stock")
+# ORDERINGS: the v1 orderings, the monolith's too (chassis.catalog_rules); each ends with an id tiebreak.
 # /api/v2 adds relevance to `q` (full text) where the adapter has a full-text index.
 SEARCH_ORDERINGS = (*ORDERINGS, "relevance")
 

@@ -3,7 +3,7 @@ Output serializers render the contract's JSON."""
 
 from rest_framework import serializers
 
-from chassis.catalog_rules import ATTRIBUTE_KEY_PATTERN
+from chassis.catalog_filters import filter_input, parse_attribute_params
 from chassis.catalog_v1 import (  # noqa: F401 (the write bodies, re-exported for the views)
     CategoryCreateInput,
     ProductCreateInput,
@@ -11,10 +11,7 @@ from chassis.catalog_v1 import (  # noqa: F401 (the write bodies, re-exported fo
     StockAdjustInput,
 )
 
-from ..selectors import ORDERINGS, ProductFilters
-
-ATTRIBUTE_PARAM_PREFIX = "attr."
-MAX_FILTER_VALUE_LENGTH = 200
+from ..selectors import ProductFilters
 
 
 class CategoryRefOutput(serializers.Serializer):
@@ -59,50 +56,8 @@ class StockMovementOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ProductFilterInput(serializers.Serializer):
-    """GET /products query parameters other than attr.<name>, page and page_size."""
-
-    category = serializers.CharField(max_length=140, required=False)
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    in_stock = serializers.BooleanField(required=False)
-    q = serializers.CharField(max_length=MAX_FILTER_VALUE_LENGTH, required=False, allow_blank=True)
-    ordering = serializers.ChoiceField(choices=ORDERINGS, required=False)
-    include_inactive = serializers.BooleanField(required=False)
-
-    def validate(self, data):
-        low, high = data.get("min_price"), data.get("max_price")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"min_price": ["min_price is greater than max_price"]})
-        return data
-
-
-def parse_attribute_params(query_params) -> dict[str, list[str]]:
-    """`attr.<name>=<value>` pairs, repeatable: values of one name are alternatives."""
-    attributes: dict[str, list[str]] = {}
-    errors: dict[str, list[str]] = {}
-    for param, values in query_params.lists():
-        if not param.startswith(ATTRIBUTE_PARAM_PREFIX):
-            continue
-        name = param[len(ATTRIBUTE_PARAM_PREFIX) :]
-        if not ATTRIBUTE_KEY_PATTERN.match(name):
-            errors[param] = ["Attribute names: a letter, then up to 63 letters, digits, '_' or '-'"]
-        elif any(len(value) > MAX_FILTER_VALUE_LENGTH or "\x00" in value for value in values):
-            errors[param] = [f"Attribute values are at most {MAX_FILTER_VALUE_LENGTH} characters, no NUL"]
-        else:
-            attributes[name] = values
-    if errors:
-        raise serializers.ValidationError(errors)
-    return attributes
-
-
 def parse_product_filters(query_params) -> ProductFilters:
-    # A plain dict, not the QueryDict: DRF reads a missing boolean in a QueryDict as False.
-    serializer = ProductFilterInput(
-        data={key: query_params[key] for key in ProductFilterInput._declared_fields if key in query_params}
-    )
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
+    data = filter_input(query_params)
     return ProductFilters(
         category=data.get("category") or None,
         min_price=data.get("min_price"),

@@ -1,7 +1,6 @@
 """Catalog endpoints. Reads are public (active products only); writes and stock history need staff.
 Public reads go through `reads` (the Product service while its flag is on, with fallback to the tables)."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
@@ -9,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.catalog_filters import FILTER_PARAMETERS
 from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 from legacy_monolith.accounts.permissions import IsStaffRole
 from legacy_monolith.core.pagination import StandardPagination
@@ -26,17 +26,7 @@ from .serializers import (
 )
 
 PRODUCT_FILTER_PARAMETERS = [
-    OpenApiParameter("category", str, description="category slug; includes its direct children"),
-    OpenApiParameter("min_price", OpenApiTypes.DECIMAL),
-    OpenApiParameter("max_price", OpenApiTypes.DECIMAL),
-    OpenApiParameter("in_stock", bool),
-    OpenApiParameter(
-        "attr.<name>",
-        str,
-        description="attribute equals value (string, or the number/boolean it spells); repeat = any of",
-    ),
-    OpenApiParameter("q", str, description="case-insensitive substring of name, description or sku"),
-    OpenApiParameter("ordering", str, enum=list(selectors.ORDERINGS)),
+    *FILTER_PARAMETERS,
     OpenApiParameter("include_inactive", bool, description="staff only"),
     *PAGE_PARAMETERS,
 ]

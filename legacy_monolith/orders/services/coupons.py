@@ -1,7 +1,6 @@
 """Coupon writes: staff create them; checkout redeems one atomically and a failed or cancelled order
 gives the redemption back."""
 
-import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,12 +8,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from chassis.orders_v1 import COUPON_CODE
 from legacy_monolith.core.errors import ApplicationError, ConflictError
 
 from ..models import Coupon, CouponRedemption, Order
 from ..pricing import coupon_check
-
-COUPON_CODE = re.compile(r"^[A-Z0-9_-]{1,32}$")
 
 
 def coupon_create(
