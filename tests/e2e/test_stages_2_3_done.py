@@ -9,7 +9,8 @@ routes.yaml, its Prometheus port).
    coupon, checkout, webhook, staff refund, history), staff write the catalog (category, product, edit,
    stock, history, deactivation), the customer changes profile and password, a password is reset by the
    mailed token, an admin changes a role. The gateway's own per-upstream figures show each of those routes
-   answered by its service and not one of their requests reaching the monolith.
+   answered by its service and not one of their requests reaching the monolith, and the monolith's own
+   http_requests_total (by URL name) agrees: no catalog-* or accounts-* request, while the checkout came.
 2. Every route is rolled back to 0% (`flags off`): nothing made at 100% is lost. The monolith answers the
    same product, category, stock movements, profile, role, passwords (new and reset) and the deactivation,
    and `sync products verify` and `sync users verify` find no difference in either direction.
@@ -238,6 +239,21 @@ def routed_requests(port: int) -> dict[tuple[str, str], float]:
     return counts
 
 
+def monolith_requests(stack) -> dict[str, float]:
+    """The monolith's own http_requests_total (summed over its gunicorn workers), by URL name."""
+    text = requests.get(f"{stack.monolith_url}/metrics", timeout=5).text
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "http_requests_total":
+                counts[sample.labels["route"]] = counts.get(sample.labels["route"], 0.0) + sample.value
+    return counts
+
+
+def catalog_and_accounts(counts: dict[str, float]) -> dict[str, float]:
+    return {route: n for route, n in counts.items() if route.startswith(("catalog-", "accounts-")) and n}
+
+
 class Client:
     """Calls through the gateway that check the status and the upstream that answered."""
 
@@ -284,6 +300,7 @@ def test_the_journey_passes_with_every_catalog_and_accounts_route_at_100_and_non
     database = stack.env["DATABASE_URL"]
     at = Client(gateway.url)
     registered: list[str] = []
+    before = catalog_and_accounts(monolith_requests(stack))
 
     def shopper_reaches_the_monolith(step) -> None:
         """The Auth service registered the shopper; the monolith's cart needs them (sync users receive)."""
@@ -366,6 +383,9 @@ def test_the_journey_passes_with_every_catalog_and_accounts_route_at_100_and_non
     for route, upstream in ROUTES.items():
         assert counts.get((route, upstream), 0) > 0, (route, counts)
         assert counts.get((route, "legacy"), 0) == 0, (route, counts)
+    # ... and the monolith's own figures agree: not one catalog or accounts request reached it.
+    assert catalog_and_accounts(monolith_requests(stack)) == before
+    assert monolith_requests(stack).get("orders-checkout", 0) > 0  # while the journey's checkout did
     assert {route for route, upstream in counts if upstream == "legacy"} <= {
         "default",
         "orders.write",
@@ -414,6 +434,7 @@ def test_rolling_every_route_back_to_0_loses_nothing_made_at_100(stack, gateway,
         (m["delta"], m["balance_after"], m["reason"]) for m in MADE["movements"]["results"]
     ]
     at.call("GET", f"/api/v1/catalog/products/{MADE['retired']}", expect=404, upstream="legacy")
+    assert catalog_and_accounts(monolith_requests(stack))  # the monolith serves them again
 
     # Accounts: the shopper logs in at the monolith with the password changed at the Auth service, sees the
     # profile changed there, and is staff; the reset password works; the old ones do not.
