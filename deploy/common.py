@@ -54,6 +54,15 @@ SECRETS: tuple[Secret, ...] = (
     Secret("GRAFANA_ADMIN_PASSWORD", "password", "Grafana's admin user (compose)"),
     Secret("UNLEASH_ADMIN_TOKEN", "unleash-admin", "Unleash admin API token (flags commands, bootstrap)"),
     Secret("UNLEASH_CLIENT_TOKEN", "unleash-client", "Unleash client token the flags facade polls with"),
+    # one event-signing key per component that publishes events (chassis/event_keys.py): each seals its own
+    *(
+        Secret(
+            f"{component.upper()}_EVENT_KEY_ENCRYPTION_KEY",
+            "fernet32",
+            f"AES-256-GCM key sealing the {component} component's event-signing keys",
+        )
+        for component in ("monolith", "product", "auth", "order", "payment", "notification")
+    ),
 )
 SECRET_NAMES = frozenset(s.name for s in SECRETS)
 
@@ -86,6 +95,36 @@ FLAGS = {
     "FLAGS_AUDIT_KEY": "${FLAGS_AUDIT_KEY}",
     "FLAGS_AUDIT_CHECKPOINTS": AUDIT_CHECKPOINTS,
 }
+
+
+# Signed events (issue 20, README "Signed, checksummed events"): consumers enforce (a critical event unsigned,
+# forged or from the wrong source, or any event without a digest, goes to the DLQ); they fetch the JWKS of
+# every publisher of a critical type from its internal port (EVENT_CONSUMER: the NetworkPolicies let exactly
+# the consumer processes reach those).
+# deploy imports nothing of the project: tests/deploy checks these sources are contracts/event_trust.py's.
+EVENT_KEYS_PATH = "/.well-known/event-keys.json"
+CRITICAL_EVENT_PUBLISHERS = {  # event source -> (process, public port)
+    "auth_service": ("auth-service", 8102),
+    "order_service": ("order-service", 8103),
+    "payment_service": ("payment-service", 8104),
+}
+EVENT_KEYS_URLS = ",".join(
+    f"{source}=http://{process}:{internal(port)}{EVENT_KEYS_PATH}"
+    for source, (process, port) in CRITICAL_EVENT_PUBLISHERS.items()
+)
+
+
+# only on the processes that consume events: the others need no path to the publishers
+EVENT_CONSUMER = {"EVENT_KEYS_URLS": EVENT_KEYS_URLS}
+
+
+def signed_events(component: str) -> dict[str, str]:
+    """The signed-events environment of a component that publishes events (its relay signs them, its API
+    serves the public keys) and consumes them (its consumer processes add EVENT_CONSUMER)."""
+    return {
+        "EVENT_SIGNATURES": "enforce",
+        "EVENT_KEY_ENCRYPTION_KEY": f"${{{component.upper()}_EVENT_KEY_ENCRYPTION_KEY}}",
+    }
 
 
 def _serve(package: str, port: int, workers: int = 2) -> tuple[str, ...]:

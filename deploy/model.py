@@ -146,3 +146,19 @@ def _url_reach(value: str) -> tuple[str, int] | None:
     except ValueError:
         return None
     return parts.hostname, port
+
+
+NAMED_URLS = re.compile(r"^[a-z][a-z0-9_]*=")  # `name=url,name=url` (EVENT_KEYS_URLS); a URL has a scheme
+
+
+def _url_reaches(value: str) -> list[tuple[str, int]]:
+    """The (host, port) of a URL, or of each URL of a `name=url,...` list; [] when there is none."""
+    if not NAMED_URLS.match(value):
+        target = _url_reach(value)
+        return [target] if target else []
+    found = []
+    for item in value.split(","):
+        target = _url_reach(item.partition("=")[2].strip())
+        if target:
+            found.append(target)
+    return found

@@ -67,6 +67,7 @@ from deploy.model import (
     _frozen,
     _smtp_reach,
     _url_reach,
+    _url_reaches,
     http_probe,
     internal,
     secrets_used,
@@ -167,9 +168,10 @@ def reaches(placed: Placed) -> list[Reach]:
                     if target and target[0] in names and names[target[0]].process.kind == "datastore":
                         env[f"{component.name}:{var}"] = value
     for var, value in env.items():
-        target = _url_reach(value) or _smtp_reach(var, env)
-        if target and target[0] in names and target[0] != placed.name:
-            reach = Reach(target[0], target[1], var)
-            if all((r.target, r.port) != (reach.target, reach.port) for r in found):
-                found.append(reach)
+        smtp = _smtp_reach(var, env)
+        for target in _url_reaches(value) or ([smtp] if smtp else []):
+            if target[0] in names and target[0] != placed.name:
+                reach = Reach(target[0], target[1], var)
+                if all((r.target, r.port) != (reach.target, reach.port) for r in found):
+                    found.append(reach)
     return found

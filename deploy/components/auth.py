@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.common import ISSUER, LOCKOUT, SHARED, _serve, _service
+from deploy.common import ISSUER, LOCKOUT, SHARED, _serve, _service, signed_events
 from deploy.infra import AUTH_DB
 from deploy.model import Component, Process, http_probe, internal
 
@@ -11,6 +11,7 @@ AUTH = Component(
     database=AUTH_DB,
     env={
         **SHARED,
+        **signed_events("auth"),
         **ISSUER,
         **LOCKOUT,
         "AUTH_DATABASE_URL": AUTH_DB.url(),

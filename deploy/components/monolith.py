@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from deploy.common import FLAGS, LOCKOUT, SHARED, _manage, _metrics_on
+from deploy.common import EVENT_CONSUMER, FLAGS, LOCKOUT, SHARED, _manage, _metrics_on, signed_events
 from deploy.infra import CONTROL_DB, SHADOW_DB, TECHSTORE_DB
 from deploy.model import Component, Probe, Process, http_probe, internal, worker_probe
 
 MONOLITH_ENV = {
     **SHARED,
+    **signed_events("monolith"),
     **FLAGS,
     **LOCKOUT,
     "DATABASE_URL": TECHSTORE_DB.url(),
@@ -98,7 +99,7 @@ MONOLITH = Component(
             "sync-users-follow",
             _manage("sync", "users", "follow"),
             probe=worker_probe("DATABASE_URL", "AUTH_SERVICE_URL"),
-            env=SYNC_USERS,
+            env={**SYNC_USERS, **EVENT_CONSUMER},
             depends=("auth-service",),
         ),
         # the Order service's order.* events applied to the monolith's tables (orders created there stay
@@ -107,7 +108,7 @@ MONOLITH = Component(
             "sync-orders-follow",
             _manage("sync", "orders", "follow"),
             probe=worker_probe("DATABASE_URL", "BROKER_URL"),
-            env={"ORDER_SERVICE_URL": f"http://order-service:{internal(8103)}"},
+            env={"ORDER_SERVICE_URL": f"http://order-service:{internal(8103)}", **EVENT_CONSUMER},
             depends=("rabbitmq", "order-service"),
         ),
         # payments both ways: the service's payment.synced events into the monolith, the monolith's changes
@@ -116,7 +117,7 @@ MONOLITH = Component(
             "sync-payments-follow",
             _manage("sync", "payments", "follow"),
             probe=worker_probe("DATABASE_URL", "BROKER_URL", "PAYMENT_SERVICE_URL"),
-            env={"PAYMENT_SERVICE_URL": f"http://payment-service:{internal(8104)}"},
+            env={"PAYMENT_SERVICE_URL": f"http://payment-service:{internal(8104)}", **EVENT_CONSUMER},
             depends=("rabbitmq", "payment-service"),
         ),
         # the rollout controller: steps routes up, judges target vs legacy from the gateway's figures

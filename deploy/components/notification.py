@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.common import ISSUER, PUBLIC_URL, SHARED, _celery, _serve, _service
+from deploy.common import EVENT_CONSUMER, ISSUER, PUBLIC_URL, SHARED, _celery, _serve, _service, signed_events
 from deploy.infra import NOTIFICATION_DB, SMTP_RELAY_HOST, SMTP_RELAY_PORT, SMTP_RELAY_USER
 from deploy.model import Component, Process, http_probe, internal, worker_probe
 
@@ -19,6 +19,7 @@ NOTIFICATION = Component(
     database=NOTIFICATION_DB,
     env={
         **SHARED,
+        **signed_events("notification"),
         "NOTIFICATION_DATABASE_URL": NOTIFICATION_DB.url(),
         "REDIS_URL": "redis://redis:6379/7",  # the replay guard of the gateway's identity header
         "SECRET_KEY": "${NOTIFICATION_SECRET_KEY}",
@@ -56,6 +57,7 @@ NOTIFICATION = Component(
             _service("extracted.notification_service", "consume", "notification_service.events"),
             probe=worker_probe("NOTIFICATION_DATABASE_URL", "BROKER_URL"),
             depends=("rabbitmq",),
+            env=EVENT_CONSUMER,
         ),
         # replayed dead letters (`events dlq replay`): a failed row queued again
         Process(
@@ -63,6 +65,7 @@ NOTIFICATION = Component(
             _service("extracted.notification_service", "consume", "notification_service.deliveries"),
             probe=worker_probe("NOTIFICATION_DATABASE_URL", "BROKER_URL"),
             depends=("rabbitmq",),
+            env=EVENT_CONSUMER,
         ),
         *_celery(
             "extracted.notification_service",

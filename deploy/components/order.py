@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.common import SHARED, _celery, _serve, _service
+from deploy.common import EVENT_CONSUMER, SHARED, _celery, _serve, _service, signed_events
 from deploy.infra import ORDER_DB
 from deploy.model import Component, Process, http_probe, internal, worker_probe
 
@@ -11,6 +11,7 @@ ORDER = Component(
     database=ORDER_DB,
     env={
         **SHARED,
+        **signed_events("order"),
         "ORDER_DATABASE_URL": ORDER_DB.url(),
         "REDIS_URL": "redis://redis:6379/4",
         "SECRET_KEY": "${ORDER_SECRET_KEY}",
@@ -40,12 +41,14 @@ ORDER = Component(
             _service("extracted.order_service", "consume", "order_service.saga_participants"),
             probe=worker_probe("ORDER_DATABASE_URL", "BROKER_URL"),
             depends=("rabbitmq",),
+            env=EVENT_CONSUMER,
         ),
         Process(
             "order-consumer-orchestrator",
             _service("extracted.order_service", "consume", "order_service.saga_orchestrator"),
             probe=worker_probe("ORDER_DATABASE_URL", "BROKER_URL"),
             depends=("rabbitmq",),
+            env=EVENT_CONSUMER,
         ),
         Process(
             "order-relay",

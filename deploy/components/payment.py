@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.common import ISSUER, SHARED, _celery, _serve, _service
+from deploy.common import ISSUER, SHARED, _celery, _serve, _service, signed_events
 from deploy.infra import PAYMENT_DB
 from deploy.model import Component, Process, http_probe, internal, worker_probe
 
@@ -11,6 +11,7 @@ PAYMENT = Component(
     database=PAYMENT_DB,
     env={
         **SHARED,
+        **signed_events("payment"),
         **ISSUER,
         "PAYMENT_DATABASE_URL": PAYMENT_DB.url(),
         "REDIS_URL": "redis://redis:6379/5",  # antifraud velocity counters

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from deploy.common import SHARED, _serve, _service
+from deploy.common import EVENT_CONSUMER, SHARED, _serve, _service, signed_events
 from deploy.infra import PRODUCT_DB
 from deploy.model import Component, Process, http_probe, internal, worker_probe
 
 PRODUCT_ENV = {
     **SHARED,
+    **signed_events("product"),
     "PRODUCT_DATABASE_URL": PRODUCT_DB.url(),
     "CATALOG_STORE_URL": "mongodb://mongo:27017/product_catalog",  # the Mongo adapter in this profile
     "REDIS_URL": "redis://redis:6379/1",
@@ -38,12 +39,14 @@ PRODUCT = Component(
             _service("extracted.product_service", "consume", "product_service.catalog"),
             probe=worker_probe("PRODUCT_DATABASE_URL", "CATALOG_STORE_URL", "BROKER_URL"),
             depends=("rabbitmq", "mongo"),
+            env=EVENT_CONSUMER,
         ),
         Process(
             "product-consumer-stock",
             _service("extracted.product_service", "consume", "product_service.stock"),
             probe=worker_probe("PRODUCT_DATABASE_URL", "BROKER_URL"),
             depends=("rabbitmq",),
+            env=EVENT_CONSUMER,
         ),
         # the service's own outbox (stock.reserved / stock.released)
         Process(

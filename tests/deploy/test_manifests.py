@@ -310,7 +310,11 @@ def test_internal_ports_are_reached_only_by_sync_jobs_saga_participants_and_prom
         allowed_in("product-service", 9101) == {"monolith", "sync-products-follow", "ns:monitoring"} | order
     )
     jwks = {"notification-service"} | payment
-    assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"} | jwks
+    # signed events: every event consumer fetches the event keys of the publishers of critical types
+    consumers = {p.name for p in t.our_processes() if "EVENT_KEYS_URLS" in p.env}
+    assert allowed_in("auth-service", 9102) == {"sync-users-follow", "ns:monitoring"} | jwks | consumers
+    assert consumers <= allowed_in("order-service", 9103)
+    assert consumers <= allowed_in("payment-service", 9104)
     # the token exchange; stock and payment participants; the Payment service's order lookups; legacy
     # credentials the Notification service checks
     callers = {"auth-service", "notification-service", "ns:monitoring"}

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from deploy import backup
+from deploy import backup, common
 from deploy import topology as t
 from deploy.secrets import new_value
 
@@ -379,3 +379,75 @@ def test_images_of_others_are_pinned():
         if image != t.OUR_IMAGE:
             assert ":" in image, image
             assert not image.endswith(":latest"), image
+
+
+# ------------------------------------------------------------------------------------------- signed events
+
+
+def _consumes_events(placed) -> bool:
+    """A chassis `consume` command, or a monolith `sync <entity> follow` whose command runs a consumer."""
+    command = placed.process.command
+    if "consume" in command:
+        return True
+    if command[:3] == ("python", "manage.py", "sync") and command[4] == "follow":
+        module = ROOT / "migrations_data" / command[3] / "command.py"
+        code = module.read_text() if module.exists() else ""
+        return "run_receiver(" in code or "ConsumerWorker(" in code
+    return False
+
+
+def test_every_event_consumer_and_only_it_fetches_the_keys_of_every_publisher_of_a_critical_type():
+    from contracts.event_trust import PUBLISHERS
+
+    assert set(common.CRITICAL_EVENT_PUBLISHERS) == {s for allowed in PUBLISHERS.values() for s in allowed}
+    consumers = {name for name, p in OURS.items() if _consumes_events(p)}
+    assert {
+        "sync-payments-follow",
+        "order-consumer-orchestrator",
+        "notification-consumer-events",
+    } <= consumers
+    assert {name for name, p in OURS.items() if "EVENT_KEYS_URLS" in p.env} == consumers
+    for name in consumers:
+        reached = {(r.target, r.port) for r in t.reaches(OURS[name])}
+        published = {(proc, t.internal(port)) for proc, port in common.CRITICAL_EVENT_PUBLISHERS.values()}
+        assert published <= reached, name
+
+
+@pytest.mark.parametrize("component", sorted(SETTINGS))
+def test_signed_events_are_enforced_with_one_event_key_per_component(component):
+    placed = [p for p in OURS.values() if p.component == component]
+    assert {p.env["EVENT_SIGNATURES"] for p in placed} == {"enforce"}
+    assert {p.env["EVENT_KEY_ENCRYPTION_KEY"] for p in placed} == {
+        f"${{{component.upper()}_EVENT_KEY_ENCRYPTION_KEY}}"
+    }
+
+
+def test_the_consumers_network_policy_reaches_each_publishers_key_endpoint_and_it_lets_them_in():
+    from deploy import k8s
+
+    everyone = list(t.all_processes())
+    for source, (publisher, _) in common.CRITICAL_EVENT_PUBLISHERS.items():
+        policy = k8s.network_policy(OURS[publisher], everyone)
+        allowed_in = {
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for rule in policy["spec"]["ingress"]
+            if {"protocol": "TCP", "port": OURS[publisher].process.internal_port} in rule["ports"]
+            for peer in rule["from"]
+            if "podSelector" in peer
+        }
+        consumers = {name for name, p in OURS.items() if "EVENT_KEYS_URLS" in p.env}
+        assert consumers <= allowed_in, (source, consumers - allowed_in)
+
+
+def test_a_consumers_event_keys_urls_load_with_the_real_settings_parser():
+    from chassis.settings import event_signing_settings
+
+    secrets = {s.name: new_value(s) for s in t.SECRETS}
+    env = {**_render(OURS["sync-payments-follow"].env, secrets), "DEBUG": "false"}
+    loaded = event_signing_settings(env)
+    assert loaded["EVENT_SIGNATURES"] == "enforce"
+    assert loaded["EVENT_KEY_ENCRYPTION_KEY"] == secrets["MONOLITH_EVENT_KEY_ENCRYPTION_KEY"]
+    assert loaded["EVENT_KEYS_URLS"]["payment_service"] == (
+        "http://payment-service:9104/.well-known/event-keys.json"
+    )
+    assert loaded["EVENT_KEYS_URLS"]["order_service"].startswith("http://order-service:9103/")
