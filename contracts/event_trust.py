@@ -27,6 +27,11 @@ PUBLISHERS: dict[str, tuple[str, ...]] = {
     "order.confirmed": ("order_service",),
     "order.cancelled": ("order_service",),
     "user.role_changed": ("auth_service",),
+    # the checkout saga's commands and replies carry payment-authorisation outcomes (contracts/saga.py): the
+    # Order service's participants send the replies and its orchestrator the commands, both through its
+    # outbox relay, so a forged `order_saga.reply.authorize_payment` cannot confirm an unpaid order
+    "order_saga.command.*": ("order_service",),
+    "order_saga.reply.*": ("order_service",),
 }
 
 KeyLookup = Callable[[str, str], ec.EllipticCurvePublicKey | None]  # (source, kid) -> key, None if unknown
