@@ -29,6 +29,7 @@ from contracts import cli
 from contracts.events import Envelope
 from contracts.orders import ORDER_EVENTS
 from legacy_monolith.orders.models import Coupon, Order, ShippingRule
+from migrations_data.engine.checkpoint import verify_record
 from migrations_data.engine.http import InternalApiClient
 
 BATCH = 500
@@ -205,6 +206,8 @@ def verify_orders(*, repair: bool) -> dict:
 
 def orders_verify(options: dict[str, Any], command) -> int:
     result = verify_orders(repair=options["repair"])
+    # the outcome the evidence gates and `decommission` read (after a repair: what is left)
+    verify_record(entity="orders", differences=len(result["differences"]), clean=not result["differences"])
     if options["json"]:
         command.stdout.write(json.dumps(result, indent=2, default=str))
     else:

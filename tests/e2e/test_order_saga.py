@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 
+import psycopg2
 import pytest
 import requests
 
@@ -210,6 +211,10 @@ def test_service_orders_reach_the_monolith_and_verify_finds_both_sides_equal(ord
     result = json.loads(verified.stdout)
     assert (verified.returncode, result["differences"]) == (0, []), verified.stdout + verified.stderr
     assert result["compared"] >= 5
+    # recorded, as every entity's verify is, for the evidence gates and `decommission` (verify_last)
+    with psycopg2.connect(orders.stack.env["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT position FROM migrations_data_synccheckpoint WHERE name = 'orders.verify'")
+        assert cur.fetchone()[0] == {"differences": 0, "clean": True}
 
 
 def test_after_a_rollback_the_monolith_cancels_and_refunds_a_service_order(orders):
