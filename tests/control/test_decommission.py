@@ -4,6 +4,8 @@ the one-line edit of routes.yaml, the sync jobs' stop flag and the monolith's 41
 The whole apply / finalize / restore journey against real processes is tests/e2e/test_decommission.py."""
 
 import difflib
+import signal
+import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -246,3 +248,20 @@ def test_the_migration_status_lists_the_decommissioned_routes():
     Decommission.objects.create(route="catalog.read", legacy="legacy", tables=["catalog_category"])
     listed = [(d["route"], d["state"], d["tables"]) for d in read_decommissions()]
     assert listed == [("catalog.read", "applied", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_follow_or_receive_loop_gets_sigterm_once_its_sync_is_stopped(monkeypatch):
+    from migrations_data.management.commands import sync as sync_command
+
+    monkeypatch.setattr(sync_command, "STOP_POLL_SECONDS", 0.1)
+    terminated = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: terminated.set())  # what every loop installs
+    try:
+        with sync_command.stop_when_stopped("users", enabled=True):
+            assert not terminated.wait(0.5)
+            sync_stop(entity="users", reason="route accounts.admin decommissioned")
+            assert terminated.wait(5)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sync_resume(entity="users")
