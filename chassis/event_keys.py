@@ -11,6 +11,9 @@ consumers check every event with (the rules are contracts/event_trust.py).
 - Verifier: with EVENT_SIGNATURES=enforce, a JWKS cache (contracts.jwks.JwksCache) per publishing source at
   EVENT_KEYS_URLS[source]; an unknown kid refetches that source's set once (a rotation), at most every
   JWKS_MIN_REFETCH_SECONDS.
+- Fetching keys: over this process's mutual TLS client (settings.INTERNAL_TLS, chassis/internal_http.py)
+  when one is configured, so an https:// EVENT_KEYS_URLS entry reaches a publisher's internal mTLS port
+  like any other internal call; plain HTTP otherwise.
 - Rolling upgrades: an event that arrived without a digest (its publisher not yet upgraded) is refused
   (`no_digest`) only with EVENT_SIGNATURES=enforce; otherwise it is accepted, counted in
   `events_without_digest_total{source}` and logged once per source and process. A digest that is present
@@ -19,19 +22,23 @@ consumers check every event with (the rules are contracts/event_trust.py).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 
+import requests
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from chassis.internal_http import mount_internal_tls
 from chassis.keyring import Keyring, SigningMaterial
 from chassis.metrics import counter
 from contracts import event_trust
 from contracts.events import Envelope
-from contracts.jwks import JwksCache
+from contracts.jwks import JwksCache, http_fetch
+from kernel.mtls import MutualTls
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +104,31 @@ class KeysUnavailable(Exception):
     """A publisher's JWKS could not be fetched yet: the event is retried (not dead-lettered at once)."""
 
 
+class _FromSettings:
+    """EventVerifier's default `tls`: settings.INTERNAL_TLS."""
+
+
 class EventVerifier:
     """Checks an event before its handler runs; `check` raises event_trust.Refused with the reason."""
 
-    def __init__(self, mode: str | None = None, urls: dict[str, str] | None = None, **cache_options) -> None:
+    def __init__(
+        self,
+        mode: str | None = None,
+        urls: dict[str, str] | None = None,
+        *,
+        tls: MutualTls | type[_FromSettings] | None = _FromSettings,
+        **cache_options,
+    ) -> None:
         self.mode = mode or settings.EVENT_SIGNATURES
         self.urls = dict(settings.EVENT_KEYS_URLS if urls is None else urls)
+        if tls is _FromSettings:
+            tls = getattr(settings, "INTERNAL_TLS", None)
+        # one session per verifier: its https:// hops present this process's client certificate
+        self.session = mount_internal_tls(requests.Session(), tls, pool_connections=4, max_retries=0)
         self._cache_options = {
             "default_max_age": settings.EVENT_KEYS_MAX_AGE_SECONDS,
             "min_refetch_seconds": JWKS_MIN_REFETCH_SECONDS,
+            "fetch": functools.partial(http_fetch, session=self.session),
             **cache_options,
         }
         self._caches: dict[str, JwksCache] = {}

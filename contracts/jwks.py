@@ -31,8 +31,12 @@ MAX_AGE = re.compile(r"max-age=(\d+)")
 Fetch = Callable[[str], tuple[dict, int | None]]  # url -> (JWKS document, max-age seconds or None)
 
 
-def http_fetch(url: str, *, timeout: float = 3.0) -> tuple[dict, int | None]:
-    answer = requests.get(url, timeout=timeout)
+def http_fetch(
+    url: str, *, timeout: float = 3.0, session: requests.Session | None = None
+) -> tuple[dict, int | None]:
+    """GET the JWKS; `session`: a caller's own (e.g. mounted for mutual TLS on internal hops). A set is
+    fetched every few minutes at most: the connection is not kept open in between."""
+    answer = (session or requests).get(url, timeout=timeout, headers={"Connection": "close"})
     answer.raise_for_status()
     match = MAX_AGE.search(answer.headers.get("Cache-Control", ""))
     return answer.json(), int(match.group(1)) if match else None

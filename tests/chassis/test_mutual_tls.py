@@ -156,3 +156,32 @@ def test_a_client_trusting_only_another_ca_refuses_this_server(served):
     port, _, foreign = served
     with pytest.raises(ssl.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
         _refused(port, _context(foreign, "order_service"))
+
+
+def test_a_consumer_fetches_the_publishers_event_keys_over_its_mutual_tls_client(served, settings):
+    """EventVerifier's JWKS fetches go through this process's INTERNAL_TLS client, like every internal call:
+    with it the publisher's internal mTLS port hands over its keys, without a client certificate it cannot
+    (the event waits for a retry: KeysUnavailable), whatever the URL says."""
+    from chassis.event_keys import EventVerifier, KeysUnavailable
+    from contracts.event_trust import EVENT_KEYS_PATH
+
+    port, certs, _ = served
+    database = certs.parent / "chassis.sqlite3"  # the served process's: its event-keys table, made here
+    env = {
+        **os.environ,
+        "CHASSIS_DATABASE_URL": f"sqlite:///{database}",
+        "STRANGLER_VAR_DIR": str(certs.parent),
+    }
+    subprocess.run(
+        python_argv("-m", SERVICE, "migrate", "--noinput"), env=env, check=True, capture_output=True
+    )
+    url = f"https://localhost:{port}{EVENT_KEYS_PATH}"
+    [published] = _session(certs, "order_service").get(url, timeout=10).json()["keys"]
+    settings.INTERNAL_TLS = MutualTls(
+        str(certs / "order_service.crt"), str(certs / "order_service.key"), str(certs / "ca.crt")
+    )
+    verifier = EventVerifier("enforce", {"chassis_service": url})  # tls: settings.INTERNAL_TLS
+    assert verifier.key_for("chassis_service", published["kid"]) is not None
+    plain = EventVerifier("enforce", {"chassis_service": url}, tls=None)
+    with pytest.raises(KeysUnavailable):
+        plain.key_for("chassis_service", published["kid"])
