@@ -162,3 +162,29 @@ def test_an_unknown_consumer_or_an_unreachable_broker_is_one_line_and_exit_2(tmp
     with pytest.raises(cli.UsageError, match="no consumer named 'nope'") as unknown:
         dlq("list", "--consumer", "nope")
     assert (unknown.value.code, unknown.value.exit_code) == ("unknown_consumer", 2)
+
+
+def test_an_event_without_a_digest_dead_lettered_before_the_rolling_upgrade_fix_replays_and_is_processed(
+    rabbit, widgets
+):
+    """Before the follow-up, an event from a publisher not yet upgraded (no digest) was dead-lettered as a
+    malformed envelope and its replay failed again; now (EVENT_SIGNATURES off) it is listed under its id and
+    a replay processes it."""
+    envelope = widget(8)
+    doc = envelope.to_dict()
+    del doc["digest"]
+    with Connection(rabbit.url) as conn:
+        worker_on(rabbit, widgets, conn).declare()
+        conn.Producer().publish(
+            json.dumps(doc).encode(),
+            exchange="",
+            routing_key=f"{widgets.name}.dlq",
+            headers={"x-error": "malformed envelope: missing fields ['digest']", "x-attempts": 1},
+            content_type="application/json",
+        )
+    [letter] = dlq("list", "--consumer", widgets.name)["dead_letters"]
+    assert (letter["id"], letter["event_type"]) == (envelope.id, "widget.created")
+    assert dlq("replay", "--all", "--consumer", widgets.name)["done"] == [envelope.id]
+    consume(rabbit, widgets)
+    assert ProcessedEvent.objects.filter(consumer=widgets.name, event_id=envelope.id).exists()
+    assert dlq("list", "--consumer", widgets.name)["dead_letters"] == []
