@@ -28,9 +28,10 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.report import REPO_ROOT, elapsed_since, emit_json_line, median, run_facts
-from bench.rollout_drill import ROUTE, Traffic, running_drill
+from bench.rollout_drill import ROUTE, catalog_traffic, running_drill
 from control.rollout.simulation import false_rollback_rate
 from control.rollout.stats import binomial_sf
+from load.traffic import SuiteTraffic
 
 HEALTHY_NOISE = {"error_rate": 0.005, "latency_ms": 4, "jitter_ms": 3}
 
@@ -42,7 +43,7 @@ class Rollback:
     total_rate: float  # requests/s through the gateway meanwhile
 
 
-def one_rollback(drill, traffic: Traffic, seed: int) -> Rollback:
+def one_rollback(drill, traffic: SuiteTraffic, seed: int) -> Rollback:
     drill.reset()
     drill.manage("rollout", "start", ROUTE, "--steps", "25,100", "--step-time", "300s")
     drill.wait_for(
@@ -107,7 +108,7 @@ def drill_runs(
     rollbacks: list[Rollback] = []
     outcomes: list[str] = []
     with running_drill(tmp, extra_env=extra_env) as drill:
-        traffic = Traffic(drill.gateway.url, canary_rate * 4, clients=32).start()
+        traffic = catalog_traffic(drill.gateway.url, canary_rate * 4, tmp / "load").start()
         try:
             for run in range(runs):
                 rollback = one_rollback(drill, traffic, seed=100 + run)

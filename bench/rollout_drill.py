@@ -1,9 +1,9 @@
 """Rollout drills against real processes: two toy upstreams (legacy and a candidate whose error rate and
 latency change while it runs: bench/toy_upstream.py), the real gateway (`python -m strangler_proxy`, two
 workers, every addon, the Prometheus port on), the flags file (or a real Unleash server), a throwaway
-control database, the real `manage.py rollout` commands and controller process, and client traffic with one
-token per user (so the sticky rollout splits users). Used by tests/e2e/test_rollout_controller.py and
-`make bench-rollback`."""
+control database, the real `manage.py rollout` commands and controller process, and the stage-2 locust
+suite as client traffic, one token per shopper (so the sticky rollout splits users). Used by
+tests/e2e/test_rollout_controller.py and `make bench-rollback`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from flags.config import FlagsConfig
 from flags.store import open_store
 from legacy_monolith.demo.processes import free_port, stop_process_group
 from legacy_monolith.demo.services import throwaway_database
+from load.traffic import SuiteTraffic
 from strangler_proxy.launch import DEFAULT_ROUTES
 from tests.strangler_proxy.conftest import GatewayProcess, write_flags_file
 
@@ -99,69 +99,27 @@ def start_toy(name: str, log: Path) -> Toy:
     raise RuntimeError(f"toy upstream {name} did not start")
 
 
-@dataclass
-class Exchange:
-    started: float
-    upstream: str
-    status: int
+# The stage-2 suite against the drill's toy upstreams: their listings name no product, so every task is
+# catalog reads (browse: categories and a products page, 2 requests; search: 1; cart and checkout browse
+# instead; login: none, the token is ready-made), 1.6 requests a task on the suite's weights (20,12,2,1,1).
+CATALOG_REQUESTS_PER_TASK = 1.6
+DRILL_USERS = 400
 
 
-@dataclass
-class Traffic:
-    """`clients` threads, each cycling through its users, together about `rate` requests per second."""
-
-    base_url: str
-    rate: float
-    users: int = 400
-    clients: int = 8
-    exchanges: list[Exchange] = field(default_factory=list)
-    errors: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> Traffic:
-        for n in range(self.clients):
-            thread = threading.Thread(target=self._loop, args=(n,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def _loop(self, n: int) -> None:
-        session = requests.Session()
-        users = list(range(n + 1, self.users + 1, self.clients))
-        period = self.clients / self.rate
-        next_at = time.monotonic() + n * period / self.clients
-        i = 0
-        while not self._stop.is_set():
-            user = users[i % len(users)]
-            i += 1
-            started = time.time()
-            try:
-                answer = session.get(
-                    f"{self.base_url}/api/v1/catalog/products/{1 + user % 20}",
-                    headers={"Authorization": f"Token user-{user}"},
-                    timeout=10,
-                )
-                exchange = Exchange(
-                    started, answer.headers.get("X-Strangler-Upstream", "?"), answer.status_code
-                )
-                with self._lock:
-                    self.exchanges.append(exchange)
-            except requests.RequestException:
-                with self._lock:
-                    self.errors += 1
-            next_at += period
-            self._stop.wait(max(0.0, next_at - time.monotonic()))
-
-    def since(self, moment: float) -> list[Exchange]:
-        with self._lock:
-            return [e for e in self.exchanges if e.started >= moment]
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=15)
+def catalog_traffic(gateway_url: str, rate: float, folder: Path, *, users: int = DRILL_USERS) -> SuiteTraffic:
+    """The drill's client traffic: the stage-2 locust suite (load/stages/stage2_catalog.py) through the
+    gateway, `users` shoppers with one token each (`Token user-<n>`, which the toy upstream's identity lookup
+    answers), so the sticky rollout splits the same users the same way; about `rate` requests a second.
+    Started with `.start()`, stopped with `.stop()`; `.since(moment)` is what each request met."""
+    return SuiteTraffic(
+        stage="2",
+        host=gateway_url,
+        rate=rate,
+        users=users,
+        folder=folder,
+        tokens=[f"Token user-{n}" for n in range(1, users + 1)],
+        requests_per_task=CATALOG_REQUESTS_PER_TASK,
+    )
 
 
 @dataclass

@@ -1,7 +1,13 @@
 """The shopping journey as locust tasks, shared by every stage's locustfile.
 
 Users are the seed's customers (`LOAD_USERS_FILE`: one username a line, written by `python -m load`; the
-seed's password, `LOAD_PASSWORD`). Weights follow a shop: most requests browse and search, fewer fill a cart,
+seed's password, `LOAD_PASSWORD`), or, for a drill whose upstreams issue no credentials, a fixed set of
+ready-made ones (`LOAD_TOKENS_FILE`: one Authorization header a line; a shopper keeps its one and never logs
+in, so the same customers come back in the same order and a sticky rollout splits them the same way).
+A drill paces the shoppers (`LOAD_TASKS_PER_SECOND`, each) and reads every request's outcome, its upstream
+included, from `LOAD_EXCHANGES_FILE` (one JSON line a request: load/traffic.py).
+
+Weights follow a shop: most requests browse and search, fewer fill a cart,
 few check out; each user logs in once and refreshes its credential now and then. A business refusal a shop
 answers every day (out of stock, a card declined or refused by antifraud) is a success for the load test;
 anything else that is not the expected status, or any 5xx, is a failure.
@@ -10,13 +16,14 @@ anything else that is not the expected status, or any 5xx, is a failure.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import threading
 import uuid
 from pathlib import Path
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, constant_throughput, events, task
 
 API = "/api/v1"
 API_V2 = "/api/v2"
@@ -35,6 +42,14 @@ SEARCH_TERMS = ("wireless", "usb", "pro", "case", "cable", "mini", "smart", "hd"
 
 _users_lock = threading.Lock()
 _users: itertools.cycle | None = None
+_tokens: itertools.cycle | None = None
+
+
+def _cycle(path: Path, what: str) -> itertools.cycle:
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        raise RuntimeError(f"{path} lists no {what}")
+    return itertools.cycle(lines)
 
 
 def next_username() -> str:
@@ -42,23 +57,64 @@ def next_username() -> str:
     with _users_lock:
         if _users is None:
             path = Path(os.environ.get("LOAD_USERS_FILE", "var/load/users.txt"))
-            names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-            if not names:
-                raise RuntimeError(f"{path} lists no users: seed the monolith first")
-            _users = itertools.cycle(names)
+            _users = _cycle(path, "users: seed the monolith first")
         return next(_users)
+
+
+def next_token() -> str | None:
+    """The next ready-made Authorization header of LOAD_TOKENS_FILE, or None when the shoppers log in."""
+    global _tokens
+    if not os.environ.get("LOAD_TOKENS_FILE"):
+        return None
+    with _users_lock:
+        if _tokens is None:
+            _tokens = _cycle(Path(os.environ["LOAD_TOKENS_FILE"]), "tokens")
+        return next(_tokens)
+
+
+def _wait_time():
+    paced = os.environ.get("LOAD_TASKS_PER_SECOND")
+    return constant_throughput(float(paced)) if paced else between(0.2, 1.0)
+
+
+_exchanges = None
+
+
+@events.request.add_listener
+def record_exchange(request_type, name, response_time, response, exception, start_time=None, **_) -> None:
+    """One JSON line per request into LOAD_EXCHANGES_FILE (when set): when it started, what it was, its
+    status (0: no answer), the upstream that answered (the gateway's X-Strangler-Upstream) and any error."""
+    global _exchanges
+    path = os.environ.get("LOAD_EXCHANGES_FILE")
+    if not path:
+        return
+    if _exchanges is None:
+        _exchanges = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (open for the run)
+    status = getattr(response, "status_code", 0) or 0
+    headers = getattr(response, "headers", None) or {}
+    line = {
+        "t": start_time,
+        "method": request_type,
+        "name": name,
+        "status": status,
+        "upstream": headers.get("X-Strangler-Upstream", "?"),
+        "ms": round(response_time or 0.0, 2),
+        "error": str(exception)[:200] if exception else "",
+    }
+    _exchanges.write(json.dumps(line) + "\n")
 
 
 class Shopper(HttpUser):
     """One seeded customer shopping through the gateway (`--host`)."""
 
     abstract = True
-    wait_time = between(0.2, 1.0)
+    wait_time = _wait_time()
 
     def on_start(self) -> None:
-        self.username = next_username()
+        self.token = next_token()
+        self.username = "" if self.token else next_username()
         self.password = os.environ.get("LOAD_PASSWORD", "techstore-demo")
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, str] = {"Authorization": self.token} if self.token else {}
         self.refresh_token: str | None = None
         self.product_ids: list[int] = []
         self.login()
@@ -67,6 +123,8 @@ class Shopper(HttpUser):
 
     @task(1)
     def login(self) -> None:
+        if self.token:  # a ready-made credential (LOAD_TOKENS_FILE): nothing to log in to
+            return
         body = {"username": self.username, "password": self.password, "name": "load"}
         with self.client.post(
             f"{API}/accounts/tokens", json=body, name="login", catch_response=True
@@ -104,7 +162,8 @@ class Shopper(HttpUser):
         path = f"{API}/catalog/products?page={page}&page_size=20"
         answer = self.client.get(path, name="products page", headers=self.headers)
         if answer.status_code == 200:
-            self.product_ids = [p["id"] for p in answer.json()["results"] if p.get("stock", 0) > 0]
+            listing = answer.json().get("results", [])  # a drill's toy upstream lists nothing
+            self.product_ids = [p["id"] for p in listing if p.get("stock", 0) > 0]
         if self.product_ids:
             detail = f"{API}/catalog/products/{random.choice(self.product_ids)}"
             self.client.get(detail, name="product detail", headers=self.headers)

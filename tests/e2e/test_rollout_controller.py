@@ -1,6 +1,7 @@
 """The rollout controller against real processes (bench/rollout_drill.py): the gateway in front of two toy
-upstreams, client traffic of 400 users, `manage.py rollout start|close` and `flags` commands, the controller
-process `manage.py rollout run`, the flags file and a throwaway control database.
+upstreams, the stage-2 locust suite as client traffic (400 shoppers, one token each), `manage.py rollout
+start|close` and `flags` commands, the controller process `manage.py rollout run`, the flags file and a
+throwaway control database.
 
 Size (bench/rollout_drill.DrillSize, ROLLOUT_DRILL_SIZE): `make test` runs `small` (80 requests/s, a
 promotion through 10,50,100 at 4 s a step); `make drill-rollback` runs `full` (200 requests/s, so 50 of
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.rollout_drill import FLAG, ROUTE, Traffic, drill_size, running_drill
+from bench.rollout_drill import FLAG, ROUTE, catalog_traffic, drill_size, running_drill
 
 pytestmark = pytest.mark.e2e
 
@@ -22,10 +23,12 @@ SIZE = drill_size()
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
     with running_drill(tmp_path_factory.mktemp("rollout-drill")) as running:
-        traffic = Traffic(running.gateway.url, SIZE.rate).start()
+        traffic = catalog_traffic(running.gateway.url, SIZE.rate, running.tmp / "load").start()
         running.traffic = traffic
-        yield running
-        traffic.stop()
+        try:
+            yield running
+        finally:
+            traffic.stop()
 
 
 @pytest.fixture
