@@ -208,7 +208,8 @@ bench-payments: install
 		$(PY) -m bench.payments $(BENCH_ARGS)
 
 # The payments cutover drill of tests/e2e/test_payments_cutover_drill.py at full size (make test runs 60 checkouts):
-# checkouts through the gateway while route.payments.charge goes 0 -> 5 -> 50 -> 100 -> 0 %, sandbox faults raised.
+# the stage-5 locust suite's checkouts through the gateway while route.payments.charge goes 0 -> 5 -> 50 -> 100 -> 0 %,
+# sandbox faults raised.
 drill-payments: install
 	DATABASE_URL=$${BENCH_PAYMENTS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 	PAYMENTS_DRILL_SIZE=$${PAYMENTS_DRILL_SIZE:-600} $(VENV)/bin/pytest -q -s tests/e2e/test_payments_cutover_drill.py $(PYTEST_ARGS)

@@ -117,6 +117,7 @@ class Shopper(HttpUser):
         self.headers: dict[str, str] = {"Authorization": self.token} if self.token else {}
         self.refresh_token: str | None = None
         self.product_ids: list[int] = []
+        self.pages = 1  # how many pages of 20 the catalog has, as its last listing said (at most 5)
         self.login()
 
     # --- credentials ---------------------------------------------------------------------------------
@@ -158,11 +159,13 @@ class Shopper(HttpUser):
     @task(10)
     def browse(self) -> None:
         self.client.get(f"{API}/catalog/categories", name="categories", headers=self.headers)
-        page = random.randint(1, 5)
+        page = random.randint(1, self.pages)  # a page past the last is a 404: stay within the catalog
         path = f"{API}/catalog/products?page={page}&page_size=20"
         answer = self.client.get(path, name="products page", headers=self.headers)
         if answer.status_code == 200:
-            listing = answer.json().get("results", [])  # a drill's toy upstream lists nothing
+            document = answer.json()
+            listing = document.get("results", [])  # a drill's toy upstream lists nothing
+            self.pages = max(1, min(5, -(-int(document.get("count") or 0) // 20)))
             self.product_ids = [p["id"] for p in listing if p.get("stock", 0) > 0]
         if self.product_ids:
             detail = f"{API}/catalog/products/{random.choice(self.product_ids)}"

@@ -1,4 +1,5 @@
-"""The payments cutover drill (issue 14), real processes only: checkouts run continuously through the gateway
+"""The payments cutover drill (issue 14), real processes only: the stage-5 locust suite's shoppers (browse,
+fill a cart, check out with the approved test card; load/traffic.py) run continuously through the gateway
 (mitmdump + our addons, the shipped route table, the orders stage at 100%) into the Order service's saga
 while `route.payments.charge` goes 0 -> 5 -> 50 -> 100 -> 0 %, so new orders pay at the monolith or at the
 Payment service (worker, beat, relay), sticky per customer; the sandbox's error and timeout knobs are raised
@@ -15,20 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
 import requests
 
-from bench.checkout_load import checkout, fill_cart
 from legacy_monolith.demo.payment_invariants import check_payment_cutover_invariants
+from load.traffic import Exchange, SuiteTraffic
 from strangler_proxy.launch import DEFAULT_ROUTES
 from tests.background import wait_until
 from tests.e2e.order_stack import (
-    APPROVED,
     DRILL_ORDER_ENV,
     NO_VELOCITY_LIMITS,
-    checkout_body,
     running_orders_stack,
 )
 from tests.strangler_proxy.conftest import BOOTSTRAP_FILE, start_gateway
@@ -104,40 +102,32 @@ def set_knobs(sandbox_url: str, knobs: dict) -> None:
         requests.put(f"{sandbox_url}/_sandbox/gateways/{gateway}", json=knobs, timeout=10).raise_for_status()
 
 
-def test_checkouts_stay_consistent_while_the_payments_flag_goes_0_5_50_100_0(drill):
+def test_checkouts_stay_consistent_while_the_payments_flag_goes_0_5_50_100_0(drill, tmp_path):
     stack, gateway, flags = drill
-    body = checkout_body(APPROVED)
-    products = [pid for pid, _, _ in stack.products]
-    outcomes: list[int] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
+    # the traffic: the stage-5 locust suite's shoppers (browse, fill a cart, check out), one per customer
+    # with its ready-made token, each as fast as its answers come (the pacing asks more than they can do)
+    tokens = [f"Token {customer.token}" for customer in stack.customers]
+    traffic = SuiteTraffic(stage="5", host=gateway.url, rate=CUSTOMERS * 5.0, users=CUSTOMERS,
+                           folder=tmp_path / "load", tokens=tokens)  # fmt: skip
 
-    def customer(n: int) -> None:
-        token = stack.customers[n].token
-        try:
-            for i in range(n, SIZE, CUSTOMERS):
-                fill_cart(gateway.url, token, products[i % len(products)])
-                outcome = checkout(gateway.url, token, body)
-                with lock:
-                    outcomes.append(outcome.status)
-        except BaseException as exc:  # a dead customer fails the drill at once, not after a long wait
-            failures.append(exc)
+    def checkouts() -> list[Exchange]:
+        return [e for e in traffic.exchanges() if e.name == "checkout"]
 
-    threads = [threading.Thread(target=customer, args=(n,), daemon=True) for n in range(CUSTOMERS)]
-    for thread in threads:
-        thread.start()
     steps = []
-    for number, percent in enumerate(STEPS):
-        write_flags(flags, percent)
-        set_knobs(stack.stack.sandbox_url, FAULTS if number in FAULTY_STEPS else CALM)
-        steps.append({"percent": percent, "from_checkout": len(outcomes)})
-        target = SIZE * (number + 1) // len(STEPS)
-        wait_until(lambda t=target: len(outcomes) >= t or failures, f"{target} checkouts", 900)
-        assert not failures, failures
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not failures, failures
-    assert len(outcomes) == SIZE
+    with traffic:
+        for number, percent in enumerate(STEPS):
+            write_flags(flags, percent)
+            set_knobs(stack.stack.sandbox_url, FAULTS if number in FAULTY_STEPS else CALM)
+            steps.append({"percent": percent, "from_checkout": len(checkouts())})
+            target = SIZE * (number + 1) // len(STEPS)
+            wait_until(lambda t=target: len(checkouts()) >= t, f"{target} checkouts", 900)
+    outcomes = [e.status for e in checkouts()]
+    assert len(outcomes) >= SIZE
+    shopping = [e for e in traffic.exchanges() if e.name != "checkout"]
+    unanswered = [e for e in traffic.exchanges() if e.status == 0]
+    assert not unanswered, unanswered[:5]  # every request of the journey got an answer
+    broken = [e for e in shopping if e.status >= 500 and e.status != 503]  # 503: busy, retry (its body says)
+    assert not broken, broken[:5]  # browsing and carts are not what the cutover may break
 
     def sagas_finished() -> bool:
         report = check_payment_cutover_invariants(**sources(stack))
@@ -153,6 +143,7 @@ def test_checkouts_stay_consistent_while_the_payments_flag_goes_0_5_50_100_0(dri
                 "size": SIZE,
                 "steps": steps,
                 "checkout_answers": dict(sorted(_count(outcomes).items())),
+                "requests": traffic.counts(),
                 "reconcile": json.loads(reconciled.stdout or "{}"),
                 **report.as_dict(),
             },
@@ -160,7 +151,7 @@ def test_checkouts_stay_consistent_while_the_payments_flag_goes_0_5_50_100_0(dri
         ),
     )
     assert report.ok, report.violations[:20]
-    assert 0 < report.orders <= SIZE  # one order per checkout the Order service accepted
+    assert 0 < report.orders <= len(outcomes)  # one order per checkout the Order service accepted
     assert report.counts["adapter:payment_service"] > 0  # the service paid some orders ...
     assert report.counts["adapter:monolith"] > 0  # ... and the monolith others
     assert report.counts["payment_service:paid"] > 0
