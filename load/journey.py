@@ -30,7 +30,7 @@ API_V2 = "/api/v2"
 SHIPPING = {"name": "Load Tester", "line1": "10 rue de Rivoli", "city": "Paris", "postal_code": "75001",
             "country": "FR"}  # fmt: skip
 CARD = {
-    "number": "4242424242424242",
+    "number": os.environ.get("LOAD_CARD_NUMBER", "4242424242424242"),  # a drill's declined card: 4000...0002
     "exp_month": 12,
     "exp_year": 2030,
     "cvc": "123",

@@ -1,5 +1,7 @@
 """The e2e tests' orders stack (legacy_monolith/demo/order_stack.py, shared with the drill and bench)."""
 
+import json
+
 from legacy_monolith.demo.order_stack import (
     APPROVED,
     DECLINED,
@@ -8,10 +10,11 @@ from legacy_monolith.demo.order_stack import (
     checkout_body,
     running_orders_stack,
 )
+from tests.strangler_proxy.conftest import BOOTSTRAP_FILE
 
 __all__ = [
     "APPROVED", "DECLINED", "DRILL_ORDER_ENV", "NO_VELOCITY_LIMITS", "Customer", "OrdersStack",
-    "checkout_body", "running_orders_stack",
+    "checkout_body", "running_orders_stack", "write_orders_flags",
 ]  # fmt: skip
 
 # The monolith's antifraud allows 5 payment attempts per user an hour by default: tests where a few customers
@@ -32,3 +35,20 @@ DRILL_ORDER_ENV = {
     "ORDER_SAGA_MAX_ATTEMPTS": "8",
     "ORDER_PARTICIPANT_READ_TIMEOUT": "6",
 }
+
+ORDER_FLAGS = ("route.orders.write", "route.orders.checkout", "route.orders.read")
+
+
+def write_orders_flags(path, payments_percent: int) -> None:
+    """The orders stage at 100 % (sticky per user), route.payments.charge at `payments_percent` (the Order
+    service and the gateway both read this file; a change is seen within about a second)."""
+    document = json.loads(BOOTSTRAP_FILE.read_text(encoding="utf-8"))
+    for feature in document["features"]:
+        percent = 100 if feature["name"] in ORDER_FLAGS else payments_percent
+        if feature["name"] in (*ORDER_FLAGS, "route.payments.charge"):
+            feature["enabled"] = percent > 0
+            feature["strategies"][0]["parameters"]["rollout"] = str(percent)
+            feature["strategies"][0]["parameters"]["stickiness"] = "userId"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document), encoding="utf-8")
+    temporary.replace(path)  # readers never see half a file

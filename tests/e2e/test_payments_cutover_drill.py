@@ -28,8 +28,9 @@ from tests.e2e.order_stack import (
     DRILL_ORDER_ENV,
     NO_VELOCITY_LIMITS,
     running_orders_stack,
+    write_orders_flags,
 )
-from tests.strangler_proxy.conftest import BOOTSTRAP_FILE, start_gateway
+from tests.strangler_proxy.conftest import start_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +40,6 @@ CUSTOMERS = 10
 FAULTY_STEPS = {1, 2, 3}  # the sandbox's knobs are raised while the flag is at 5, 50 and 100 %
 FAULTS = {"error_rate": 0.05, "timeout_rate": 0.05, "timeout_seconds": 7}
 CALM = {"error_rate": 0.0, "timeout_rate": 0.0}
-ORDER_FLAGS = ("route.orders.write", "route.orders.checkout", "route.orders.read")
 ORDER_ENV = {
     **DRILL_ORDER_ENV,
     "ORDER_CHECKOUT_WAIT_SECONDS": "20",
@@ -54,26 +54,11 @@ PAYMENT_ENV = {
 COMPENSATION_GRACE = 240.0
 
 
-def write_flags(path, payments_percent: int) -> None:
-    """The orders stage at 100 % (sticky per user), route.payments.charge at `payments_percent` (the Order
-    service and the gateway both read this file; a change is seen within about a second)."""
-    document = json.loads(BOOTSTRAP_FILE.read_text(encoding="utf-8"))
-    for feature in document["features"]:
-        percent = 100 if feature["name"] in ORDER_FLAGS else payments_percent
-        if feature["name"] in (*ORDER_FLAGS, "route.payments.charge"):
-            feature["enabled"] = percent > 0
-            feature["strategies"][0]["parameters"]["rollout"] = str(percent)
-            feature["strategies"][0]["parameters"]["stickiness"] = "userId"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document), encoding="utf-8")
-    temporary.replace(path)  # readers never see half a file
-
-
 @pytest.fixture(scope="module")
 def drill(e2e_database_url, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("payments-cutover")
     flags = var_dir / "flags.json"
-    write_flags(flags, 0)
+    write_orders_flags(flags, 0)
     with running_orders_stack(
         database_url=e2e_database_url,
         var_dir=var_dir,
@@ -116,7 +101,7 @@ def test_checkouts_stay_consistent_while_the_payments_flag_goes_0_5_50_100_0(dri
     steps = []
     with traffic:
         for number, percent in enumerate(STEPS):
-            write_flags(flags, percent)
+            write_orders_flags(flags, percent)
             set_knobs(stack.stack.sandbox_url, FAULTS if number in FAULTY_STEPS else CALM)
             steps.append({"percent": percent, "from_checkout": len(checkouts())})
             target = SIZE * (number + 1) // len(STEPS)

@@ -1,9 +1,10 @@
 """Saga outcomes as stage evidence, with real processes: the whole orders stack (monolith, sandbox, RabbitMQ,
 the Order service with its consumers, relay, worker and beat), a throwaway control database, and the
-rollout controller (`manage.py rollout run`) reading the Order service's /metrics. The payments stage's flag
-(route.payments.charge, read by the Order service, not routed by the gateway) is rolled out and judged by
-its saga outcomes alone: promoted while checkouts complete, rolled back when they end compensated (declined
-cards), and with no Order service answering the controller carries on without them and says so."""
+rollout controller (`manage.py rollout run`) reading the Order service's /metrics; as traffic, the stage-5
+locust suite's shoppers checking out through the gateway. The payments stage's flag (route.payments.charge,
+read by the Order service, not routed by the gateway) is rolled out and judged by its saga outcomes alone:
+promoted while checkouts complete, rolled back when they end compensated (declined cards), and with no Order
+service answering the controller carries on without them and says so."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import psycopg2
@@ -26,8 +25,16 @@ from flags.config import FlagsConfig
 from flags.store import open_store
 from legacy_monolith.demo.processes import REPO_ROOT, free_port, stop_process_group
 from legacy_monolith.demo.services import throwaway_database
-from tests.e2e.order_stack import APPROVED, DECLINED, NO_VELOCITY_LIMITS, checkout_body, running_orders_stack
-from tests.strangler_proxy.conftest import write_flags_file
+from load.traffic import SuiteTraffic
+from strangler_proxy.launch import DEFAULT_ROUTES
+from tests.e2e.order_stack import (
+    APPROVED,
+    DECLINED,
+    NO_VELOCITY_LIMITS,
+    running_orders_stack,
+    write_orders_flags,
+)
+from tests.strangler_proxy.conftest import start_gateway, write_flags_file
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +56,25 @@ def orders(e2e_database_url, tmp_path_factory):
         monolith_env=NO_VELOCITY_LIMITS,  # approved cards stay approved however long the judging takes
     ) as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def gateway(orders, tmp_path_factory):
+    """The gateway in front, the orders stage at 100 % in a flags file of its own (the payments flag stays
+    off there: the Order service reads its own file), so the suite's checkouts reach the Order service."""
+    tmp = tmp_path_factory.mktemp("saga-gateway")
+    write_orders_flags(tmp / "flags.json", 0)
+    running = start_gateway(
+        log_path=tmp / "gateway.log",
+        routes_yaml=DEFAULT_ROUTES,
+        flags_file=tmp / "flags.json",
+        legacy_url=orders.stack.monolith_url,
+        env={"ORDER_SERVICE_URL": orders.orders.url},
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -126,45 +152,16 @@ def wait_until_done(env: dict, timeout: float) -> dict:
     raise AssertionError(f"the rollout did not end: {json.dumps(latest(env), default=str)[:3000]}")
 
 
-class Checkouts:
-    """Customers checking out one unit each, over and over, with one card, until stopped."""
+def checkouts(orders, gateway_url: str, card: str, folder: Path) -> SuiteTraffic:
+    """Three customers shopping through the gateway with the stage-5 locust suite (browse, fill a cart, check
+    out with `card`), each as fast as its answers come, until stopped: `with checkouts(...) as traffic`."""
+    tokens = [f"Token {customer.token}" for customer in orders.customers[:3]]
+    return SuiteTraffic(stage="5", host=gateway_url, rate=15.0, users=3, folder=folder, tokens=tokens,
+                        env={"LOAD_CARD_NUMBER": card})  # fmt: skip
 
-    def __init__(self, orders, card: str) -> None:
-        self.orders, self.card = orders, card
-        self.stop = threading.Event()
-        self.outcomes: list[int] = []
-        self.threads = [threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(3)]
 
-    def __enter__(self) -> Checkouts:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=90)
-
-    def _loop(self, n: int) -> None:
-        customer = self.orders.customers[n]
-        session = customer.session(self.orders.orders.url)
-        base = self.orders.orders.url
-        products = [p[0] for p in self.orders.products[n::3]]  # spread over products: stock lasts
-        count = 0
-        while not self.stop.is_set():
-            product_id = products[count % len(products)]
-            count += 1
-            session.delete(f"{base}/api/v1/orders/cart", timeout=30)
-            session.post(
-                f"{base}/api/v1/orders/cart/items", json={"product_id": product_id, "quantity": 1}, timeout=30
-            )
-            answer = session.post(
-                f"{base}/api/v1/orders/checkout",
-                json=checkout_body(self.card),
-                headers={"Idempotency-Key": str(uuid.uuid4())},
-                timeout=60,
-            )
-            self.outcomes.append(answer.status_code)
+def checkout_statuses(traffic: SuiteTraffic) -> set[int]:
+    return {e.status for e in traffic.exchanges() if e.name == "checkout"}
 
 
 def reset_flag(env: dict) -> None:
@@ -173,15 +170,15 @@ def reset_flag(env: dict) -> None:
 
 
 def test_the_payments_flag_is_promoted_while_checkouts_complete_and_rolled_back_when_they_compensate(
-    orders, control, tmp_path
+    orders, gateway, control, tmp_path
 ):
     process = controller(control, tmp_path / "controller.log")
     try:
         manage(control, "rollout", "start", ROUTE, "--steps", "10,100", "--step-time", "5s")
-        with Checkouts(orders, APPROVED) as healthy:
+        with checkouts(orders, gateway.url, APPROVED, tmp_path / "approved") as healthy:
             promoted = wait_until_done(control, timeout=240)
         assert promoted["state"] == "promoted", promoted
-        assert 201 in healthy.outcomes
+        assert 201 in checkout_statuses(healthy)
         (decision,) = [e for e in promoted["events"] if e["kind"] == "decision"]
         saga = decision["evidence"]["saga"]
         assert saga["completed"] >= 3
@@ -190,10 +187,10 @@ def test_the_payments_flag_is_promoted_while_checkouts_complete_and_rolled_back_
 
         reset_flag(control)
         manage(control, "rollout", "start", ROUTE, "--steps", "10,100", "--step-time", "120s")
-        with Checkouts(orders, DECLINED) as failing:
+        with checkouts(orders, gateway.url, DECLINED, tmp_path / "declined") as failing:
             rolled = wait_until_done(control, timeout=240)
         assert rolled["state"] == "rolled_back", rolled
-        assert 402 in failing.outcomes
+        assert 402 in checkout_statuses(failing)
         assert rolled["reason"].startswith("sagas compensated 100.00% (")
         audit = [json.loads(line) for line in Path(control["FLAGS_AUDIT_LOG"]).read_text().splitlines()]
         off = [e for e in audit if e["action"] == "off" and e["who"] == "rollout-controller"]
