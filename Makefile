@@ -214,7 +214,8 @@ drill-payments: install
 	DATABASE_URL=$${BENCH_PAYMENTS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 	PAYMENTS_DRILL_SIZE=$${PAYMENTS_DRILL_SIZE:-600} $(VENV)/bin/pytest -q -s tests/e2e/test_payments_cutover_drill.py $(PYTEST_ARGS)
 
-# The saga chaos drill of tests/e2e/test_saga_drill.py at the issue's size (make test runs 120 checkouts).
+# The saga chaos drill of tests/e2e/test_saga_drill.py at the issue's size (make test runs 120 checkouts), its traffic
+# the stage-4 locust suite's v2 checkouts through the gateway.
 drill-saga: install
 	DATABASE_URL=$${BENCH_SAGA_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 	SAGA_DRILL_SIZE=$${SAGA_DRILL_SIZE:-1000} $(VENV)/bin/pytest -q -s tests/e2e/test_saga_drill.py $(PYTEST_ARGS)

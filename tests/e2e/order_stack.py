@@ -1,6 +1,8 @@
 """The e2e tests' orders stack (legacy_monolith/demo/order_stack.py, shared with the drill and bench)."""
 
+import contextlib
 import json
+from pathlib import Path
 
 from legacy_monolith.demo.order_stack import (
     APPROVED,
@@ -10,11 +12,13 @@ from legacy_monolith.demo.order_stack import (
     checkout_body,
     running_orders_stack,
 )
-from tests.strangler_proxy.conftest import BOOTSTRAP_FILE
+from load.traffic import SuiteTraffic
+from strangler_proxy.launch import DEFAULT_ROUTES
+from tests.strangler_proxy.conftest import BOOTSTRAP_FILE, start_gateway
 
 __all__ = [
     "APPROVED", "DECLINED", "DRILL_ORDER_ENV", "NO_VELOCITY_LIMITS", "Customer", "OrdersStack",
-    "checkout_body", "running_orders_stack", "write_orders_flags",
+    "checkout_body", "orders_gateway", "running_orders_stack", "saga_traffic", "write_orders_flags",
 ]  # fmt: skip
 
 # The monolith's antifraud allows 5 payment attempts per user an hour by default: tests where a few customers
@@ -52,3 +56,31 @@ def write_orders_flags(path, payments_percent: int) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
     temporary.replace(path)  # readers never see half a file
+
+
+@contextlib.contextmanager
+def orders_gateway(stack: OrdersStack, var_dir: Path):
+    """The gateway in front of an orders stack, the orders stage at 100 % in a flags file of its own (the
+    payments flag off there: the Order service reads its own file), so shoppers reach the Order service."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    write_orders_flags(var_dir / "flags.json", 0)
+    gateway = start_gateway(
+        log_path=var_dir / "gateway.log",
+        routes_yaml=DEFAULT_ROUTES,
+        flags_file=var_dir / "flags.json",
+        legacy_url=stack.stack.monolith_url,
+        env={"ORDER_SERVICE_URL": stack.orders.url},
+    )
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def saga_traffic(stack: OrdersStack, gateway_url: str, folder: Path, *, customers: int) -> SuiteTraffic:
+    """The saga drill's traffic: the stage-4 locust suite's shoppers (browse, fill carts, check out through
+    the Order service's asynchronous POST /api/v2/orders, named "checkout v2"), one per customer with its
+    legacy token, each as fast as its answers come. Every 202 is one order; anything else, none."""
+    tokens = [f"Token {customer.token}" for customer in stack.customers[:customers]]
+    return SuiteTraffic(stage="4", host=gateway_url, rate=customers * 5.0, users=customers, folder=folder,
+                        tokens=tokens, env={"LOAD_CHECKOUT_API": "v2"})  # fmt: skip

@@ -24,17 +24,19 @@ from flags.commands.toggle import flag_toggle
 from flags.config import FlagsConfig
 from flags.store import open_store
 from legacy_monolith.demo.processes import REPO_ROOT, free_port, stop_process_group
+from legacy_monolith.demo.saga_invariants import check_saga_invariants
 from legacy_monolith.demo.services import throwaway_database
 from load.traffic import SuiteTraffic
-from strangler_proxy.launch import DEFAULT_ROUTES
+from tests.background import wait_until
 from tests.e2e.order_stack import (
     APPROVED,
     DECLINED,
     NO_VELOCITY_LIMITS,
+    orders_gateway,
     running_orders_stack,
-    write_orders_flags,
+    saga_traffic,
 )
-from tests.strangler_proxy.conftest import start_gateway, write_flags_file
+from tests.strangler_proxy.conftest import write_flags_file
 
 pytestmark = pytest.mark.e2e
 
@@ -60,21 +62,8 @@ def orders(e2e_database_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gateway(orders, tmp_path_factory):
-    """The gateway in front, the orders stage at 100 % in a flags file of its own (the payments flag stays
-    off there: the Order service reads its own file), so the suite's checkouts reach the Order service."""
-    tmp = tmp_path_factory.mktemp("saga-gateway")
-    write_orders_flags(tmp / "flags.json", 0)
-    running = start_gateway(
-        log_path=tmp / "gateway.log",
-        routes_yaml=DEFAULT_ROUTES,
-        flags_file=tmp / "flags.json",
-        legacy_url=orders.stack.monolith_url,
-        env={"ORDER_SERVICE_URL": orders.orders.url},
-    )
-    try:
+    with orders_gateway(orders, tmp_path_factory.mktemp("saga-gateway")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +202,35 @@ def test_without_an_order_service_answering_the_stage_is_judged_without_saga_evi
     assert done["state"] == "promoted", done
     (decision,) = [e for e in done["events"] if e["kind"] == "decision"]
     assert "does not answer" in decision["evidence"]["saga"]["absent"]
+
+
+def test_the_saga_drills_traffic_makes_one_order_per_accepted_checkout(orders, gateway, tmp_path):
+    """The traffic of tests/e2e/test_saga_drill.py (which stops RabbitMQ, so is not run here) at a small size:
+    the stage-4 suite's asynchronous checkouts through the gateway; each 202 is one order of the Order
+    service, every saga finishes, and the saga invariants hold."""
+
+    def invariants(grace: float = 30.0):
+        return check_saga_invariants(
+            order_database_url=orders.orders.database_url,
+            monolith_database_url=orders.stack.env["DATABASE_URL"],
+            sandbox_url=orders.stack.sandbox_url,
+            grace_seconds=grace,
+        )
+
+    before = invariants().orders
+    with saga_traffic(orders, gateway.url, tmp_path / "load", customers=3) as traffic:
+        wait_until(
+            lambda: sum(1 for e in traffic.exchanges() if e.name == "checkout v2") >= 8, "checkouts", 300
+        )
+    statuses = [e.status for e in traffic.exchanges() if e.name == "checkout v2"]
+    assert 202 in statuses, traffic.counts()
+    assert not [e for e in traffic.exchanges() if e.status == 0 or e.status >= 500], traffic.counts()
+
+    def finished() -> bool:
+        report = invariants()
+        return report.orders and not [v for v in report.violations if "not finished" in v]
+
+    wait_until(finished, "every saga to finish", 300)
+    report = invariants(grace=240.0)
+    assert report.ok, report.violations[:20]
+    assert report.orders - before == statuses.count(202)

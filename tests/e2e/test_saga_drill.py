@@ -1,30 +1,30 @@
 """The saga's chaos drill, real processes only: SAGA_DRILL_SIZE checkouts (`make test`: 120,
-`make drill-saga`: 1000) through the Order service while every participant fails 10% of the time (the
-sandbox's decline and timeout knobs, the monolith's stock fault knob), the orchestrator is killed -9 three
-times and RabbitMQ is stopped and started once. Then the invariants are checked over every database and the
-sandbox's ledger (legacy_monolith/demo/saga_invariants.py) and the counts printed. Antifraud's velocity
-limits are raised for the run: one test card pays every order, and the drill is about injected faults."""
+`make drill-saga`: 1000) of the stage-4 locust suite's shoppers (one per customer; browse, fill carts, check
+out through the gateway into the Order service's asynchronous POST /api/v2/orders) while every participant
+fails 10% of the time (the sandbox's decline and timeout knobs, the monolith's stock fault knob), the
+orchestrator is killed -9 three times and RabbitMQ is stopped and started once. Then the invariants are
+checked over every database and the sandbox's ledger (legacy_monolith/demo/saga_invariants.py) and the
+counts printed. Antifraud's velocity limits are raised for the run: one test card pays every order, and the
+drill is about injected faults."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 import requests
 
-from bench.checkout_load import checkout, fill_cart
 from legacy_monolith.demo.saga_invariants import check_saga_invariants
 from tests.background import wait_until
 from tests.e2e.order_stack import (
-    APPROVED,
     DRILL_ORDER_ENV,
     NO_VELOCITY_LIMITS,
-    checkout_body,
+    orders_gateway,
     running_orders_stack,
+    saga_traffic,
 )
 
 pytestmark = pytest.mark.e2e
@@ -48,66 +48,51 @@ def rabbitmq_bounce() -> None:
 @pytest.fixture(scope="module")
 def drill(e2e_database_url, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("saga-drill")
-    with running_orders_stack(
-        database_url=e2e_database_url,
-        var_dir=var_dir,
-        customers=CUSTOMERS,
-        restock=100_000,
-        order_env=ORDER_ENV,
-        monolith_env={"INTERNAL_STOCK_FAULT_RATE": "0.1", **NO_VELOCITY_LIMITS},
-    ) as stack:
-        yield stack
+    with (
+        running_orders_stack(
+            database_url=e2e_database_url,
+            var_dir=var_dir,
+            customers=CUSTOMERS,
+            restock=100_000,
+            order_env=ORDER_ENV,
+            monolith_env={"INTERNAL_STOCK_FAULT_RATE": "0.1", **NO_VELOCITY_LIMITS},
+        ) as stack,
+        orders_gateway(stack, var_dir / "gateway") as gateway,
+    ):
+        yield stack, gateway
 
 
-def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(drill):
+def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(drill, tmp_path):
+    drill, gateway = drill
     sandbox = requests.Session()
-    for gateway in ("cardinal", "northpay"):
+    for provider in ("cardinal", "northpay"):
         knobs = {"decline_rate": 0.1, "timeout_rate": 0.1, "timeout_seconds": 7}
         sandbox.put(
-            f"{drill.stack.sandbox_url}/_sandbox/gateways/{gateway}", json=knobs, timeout=10
+            f"{drill.stack.sandbox_url}/_sandbox/gateways/{provider}", json=knobs, timeout=10
         ).raise_for_status()
-    body = checkout_body(APPROVED)
-    products = [pid for pid, _, _ in drill.products]
-    accepted: list[str] = []
-    refused: list[int] = []
-    crashed: list[BaseException] = []  # a customer thread that died fails the drill now, not after 600 s
-    lock = threading.Lock()
+    # the traffic part alone, small and without the broker outage: tests/e2e/test_rollout_sagas.py
+    traffic = saga_traffic(drill, gateway.url, tmp_path / "load", customers=CUSTOMERS)
 
-    def customer(n: int) -> None:
-        token = drill.customers[n].token
-        try:
-            for i in range(n, SIZE, CUSTOMERS):
-                fill_cart(drill.orders.url, token, products[i % len(products)])
-                outcome = checkout(drill.orders.url, token, body, path="/api/v2/orders")
-                with lock:
-                    if outcome.status == 202:
-                        accepted.append(outcome.number)
-                    else:
-                        refused.append(outcome.status)
-        except BaseException as exc:
-            crashed.append(exc)
-            raise
+    def checkouts() -> list[int]:
+        return [e.status for e in traffic.exchanges() if e.name == "checkout v2"]
 
     def flowing(share: int) -> bool:
-        if crashed:
-            raise AssertionError(f"a customer stopped: {crashed[0]!r}")
-        return len(accepted) >= SIZE * share // 5
+        return checkouts().count(202) >= SIZE * share // 5
 
-    threads = [threading.Thread(target=customer, args=(n,)) for n in range(CUSTOMERS)]
-    for thread in threads:
-        thread.start()
-    orchestrator = drill.orders.workers["order_service.saga_orchestrator"]
-    for kill in range(3):
-        wait_until(lambda k=kill: flowing(k + 1), "checkouts to flow", 600)
-        orchestrator.kill()
-        time.sleep(1)
-        orchestrator.start()
-        if kill == 1:
-            rabbitmq_bounce()
-    for thread in threads:
-        thread.join(timeout=900)
-    assert not crashed, crashed
-    assert len(accepted) + len(refused) == SIZE
+    with traffic:
+        orchestrator = drill.orders.workers["order_service.saga_orchestrator"]
+        for kill in range(3):
+            wait_until(lambda k=kill: flowing(k + 1), "checkouts to flow", 600)
+            orchestrator.kill()
+            time.sleep(1)
+            orchestrator.start()
+            if kill == 1:
+                rabbitmq_bounce()
+        wait_until(lambda: len(checkouts()) >= SIZE, f"{SIZE} checkouts", 900)
+    outcomes = checkouts()
+    accepted, refused = outcomes.count(202), len(outcomes) - outcomes.count(202)
+    assert len(outcomes) >= SIZE
+    assert not [e for e in traffic.exchanges() if e.status == 0], traffic.counts()  # every request answered
 
     def finished() -> bool:
         report = check_saga_invariants(
@@ -127,10 +112,17 @@ def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(dr
     print(
         "\nsaga drill:",
         json.dumps(
-            {"size": SIZE, "accepted": len(accepted), "refused": len(refused), **report.as_dict()}, indent=1
+            {
+                "size": SIZE,
+                "accepted": accepted,
+                "refused": refused,
+                "requests": traffic.counts(),
+                **report.as_dict(),
+            },
+            indent=1,
         ),
     )
     assert report.ok, report.violations[:20]
-    assert report.orders == len(accepted)
+    assert report.orders == accepted  # one order per 202, none for any other answer
     assert report.counts["paid"] > 0
     assert report.counts["payment_failed"] > 0
