@@ -35,8 +35,10 @@ def run_receiver(
     stop_event: threading.Event | None = None,
     exchange: str = EVENTS_EXCHANGE,
     broker_url: str | None = None,
+    timeout: float | None = None,
 ) -> ReceiveResult:
-    """Consume until `stop_event` is set (or, with `once`, until the queue stays empty for a second)."""
+    """Consume until `stop_event` is set (or, with `once`, until the queue stays empty for a second; a
+    `once` run that cannot reach the broker for `timeout` seconds raises broker_unavailable, exit 2)."""
     from migrations_data.outbox.relay import broker_connection_args
 
     if max_messages is not None and max_messages < 1:
@@ -53,7 +55,7 @@ def run_receiver(
         stop_event = stop_event or threading.Event()
         watcher = threading.Thread(target=lambda: (stop_event.wait(), worker.stop()), daemon=True)
         watcher.start()
-        stats = worker.run(max_messages=max_messages, once=once)
+        stats = worker.run(max_messages=max_messages, once=once, timeout=timeout if once else None)
         stop_event.set()
     return ReceiveResult(
         consumer.name, stats.processed, stats.duplicate, stats.retried, stats.dead_lettered, stats.ignored

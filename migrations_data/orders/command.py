@@ -67,7 +67,11 @@ def orders_follow(options: dict[str, Any], command) -> int:
         )
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         signal.signal(signal.SIGINT, lambda *_: worker.stop())
-        stats = worker.run(once=options["once"], idle_timeout=options["interval"])
+        stats = worker.run(
+            once=options["once"],
+            idle_timeout=options["interval"],
+            timeout=options["timeout"] if options["once"] else None,
+        )
     result = {"processed": stats.processed, "retried": stats.retried, "dead_lettered": stats.dead_lettered}
     command.stdout.write(json.dumps(result) if options["json"] else f"sync orders follow: {result}")
     return 0
@@ -223,7 +227,7 @@ def orders_verify(options: dict[str, Any], command) -> int:
 
 
 def follow_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--once", action="store_true", help="stop when the queue stays empty for --interval")
+    cli.add_once(parser, "stop when the queue stays empty for --interval")
     cli.add_interval(parser, 1.0, "seconds of an empty queue before --once stops")
     cli.add_json(parser)
 

@@ -173,7 +173,12 @@ def payments_follow(options: dict[str, Any], command) -> int:
     received: dict[str, Any] = {}
     receiver = threading.Thread(
         target=lambda: received.update(
-            run_receiver(ServicePaymentsConsumer(), once=options["once"], stop_event=stop).as_dict()
+            run_receiver(
+                ServicePaymentsConsumer(),
+                once=options["once"],
+                stop_event=stop,
+                timeout=options.get("timeout"),
+            ).as_dict()
         ),
         daemon=True,
     )

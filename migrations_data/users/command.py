@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from contracts import cli
 from migrations_data.engine.actions import backfill_action, follow_action, verify_action
 from migrations_data.engine.backfill import run_backfill
 
@@ -52,7 +53,7 @@ def users_follow(options: dict[str, Any], command) -> int:
 
 
 def receive_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--once", action="store_true", help="stop when the queue has been empty for a second")
+    cli.add_once(parser, "stop when the queue has been empty for a second")
     parser.add_argument("--max-messages", type=int, default=None, help="stop after this many events")
     parser.add_argument("--json", action="store_true", help="print the run's summary as JSON")
 
@@ -67,7 +68,11 @@ def users_receive(options: dict[str, Any], command) -> int:
         options,
         command,
         lambda stop: run_receiver(
-            UsersReceiver(), once=options["once"], max_messages=options["max_messages"], stop_event=stop
+            UsersReceiver(),
+            once=options["once"],
+            max_messages=options["max_messages"],
+            stop_event=stop,
+            timeout=options["timeout"],
         ),
     )
 

@@ -120,12 +120,10 @@ def _follow_arguments(parser: argparse.ArgumentParser) -> None:
 
 def products_follow(options: dict[str, Any], command) -> int:
     """Relay the outbox until SIGTERM/SIGINT (or, with --once, until it is drained or --timeout passes)."""
-    from migrations_data.outbox.relay import broker_connection_args, relay_precheck, run_relay
+    from migrations_data.outbox.relay import relay_precheck, run_relay
 
     if options["metrics_port"]:
         cli.check_port_free(options["metrics_host"], options["metrics_port"], "--metrics-port")
-    if options["once"]:
-        cli.check_broker(broker_connection_args()[0], timeout=min(5.0, options["timeout"]))
     relay_precheck()
     return follow_action(
         options,
@@ -199,7 +197,11 @@ def products_receive(options: dict[str, Any], command) -> int:
         options,
         command,
         lambda stop: run_receiver(
-            ProductsReceiver(), once=options["once"], max_messages=options["max_messages"], stop_event=stop
+            ProductsReceiver(),
+            once=options["once"],
+            max_messages=options["max_messages"],
+            stop_event=stop,
+            timeout=options["timeout"],
         ),
     )
 
@@ -366,12 +368,33 @@ def stop_when_stopped(entity: str, *, enabled: bool):
         done.set()
 
 
+# The loops that consume or publish on the broker: with --once, an unreachable broker is one line and exit 2
+# at once (broker_unavailable), before anything else is touched.
+BROKER_LOOPS = {
+    ("products", "follow"),
+    ("products", "receive"),
+    ("users", "receive"),
+    ("orders", "follow"),
+    ("payments", "follow"),
+}
+
+
+def check_broker_for_once(timeout: float) -> None:
+    from migrations_data.outbox.relay import broker_connection_args
+
+    cli.check_broker(broker_connection_args()[0], timeout=min(5.0, timeout))
+
+
 class Command(cli.ToolkitCommand, BaseCommand):
     help = "Data sync with the extracted services: sync <entity> backfill|follow|status|verify."
     # How tests/test_commands_convention.py drives this command into each failure (CONVENTIONS.md).
     cli_examples = {
         "database": [["products", "status"], ["products", "follow", "--once", "--no-progress"]],
-        "broker": ["products", "follow", "--once", "--timeout", "5", "--no-progress"],
+        "broker": [
+            ["products", "follow", "--once", "--timeout", "5", "--no-progress"],
+            ["products", "receive", "--once", "--timeout", "3"],
+            ["orders", "follow", "--once", "--timeout", "3"],
+        ],
         "port": ["products", "follow", "--once", "--metrics-port", "{port}", "--no-progress"],
         "bad_argument": [["products", "verify", "--jobs", "0"], ["users", "follow", "--interval", "0"]],
     }
@@ -390,6 +413,8 @@ class Command(cli.ToolkitCommand, BaseCommand):
         # the command line as ToolkitCommand does.
         entity, name = options["entity"], options["action"]
         with cli.guard(f"sync {entity} {name}", stderr=self.stderr, traceback=False):
+            if options.get("once") and (entity, name) in BROKER_LOOPS:  # before the database: one line
+                check_broker_for_once(options["timeout"])
             stoppable = name != "status" and (entity, name) not in NOT_STOPPED_BY_DECOMMISSION
             if stoppable:
                 refuse_if_stopped(entity)
