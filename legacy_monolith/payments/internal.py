@@ -120,7 +120,13 @@ class CaptureApi(_PaymentActionApi):
 
 class VoidApi(_PaymentActionApi):
     def act(self, payment, data):
-        return saga.payment_void(payment=payment, reason=data["reason"], refund_key=data["idempotency_key"])
+        return saga.payment_void(
+            payment=payment,
+            reason=data["reason"],
+            refund_key=data["idempotency_key"],
+            order_number=data.get("order_number", ""),
+            authorize_key=data.get("authorize_key", ""),
+        )
 
 
 class RefundApi(_PaymentActionApi):

@@ -95,3 +95,13 @@ class BlockedCountry(models.Model):
 
     class Meta:
         verbose_name_plural = "blocked countries"
+
+
+class AuthorizationVoid(models.Model):
+    """A saga's void that found no payment yet: its authorization may still be on its way (a step that timed
+    out at the Order service is compensated while the request waits here). The late authorization finds this
+    row and charges nothing. Keyed by order number and the authorization's idempotency key."""
+
+    key = models.CharField(max_length=160, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 WINDOW = 3.0
 ROUTE = "payments.read"
 PAYMENT_TABLES = {
+    "payments_authorizationvoid",
     "payments_blockedbin",
     "payments_blockedcountry",
     "payments_payment",

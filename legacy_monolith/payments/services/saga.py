@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from legacy_monolith.orders.models import Order
@@ -23,7 +23,7 @@ from legacy_monolith.orders.models import Order
 from ..antifraud import FraudRules, assess
 from ..gateways import CardDetails, CardRejected, GatewayRejected, gateway_client
 from ..keys import card_fingerprint, scoped_key
-from ..models import Payment
+from ..models import AuthorizationVoid, Payment
 from .charges import _fraud_facts, _valid_ip, _with_card_country
 from .refunds import payment_refund
 
@@ -74,11 +74,24 @@ def _authorize_key(user_id: int, idempotency_key: str) -> str:
     return scoped_key("charge", user_id, idempotency_key)
 
 
+def _void_key(order_number: str, authorize_key: str) -> str:
+    return f"{order_number}|{authorize_key}"[:160]
+
+
+def _one_at_a_time(key: str) -> None:
+    """Serialize an authorization and the void that compensates it until the transaction ends (PostgreSQL;
+    SQLite, the embedded profile, runs one write transaction at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
 def payment_authorize(*, order: Order, idempotency_key: str, amount: Decimal, currency: str, card: dict,
                       client_ip: str | None) -> dict:  # fmt: skip
     """Antifraud, then an authorization hold at the gateway; the Payment row records it (once per key)."""
     key = _authorize_key(order.user_id, idempotency_key)
     with transaction.atomic():
+        _one_at_a_time(_void_key(order.number, idempotency_key))
         payment, _ = Payment.objects.select_for_update().get_or_create(
             idempotency_key=key,
             defaults={"order": order, "user_id": order.user_id, "gateway": card.get("gateway") or
@@ -90,6 +103,11 @@ def payment_authorize(*, order: Order, idempotency_key: str, amount: Decimal, cu
         )  # fmt: skip
         if payment.status != S.PENDING:
             return outcome_of(payment)
+        if AuthorizationVoid.objects.filter(key=_void_key(order.number, idempotency_key)).exists():
+            _fail(
+                payment, S.VOIDED, "voided_before_authorize", "The saga voided this payment before it arrived"
+            )
+            return outcome_of(payment, "voided")
         if card.get("error_code") or not card.get("token"):
             _fail(payment, S.DECLINED, card.get("error_code") or "card_rejected",
                   card.get("error_message") or "The card was refused")  # fmt: skip
@@ -142,9 +160,26 @@ def payment_capture(*, payment: Payment) -> dict:
         return outcome_of(payment)
 
 
-def payment_void(*, payment: Payment | None, reason: str, refund_key: str) -> dict:
+def payment_void(
+    *, payment: Payment | None, reason: str, refund_key: str, order_number: str = "", authorize_key: str = ""
+) -> dict:
     """Release what was not captured (the gateway lets an uncaptured authorization lapse); a captured one
-    is refunded in full. Nothing to release (unknown, declined, failed) is `voided` too."""
+    is refunded in full. Nothing to release (declined, failed) is `voided` too. A payment not here yet gets
+    an AuthorizationVoid, so that its authorization, arriving late, charges nothing."""
+    if payment is None and order_number and authorize_key:
+        with transaction.atomic():
+            _one_at_a_time(_void_key(order_number, authorize_key))  # waits for an authorization in flight
+            user_id = Order.objects.filter(number=order_number).values_list("user_id", flat=True).first()
+            payment = (
+                None
+                if user_id is None
+                else payment_for_saga(payment_id="", user_id=user_id, authorize_key=authorize_key)
+            )
+            if payment is None:
+                AuthorizationVoid.objects.get_or_create(
+                    key=_void_key(order_number, authorize_key), defaults={"reason": reason[:200]}
+                )
+                return outcome_of(None, "voided")
     if payment is None:
         return outcome_of(None, "voided")
     with transaction.atomic():

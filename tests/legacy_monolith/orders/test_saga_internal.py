@@ -190,3 +190,39 @@ def test_an_unreachable_gateway_is_503_and_the_same_key_succeeds_later(internal,
     sandbox.set_knobs("cardinal", error_rate=1.0)
     down = post(internal, "payments/tokenize", {"gateway": "cardinal", "user_id": user.id, "card": CARD})
     assert (down.status_code, down.json()["code"]) == (503, "payment_gateway_unavailable")
+
+
+def test_a_void_that_overtakes_its_authorization_makes_the_late_authorization_charge_nothing(
+    internal, sandbox
+):
+    """The saga drill found it: an authorize step timed out at the Order service, its compensation's void
+    reached the monolith first (no payment yet: a no-op), then the authorization arrived and the card was
+    charged for a failed order. Now the void leaves an AuthorizationVoid that the late authorization honours;
+    a void that comes after it releases the payment as before."""
+    user, product = UserFactory(), ProductFactory()
+    token = post(
+        internal, "payments/tokenize", {"gateway": "cardinal", "user_id": user.id, "card": CARD}
+    ).json()
+    number = "TS-261207-SAGA04"
+    charges_before = len(sandbox.charges("cardinal"))
+    void = {
+        "idempotency_key": f"{number}:void",
+        "payment_id": "",
+        "authorize_key": f"{number}:authorize",
+        "order_number": number,
+        "reason": "step timed out",
+    }
+    assert post(internal, "payments/void", void).json()["outcome"] == "voided"
+    assert post(internal, "payments/void", void).json()["outcome"] == "voided"  # idempotent
+    body = {
+        "idempotency_key": f"{number}:authorize",
+        "order": service_order(user, product, number=number),
+        "amount": "24.90",
+        "currency": "EUR",
+        "card": token,
+    }
+    late = post(internal, "payments/authorize", body).json()
+    assert (late["outcome"], late["status"], late["code"]) == ("voided", "voided", "voided_before_authorize")
+    assert post(internal, "payments/authorize", body).json()["payment_id"] == late["payment_id"]
+    assert len(sandbox.charges("cardinal")) == charges_before  # nothing reached the gateway
+    assert Payment.objects.get(order__number=number).status == "voided"
