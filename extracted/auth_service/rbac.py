@@ -56,14 +56,14 @@ MONOLITH_MODELS: dict[str, tuple[str, ...]] = {
     "accounts": ("accountemail", "apitoken", "passwordresettoken", "user"),
     "auth": ("group", "permission"),
     "catalog": ("category", "product", "stockmovement"),
-    "chassis": ("processedevent",),
+    "chassis": ("eventsigningkey", "processedevent"),
     "contenttypes": ("contenttype",),
     # the rollout controller's tables: the control app is installed in the monolith's project (its rows
     # live in the `control` database, its permissions in the monolith's auth tables like every other app's)
-    "control": ("rollout", "rolloutevent"),
+    "control": ("decommission", "rollout", "rolloutevent", "trafficsample"),
     "migrations_data": ("outboxevent", "synccheckpoint"),
     "orders": ("cart", "cartitem", "coupon", "couponredemption", "order", "orderitem", "shippingrule"),
-    "payments": ("blockedbin", "blockedcountry", "payment", "refund", "webhookevent"),
+    "payments": ("authorizationvoid", "blockedbin", "blockedcountry", "payment", "refund", "webhookevent"),
     "sessions": ("session",),
     "shadow": ("deadletter", "pairresult", "pathstats", "routestats"),
 }

@@ -25,7 +25,7 @@ def users_backfill(options: dict[str, Any], command) -> int:
 
 def follow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="one pass over the changed users, then stop")
-    parser.add_argument("--interval", type=float, default=2.0, help="seconds between passes (default 2)")
+    cli.add_interval(parser, 2.0, "seconds between passes")
     parser.add_argument("--batch-size", type=int, default=500, help="users per import call (default 500)")
     parser.add_argument(
         "--overlap",
