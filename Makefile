@@ -19,7 +19,7 @@ TEST_NOTIFICATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/notificatio
 PYTHON_CANDIDATES := python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
 BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && command -v $(p))))
 
-.PHONY: product-service auth-service order-service payment-service certs
+.PHONY: product-service auth-service order-service payment-service certs grpc-gen product-grpc bench-internal
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
 .PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-notifications bench-payments drill-payments bench-shadow-queue bench-jwks bench-events bench-edge-validation drill-gateway-resources
 
@@ -32,6 +32,7 @@ help:
 	@echo "make monolith / sandbox      run one process in the foreground (embedded profile; MONOLITH_PORT, SANDBOX_PORT)"
 	@echo "make product-service ...     migrate and serve one service (PRODUCT_/AUTH_/ORDER_/PAYMENT_SERVICE_PORT)"
 	@echo "make certs                   a development CA and one mTLS certificate per service under var/certs"
+	@echo "make grpc-gen                regenerate contracts/rpc/ (committed) from the .proto files in contracts/proto/"
 	@echo "make bench-catalog-baseline  seed 100k products and measure the monolith's catalog under gunicorn"
 	@echo "make bench-catalog           the Product service vs the monolith at 100k products (warm cache and cold)"
 	@echo "make bench-gateway           the gateway vs direct, nginx and stock mitmdump (installs nginx, wrk)"
@@ -113,6 +114,10 @@ product-service auth-service order-service payment-service: install
 # The development CA and one certificate per service for mutual TLS inside (var/certs; CERTS_ARGS=...).
 certs: install
 	$(PY) -m chassis.certs $(CERTS_ARGS)
+
+# The internal gRPC contracts' Python code (contracts/rpc, committed; a test checks it is current).
+grpc-gen: install
+	$(PY) -m contracts.protogen
 
 bench-catalog-baseline: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore_bench} \
