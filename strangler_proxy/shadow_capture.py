@@ -227,6 +227,7 @@ class Shadow:
             trace_id=trace.trace_id if trace else "",
             user=identity.user_id,
             write=write,
+            received=request.timestamp_start,
         )
         flow.metadata[CAPTURE_KEY] = capture
         if flow.response is not None:  # the Forwarder already has legacy's answer

@@ -26,6 +26,9 @@ from strangler_proxy.routing import IDENTITY_KEY, SESSION_KEY
 logger = logging.getLogger(__name__)
 
 SHADOW_HEADER = "X-Strangler-Shadow"
+# When the gateway received the mirrored request (Unix seconds): copies of one client request and of its
+# replays can reach the target in any order, and the target tells the original from a replay by this time.
+RECEIVED_HEADER = "X-Strangler-Shadow-Received"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 CAPTURE_KEY = "strangler.shadow"  # flow.metadata: the capture in flight (its task, the primary's answer)
 DEV_KEY_SECRET = "strangler-shadow-dev-secret"  # development default; set SHADOW_KEY_SECRET elsewhere
@@ -42,6 +45,7 @@ _NOT_COPIED = frozenset(
         "host",
         "content-length",
         SHADOW_HEADER.lower(),
+        RECEIVED_HEADER.lower(),
     }
 )
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
@@ -96,9 +100,12 @@ def shadow_idempotency_key(secret: bytes, original: str) -> str:
     return "shadow-" + hmac.new(secret, original.encode(), hashlib.sha256).hexdigest()[:40]
 
 
-def copy_headers(fields: list[tuple[str, str]], *, write: bool, secret: bytes) -> list[tuple[str, str]]:
+def copy_headers(
+    fields: list[tuple[str, str]], *, write: bool, secret: bytes, received: float | None = None
+) -> list[tuple[str, str]]:
     """The copy's headers: the client's (after the gateway's own: identity, request id, traceparent) minus
-    hop-by-hop ones, plus the shadow marker; a write's Idempotency-Key rewritten."""
+    hop-by-hop ones, plus the shadow marker and when the gateway received the request; a write's
+    Idempotency-Key rewritten."""
     headers = []
     for name, value in fields:
         lower = name.lower()
@@ -108,6 +115,8 @@ def copy_headers(fields: list[tuple[str, str]], *, write: bool, secret: bytes) -
             value = shadow_idempotency_key(secret, value)
         headers.append((name, value))
     headers.append((SHADOW_HEADER, "1"))
+    if received is not None:
+        headers.append((RECEIVED_HEADER, f"{received:.6f}"))
     return headers
 
 
@@ -147,6 +156,7 @@ class Capture:
     trace_id: str
     user: str | None
     write: bool
+    received: float | None = None  # when the gateway received the request (Unix seconds)
     copy_headers: dict[bool, list[tuple[str, str]]] = field(default_factory=dict)  # by "to a service"
     primary: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -167,7 +177,9 @@ async def send_copy(
     headers = capture.copy_headers.get(to_service)
     if headers is None:  # once per mirrored request and kind of upstream, shared by its copies
         fields = capture.service_fields if to_service else capture.header_fields
-        headers = capture.copy_headers[to_service] = copy_headers(fields, write=capture.write, secret=secret)
+        headers = capture.copy_headers[to_service] = copy_headers(
+            fields, write=capture.write, secret=secret, received=capture.received if to_service else None
+        )
     try:
         async with session.request(
             capture.method,

@@ -13,6 +13,7 @@ from strangler_proxy.routes import ShadowOptions, Upstream, WriteSafety
 from strangler_proxy.routes_parser import RoutesError, load_routes, parse_routes
 from strangler_proxy.routing import DEFAULT_ROUTES_FILE
 from strangler_proxy.shadow_copies import (
+    RECEIVED_HEADER,
     SHADOW_HEADER,
     copy_headers,
     is_write,
@@ -190,3 +191,8 @@ def test_a_copy_carries_exactly_one_shadow_marker_and_no_hop_by_hop_headers():
     assert {n.lower() for n, _ in read_copy} == {"accept", "idempotency-key", "x-strangler-shadow"}
     assert dict(read_copy)["Idempotency-Key"] == "order-42"
     assert dict(write_copy)["Idempotency-Key"] == shadow_idempotency_key(b"s", "order-42")
+    # A copy to a service says when the gateway received the request; a client-sent value never passes.
+    timed = copy_headers(
+        [*fields, ("X-Strangler-Shadow-Received", "1")], write=True, secret=b"s", received=12.5
+    )
+    assert [v for n, v in timed if n == RECEIVED_HEADER] == ["12.500000"]

@@ -3,6 +3,9 @@ requests the gateway marked `X-Strangler-Shadow: 1` only; anything else finds no
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -19,10 +22,23 @@ from ..models import ShadowCharge
 from ..services.shadow import shadow_checkout
 
 SHADOW_HEADER = "X-Strangler-Shadow"
+RECEIVED_HEADER = "X-Strangler-Shadow-Received"
+RECEIVED_SKEW = dt.timedelta(minutes=5)  # a received time further from now than this is not believed
 
 
 def is_shadow(request) -> bool:
     return request.headers.get(SHADOW_HEADER) == "1"
+
+
+def received_at(request) -> dt.datetime | None:
+    """When the gateway received the mirrored request (X-Strangler-Shadow-Received, Unix seconds), or None
+    when absent, malformed or implausibly far from now."""
+    try:
+        seconds = float(request.headers.get(RECEIVED_HEADER, ""))
+        received = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return received if abs(timezone.now() - received) <= RECEIVED_SKEW else None
 
 
 def not_here() -> ApplicationError:
@@ -59,6 +75,7 @@ class ShadowCheckoutApi(APIView):
             credential=request.user.credential,
             key=key,
             checkout=data.validated_data,
+            received=received_at(request),
         )
         return Response(answer.body, status=answer.status)
 

@@ -99,21 +99,30 @@ def shadow_checkout(
     credential: tuple[tuple[str, str], ...],
     key: str,
     checkout: dict[str, Any],
+    received: dt.datetime | None = None,
 ) -> ShadowAnswer:
-    """Run the payment of a mirrored checkout. The first copy of a key claims it (a pending ShadowCharge),
-    so a replay's copy, even one that overtakes the first, waits for its outcome and answers it as the
-    monolith answers a replay (200)."""
-    arrived = timezone.now()
+    """Run the payment of a mirrored checkout. The first copy of a key to arrive claims it (a pending
+    ShadowCharge) and runs the payment; any other copy of the key waits for that outcome.
+
+    Which copy answers as the original (201) and which as a replay (200), as the monolith answered them,
+    does not depend on arrival order: copies of a checkout and of its replay can reach this service in either
+    order (the gateway sends them in the background; the first one may still be authenticating its
+    credential at the monolith when the replay's copy arrives). `received` (the gateway's
+    X-Strangler-Shadow-Received) decides: a copy received after the legacy order was created, or after the
+    copy that claimed the key, is a replay. Without it, the copy that claimed is the original."""
+    timed = received is not None
+    received = received or timezone.now()
     shadow_key = scoped_key("shadow-charge", user_id, key)
     try:
         with transaction.atomic():
             charge = ShadowCharge.objects.create(
-                shadow_key=shadow_key, user_id=user_id, amount=0, status=CLAIMED, created_at=arrived
+                shadow_key=shadow_key, user_id=user_id, amount=0, status=CLAIMED, created_at=received
             )
     except IntegrityError:
-        return _answer(_settled(shadow_key), replay=True)
+        first = _settled(shadow_key)
+        return _answer(first, replay=not timed or received >= first.created_at)
     try:
-        answer = _run(charge, credential=credential, checkout=checkout, since=arrived)
+        answer = _run(charge, credential=credential, checkout=checkout, since=received, timed=timed)
     except BaseException:
         ShadowCharge.objects.filter(pk=charge.pk).delete()  # let a later copy try again
         raise
@@ -134,7 +143,9 @@ def _settled(shadow_key: str) -> ShadowCharge:
     )
 
 
-def _run(charge: ShadowCharge, *, credential, checkout: dict[str, Any], since: dt.datetime) -> ShadowAnswer:
+def _run(
+    charge: ShadowCharge, *, credential, checkout: dict[str, Any], since: dt.datetime, timed: bool
+) -> ShadowAnswer:
     order = order_just_placed(credential, since=since)
     if order is None:
         raise ApplicationError(
@@ -160,7 +171,11 @@ def _run(charge: ShadowCharge, *, credential, checkout: dict[str, Any], since: d
     charge.status = S.PENDING
     _dry_run(charge, CardDetails(**payment_input["card"]))
     charge.save()
-    return _answer(charge, replay=False)
+    # The legacy order already existed when the gateway received this copy's request: it is the replay
+    # (of a checkout whose own copy has not arrived yet). Only the gateway's time can say so: this
+    # service's arrival time is later than the order's creation for most originals too.
+    placed = parse_datetime(str(order.get("created_at") or ""))
+    return _answer(charge, replay=timed and placed is not None and placed < since)
 
 
 def _dry_run(charge: ShadowCharge, card: CardDetails) -> None:

@@ -5,6 +5,7 @@ the real monolith, gateway and comparator."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -53,13 +54,17 @@ def order_owner(settings):
     owner.stop()
 
 
-def copy(api_client, body=None, *, key: str | None = None, marked: bool = True):
+def copy(
+    api_client, body=None, *, key: str | None = None, marked: bool = True, received: float | None = None
+):
     headers = {
         "HTTP_AUTHORIZATION": "Token legacy-token-of-ada",
         "HTTP_IDEMPOTENCY_KEY": key or f"shadow-{uuid.uuid4().hex}",
     }
     if marked:
         headers["HTTP_X_STRANGLER_SHADOW"] = "1"
+    if received is not None:
+        headers["HTTP_X_STRANGLER_SHADOW_RECEIVED"] = f"{received:.6f}"
     return api_client.post("/api/v1/orders/checkout", body or CHECKOUT, format="json", **headers)
 
 
@@ -87,6 +92,34 @@ def test_a_shadow_checkout_charges_only_the_test_mode_and_writes_no_business_row
     assert not OutboxEvent.objects.exists()
     assert not AuditEntry.objects.exists()
     assert ShadowCharge.objects.get().legacy_payment_id == 555
+
+
+def test_a_replays_copy_that_overtakes_the_originals_is_still_answered_as_the_replay(
+    providers, order_owner, api_client
+):
+    """The gateway received the checkout at t0, legacy created the order at t0+0.2 s, and the client's replay
+    reached the gateway at t0+1 s; the replay's copy reaches the candidate first (the original's copy was
+    slower, e.g. still authenticating its credential). Each copy answers what the monolith answered its
+    request: the original 201, the replay 200, and the payment runs once."""
+    t0 = timezone.now().timestamp() - 5
+    order_owner["created_at"] = dt.datetime.fromtimestamp(t0 + 0.2, tz=dt.UTC).isoformat()
+    replay = copy(api_client, key="shadow-overtaken", received=t0 + 1)
+    original = copy(api_client, key="shadow-overtaken", received=t0)
+    assert (original.status_code, replay.status_code) == (201, 200), (original.json(), replay.json())
+    assert original.json() == replay.json()
+    assert len(providers.charges("cardinal-test")) == 1
+    # Not believed: a received time far from now, or not a number (then arrival order decides, as before).
+    for received in ("nan", "1e30", str(t0 - 3600)):
+        answer = api_client.post(
+            "/api/v1/orders/checkout",
+            CHECKOUT,
+            format="json",
+            HTTP_AUTHORIZATION="Token legacy-token-of-ada",
+            HTTP_IDEMPOTENCY_KEY=f"shadow-{received}",
+            HTTP_X_STRANGLER_SHADOW="1",
+            HTTP_X_STRANGLER_SHADOW_RECEIVED=received,
+        )
+        assert answer.status_code == 201, answer.json()
 
 
 def test_only_marked_requests_reach_the_candidate(providers, order_owner, api_client):
