@@ -24,7 +24,7 @@ from rich.table import Table
 from chassis.broker import broker_connection
 from chassis.consumers import consumer_classes
 from chassis.dlq import DEFAULT_LIMIT, DeadLetterConsole, DlqResult
-from chassis.event_keys import event_keyring
+from chassis.event_keys_cli import add_keys_parser, run_keys
 from contracts import cli
 
 
@@ -63,22 +63,12 @@ class Command(cli.ToolkitCommand, BaseCommand):
             sub.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
         for sub in (listing, show, *(actions.choices[n] for n in ("replay", "purge"))):
             cli.add_json(sub)
-        keys = areas.add_parser("keys", help="the keys this service signs its critical events with")
-        key_actions = keys.add_subparsers(dest="action", required=True)
-        rotate = key_actions.add_parser("rotate", help="a new active key; the old one verifies for --overlap")
-        rotate.add_argument(
-            "--overlap",
-            type=cli.count,
-            default=None,
-            help="seconds the old key keeps verifying (default EVENT_KEY_ROTATION_OVERLAP_SECONDS)",
-        )
-        key_list = key_actions.add_parser("list", help="every key and its state")
-        for sub in (rotate, key_list):
-            cli.add_json(sub)
+        add_keys_parser(areas)
 
     def handle(self, *args, **options):
         if options["area"] == "keys":
-            return self._keys(options)
+            self.stdout.write(run_keys(options))
+            return
         names = [cls.name for cls in consumer_classes()]
         with broker_connection() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
@@ -90,26 +80,6 @@ class Command(cli.ToolkitCommand, BaseCommand):
             self.stdout.write(json.dumps(document, indent=2))
             return
         self._print(result)
-
-    def _keys(self, options) -> None:
-        ring = event_keyring()
-        if options["action"] == "rotate":
-            result = ring.rotate(overlap_seconds=options["overlap"]).to_dict()
-            until = f"; {result['retiring_kid']} verifies until {result['verify_until']}"
-            text = f"new active event-signing key {result['new_kid']}" + (
-                until if result["retiring_kid"] else ""
-            )
-        else:
-            result = ring.listing()
-            text = (
-                "\n".join(
-                    f"{row['kid']}  {row['state']}"
-                    + (f" (verifies until {row['verify_until']})" if row["verify_until"] else "")
-                    for row in result
-                )
-                or "no event-signing keys yet"
-            )
-        self.stdout.write(json.dumps(result, default=str) if options["json"] else text)
 
     def _print(self, result: DlqResult) -> None:
         out = Console(file=self.stdout, width=160, soft_wrap=True)
