@@ -52,6 +52,10 @@ FIELDS = ("id", *STRING_FIELDS, "is_active", "version")
 NOT_DIGESTED = ("password", "version")
 MAX_ID = 2**63 - 1
 USER_UPSERTED = "user.upserted"  # the Auth service's event: data = a user document
+# The Auth service's security event when an admin changes a user's role (critical, so signed: event_trust):
+# data = {"id": the user's public id, "username", "role": the new role, "previous_role",
+# "changed_by": the admin's public id, "version": the user's version after the change}.
+USER_ROLE_CHANGED = "user.role_changed"
 # Hash algorithms the monolith can check (Django's names); anything else never reaches its tables.
 MONOLITH_HASHERS = ("pbkdf2_sha256", "pbkdf2_sha1")
 
@@ -59,6 +63,7 @@ __all__ = [
     "FIELDS",
     "MONOLITH_HASHERS",
     "ORIGINS",
+    "USER_ROLE_CHANGED",
     "USER_UPSERTED",
     "hash_algorithm",
     "range_digest",

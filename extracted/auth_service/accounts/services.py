@@ -16,8 +16,10 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from chassis.outbox.writer import outbox_write
 from chassis.validation import model_validate, password_validate, validation_error
 from contracts.errors import ApplicationError, ConflictError
+from contracts.user import USER_ROLE_CHANGED
 
 from ..models import Origin, Role, User
 from .publish import user_changed
@@ -112,7 +114,8 @@ def user_update_profile(*, user: User, data: dict[str, str]) -> User:
 def user_set_role(*, actor: User, user: User, role: str) -> User:
     """Admins set a user's role (the monolith's rule: the last active admin cannot be demoted). Setting
     the same role again changes nothing. The new role reaches the user's tokens at their next refresh and
-    the monolith through `user.upserted`."""
+    the monolith through `user.upserted`; `user.role_changed` (a critical event: the relay signs it with
+    this service's event key) tells every consumer who changed which role, in the same transaction."""
     if not (actor.is_active and actor.role == Role.ADMIN):
         raise ApplicationError("permission_denied", "Only admins change roles", status=403)
     if role not in Role.values:
@@ -125,7 +128,19 @@ def user_set_role(*, actor: User, user: User, role: str) -> User:
         raise ConflictError("last_admin", "The last active admin cannot lose the admin role")
     if user.role == role:
         return user
-    user.role = role
+    previous, user.role = user.role, role
     user.is_staff = role in (Role.STAFF, Role.ADMIN)
     user.is_superuser = role == Role.ADMIN
-    return user_changed(user, update_fields=["role", "is_staff", "is_superuser"])
+    user_changed(user, update_fields=["role", "is_staff", "is_superuser"])
+    outbox_write(
+        USER_ROLE_CHANGED,
+        {
+            "id": user.legacy_user_id,
+            "username": user.username,
+            "role": role,
+            "previous_role": previous,
+            "changed_by": actor.legacy_user_id,
+            "version": user.version,
+        },
+    )
+    return user

@@ -8,11 +8,15 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, identify_hasher
 from oauth2_provider.models import RefreshToken
 
+from chassis.event_keys import EventSigner, event_keyring
 from chassis.outbox.models import OutboxEvent
-from contracts.user import USER_UPSERTED, validate_user
+from chassis.outbox.source import ServiceOutboxSource
+from contracts import event_trust
+from contracts.user import USER_ROLE_CHANGED, USER_UPSERTED, validate_user
 from extracted.auth_service import rbac
 from extracted.auth_service.accounts import passwords
 from extracted.auth_service.models import PasswordResetToken, Role, User
+from kernel.crypto import es256_verify
 
 from .conftest import PASSWORD
 from .test_accounts_login import post as login_post
@@ -296,6 +300,24 @@ def test_an_admin_sets_a_role_by_public_id_and_the_change_is_published(as_user, 
     assert (last_admin.status_code, last_admin.json()["code"]) == (409, "last_admin")
     [doc] = published()
     assert (doc["id"], doc["role"]) == (user.legacy_user_id, "staff")
+    # and the security event, which the relay signs (a critical type only this service may publish)
+    [event] = OutboxEvent.objects.filter(type=USER_ROLE_CHANGED)
+    assert event.data == {
+        "id": user.legacy_user_id,
+        "username": user.username,
+        "role": "staff",
+        "previous_role": "customer",
+        "changed_by": admin.legacy_user_id,
+        "version": doc["version"],
+    }
+    source = ServiceOutboxSource()
+    with source.atomic():
+        [pending] = [p for p in source.claim(10) if p.envelope.type == USER_ROLE_CHANGED]
+    signed = EventSigner()(pending.envelope)  # what the relay publishes
+    assert event_trust.publishers_of(signed.type) == ("auth_service",)
+    assert (signed.source, bool(signed.kid), bool(signed.signature)) == ("auth_service", True, True)
+    key = event_keyring().verifying_public_key(signed.kid)
+    assert es256_verify(key, signed.signing_input(), signed.signature)
 
 
 @pytest.mark.django_db
