@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import orjson
 
@@ -11,6 +12,7 @@ from contracts.errors import NotFoundError
 from contracts.product import MAX_ID
 from extracted.product_service.cache import read_cache
 from extracted.product_service.store import CatalogStore, store_from_settings
+from extracted.product_service.store.port import ProductNotFound
 
 _store: CatalogStore | None = None
 
@@ -40,3 +42,25 @@ def product_document(*, product_id: int, include_inactive: bool = False) -> dict
 def cached_listing(namespace: str, request_key: str, render: Callable[[], dict]) -> bytes:
     """A listing or search page as JSON bytes, cached per listing generation under `request_key`."""
     return read_cache().listing(namespace, request_key, lambda: orjson.dumps(render()))
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    product_id: int
+    found: bool
+    active: bool = False
+    stock: int = 0
+
+
+def stock_levels(*, product_ids: Sequence[int]) -> list[StockLevel]:
+    """The stock level of each product as the store holds it now (never cached: the saga reads it), in the
+    order asked; an unknown product is `found=False`."""
+    store, levels = catalog_store(), []
+    for product_id in product_ids:
+        try:
+            doc = store.get_product(product_id, include_inactive=True)
+        except ProductNotFound:
+            levels.append(StockLevel(product_id, found=False))
+            continue
+        levels.append(StockLevel(product_id, found=True, active=doc["is_active"], stock=doc["stock"]))
+    return levels

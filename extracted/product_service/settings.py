@@ -51,6 +51,9 @@ PRODUCT_INTERNAL_MAX_BODY_BYTES = env_int(os.environ, "PRODUCT_INTERNAL_MAX_BODY
 MAX_REQUEST_BODY_BYTES = max(MAX_REQUEST_BODY_BYTES, PRODUCT_INTERNAL_MAX_BODY_BYTES)  # noqa: F821
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
+# `python -m extracted.product_service grpc`: the StockService for the saga's hot calls (issue 20).
+PRODUCT_GRPC_PORT = env_int(os.environ, "PRODUCT_GRPC_PORT", 9101)
+
 # The gateway's signed X-Strangler-Identity (api/identity.py): trusted only when this key is set.
 INTERNAL_IDENTITY_KEY = os.environ.get("INTERNAL_IDENTITY_KEY", "")
 if INTERNAL_IDENTITY_KEY and len(INTERNAL_IDENTITY_KEY) < 32:

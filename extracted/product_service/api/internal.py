@@ -124,6 +124,16 @@ def import_result(result) -> dict:
     return {"applied": result.applied, "stale": result.stale, "deleted": result.deleted}
 
 
+def reservation_not_found(reference: str) -> ApplicationError:
+    """An unknown reference's release (REST 404, gRPC NOT_FOUND): a compensation takes it as done."""
+    return ApplicationError(
+        "reservation_not_found",
+        f"Reservation {reference} does not exist",
+        extra={"reference": reference},
+        status=404,
+    )
+
+
 def reservation_body(reservation) -> dict:
     return {
         "reference": reservation.reference,
@@ -277,10 +287,5 @@ class StockReleaseApi(InternalAPIView):
         data = validated(ReleaseInput, request)
         reservation = services.stock_release(reference=data["reference"])
         if reservation is None:
-            raise ApplicationError(
-                "reservation_not_found",
-                f"Reservation {data['reference']} does not exist",
-                extra={"reference": data["reference"]},
-                status=404,
-            )
+            raise reservation_not_found(data["reference"])
         return Response(reservation_body(reservation))
