@@ -33,6 +33,13 @@ PRODUCT_SERVICE_URL = url_of("PRODUCT_SERVICE", _env)
 PRODUCT_STOCK_OWNER = _env.get("PRODUCT_STOCK_OWNER", "monolith")
 if PRODUCT_STOCK_OWNER not in ("monolith", "service"):
     raise ImproperlyConfigured(f"PRODUCT_STOCK_OWNER is 'monolith' or 'service', not {PRODUCT_STOCK_OWNER!r}")
+# How the stock participant reaches the Product service (PRODUCT_STOCK_OWNER=service): `rest`
+# (/internal/v1/stock) or `grpc` (its StockService at PRODUCT_GRPC_TARGET); the monolith is always REST.
+ORDER_STOCK_TRANSPORT = _env.get("ORDER_STOCK_TRANSPORT", "rest")
+if ORDER_STOCK_TRANSPORT not in ("rest", "grpc"):
+    raise ImproperlyConfigured(f"ORDER_STOCK_TRANSPORT is 'rest' or 'grpc', not {ORDER_STOCK_TRANSPORT!r}")
+PRODUCT_GRPC_PORT = env_int(_env, "PRODUCT_GRPC_PORT", 9101)
+PRODUCT_GRPC_TARGET = _env.get("PRODUCT_GRPC_TARGET") or f"127.0.0.1:{PRODUCT_GRPC_PORT}"
 # The payment backend of new orders (participants/payments.py: choose_payment_adapter).
 ORDER_PAYMENT_ADAPTER = _env.get("ORDER_PAYMENT_ADAPTER", "monolith")
 # The Payment service (adapter `payment_service`, chosen per order by the flag route.payments.charge).

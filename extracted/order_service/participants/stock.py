@@ -1,4 +1,5 @@
-"""The saga's stock participant: a port with one HTTP adapter, pointed at whoever owns stock.
+"""The saga's stock participant: a port with an HTTP adapter, pointed at whoever owns stock (and a gRPC
+adapter for the Product service, stock_grpc.py, with ORDER_STOCK_TRANSPORT=grpc).
 
 `PRODUCT_STOCK_OWNER=service`: the Product service's `/internal/v1/stock/reserve|release`;
 `monolith` (before the stock cutover): the monolith's `/internal/v1/stock/reserve|release`, which keeps the
@@ -12,6 +13,7 @@ service's `order.created`/`order.cancelled` consumers use, so an event and a com
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
@@ -32,8 +34,12 @@ class StockOutcome:
 
 
 class StockPort(Protocol):
-    def reserve(self, *, reference: str, lines: list[dict]) -> StockOutcome: ...
-    def release(self, *, reference: str) -> StockOutcome: ...
+    """`deadline`: when the saga step stops waiting (the gRPC adapter sends it as the call's deadline)."""
+
+    def reserve(
+        self, *, reference: str, lines: list[dict], deadline: datetime | None = None
+    ) -> StockOutcome: ...
+    def release(self, *, reference: str, deadline: datetime | None = None) -> StockOutcome: ...
 
 
 def stock_reference(order_number: str) -> str:
@@ -46,7 +52,7 @@ class HttpStock:
     def __init__(self, base_url: str, owner: str):
         self.base_url, self.owner = base_url, owner
 
-    def reserve(self, *, reference: str, lines: list[dict]) -> StockOutcome:
+    def reserve(self, *, reference: str, lines: list[dict], deadline: datetime | None = None) -> StockOutcome:
         status, body = internal_post(
             self.base_url,
             "/internal/v1/stock/reserve",
@@ -59,7 +65,7 @@ class HttpStock:
             "refused", str(body.get("code", "")), str(body.get("message", "")), body.get("extra")
         )
 
-    def release(self, *, reference: str) -> StockOutcome:
+    def release(self, *, reference: str, deadline: datetime | None = None) -> StockOutcome:
         status, body = internal_post(
             self.base_url,
             "/internal/v1/stock/release",
@@ -73,8 +79,18 @@ class HttpStock:
         )
 
 
-def stock_participant() -> StockPort:
-    """The owner of stock right now (PRODUCT_STOCK_OWNER)."""
-    if settings.PRODUCT_STOCK_OWNER == "service":
+def stock_port(owner: str) -> StockPort:
+    """The adapter for `owner`: the monolith over REST; the Product service over REST, or over gRPC with
+    ORDER_STOCK_TRANSPORT=grpc (stock_grpc.GrpcStock, PRODUCT_GRPC_TARGET)."""
+    if owner == "service":
+        if settings.ORDER_STOCK_TRANSPORT == "grpc":
+            from .stock_grpc import GrpcStock
+
+            return GrpcStock(settings.PRODUCT_GRPC_TARGET)
         return HttpStock(settings.PRODUCT_SERVICE_URL, "product service")
     return HttpStock(settings.MONOLITH_URL, "monolith")
+
+
+def stock_participant() -> StockPort:
+    """The owner of stock right now (PRODUCT_STOCK_OWNER)."""
+    return stock_port(settings.PRODUCT_STOCK_OWNER)

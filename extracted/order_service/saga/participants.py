@@ -27,32 +27,32 @@ from ..participants.payments import (
     VoidPayment,
     payment_adapter,
 )
-from ..participants.stock import HttpStock, stock_participant
+from ..participants.stock import StockPort, stock_participant, stock_port
 from .steps import COMPENSATION_STEPS
 
 log = logging.getLogger(__name__)
 
 
-def _stock(payload: dict) -> HttpStock:
-    from django.conf import settings
+def _stock(payload: dict) -> StockPort:
+    owner = payload.get("owner")
+    return stock_port(owner) if owner in ("service", "monolith") else stock_participant()
 
-    owner = payload.get("owner") or settings.PRODUCT_STOCK_OWNER
-    if owner == "service":
-        return HttpStock(settings.PRODUCT_SERVICE_URL, "product service")
-    if owner == "monolith":
-        return HttpStock(settings.MONOLITH_URL, "monolith")
-    return stock_participant()
+
+def _step_deadline(saga: Saga, action: str) -> datetime | None:
+    """When the orchestrator stops waiting for this step's reply (None: not this step's command)."""
+    return saga.step_deadline if saga.step == action else None
 
 
 def _reserve(saga: Saga, p: dict) -> tuple[str, dict]:
-    outcome = _stock(p).reserve(reference=p["reference"], lines=p["lines"])
+    deadline = _step_deadline(saga, "reserve_stock")
+    outcome = _stock(p).reserve(reference=p["reference"], lines=p["lines"], deadline=deadline)
     if outcome.refused:
         return "refused", {"code": outcome.code, "message": outcome.message, "extra": outcome.extra or {}}
     return "reserved", {}
 
 
 def _release(saga: Saga, p: dict) -> tuple[str, dict]:
-    outcome = _stock(p).release(reference=p["reference"])
+    outcome = _stock(p).release(reference=p["reference"], deadline=_step_deadline(saga, "release_stock"))
     return ("released", {}) if not outcome.refused else ("refused", {"code": outcome.code})
 
 
