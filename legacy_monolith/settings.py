@@ -207,6 +207,17 @@ INTERNAL_API_TOKEN = os.environ.get("INTERNAL_API_TOKEN", DEV_INTERNAL_API_TOKEN
 INTERNAL_TLS = internal_tls_from_env(os.environ)
 CATALOG_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_CONNECT_TIMEOUT", "0.5"))
 CATALOG_CLIENT_READ_TIMEOUT = float(os.environ.get("CATALOG_CLIENT_READ_TIMEOUT", "2"))
+# Who owns stock levels (the same name and values as the Product and Order services): `monolith` before the
+# stock cutover; `service` from it on: the monolith's checkout reserves and releases at the Product service's
+# /internal/v1/stock (reference order-<number>), never in its own tables (README "Stock ownership cutover").
+PRODUCT_STOCK_OWNER = os.environ.get("PRODUCT_STOCK_OWNER", "monolith")
+if PRODUCT_STOCK_OWNER not in ("monolith", "service"):
+    raise ImproperlyConfigured(f"PRODUCT_STOCK_OWNER is 'monolith' or 'service', not {PRODUCT_STOCK_OWNER!r}")
+# The checkout's calls to the Product service's stock endpoints: connect/read timeouts (seconds) and attempts
+# (connection errors and 5xx only; a reservation is idempotent by its reference). Past them: 503.
+STOCK_CLIENT_CONNECT_TIMEOUT = float(os.environ.get("STOCK_CLIENT_CONNECT_TIMEOUT", "0.5"))
+STOCK_CLIENT_READ_TIMEOUT = float(os.environ.get("STOCK_CLIENT_READ_TIMEOUT", "3"))
+STOCK_CLIENT_ATTEMPTS = env_int("STOCK_CLIENT_ATTEMPTS", 2)
 # --- end product service ---
 
 # --- auth cutover: the gateway's signed X-Strangler-Identity (JWT users) and the refund ABAC limit ---

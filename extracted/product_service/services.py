@@ -72,10 +72,11 @@ def stock_reserve(*, reference: str, lines: Sequence[StockLine]) -> Reservation:
     return reservation
 
 
-def stock_release(*, reference: str) -> Reservation | None:
-    """Give a reservation back once; the release publishes `stock.released` (outbox, same transaction)."""
+def stock_release(*, reference: str, fence: bool = False) -> Reservation | None:
+    """Give a reservation back once; the release publishes `stock.released` (outbox, same transaction).
+    `fence`: an unknown reference is recorded released, so a late reserve under it takes nothing."""
     with transaction.atomic():
-        reservation = catalog_store().stock_release(reference)
+        reservation = catalog_store().stock_release(reference, fence=fence)
         if reservation is not None and reservation.created:
             outbox_write("stock.released", _reservation_event(reservation))
             _invalidate_after_commit({line.product_id: "stock" for line in reservation.lines})

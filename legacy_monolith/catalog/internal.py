@@ -7,6 +7,9 @@ still owns stock (PRODUCT_STOCK_OWNER=monolith). Same contract as the Product se
 - `release {"reference"}`: gives that reservation back once (200; again: 200, nothing moves); 404
   `reservation_not_found` when nothing was reserved under it. A released reference is never reserved again.
 
+Past the stock cutover (the monolith's PRODUCT_STOCK_OWNER=service) `reserve` answers 503
+`stock_owned_by_service` and takes nothing; `release` still gives back reservations made here before it.
+
 Drills may set INTERNAL_STOCK_FAULT_RATE (0..1, only with DEBUG on): that share of calls is answered 503
 before anything is done. Reservations are the StockMovement rows (reason `reservation`/`release`) carrying
 the reference; calls for one reference are serialized by a transaction-scoped advisory lock (PostgreSQL;
@@ -82,6 +85,14 @@ class StockReserveApi(InternalAPIView):
     def post(self, request):
         _injected_fault()
         data = _valid(ReserveInput, request)
+        if settings.PRODUCT_STOCK_OWNER == "service":
+            # Past the stock cutover a reservation here would take stock the Product service also sells:
+            # a saga still pointed at the monolith is answered 503 (it retries) until it is switched too.
+            raise ApplicationError(
+                "stock_owned_by_service",
+                "The Product service owns stock (PRODUCT_STOCK_OWNER=service): reserve there",
+                status=503,
+            )
         reference = data["reference"]
         with transaction.atomic():
             _lock_reference(reference)

@@ -67,10 +67,16 @@ class StockLineInput(StrictSerializer):
 class ReserveInput(StrictSerializer):
     reference = StrictRegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
     lines = serializers.ListField(child=StockLineInput(), min_length=1, max_length=MAX_STOCK_LINES)
+    # The monolith's checkout past its stock cutover sends "service": it reserves here only once this
+    # service owns stock (PRODUCT_STOCK_OWNER=service), else 503 stock_not_owned and nothing is taken.
+    require_owner = serializers.ChoiceField(choices=["service"], required=False)
 
 
 class ReleaseInput(StrictSerializer):
     reference = StrictRegexField(r"^[A-Za-z0-9._:-]{1,64}$", max_length=64)
+    # true: an unknown reference is fenced (recorded released, still a 404), so a reserve under it that
+    # arrives later (a caller's request that outlived its timeout) takes nothing (409 reservation_conflict).
+    fence = serializers.BooleanField(required=False, default=False)
 
 
 IMPORT_RESULT = inline_serializer(
@@ -268,10 +274,17 @@ class StockReserveApi(InternalAPIView):
 
     @extend_schema(
         request=ReserveInput,
-        responses={200: RESERVATION, 201: RESERVATION, 400: ERROR, 401: ERROR, 409: ERROR},
+        responses={200: RESERVATION, 201: RESERVATION, 400: ERROR, 401: ERROR, 409: ERROR, 503: ERROR},
     )
     def post(self, request):
         data = validated(ReserveInput, request)
+        if data.get("require_owner") and not services.stock_owned_by_service():
+            raise ApplicationError(
+                "stock_not_owned",
+                "This service does not own stock yet (PRODUCT_STOCK_OWNER=monolith): nothing was reserved",
+                extra={"owner": settings.PRODUCT_STOCK_OWNER},
+                status=503,
+            )
         lines = [StockLine(line["product_id"], line["quantity"]) for line in data["lines"]]
         reservation = services.stock_reserve(reference=data["reference"], lines=lines)
         return Response(reservation_body(reservation), status=201 if reservation.created else 200)
@@ -285,7 +298,7 @@ class StockReleaseApi(InternalAPIView):
     @extend_schema(request=ReleaseInput, responses={200: RESERVATION, 400: ERROR, 401: ERROR, 404: ERROR})
     def post(self, request):
         data = validated(ReleaseInput, request)
-        reservation = services.stock_release(reference=data["reference"])
+        reservation = services.stock_release(reference=data["reference"], fence=data["fence"])
         if reservation is None:
             raise reservation_not_found(data["reference"])
         return Response(reservation_body(reservation))

@@ -238,8 +238,10 @@ class CatalogStore(Protocol):
         returns the first reservation, a reuse for other lines is a ReservationConflict."""
         ...
 
-    def stock_release(self, reference: str) -> Reservation | None:
-        """Give a reservation's stock back once; None for an unknown reference."""
+    def stock_release(self, reference: str, *, fence: bool = False) -> Reservation | None:
+        """Give a reservation's stock back once; None for an unknown reference. `fence`: an unknown
+        reference is recorded as released (no lines), so a reserve arriving after it (a caller's request
+        that outlived its timeout) takes nothing: a ReservationConflict."""
         ...
 
     # -- verify and sync status --------------------------------------------------------------------

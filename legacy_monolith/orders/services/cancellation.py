@@ -9,8 +9,6 @@ cancelling again finishes the job instead of refusing it.
 from django.db import transaction
 from django.utils import timezone
 
-from legacy_monolith.catalog.models import StockMovement
-from legacy_monolith.catalog.services import stock_release
 from legacy_monolith.core.errors import ConflictError
 from legacy_monolith.payments.keys import scoped_key
 from legacy_monolith.payments.models import Payment, Refund
@@ -20,6 +18,7 @@ from ..models import Order
 from ..selectors import order_get
 from .coupons import coupon_redemption_undo
 from .locking import order_lock
+from .stock import order_stock_release
 
 CANCELLABLE = {Order.Status.PENDING_PAYMENT, Order.Status.PAID}
 
@@ -84,10 +83,9 @@ def order_cancel(*, user, number: str) -> Order:
         restart = order.status == Order.Status.PAID and seen_status == Order.Status.PENDING_PAYMENT
         if not restart:
             _require_cancellable(order)
-            stock_release(
+            order_stock_release(
+                order=order,
                 lines=[(item.product_id, item.quantity) for item in order.items.order_by("product_id")],
-                reference=order.number,
-                reason=StockMovement.Reason.RELEASE,
                 actor=user,
             )
             coupon_redemption_undo(order=order)

@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from legacy_monolith.catalog.services import stock_reserve
 from legacy_monolith.core.errors import ApplicationError, ConflictError
 from legacy_monolith.payments.gateways import CardDetails
 from legacy_monolith.payments.models import Payment
@@ -38,6 +37,7 @@ from .compensation import (
 from .coupons import coupon_redeem
 from .locking import order_lock
 from .numbers import order_number_new
+from .stock import order_stock_release_at_service, order_stock_reserve
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,34 @@ def _replay(order: Order, *, request_hash: str) -> CheckoutResult:
 def _reserve(
     *, user, idempotency_key: str, request_hash: str, shipping: ShippingAddress, coupon_code: str | None
 ) -> Order | CheckoutResult:
-    """Phase 1, all or nothing: the order exists with its stock and coupon taken, or nothing changed."""
+    """Phase 1, all or nothing: the order exists with its stock and coupon taken, or nothing changed.
+    Stock taken at the Product service (PRODUCT_STOCK_OWNER=service) is outside this transaction: it is
+    given back when the transaction does not commit."""
+    taken_at_service: list[str] = []
+    try:
+        return _reserve_in_transaction(
+            user=user,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            shipping=shipping,
+            coupon_code=coupon_code,
+            taken_at_service=taken_at_service,
+        )
+    except BaseException:
+        for number in taken_at_service:
+            order_stock_release_at_service(number=number)
+        raise
+
+
+def _reserve_in_transaction(
+    *,
+    user,
+    idempotency_key: str,
+    request_hash: str,
+    shipping: ShippingAddress,
+    coupon_code: str | None,
+    taken_at_service: list[str],
+) -> Order | CheckoutResult:
     with transaction.atomic():
         cart = Cart.objects.select_for_update().filter(user=user).first()
         # Same-key requests queue on the cart lock; once we hold it, the winner's order is committed.
@@ -188,9 +215,10 @@ def _reserve(
             coupon, discount = coupon_terms.coupon, coupon_terms.discount
 
         number = order_number_new()
-        stock_reserve(
-            lines=[(product.id, quantity) for product, quantity, _ in lines], reference=number, actor=user
-        )
+        if order_stock_reserve(
+            number=number, lines=[(product, quantity) for product, quantity, _ in lines], actor=user
+        ):
+            taken_at_service.append(number)
         order = Order.objects.create(
             number=number,
             user=user,

@@ -3,8 +3,6 @@ coupon use, cart lines), and the error the customer gets, the same on every repl
 
 from django.db import transaction
 
-from legacy_monolith.catalog.models import StockMovement
-from legacy_monolith.catalog.services import stock_release
 from legacy_monolith.core.errors import ApplicationError, ConflictError
 from legacy_monolith.payments.models import Payment
 from legacy_monolith.payments.services import payment_refund
@@ -13,6 +11,7 @@ from ..models import Cart, CartItem, Order, OrderItem
 from ..pricing import MAX_LINE_QUANTITY
 from .coupons import coupon_redemption_undo
 from .locking import order_lock
+from .stock import order_stock_release
 
 
 def checkout_refund_after_cancel(*, order: Order, payment: Payment | None) -> None:
@@ -52,11 +51,11 @@ def checkout_compensate_in_transaction(*, order: Order) -> None:
 def checkout_compensate(*, order: Order) -> None:
     """Undo phase 1 for an order whose payment failed; the caller holds the order's row lock."""
     items = list(order.items.order_by("product_id"))
-    stock_release(
+    order_stock_release(
+        order=order,
         lines=[(item.product_id, item.quantity) for item in items],
-        reference=order.number,
-        reason=StockMovement.Reason.RELEASE,
         actor=order.user,
+        deferred=True,
     )
     coupon_redemption_undo(order=order)
     cart_restore(user=order.user, items=items)

@@ -183,3 +183,24 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_500(internal_client, seeded, pa
         "message": "JSON parse error - the body is nested too deeply",
         "extra": {},
     }
+
+
+def test_a_reserve_that_requires_the_owner_takes_nothing_until_the_service_owns_stock(
+    internal_client, api_client, seeded, settings
+):
+    """The stock cutover's freeze: the monolith's checkout (require_owner) is 503 while it owns stock."""
+    lines = [{"product_id": 4, "quantity": 1}]
+    body = {"reference": "order-owner", "lines": lines, "require_owner": "service"}
+    settings.PRODUCT_STOCK_OWNER = "monolith"
+    frozen = internal_client.post("/internal/v1/stock/reserve", body, format="json")
+    assert frozen.status_code == 503
+    assert frozen.json()["code"] == "stock_not_owned"
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 4
+    settings.PRODUCT_STOCK_OWNER = "service"
+    taken = internal_client.post("/internal/v1/stock/reserve", body, format="json")
+    assert taken.status_code == 201
+    assert taken.json()["status"] == "reserved"
+    bad = internal_client.post(
+        "/internal/v1/stock/reserve", {**body, "require_owner": "monolith"}, format="json"
+    )
+    assert bad.status_code == 400

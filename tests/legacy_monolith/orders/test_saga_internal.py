@@ -92,6 +92,19 @@ def test_stock_is_reserved_once_per_reference_and_released_once(internal):
     assert StockMovement.objects.filter(reference="order-TS-1").count() == 2
 
 
+def test_past_the_stock_cutover_the_monolith_reserves_nothing_but_still_releases(internal, settings):
+    product = ProductFactory(stock=5)
+    lines = [{"product_id": product.id, "quantity": 2}]
+    post(internal, "stock/reserve", {"reference": "order-TS-OLD", "lines": lines})
+    settings.PRODUCT_STOCK_OWNER = "service"
+    refused = post(internal, "stock/reserve", {"reference": "order-TS-NEW", "lines": lines})
+    assert (refused.status_code, refused.json()["code"]) == (503, "stock_owned_by_service")
+    assert Product.objects.get(pk=product.pk).stock == 3
+    released = post(internal, "stock/release", {"reference": "order-TS-OLD"})  # reserved before the cutover
+    assert (released.status_code, released.json()["status"]) == (200, "released")
+    assert Product.objects.get(pk=product.pk).stock == 5
+
+
 def test_a_short_line_refuses_the_whole_reservation_with_the_monoliths_error(internal):
     plenty, short = ProductFactory(stock=9), ProductFactory(stock=1)
     lines = [{"product_id": plenty.id, "quantity": 1}, {"product_id": short.id, "quantity": 3}]

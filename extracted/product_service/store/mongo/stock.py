@@ -131,8 +131,22 @@ class MongoStock(MongoStoreBase):
         # A concurrent release may have refilled the line that failed; it was short when it was taken.
         return short or [ShortLine(failed, merged[failed], available[failed])]
 
-    def stock_release(self, reference: str) -> Reservation | None:
+    def stock_release(self, reference: str, *, fence: bool = False) -> Reservation | None:
         common.check_reference(reference)
+        if fence:
+            now = datetime.now(UTC)
+            fenced = self.ledger.update_one(
+                {"_id": reference},
+                {
+                    "$setOnInsert": {
+                        "kind": "reservation", "lines": [], "status": "released",
+                        "created_at": now, "released_at": now,
+                    }
+                },
+                upsert=True,
+            )  # fmt: skip
+            if fenced.upserted_id is not None:
+                return None
         entry = self.ledger.find_one_and_update(
             {"_id": reference, "kind": "reservation", "status": "reserved"},
             {"$set": {"status": "released", "released_at": datetime.now(UTC)}},

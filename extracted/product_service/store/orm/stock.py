@@ -106,9 +106,29 @@ class OrmStock(OrmStoreBase):
             )
         return Reservation(reference, common.lines_from_json(wanted), "reserved", created=True)
 
-    def stock_release(self, reference: str) -> Reservation | None:
+    def _fence(self, reference: str) -> bool:
+        """Record an empty, released reservation under the reference unless it has one; True if recorded.
+        A reserve holding the reference uncommitted makes this wait for it, then find its entry."""
+        now = timezone.now()
+        try:
+            with transaction.atomic(using=self.using):
+                StockLedgerEntry.objects.using(self.using).create(
+                    reference=reference,
+                    kind=StockLedgerEntry.Kind.RESERVATION,
+                    lines=[],
+                    status=StockLedgerEntry.Status.RELEASED,
+                    created_at=now,
+                    released_at=now,
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def stock_release(self, reference: str, *, fence: bool = False) -> Reservation | None:
         common.check_reference(reference)
         with transaction.atomic(using=self.using):
+            if fence and self._fence(reference):
+                return None
             entry = (
                 StockLedgerEntry.objects.using(self.using)
                 .select_for_update()

@@ -164,6 +164,25 @@ def test_releasing_an_unknown_reference_does_nothing(seeded_store):
     assert seeded_store.stock_release("never-reserved") is None
 
 
+def test_a_fencing_release_of_an_unknown_reference_makes_a_later_reserve_take_nothing(seeded_store):
+    """The monolith's checkout gave up on a slow reserve and released it first: the reserve lands later."""
+    assert seeded_store.stock_release("order-late", fence=True) is None
+    with pytest.raises(ApplicationError) as refused:
+        seeded_store.stock_reserve("order-late", [StockLine(1, 2)])
+    assert refused.value.code == "reservation_conflict"
+    assert level(seeded_store, 1) == 5
+    again = seeded_store.stock_release("order-late", fence=True)
+    assert again is not None
+    assert (again.status, again.lines) == ("released", ())
+
+
+def test_a_fencing_release_of_a_reservation_gives_its_stock_back(seeded_store):
+    seeded_store.stock_reserve("order-2", [StockLine(1, 2)])
+    released = seeded_store.stock_release("order-2", fence=True)
+    assert released == Reservation("order-2", (StockLine(1, 2),), "released", created=True)
+    assert level(seeded_store, 1) == 5
+
+
 def test_a_released_reference_stays_released(seeded_store):
     seeded_store.stock_reserve("order-1", [StockLine(1, 2)])
     seeded_store.stock_release("order-1")
