@@ -39,6 +39,7 @@ help:
 	@echo "make bench-shadow            client latency with shadow mode on/off, comparator pairs/s (installs wrk)"
 	@echo "make bench-shadow-queue      shadow pairs through our file queue vs kombu's filesystem transport"
 	@echo "make bench-jwks              the gateway's JWKS cache vs PyJWT's PyJWKClient (lookup cost, outage)"
+	@echo "make bench-internal          stock reservations/s and p50/p99: gRPC vs REST (and over mTLS) on the Product service"
 	@echo "make bench-events            per-event cost of the events' digest, ES256 signing and verifying"
 	@echo "make bench-edge-validation   what the canonical request and strict OpenAPI validation cost per request"
 	@echo "make drill-gateway-resources a worker's RSS before/during/after 64 MB heads and 10,000 slow connections"
@@ -179,6 +180,12 @@ bench-jwks: install
 # Signed, checksummed events (issue 20): us per event to digest, sign (relay) and verify (consumer).
 bench-events: install
 	$(PY) -m bench.event_signing $(BENCH_ARGS)
+
+# Stock reservations through the Product service's REST and gRPC internal paths, side by side (issue 20): real
+# server processes on a throwaway PostgreSQL database of DATABASE_URL's server.
+bench-internal: install
+	DATABASE_URL=$${BENCH_INTERNAL_DATABASE_URL:-$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore}} \
+		$(PY) -m bench.internal_calls $(BENCH_ARGS)
 
 # The rollout controller: rollback time (5xx drill at 25%, ~50 req/s of canary traffic, median of runs; with a
 # real Unleash server too) and the false-rollback rate of healthy rollouts, real (30 short rollouts through the
