@@ -13,7 +13,7 @@ from chassis.grpc_server import Registration, internal_method
 from contracts.errors import ApplicationError
 from contracts.rpc.techstore.stock.v1 import stock_pb2, stock_pb2_grpc
 from extracted.product_service import selectors, services
-from extracted.product_service.api.internal import STOCK_CALLERS, reservation_not_found
+from extracted.product_service.api.internal import STOCK_CALLERS, require_stock_owner, reservation_not_found
 from extracted.product_service.store.port import OutOfStock, Reservation, StockLine
 
 SERVICE_NAME = stock_pb2.DESCRIPTOR.services_by_name["StockService"].full_name
@@ -47,13 +47,15 @@ def _stock_details(exc: ApplicationError) -> list:
 class StockServicer(stock_pb2_grpc.StockServiceServicer):
     @internal_method(callers=STOCK_CALLERS, details_for=_stock_details)
     def Reserve(self, request, context):
+        if request.require_owner:
+            require_stock_owner()
         lines = [StockLine(line.product_id, line.quantity) for line in request.lines]
         reservation = services.stock_reserve(reference=request.reference, lines=lines)
         return stock_pb2.ReserveResponse(outcome=_outcome(reservation), reservation=_reservation(reservation))
 
     @internal_method(callers=STOCK_CALLERS)
     def Release(self, request, context):
-        reservation = services.stock_release(reference=request.reference)
+        reservation = services.stock_release(reference=request.reference, fence=request.fence)
         if reservation is None:
             raise reservation_not_found(request.reference)
         return stock_pb2.ReleaseResponse(outcome=_outcome(reservation), reservation=_reservation(reservation))

@@ -130,6 +130,17 @@ def import_result(result) -> dict:
     return {"applied": result.applied, "stale": result.stale, "deleted": result.deleted}
 
 
+def require_stock_owner() -> None:
+    """A reserve that requires this service to own stock (REST `require_owner`, gRPC `require_owner`)."""
+    if not services.stock_owned_by_service():
+        raise ApplicationError(
+            "stock_not_owned",
+            "This service does not own stock yet (PRODUCT_STOCK_OWNER=monolith): nothing was reserved",
+            extra={"owner": settings.PRODUCT_STOCK_OWNER},
+            status=503,
+        )
+
+
 def reservation_not_found(reference: str) -> ApplicationError:
     """An unknown reference's release (REST 404, gRPC NOT_FOUND): a compensation takes it as done."""
     return ApplicationError(
@@ -278,13 +289,8 @@ class StockReserveApi(InternalAPIView):
     )
     def post(self, request):
         data = validated(ReserveInput, request)
-        if data.get("require_owner") and not services.stock_owned_by_service():
-            raise ApplicationError(
-                "stock_not_owned",
-                "This service does not own stock yet (PRODUCT_STOCK_OWNER=monolith): nothing was reserved",
-                extra={"owner": settings.PRODUCT_STOCK_OWNER},
-                status=503,
-            )
+        if data.get("require_owner"):
+            require_stock_owner()
         lines = [StockLine(line["product_id"], line["quantity"]) for line in data["lines"]]
         reservation = services.stock_reserve(reference=data["reference"], lines=lines)
         return Response(reservation_body(reservation), status=201 if reservation.created else 200)

@@ -55,6 +55,12 @@ def _unproduct(value, products):
     return [{**line, "product_id": letters.get(line["product_id"], line["product_id"])} for line in value]
 
 
+def _options(op: str, args: tuple) -> dict:
+    """The step's flags (`require_owner` on a reserve, `fence` on a release) after its reference, lines."""
+    rest = args[2:] if op == "reserve" else args[1:]
+    return rest[0] if rest else {}
+
+
 def via_rest(client, path, op, args, token):
     products, reference = PRODUCTS[path], f"{path}-{args[0]}"
     if token is not None:
@@ -62,6 +68,11 @@ def via_rest(client, path, op, args, token):
     body = {"reference": reference}
     if op == "reserve":
         body["lines"] = _lines(args[1], products)
+    options = _options(op, args)
+    if options.get("require_owner"):
+        body["require_owner"] = "service"
+    if options.get("fence"):
+        body["fence"] = True
     answer = client.post(f"/internal/v1/stock/{op}", body, format="json")
     data = answer.json()
     if answer.status_code in (200, 201):
@@ -74,13 +85,13 @@ def via_grpc(stub, path, op, args, token):
     products, reference = PRODUCTS[path], f"{path}-{args[0]}"
     metadata = token_metadata(token) if token != "" else ()
     try:
+        options = _options(op, args)
         if op == "reserve":
             lines = [stock_pb2.StockLine(**line) for line in _lines(args[1], products)]
-            answer = stub.Reserve(
-                stock_pb2.ReserveRequest(reference=reference, lines=lines), metadata=metadata
-            )
+            request = stock_pb2.ReserveRequest(reference=reference, lines=lines, **options)
+            answer = stub.Reserve(request, metadata=metadata)
         else:
-            answer = stub.Release(stock_pb2.ReleaseRequest(reference=reference), metadata=metadata)
+            answer = stub.Release(stock_pb2.ReleaseRequest(reference=reference, **options), metadata=metadata)
     except grpc.RpcError as error:
         reason, metadata = error_reason(error)
         short = json.loads(metadata.get("lines", "[]"))  # the REST error's extra, as ErrorInfo metadata
@@ -128,6 +139,14 @@ CASES = {
     "releasing an unknown reference is not found": (
         [("release", ("never",))],
         [("NOT_FOUND", "reservation_not_found", [])],
+    ),
+    "a fenced unknown reference takes no later reserve": (
+        [("release", ("k", {"fence": True})), ("reserve", ("k", [("P", 1)]))],
+        [("NOT_FOUND", "reservation_not_found", []), ("FAILED_PRECONDITION", "reservation_conflict", [])],
+    ),
+    "a reserve requiring the owner is refused while the monolith owns stock": (
+        [("reserve", ("m", [("P", 1)], {"require_owner": True}))],
+        [("UNAVAILABLE", "stock_not_owned", [])],
     ),
     "a zero quantity is invalid": (
         [("reserve", ("g", [("P", 0)]))],

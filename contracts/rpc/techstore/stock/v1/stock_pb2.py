@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from contracts.rpc.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etechstore/stock/v1/stock.proto\x12\x12techstore.stock.v1\x1a\x1b\x62uf/validate/validate.proto\"C\n\tStockLine\x12\x1b\n\nproduct_id\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x01\x12\x19\n\x08quantity\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01\"~\n\x0eReserveRequest\x12\x31\n\treference\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[A-Za-z0-9._:-]{1,64}$\x12\x39\n\x05lines\x18\x02 \x03(\x0b\x32\x1d.techstore.stock.v1.StockLineB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xc8\x01\"^\n\x0bReservation\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12,\n\x05lines\x18\x03 \x03(\x0b\x32\x1d.techstore.stock.v1.StockLine\"u\n\x0fReserveResponse\x12,\n\x07outcome\x18\x01 \x01(\x0e\x32\x1b.techstore.stock.v1.Outcome\x12\x34\n\x0breservation\x18\x02 \x01(\x0b\x32\x1f.techstore.stock.v1.Reservation\"C\n\x0eReleaseRequest\x12\x31\n\treference\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[A-Za-z0-9._:-]{1,64}$\"u\n\x0fReleaseResponse\x12,\n\x07outcome\x18\x01 \x01(\x0e\x32\x1b.techstore.stock.v1.Outcome\x12\x34\n\x0breservation\x18\x02 \x01(\x0b\x32\x1f.techstore.stock.v1.Reservation\"6\n\x0cQueryRequest\x12&\n\x0bproduct_ids\x18\x01 \x03(\x03\x42\x11\xbaH\x0e\x92\x01\x0b\x08\x01\x10\xc8\x01\"\x04\"\x02(\x01\"N\n\nStockLevel\x12\x12\n\nproduct_id\x18\x01 \x01(\x03\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\x12\r\n\x05stock\x18\x04 \x01(\x05\"?\n\rQueryResponse\x12.\n\x06levels\x18\x01 \x03(\x0b\x32\x1e.techstore.stock.v1.StockLevel\"E\n\tShortLine\x12\x12\n\nproduct_id\x18\x01 \x01(\x03\x12\x11\n\trequested\x18\x02 \x01(\x05\x12\x11\n\tavailable\x18\x03 \x01(\x05\":\n\nOutOfStock\x12,\n\x05lines\x18\x01 \x03(\x0b\x32\x1d.techstore.stock.v1.ShortLine*G\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0f\n\x0bOUTCOME_NEW\x10\x01\x12\x12\n\x0eOUTCOME_REPLAY\x10\x02\x32\x84\x02\n\x0cStockService\x12R\n\x07Reserve\x12\".techstore.stock.v1.ReserveRequest\x1a#.techstore.stock.v1.ReserveResponse\x12R\n\x07Release\x12\".techstore.stock.v1.ReleaseRequest\x1a#.techstore.stock.v1.ReleaseResponse\x12L\n\x05Query\x12 .techstore.stock.v1.QueryRequest\x1a!.techstore.stock.v1.QueryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etechstore/stock/v1/stock.proto\x12\x12techstore.stock.v1\x1a\x1b\x62uf/validate/validate.proto\"C\n\tStockLine\x12\x1b\n\nproduct_id\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x01\x12\x19\n\x08quantity\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01\"\x95\x01\n\x0eReserveRequest\x12\x31\n\treference\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[A-Za-z0-9._:-]{1,64}$\x12\x39\n\x05lines\x18\x02 \x03(\x0b\x32\x1d.techstore.stock.v1.StockLineB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xc8\x01\x12\x15\n\rrequire_owner\x18\x03 \x01(\x08\"^\n\x0bReservation\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12,\n\x05lines\x18\x03 \x03(\x0b\x32\x1d.techstore.stock.v1.StockLine\"u\n\x0fReserveResponse\x12,\n\x07outcome\x18\x01 \x01(\x0e\x32\x1b.techstore.stock.v1.Outcome\x12\x34\n\x0breservation\x18\x02 \x01(\x0b\x32\x1f.techstore.stock.v1.Reservation\"R\n\x0eReleaseRequest\x12\x31\n\treference\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[A-Za-z0-9._:-]{1,64}$\x12\r\n\x05\x66\x65nce\x18\x02 \x01(\x08\"u\n\x0fReleaseResponse\x12,\n\x07outcome\x18\x01 \x01(\x0e\x32\x1b.techstore.stock.v1.Outcome\x12\x34\n\x0breservation\x18\x02 \x01(\x0b\x32\x1f.techstore.stock.v1.Reservation\"6\n\x0cQueryRequest\x12&\n\x0bproduct_ids\x18\x01 \x03(\x03\x42\x11\xbaH\x0e\x92\x01\x0b\x08\x01\x10\xc8\x01\"\x04\"\x02(\x01\"N\n\nStockLevel\x12\x12\n\nproduct_id\x18\x01 \x01(\x03\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\x12\r\n\x05stock\x18\x04 \x01(\x05\"?\n\rQueryResponse\x12.\n\x06levels\x18\x01 \x03(\x0b\x32\x1e.techstore.stock.v1.StockLevel\"E\n\tShortLine\x12\x12\n\nproduct_id\x18\x01 \x01(\x03\x12\x11\n\trequested\x18\x02 \x01(\x05\x12\x11\n\tavailable\x18\x03 \x01(\x05\":\n\nOutOfStock\x12,\n\x05lines\x18\x01 \x03(\x0b\x32\x1d.techstore.stock.v1.ShortLine*G\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0f\n\x0bOUTCOME_NEW\x10\x01\x12\x12\n\x0eOUTCOME_REPLAY\x10\x02\x32\x84\x02\n\x0cStockService\x12R\n\x07Reserve\x12\".techstore.stock.v1.ReserveRequest\x1a#.techstore.stock.v1.ReserveResponse\x12R\n\x07Release\x12\".techstore.stock.v1.ReleaseRequest\x1a#.techstore.stock.v1.ReleaseResponse\x12L\n\x05Query\x12 .techstore.stock.v1.QueryRequest\x1a!.techstore.stock.v1.QueryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,30 +45,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RELEASEREQUEST'].fields_by_name['reference']._serialized_options = b'\272H\033r\0312\027^[A-Za-z0-9._:-]{1,64}$'
   _globals['_QUERYREQUEST'].fields_by_name['product_ids']._loaded_options = None
   _globals['_QUERYREQUEST'].fields_by_name['product_ids']._serialized_options = b'\272H\016\222\001\013\010\001\020\310\001\"\004\"\002(\001'
-  _globals['_OUTCOME']._serialized_start=1015
-  _globals['_OUTCOME']._serialized_end=1086
+  _globals['_OUTCOME']._serialized_start=1054
+  _globals['_OUTCOME']._serialized_end=1125
   _globals['_STOCKLINE']._serialized_start=83
   _globals['_STOCKLINE']._serialized_end=150
-  _globals['_RESERVEREQUEST']._serialized_start=152
-  _globals['_RESERVEREQUEST']._serialized_end=278
-  _globals['_RESERVATION']._serialized_start=280
-  _globals['_RESERVATION']._serialized_end=374
-  _globals['_RESERVERESPONSE']._serialized_start=376
-  _globals['_RESERVERESPONSE']._serialized_end=493
-  _globals['_RELEASEREQUEST']._serialized_start=495
-  _globals['_RELEASEREQUEST']._serialized_end=562
-  _globals['_RELEASERESPONSE']._serialized_start=564
-  _globals['_RELEASERESPONSE']._serialized_end=681
-  _globals['_QUERYREQUEST']._serialized_start=683
-  _globals['_QUERYREQUEST']._serialized_end=737
-  _globals['_STOCKLEVEL']._serialized_start=739
-  _globals['_STOCKLEVEL']._serialized_end=817
-  _globals['_QUERYRESPONSE']._serialized_start=819
-  _globals['_QUERYRESPONSE']._serialized_end=882
-  _globals['_SHORTLINE']._serialized_start=884
-  _globals['_SHORTLINE']._serialized_end=953
-  _globals['_OUTOFSTOCK']._serialized_start=955
-  _globals['_OUTOFSTOCK']._serialized_end=1013
-  _globals['_STOCKSERVICE']._serialized_start=1089
-  _globals['_STOCKSERVICE']._serialized_end=1349
+  _globals['_RESERVEREQUEST']._serialized_start=153
+  _globals['_RESERVEREQUEST']._serialized_end=302
+  _globals['_RESERVATION']._serialized_start=304
+  _globals['_RESERVATION']._serialized_end=398
+  _globals['_RESERVERESPONSE']._serialized_start=400
+  _globals['_RESERVERESPONSE']._serialized_end=517
+  _globals['_RELEASEREQUEST']._serialized_start=519
+  _globals['_RELEASEREQUEST']._serialized_end=601
+  _globals['_RELEASERESPONSE']._serialized_start=603
+  _globals['_RELEASERESPONSE']._serialized_end=720
+  _globals['_QUERYREQUEST']._serialized_start=722
+  _globals['_QUERYREQUEST']._serialized_end=776
+  _globals['_STOCKLEVEL']._serialized_start=778
+  _globals['_STOCKLEVEL']._serialized_end=856
+  _globals['_QUERYRESPONSE']._serialized_start=858
+  _globals['_QUERYRESPONSE']._serialized_end=921
+  _globals['_SHORTLINE']._serialized_start=923
+  _globals['_SHORTLINE']._serialized_end=992
+  _globals['_OUTOFSTOCK']._serialized_start=994
+  _globals['_OUTOFSTOCK']._serialized_end=1052
+  _globals['_STOCKSERVICE']._serialized_start=1128
+  _globals['_STOCKSERVICE']._serialized_end=1388
 # @@protoc_insertion_point(module_scope)

@@ -27,12 +27,14 @@ class StockLine(_message.Message):
     def __init__(self, product_id: _Optional[int] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("reference", "lines")
+    __slots__ = ("reference", "lines", "require_owner")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_OWNER_FIELD_NUMBER: _ClassVar[int]
     reference: str
     lines: _containers.RepeatedCompositeFieldContainer[StockLine]
-    def __init__(self, reference: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[StockLine, _Mapping]]] = ...) -> None: ...
+    require_owner: bool
+    def __init__(self, reference: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[StockLine, _Mapping]]] = ..., require_owner: _Optional[bool] = ...) -> None: ...
 
 class Reservation(_message.Message):
     __slots__ = ("reference", "status", "lines")
@@ -53,10 +55,12 @@ class ReserveResponse(_message.Message):
     def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., reservation: _Optional[_Union[Reservation, _Mapping]] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
-    __slots__ = ("reference",)
+    __slots__ = ("reference", "fence")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    FENCE_FIELD_NUMBER: _ClassVar[int]
     reference: str
-    def __init__(self, reference: _Optional[str] = ...) -> None: ...
+    fence: bool
+    def __init__(self, reference: _Optional[str] = ..., fence: _Optional[bool] = ...) -> None: ...
 
 class ReleaseResponse(_message.Message):
     __slots__ = ("outcome", "reservation")
