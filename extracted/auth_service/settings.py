@@ -112,6 +112,12 @@ PASSWORD_RESET_TTL_SECONDS = env_int(_env, "PASSWORD_RESET_TTL_SECONDS", 60 * 60
 EMAIL_BACKEND = _env.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(Path(VAR_DIR) / "mail" / "auth_service")  # noqa: F821
 DEFAULT_FROM_EMAIL = _env.get("DEFAULT_FROM_EMAIL", "TechStore <no-reply@techstore.example>")
+# With the flag monolith.accounts.emails_via_service on, the reset goes to the Notification service as
+# `account.password_reset_requested` with reset_url = PASSWORD_RESET_URL?token=<key> (as the monolith's).
+PASSWORD_RESET_URL = _env.get("PASSWORD_RESET_URL", "https://techstore.example/account/reset-password")
+ACCOUNT_EMAIL_LOCALE = _env.get("ACCOUNT_EMAIL_LOCALE", "")
+if ACCOUNT_EMAIL_LOCALE not in ("", "pt-BR", "en"):
+    raise ImproperlyConfigured(f"ACCOUNT_EMAIL_LOCALE is '', 'pt-BR' or 'en', not {ACCOUNT_EMAIL_LOCALE!r}")
 # Dual mode: accounts requests carrying the monolith's token or session are checked at the monolith
 # (accounts/legacy.py). `false` once `legacy_sessions report` shows none left.
 AUTH_LEGACY_CREDENTIALS = env_bool(_env, "AUTH_LEGACY_CREDENTIALS", True)

@@ -1,15 +1,80 @@
-"""The one place the password-reset mail leaves this service (the seam for the Notification service).
+"""The one place the password-reset mail leaves this service: by its own mail backend, or through the
+Notification service.
 
-Today it goes out through Django's mail backend (EMAIL_BACKEND: a file per message under var/mail by
-default, SMTP in a deployment). When the Notification service exists and its flag is on, this function is
-the only one to change: it will publish the request for that service to send instead."""
+Flag `monolith.accounts.emails_via_service` (the one flag that moves account emails to the Notification
+service, on the monolith as here; evaluated for the user's public id, read once per request): off, the mail
+goes out through Django's mail backend (EMAIL_BACKEND: a file per message under var/mail by default, SMTP in
+a deployment); on, nothing is mailed here: `account.password_reset_requested` (contracts/notifications.py)
+is written to this service's outbox in the transaction that creates the token, so the event exists exactly
+when the token does, and the relay publishes it for the Notification service (which sends it once per event
+id). Its `reset_url` is PASSWORD_RESET_URL?token=<key>."""
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+
+from chassis.outbox.writer import outbox_write
+from contracts.notifications import ACCOUNT_PASSWORD_RESET_REQUESTED, validate_account_event
 
 RESET_EMAIL_SUBJECT = "Reset your TechStore password"
+EMAILS_VIA_SERVICE_FLAG = "monolith.accounts.emails_via_service"
+
+_flags_instance = None
+_flags_lock = threading.Lock()
+
+
+def _flags():
+    global _flags_instance
+    if _flags_instance is None:
+        with _flags_lock:
+            if _flags_instance is None:
+                from flags import Flags
+
+                logging.getLogger("apscheduler").setLevel(logging.WARNING)  # the flags client's polling
+                _flags_instance = Flags()
+                atexit.register(_flags_instance.close)
+    return _flags_instance
+
+
+def use_flags(facade) -> object:
+    """Replace the process's flags facade (tests); returns the previous one."""
+    global _flags_instance
+    previous, _flags_instance = _flags_instance, facade
+    return previous
+
+
+def public_user_id(user) -> int:
+    return user.legacy_user_id or settings.AUTH_USER_ID_OFFSET + user.pk
+
+
+def emails_via_service(user) -> bool:
+    """Whether this user's account emails go through the Notification service (the flag, per user)."""
+    from flags import FlagContext
+
+    return _flags().is_enabled(EMAILS_VIA_SERVICE_FLAG, FlagContext(user_id=str(public_user_id(user))))
+
+
+def password_reset_event_write(*, user, key: str) -> None:
+    """`account.password_reset_requested` for the Notification service, in the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("password_reset_event_write must run inside the token's transaction")
+    data = {
+        "user_id": public_user_id(user),
+        "email": user.email,
+        "first_name": user.first_name,
+        "locale": settings.ACCOUNT_EMAIL_LOCALE,
+        "reset_url": f"{settings.PASSWORD_RESET_URL}?{urlencode({'token': key})}",
+    }
+    outbox_write(
+        ACCOUNT_PASSWORD_RESET_REQUESTED, validate_account_event(ACCOUNT_PASSWORD_RESET_REQUESTED, data)
+    )
 
 
 def password_reset_mail_send(*, username: str, email: str, key: str) -> None:

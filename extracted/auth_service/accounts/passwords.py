@@ -27,7 +27,7 @@ from contracts.errors import ApplicationError
 from ..audit import Event, audit_record
 from ..models import PasswordResetToken, User
 from ..sessions import refresh_tokens_revoke
-from .mail import password_reset_mail_send
+from .mail import emails_via_service, password_reset_event_write, password_reset_mail_send
 from .publish import user_changed
 from .services import password_store
 
@@ -85,6 +85,7 @@ def password_reset_request(*, email: str) -> None:
         return
     key = secrets.token_urlsafe(32)
     now = timezone.now()
+    via_service = emails_via_service(user)  # read once: one request never does both
     with transaction.atomic():
         _reset_tokens_void(user=user, now=now)
         PasswordResetToken.objects.create(
@@ -92,6 +93,10 @@ def password_reset_request(*, email: str) -> None:
             token_hash=token_hash(key),
             expires_at=now + timedelta(seconds=settings.PASSWORD_RESET_TTL_SECONDS),
         )
+        if via_service:  # the Notification service sends it (the event commits with the token)
+            password_reset_event_write(user=user, key=key)
+    if via_service:
+        return
     try:
         password_reset_mail_send(username=user.get_username(), email=user.email, key=key)
     except Exception:  # the answer must not differ for known addresses; the failure is logged
