@@ -21,7 +21,7 @@ BASE_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'imp
 
 .PHONY: product-service auth-service order-service payment-service certs grpc-gen product-grpc bench-internal
 .PHONY: deploy-gen compose-secrets compose-check k8s-check drill-restore promtool prometheus-check load
-.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-notifications bench-payments drill-payments bench-shadow-queue bench-jwks bench-events bench-edge-validation drill-gateway-resources drill-stock-owner
+.PHONY: help venv install demo demo-monolith test lint fmt monolith sandbox bench-catalog-baseline bench-catalog clean unleash-install unleash-server gateway bench-gateway bench-shadow bench-backfill bench-verify browser-install bench-rollback drill-rollback rollout-controller bench-saga drill-saga bench-notifications bench-payments drill-payments bench-shadow-queue bench-jwks bench-events bench-edge-validation drill-gateway-resources drill-stock-owner drill-product-sync
 
 help:
 	@echo "make demo                    the strangler migration, no servers needed (SQLite): gateway, journey, Product"
@@ -50,6 +50,7 @@ help:
 	@echo "make bench-saga              checkouts/s and p50/p99 through the Order service's saga vs the monolith's checkout"
 	@echo "make bench-notifications     events -> SMTP messages/s (burst) and publish -> receipt p99 at half that rate"
 	@echo "make bench-payments          card charges/s and p50/p99: the Payment service (async) vs the monolith's sync charge"
+	@echo "make drill-product-sync      stage 2 end to end at full size (10,000 products: backfill, follow, verify, route)"
 	@echo "make drill-stock-owner       the stock-ownership cutover drill at full size (600 checkouts, one JSON line)"
 	@echo "make drill-payments          the payments cutover drill at full size (600 checkouts, flag 0/5/50/100/0 %, faults)"
 	@echo "make drill-saga              the saga chaos drill at full size (1000 checkouts, faults, kill -9, broker outage)"
@@ -226,6 +227,11 @@ bench-payments: install
 drill-payments: install
 	DATABASE_URL=$${BENCH_PAYMENTS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 	PAYMENTS_DRILL_SIZE=$${PAYMENTS_DRILL_SIZE:-600} $(VENV)/bin/pytest -q -s tests/e2e/test_payments_cutover_drill.py $(PYTEST_ARGS)
+
+# Stage 2 end to end (tests/e2e/test_product_sync.py) at full size (make test seeds 3,000 products): backfill
+# while staff writes go on, follow, verify, the route moved and back, and the service stopped under reads.
+drill-product-sync: install
+	PRODUCT_SYNC_SIZE=$${PRODUCT_SYNC_SIZE:-10000} $(TEST_ENV) $(VENV)/bin/pytest -q -s tests/e2e/test_product_sync.py $(PYTEST_ARGS)
 
 # The stock-ownership cutover drill of tests/e2e/test_stock_owner_cutover.py at full size (make test runs 24
 # checkouts): the monolith's checkouts go on while stock moves from the monolith to the Product service (README

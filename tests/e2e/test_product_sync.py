@@ -1,8 +1,9 @@
-"""Stage 2 end to end, in order, with real processes only: the monolith (gunicorn) on PostgreSQL with 10k
-seeded products, a REAL Product service (gunicorn) and its catalog consumer, RabbitMQ (a vhost of this
-test's own), the outbox relay (`manage.py sync products follow`) and the gateway (mitmdump).
+"""Stage 2 end to end, in order, with real processes only: the monolith (gunicorn) on PostgreSQL with
+PRODUCT_SYNC_SIZE seeded products (`make test`: 3,000; `make drill-product-sync`: 10,000), a REAL Product
+service (gunicorn) and its catalog consumer, RabbitMQ (a vhost of this test's own), the outbox relay
+(`manage.py sync products follow`) and the gateway (mitmdump).
 
-1. `sync products backfill` copies 10k products while staff writes keep changing the monolith;
+1. `sync products backfill` copies every product while staff writes keep changing the monolith;
 2. `sync products follow` (outbox relay -> broker -> the service's consumer) catches up;
 3. `sync products verify` reports 0 differences;
 4. `flags on route.catalog.read`: catalog reads through the gateway come from the service, same JSON;
@@ -13,6 +14,7 @@ DRILL: with the route on, the service stops: reads fall back to the monolith, 0 
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from tests.strangler_proxy.conftest import start_gateway, write_flags_file
 
 pytestmark = pytest.mark.e2e
 
-PRODUCTS = 10_000
+PRODUCTS = int(os.environ.get("PRODUCT_SYNC_SIZE", "3000"))
 ROUTE_FLAG = "route.catalog.read"
 
 MAKE_STAFF_TOKEN = """
