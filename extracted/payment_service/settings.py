@@ -167,3 +167,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PAYMENT_RECONCILE_INTERVAL_SECONDS,
     }
 }
+
+# `python -m extracted.payment_service grpc`: the PaymentService (Authorize, Status) for the saga (issue 20).
+PAYMENT_GRPC_PORT = env_int(os.environ, "PAYMENT_GRPC_PORT", 9104)

@@ -28,7 +28,7 @@ from ..errors import ApplicationError, NotFoundError
 from ..models import Payment
 from ..providers import CardDetails, CardRejected, ProviderUnavailable
 from ..services.cards import card_register
-from ..services.charges import ChargeRequest, payment_create
+from ..services.charges import ChargeRequest, payment_submit
 from ..services.compensation import payment_cancel_request, payment_capture_request
 from ..services.refunds import payment_refund
 from .v1 import IDEMPOTENCY_KEY, RefundOut, idempotency_key_from
@@ -169,7 +169,7 @@ class PaymentsApi(InternalAPIView):
         key = _key(request, data)
         billing = data.get("billing") or {}
         card = data.get("card")
-        payment, created = payment_create(
+        payment, _created = payment_submit(
             ChargeRequest(
                 order_number=data["order_number"],
                 user_id=data["user_id"],
@@ -187,10 +187,6 @@ class PaymentsApi(InternalAPIView):
                 deadline=data.get("deadline"),
             )
         )
-        if created and payment.status == Payment.Status.PENDING:
-            from ..tasks import payment_process_enqueue
-
-            payment_process_enqueue(payment.pk)
         return Response(
             status_document(payment),
             status=status.HTTP_202_ACCEPTED,

@@ -78,6 +78,17 @@ def _valid_ip(value: str | None) -> str | None:
         return None
 
 
+def payment_submit(request: ChargeRequest) -> tuple[Payment, bool]:
+    """What POST /internal/v1/payments and gRPC PaymentService.Authorize both do: record the charge once per
+    key (payment_create), then hand a new pending payment to the worker once the transaction commits."""
+    payment, created = payment_create(request)
+    if created and payment.status == Payment.Status.PENDING:
+        from ..tasks import payment_process_enqueue
+
+        payment_process_enqueue(payment.pk)
+    return payment, created
+
+
 def payment_create(request: ChargeRequest) -> tuple[Payment, bool]:
     """Record the charge (pending) once per key and schedule its processing. Returns (payment, created);
     a replay of the key returns the first payment, a reuse for another charge is 409."""
