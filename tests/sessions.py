@@ -7,8 +7,10 @@ wait on real processes (gunicorn, mitmdump, RabbitMQ), not into CPU, so sessions
 - `main-1`, `main-2`: the monolith, the gateway, the toolkit (tests/ without tests/e2e, tests/chassis,
   tests/extracted), split by module into shards of about equal time (tests/timings.json);
 - `e2e-1` … `e2e-N`: tests/e2e split by module into shards of about equal time (tests/timings.json);
-- `chassis` and one session per service under tests/extracted/;
-- `exclusive`: the modules that stop the shared RabbitMQ (`stop_app`), run alone after everything else.
+- `chassis` and one session per service under tests/extracted/.
+
+No session runs alone: the drills that stop and start RabbitMQ do it to a node of their own
+(tests/rabbitmq_node.py), never to the shared broker.
 
 Sessions share no state: each gets its own database names (every `*_DATABASE_URL` gets the suffix `_s<n>`, so
 Django's test databases differ too) and its own Redis database (`/n`); e2e modules already make throwaway
@@ -36,8 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = ROOT / "tests" / "timings.json"
 LOGS = ROOT / "var" / "test-logs"
 E2E = "tests/e2e"
-# Modules that stop and start the shared RabbitMQ: anything else using the broker meanwhile would fail.
-EXCLUSIVE = ("tests/migrations_data/test_relay_broker_restart.py", "tests/e2e/test_saga_drill.py")
 E2E_SHARDS = 3
 MAIN_SHARDS = 2
 TAIL_LINES = 120
@@ -96,15 +96,11 @@ def plan(
     main_modules = sorted(
         str(p.relative_to(ROOT))
         for p in (ROOT / "tests").rglob("test_*.py")
-        if not str(p.relative_to(ROOT)).startswith(separate) and str(p.relative_to(ROOT)) not in EXCLUSIVE
+        if not str(p.relative_to(ROOT)).startswith(separate)
     )
     for n, members in enumerate(shard(main_modules, main_shards, timings), start=1):
         sessions.append(Session(f"main-{n}", members, sum(module_weight(m, timings) for m in members)))
-    e2e_modules = sorted(
-        str(p.relative_to(ROOT))
-        for p in (ROOT / E2E).glob("test_*.py")
-        if str(p.relative_to(ROOT)) not in EXCLUSIVE
-    )
+    e2e_modules = sorted(str(p.relative_to(ROOT)) for p in (ROOT / E2E).glob("test_*.py"))
     for n, members in enumerate(shard(e2e_modules, e2e_shards, timings), start=1):
         sessions.append(Session(f"e2e-{n}", members, sum(module_weight(m, timings) for m in members)))
     service_dirs = [ROOT / "tests" / "chassis", *sorted((ROOT / "tests" / "extracted").glob("*_service"))]
@@ -116,8 +112,6 @@ def plan(
         rel = str(directory.relative_to(ROOT))
         weight = sum(v for k, v in timings.items() if k.startswith(rel + "/")) or 60.0
         sessions.append(Session(name, [f"--ds={settings}", f"--confcutdir={rel}", rel], weight))
-    exclusive_weight = sum(module_weight(m, timings) for m in EXCLUSIVE)
-    sessions.append(Session("exclusive", list(EXCLUSIVE), exclusive_weight))
     for index, session in enumerate(sessions, start=1):
         session.index = index
     return sessions
@@ -165,9 +159,8 @@ def outcome_line(log: Path) -> str:
 
 
 def run(sessions: list[Session], jobs: int, pytest_args: list[str]) -> list[Session]:
-    """Heaviest first, `jobs` at a time; the exclusive session alone, last."""
-    exclusive = [s for s in sessions if s.name == "exclusive"]
-    queue = sorted((s for s in sessions if s.name != "exclusive"), key=lambda s: -s.weight)
+    """Heaviest first, `jobs` at a time."""
+    queue = sorted(sessions, key=lambda s: -s.weight)
     running: dict[subprocess.Popen, Session] = {}
     began = time.monotonic()
 
@@ -193,12 +186,6 @@ def run(sessions: list[Session], jobs: int, pytest_args: list[str]) -> list[Sess
         running[start(session, pytest_args)] = session
     while running:
         reap(block=True)
-    for session in exclusive:
-        print(f"[{time.monotonic() - began:6.0f}s] start {session.name} (alone)", flush=True)
-        process = start(session, pytest_args)
-        session.returncode = process.wait()
-        session.seconds = time.monotonic() - session.started
-        report(session, time.monotonic() - began)
     return sessions
 
 

@@ -1,5 +1,6 @@
-"""`make test`'s session plan (tests/sessions.py): every test module runs in exactly one session, the broker
-restarts run alone, and parallel sessions never share a database or a Redis database."""
+"""`make test`'s session plan (tests/sessions.py): every test module runs in exactly one session, nothing
+touches the shared broker's life (the restart drills run their own node), and parallel sessions never share a
+database or a Redis database."""
 
 from pathlib import Path
 
@@ -8,20 +9,30 @@ from tests import sessions
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_every_e2e_module_runs_in_exactly_one_session_and_the_broker_restarts_alone():
+def test_every_module_runs_in_exactly_one_session():
     plan = sessions.plan(sessions.load_timings())
     modules = [a for s in plan for a in s.args if a.startswith("tests/e2e/")]
     on_disk = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "e2e").glob("test_*.py"))
     assert sorted(modules) == on_disk
-    exclusive = next(s for s in plan if s.name == "exclusive")
-    assert set(exclusive.args) == set(sessions.EXCLUSIVE)
     main = [a for s in plan if s.name.startswith("main-") for a in s.args]
     assert len(main) == len(set(main)) > 100
     assert not [m for m in main if m.startswith(("tests/e2e/", "tests/extracted/", "tests/chassis/"))]
-    assert not set(main) & set(sessions.EXCLUSIVE)
+    assert "tests/migrations_data/test_relay_broker_restart.py" in main
     services = {p.name for p in (ROOT / "tests" / "extracted").glob("*_service")}
     assert services <= {s.name for s in plan}
     assert len({s.index for s in plan}) == len(plan)
+
+
+def test_no_test_stops_or_starts_the_shared_rabbitmq():
+    """Stopping the shared broker would break every session running beside it: the drills that do so use a
+    node of their own (tests/rabbitmq_node.py)."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("*.py")
+        if path.name not in ("rabbitmq_node.py", "test_sessions.py")
+        and any(f'"{verb}"' in path.read_text() for verb in ("stop_app", "start_app"))
+    ]
+    assert offenders == []
 
 
 def test_shards_balance_by_time_longest_first():

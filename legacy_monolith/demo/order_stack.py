@@ -94,8 +94,11 @@ def running_orders_stack(
     monolith_env: dict[str, str] | None = None,
     with_payment_service: bool = False,
     payment_env: dict[str, str] | None = None,
+    broker_url: str | None = None,
 ) -> Iterator[OrdersStack]:
     """`restock`: give the chosen products this stock level (0: keep the seeded one).
+    `broker_url`: the services' RabbitMQ (a node the caller stops and starts in a drill); default, a vhost of
+    the shared broker, made and deleted here.
     `with_payment_service`: the Payment service too (worker, beat, relay; same sandbox and broker), started
     before the Order service, which gets its PAYMENT_SERVICE_URL (route.payments.charge picks it per user)."""
     seed = ("--users", str(customers + 3), "--products", str(seed_products), "--orders", "0", "--seed", "11")
@@ -103,7 +106,7 @@ def running_orders_stack(
         running_stack(
             database_url=database_url, var_dir=var_dir / "monolith", seed_args=seed, extra_env=monolith_env
         ) as stack,
-        rabbitmq_vhost() as broker_url,
+        contextlib.nullcontext(broker_url) if broker_url else rabbitmq_vhost() as broker_url,
         _payment_service(with_payment_service, var_dir, stack, broker_url, payment_env) as payments,
         running_order_service(
             var_dir=var_dir / "orders",

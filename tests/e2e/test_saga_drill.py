@@ -2,16 +2,16 @@
 `make drill-saga`: 1000) of the stage-4 locust suite's shoppers (one per customer; browse, fill carts, check
 out through the gateway into the Order service's asynchronous POST /api/v2/orders) while every participant
 fails 10% of the time (the sandbox's decline and timeout knobs, the monolith's stock fault knob), the
-orchestrator is killed -9 three times and RabbitMQ is stopped and started once. Then the invariants are
-checked over every database and the sandbox's ledger (legacy_monolith/demo/saga_invariants.py) and the
-counts printed. Antifraud's velocity limits are raised for the run: one test card pays every order, and the
-drill is about injected faults."""
+orchestrator is killed -9 three times and RabbitMQ is stopped and started once (the stack's broker is a
+node of this test's own, tests/rabbitmq_node.py: the shared one the other sessions use is never touched).
+Then the invariants are checked over every database and the sandbox's ledger
+(legacy_monolith/demo/saga_invariants.py) and the counts printed. Antifraud's velocity limits are raised
+for the run: one test card pays every order, and the drill is about injected faults."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import pytest
@@ -26,6 +26,7 @@ from tests.e2e.order_stack import (
     running_orders_stack,
     saga_traffic,
 )
+from tests.rabbitmq_node import RabbitNode, private_rabbitmq
 
 pytestmark = pytest.mark.e2e
 
@@ -37,19 +38,20 @@ COMPENSATION_GRACE = 240.0
 ORDER_ENV = DRILL_ORDER_ENV
 
 
-def rabbitmq_bounce() -> None:
+def rabbitmq_bounce(broker: RabbitNode) -> None:
     """One short RabbitMQ outage (stop_app/start_app), waiting until it answers again."""
-    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True)
+    broker.stop_app()
     time.sleep(2)
-    subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "await_startup"], check=True, capture_output=True)
+    broker.start_app()
 
 
 @pytest.fixture(scope="module")
 def drill(e2e_database_url, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("saga-drill")
     with (
+        private_rabbitmq("sagadrill") as broker,
         running_orders_stack(
+            broker_url=broker.url,
             database_url=e2e_database_url,
             var_dir=var_dir,
             customers=CUSTOMERS,
@@ -59,11 +61,11 @@ def drill(e2e_database_url, tmp_path_factory):
         ) as stack,
         orders_gateway(stack, var_dir / "gateway") as gateway,
     ):
-        yield stack, gateway
+        yield stack, gateway, broker
 
 
 def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(drill, tmp_path):
-    drill, gateway = drill
+    drill, gateway, broker = drill
     sandbox = requests.Session()
     for provider in ("cardinal", "northpay"):
         knobs = {"decline_rate": 0.1, "timeout_rate": 0.1, "timeout_seconds": 7}
@@ -87,7 +89,7 @@ def test_every_order_ends_consistent_under_faults_crashes_and_a_broker_outage(dr
             time.sleep(1)
             orchestrator.start()
             if kill == 1:
-                rabbitmq_bounce()
+                rabbitmq_bounce(broker)
         wait_until(lambda: len(checkouts()) >= SIZE, f"{SIZE} checkouts", 900)
     outcomes = checkouts()
     accepted, refused = outcomes.count(202), len(outcomes) - outcomes.count(202)

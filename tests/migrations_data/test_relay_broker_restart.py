@@ -1,8 +1,8 @@
 """THE DRILL: restart RabbitMQ while the outbox relay runs and the monolith keeps writing: 0 events lost.
 
-This is the ONLY test allowed to restart the shared broker, and only with `rabbitmqctl stop_app` then
-`rabbitmqctl start_app` (a few seconds; the broker is started again whatever happens in the test).
-Other test runs on the machine see their connections drop meanwhile, as they would in production.
+The broker is a RabbitMQ node of this test's own (tests/rabbitmq_node.py), stopped with `rabbitmqctl
+stop_app` and started again with `start_app` (it is started again whatever happens in the test); the shared
+broker the other sessions use is never touched.
 
 Proof of no loss: after the restart, once the relay has drained the outbox, the newest version that
 reached the test's durable queue for every product and category equals the newest version in the
@@ -12,7 +12,6 @@ outbox: every change the monolith committed before, during and after the outage 
 from __future__ import annotations
 
 import random
-import subprocess
 import threading
 import time
 
@@ -26,7 +25,6 @@ from legacy_monolith.catalog.services import product_update, stock_adjust
 from migrations_data.models import OutboxEvent
 from tests.factories import CategoryFactory, ProductFactory
 from tests.migrations_data.test_relay import (
-    RABBITMQ_URL,
     WAIT_SECONDS,
     current_versions,
     event_queue,
@@ -34,17 +32,20 @@ from tests.migrations_data.test_relay import (
     relay_running,
     wait_until,
 )
+from tests.rabbitmq_node import private_rabbitmq
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=WAIT_SECONDS * 2)
+@pytest.fixture(scope="module")
+def broker():
+    with private_rabbitmq("relaydrill") as node:
+        yield node
 
 
-def broker_answers() -> bool:
+def broker_answers(url: str) -> bool:
     try:
-        with Connection(RABBITMQ_URL, connect_timeout=2) as conn:
+        with Connection(url, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1)
             return True
     except Exception:  # refused or reset while the app starts
@@ -84,18 +85,18 @@ class Writer(threading.Thread):
             connections.close_all()
 
 
-def test_drill_rabbitmq_restart_while_the_relay_runs_and_writes_continue_loses_no_event():
+def test_drill_rabbitmq_restart_while_the_relay_runs_and_writes_continue_loses_no_event(broker):
     category = CategoryFactory()
     products = ProductFactory.create_batch(20, category=category)
-    with event_queue() as events:
+    with event_queue(broker.url) as events:
         writer = Writer(products, category)
         with relay_running(
-            exchange=events.exchange, broker_url=RABBITMQ_URL, batch_size=50, poll_interval=0.05
+            exchange=events.exchange, broker_url=broker.url, batch_size=50, poll_interval=0.05
         ):
             writer.start()
             wait_until(lambda: writer.writes >= 20, "writes before the restart")
             try:
-                rabbitmqctl("stop_app")
+                broker.stop_app()
                 down_at = writer.writes
                 # Keep the broker down until the relay has failed a publish: the drill must hit the relay.
                 wait_until(
@@ -104,8 +105,8 @@ def test_drill_rabbitmq_restart_while_the_relay_runs_and_writes_continue_loses_n
                 )
                 wait_until(lambda: writer.writes >= down_at + 20, "writes while the broker is down")
             finally:
-                rabbitmqctl("start_app")
-                wait_until(broker_answers, "RabbitMQ to answer again")
+                broker.start_app()
+                wait_until(lambda: broker_answers(broker.url), "RabbitMQ to answer again")
             up_at = writer.writes
             wait_until(lambda: writer.writes >= up_at + 20, "writes after the restart")
             writer.stop_event.set()
