@@ -44,6 +44,16 @@ PRODUCT_GRPC_TARGET = _env.get("PRODUCT_GRPC_TARGET") or f"127.0.0.1:{PRODUCT_GR
 ORDER_PAYMENT_ADAPTER = _env.get("ORDER_PAYMENT_ADAPTER", "monolith")
 # The Payment service (adapter `payment_service`, chosen per order by the flag route.payments.charge).
 PAYMENT_SERVICE_URL = url_of("PAYMENT_SERVICE", _env)
+# How the `payment_service` adapter authorizes: `rest` (POST /internal/v1/payments) or `grpc` (its
+# PaymentService Authorize, and Status while the worker decides, at PAYMENT_GRPC_TARGET); the other
+# commands (tokenize, capture, void, refund) stay REST.
+ORDER_PAYMENT_TRANSPORT = _env.get("ORDER_PAYMENT_TRANSPORT", "rest")
+if ORDER_PAYMENT_TRANSPORT not in ("rest", "grpc"):
+    raise ImproperlyConfigured(
+        f"ORDER_PAYMENT_TRANSPORT is 'rest' or 'grpc', not {ORDER_PAYMENT_TRANSPORT!r}"
+    )
+PAYMENT_GRPC_PORT = env_int(_env, "PAYMENT_GRPC_PORT", 9104)
+PAYMENT_GRPC_TARGET = _env.get("PAYMENT_GRPC_TARGET") or f"127.0.0.1:{PAYMENT_GRPC_PORT}"
 ORDER_PAYMENT_GATEWAYS = [
     g.strip() for g in _env.get("ORDER_PAYMENT_GATEWAYS", "cardinal,northpay").split(",")
 ]

@@ -161,8 +161,7 @@ class PaymentServicePayments:
             )
         order = command.order or {}
         shipping = order.get("shipping") or {}
-        status, body = self._post(
-            "/internal/v1/payments",
+        status, body = self._submit(
             {
                 "idempotency_key": command.idempotency_key,
                 "order_number": order.get("number") or command.idempotency_key.split(":")[0],
@@ -176,14 +175,17 @@ class PaymentServicePayments:
                 "billing": _billing(shipping),
                 "client_ip": command.client_ip,
                 "deadline": command.deadline.isoformat(),
-            },
-            "authorize",
+            }
         )
         if status != 202:
             return PaymentOutcome(
                 "failed", code=body.get("code", "payment_refused"), message=body.get("message", "")
             )
         return self._settled("authorize", body)
+
+    def _submit(self, charge: dict) -> tuple[int, dict]:
+        """The authorization's charge (capture=false): (202, its status document) or the refusal."""
+        return self._post("/internal/v1/payments", charge, "authorize")
 
     def capture(self, command: CapturePayment) -> PaymentOutcome:
         status, body = self._post(f"/internal/v1/payments/{command.payment_id}/capture", {}, "capture")
@@ -248,7 +250,11 @@ class PaymentServicePayments:
                     f"payment {document.get('id')} still {document.get('status')} after {WAIT_SECONDS:g} s"
                 )
             time.sleep(POLL_SECONDS)
-            document = _get(f"/internal/v1/payments/{document['id']}")
+            document = self._document(document["id"])
+
+    def _document(self, payment_id) -> dict:
+        """The payment's status document as it is now (the gRPC adapter reads it with Status)."""
+        return _get(f"/internal/v1/payments/{payment_id}")
 
     def _payments_of(self, order_number: str) -> list[str]:
         return [

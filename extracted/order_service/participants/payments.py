@@ -223,6 +223,13 @@ def _register_builtin() -> None:
 
         PAYMENT_ADAPTERS["monolith"] = MonolithPayments
     if "payment_service" not in PAYMENT_ADAPTERS:
-        from .payment_service import PaymentServicePayments
+        from django.conf import settings
 
-        PAYMENT_ADAPTERS["payment_service"] = PaymentServicePayments
+        if settings.ORDER_PAYMENT_TRANSPORT == "grpc":
+            from .payment_grpc import GrpcPaymentServicePayments
+
+            PAYMENT_ADAPTERS["payment_service"] = GrpcPaymentServicePayments
+        else:
+            from .payment_service import PaymentServicePayments
+
+            PAYMENT_ADAPTERS["payment_service"] = PaymentServicePayments

@@ -5,14 +5,18 @@ the per-user choice of adapter by the flag route.payments.charge."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import grpc
 import pytest
 import requests
 
 from extracted.order_service.participants import payment_service as adapter_module
+from extracted.order_service.participants.payment_grpc import GrpcPaymentServicePayments
 from extracted.order_service.participants.payment_service import PaymentServicePayments
 from extracted.order_service.participants.payments import (
     AuthorizePayment,
@@ -25,7 +29,7 @@ from extracted.order_service.participants.payments import (
 )
 from flags import Flags, FlagsConfig
 from legacy_monolith.demo.payments import running_payment_service
-from legacy_monolith.demo.processes import free_port, sandbox_process
+from legacy_monolith.demo.processes import free_port, python_argv, sandbox_process, stop_process_group
 from tests.flags.builders import feature, rollout_strategy
 
 pytestmark = pytest.mark.e2e
@@ -184,3 +188,49 @@ def test_the_flag_chooses_the_adapter_per_user_and_sticks(tmp_path):
     finally:
         adapter_module.use_flags(previous)
         facade.close()
+
+
+@pytest.fixture(scope="module")
+def payment_grpc(payment_service, tmp_path_factory):
+    """The same Payment service's `grpc` server (its database, worker and sandbox), on a free port."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("payment-grpc") / "grpc.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            python_argv("-m", "extracted.payment_service", "grpc", "--bind", f"127.0.0.1:{port}"),
+            env={**os.environ, **payment_service.env}, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=60)
+    except grpc.FutureTimeoutError:
+        stop_process_group(process, 5)
+        pytest.fail(f"the Payment service's grpc server did not start: {log.read_text()[-2000:]}")
+    channel.close()
+    yield f"127.0.0.1:{port}"
+    stop_process_group(process, 10)
+
+
+def test_authorize_over_grpc_settles_like_rest_and_the_rest_of_the_commands_follow(adapter, payment_grpc):
+    over_grpc = GrpcPaymentServicePayments(payment_grpc)
+    token = over_grpc.tokenize(TokenizeCard(card=card(), gateway="cardinal", user_id=17))  # REST
+    number = f"TS-{uuid.uuid4().hex[:8].upper()}"
+    command, outcome = authorize(over_grpc, token, number)
+    assert (outcome.outcome, outcome.status, outcome.card_last4) == ("authorized", "authorized", "4242")
+    assert over_grpc.authorize(command).payment_id == outcome.payment_id  # the same key, the same payment
+    assert adapter.authorize(command).payment_id == outcome.payment_id  # and the same over REST
+    declined = over_grpc.tokenize(TokenizeCard(card=card("4000000000000002"), gateway="cardinal", user_id=17))
+    _, refused = authorize(over_grpc, declined, f"TS-{uuid.uuid4().hex[:8].upper()}")
+    # declined by the card, or by antifraud once this card's earlier declines in the module count against it
+    assert (refused.outcome, refused.code) in {
+        ("declined", "card_declined"),
+        ("rejected_fraud", "fraud_suspected"),
+    }
+    captured = over_grpc.capture(
+        CapturePayment(
+            command.saga_id, f"{number}:capture", number, outcome.payment_id, Decimal("42.00"), "EUR",
+            command.deadline,
+        )
+    )  # fmt: skip
+    assert captured.outcome == "captured"
