@@ -60,6 +60,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                 "PAYMENT_FRAUD_MAX_ATTEMPTS_PER_CARD": "1000000",
             },
             order_threads=args.order_threads,
+            saga_consumers=(args.participants, args.orchestrators),
         ) as stack,
     ):
         customers = [(c.user_id, c.token) for c in stack.customers]
@@ -109,6 +110,8 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         "rounds": rounds,
         "customers": args.customers,
         "concurrency": args.concurrency,
+        "saga_participant_consumers": args.participants,
+        "saga_orchestrator_consumers": args.orchestrators,
         **run_facts(),
         **elapsed_since(started),
     }
@@ -121,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--order-workers", type=int, default=2, help="gunicorn workers of the Order service")
     parser.add_argument("--order-threads", type=int, default=8)
+    parser.add_argument(
+        "--participants", type=int, default=4, help="copies of the saga's participant consumer"
+    )
+    parser.add_argument(
+        "--orchestrators", type=int, default=2, help="copies of the saga's orchestrator consumer"
+    )
     parser.add_argument("--var-dir", default=None)
     args = parser.parse_args(argv)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 from kombu import Connection, Consumer, Producer, Queue, binding
 from kombu.exceptions import OperationalError
@@ -365,15 +365,8 @@ class ConsumerWorker:
             with transaction.atomic(using=self.using):
                 handler(envelope)
             return False
-        from chassis.models import ProcessedEvent
-
         with transaction.atomic(using=self.using):
-            try:
-                with transaction.atomic(using=self.using):
-                    ProcessedEvent.objects.using(self.using).create(
-                        consumer=self.consumer.name, event_id=envelope.id, event_type=envelope.type
-                    )
-            except IntegrityError:
+            if not self._record_processed(envelope):  # INSERT ... ON CONFLICT: no savepoint round trips
                 return True
             handler(envelope)
         return False

@@ -12,6 +12,10 @@ No Django model is imported here, so any outbox can plug in. A source implements
 A `signer` (chassis.event_keys.EventSigner) turns each envelope into what is published: the critical ones
 signed with the publishing service's key, right before they leave.
 
+A `wakeup` (chassis.pg_listen.PgListener on the outbox's NOTIFY channel, PostgreSQL) replaces the idle
+poll: an empty outbox is claimed again as soon as a row is committed, and at the latest after
+`wakeup_seconds` (a notification lost with its connection); without one, every `idle_seconds`.
+
 A publisher is anything with `publish(envelope, routing_key=None)` that returns once the broker confirmed
 and raises otherwise (chassis.broker.Publisher). Rows stay pending until confirmed, so a crash
 between publish and commit re-sends them (at-least-once; consumers are idempotent).
@@ -80,6 +84,8 @@ class OutboxRelay:
         backoff_max: float = 30.0,
         sleep: Callable[[float], object] | None = None,
         signer: Callable[[Envelope], Envelope] | None = None,
+        wakeup=None,
+        wakeup_seconds: float = 1.0,
     ):
         self.source = source
         self.publisher = publisher
@@ -92,6 +98,8 @@ class OutboxRelay:
         self._sleep = sleep or self.stop_event.wait
         self.stats = RelayStats()
         self.signer = signer
+        self.wakeup = wakeup
+        self.wakeup_seconds = wakeup_seconds
         self._consecutive_failures = 0
 
     def run_once(self) -> tuple[int, bool]:
@@ -152,8 +160,14 @@ class OutboxRelay:
             if sent == 0:
                 if until_empty:
                     break
-                self._sleep(self.idle_seconds)
+                self._idle()
         return self.stats
+
+    def _idle(self) -> None:
+        """Wait for a committed row (NOTIFY), for at most wakeup_seconds; without LISTEN, idle_seconds."""
+        if self.wakeup is not None and self.wakeup.wait(self.wakeup_seconds) is not None:
+            return
+        self._sleep(self.idle_seconds)
 
     def stop(self) -> None:
         self.stop_event.set()

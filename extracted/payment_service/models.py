@@ -93,6 +93,16 @@ class Payment(models.Model):
         return f"payment {self.pk} ({self.status})"
 
 
+class AuthorizationVoid(models.Model):
+    """A void that arrived before its authorization (the caller gave up waiting, then compensated): the
+    authorization's key, `<order number>|<its idempotency key>`, so that the charge, arriving late, is
+    recorded voided and never sent to the provider (services/compensation.py: payment_void_by_key)."""
+
+    key = models.CharField(max_length=160, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
 class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

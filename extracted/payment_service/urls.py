@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/orders/checkout", shadow.ShadowCheckoutApi.as_view(), name="shadow-checkout"),
     path("internal/v1/cards", internal.CardsApi.as_view(), name="internal-cards"),
     path("internal/v1/payments", internal.PaymentsApi.as_view(), name="internal-payments"),
+    path("internal/v1/payments/voids", internal.PaymentVoidsApi.as_view(), name="internal-payment-voids"),
     path("internal/v1/payments/<int:payment_id>", internal.PaymentApi.as_view(), name="internal-payment"),
     path(
         "internal/v1/payments/<int:payment_id>/capture",

@@ -96,10 +96,25 @@ class OrderService:
         return response.json()
 
 
-def background_processes(env: Mapping[str, str], var_dir: Path, *, relay_interval: float = 0.02) -> dict:
+def background_processes(
+    env: Mapping[str, str],
+    var_dir: Path,
+    *,
+    relay_interval: float = 0.02,
+    participants: int = 1,
+    orchestrators: int = 1,
+) -> dict:
+    """`participants` / `orchestrators`: copies of each saga consumer (they share its queue; a participant
+    spends most of a command waiting for the participant's HTTP answer, so copies raise the saga's
+    throughput). The first copy keeps the consumer's name as its key; the others are `<name>-2`, ..."""
     module = f"extracted.{SERVICE}"
+    copies = dict(zip(CONSUMERS, (participants, orchestrators), strict=True))
     argvs = {
-        **{name: python_argv("-m", module, "consume", name) for name in CONSUMERS},
+        **{
+            (name if n == 1 else f"{name}-{n}"): python_argv("-m", module, "consume", name)
+            for name in CONSUMERS
+            for n in range(1, max(1, copies[name]) + 1)
+        },
         "relay": python_argv("-m", module, "relay_outbox", "--interval", str(relay_interval)),
         "worker": python_argv("-m", module, "worker", "--pool", "threads", "--concurrency", "2"),
         "beat": python_argv("-m", module, "beat", "--schedule", str(var_dir / "celerybeat-order")),
@@ -127,6 +142,8 @@ def running_order_service(
     workers: int = 2,
     threads: int = 4,
     database_url: str | None = None,
+    participants: int = 1,
+    orchestrators: int = 1,
 ) -> Iterator[OrderService]:
     """The Order service on its own throwaway database (or `database_url`), with all its processes.
 
@@ -159,7 +176,9 @@ def running_order_service(
             log_path=var_dir / "logs" / "order.log",
         )
         service = OrderService(f"http://127.0.0.1:{port}", database_url, full_env, web)
-        service.workers = background_processes(full_env, var_dir)
+        service.workers = background_processes(
+            full_env, var_dir, participants=participants, orchestrators=orchestrators
+        )
         try:
             web.start(timeout=60)
             for worker in service.workers.values():

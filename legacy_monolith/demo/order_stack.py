@@ -95,12 +95,14 @@ def running_orders_stack(
     with_payment_service: bool = False,
     payment_env: dict[str, str] | None = None,
     broker_url: str | None = None,
+    saga_consumers: tuple[int, int] = (1, 1),
 ) -> Iterator[OrdersStack]:
     """`restock`: give the chosen products this stock level (0: keep the seeded one).
     `broker_url`: the services' RabbitMQ (a node the caller stops and starts in a drill); default, a vhost of
     the shared broker, made and deleted here.
     `with_payment_service`: the Payment service too (worker, beat, relay; same sandbox and broker), started
-    before the Order service, which gets its PAYMENT_SERVICE_URL (route.payments.charge picks it per user)."""
+    before the Order service, which gets its PAYMENT_SERVICE_URL (route.payments.charge picks it per user).
+    `saga_consumers`: copies of the saga's (participant, orchestrator) consumers."""
     seed = ("--users", str(customers + 3), "--products", str(seed_products), "--orders", "0", "--seed", "11")
     with (
         running_stack(
@@ -115,6 +117,8 @@ def running_orders_stack(
             env={**({"PAYMENT_SERVICE_URL": payments.url} if payments else {}), **(order_env or {})},
             workers=order_workers,
             threads=order_threads,
+            participants=saga_consumers[0],
+            orchestrators=saga_consumers[1],
         ) as orders,
     ):
         orders.import_rows("shipping_rules", {"rules": monolith_shipping_rules(stack.env)})

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from chassis.openapi import ERROR, PAGE_PARAMETERS, page_of
 from chassis.orders_v1 import IDEMPOTENCY_KEY_SCHEMA, CheckoutInput, idempotency_key_from
 from chassis.pagination import StandardPagination
+from chassis.pg_listen import NotificationHub
 
 from ..models import Saga
 from ..participants.payments import CardDetails
@@ -29,6 +30,7 @@ from ..services.checkout import CheckoutResult, ShippingAddress, order_checkout
 from ..services.outcomes import checkout_error
 from .serializers import OrderOut, OrderV2Out
 
+SAGA_FINISHED_CHANNEL = "order_saga_finished"  # NOTIFYed by the saga row's trigger (migration 0002)
 ACCEPTED = inline_serializer(
     "CheckoutAccepted",
     {"number": serializers.CharField(), "status": serializers.CharField(), "url": serializers.CharField()},
@@ -67,18 +69,35 @@ def _accepted(order) -> Response:
     )
 
 
+_finished = NotificationHub(SAGA_FINISHED_CHANNEL)
+
+
 def saga_outcome(order, *, wait_seconds: float) -> str | None:
-    """Wait for the order's saga to finish (polling its row); its final state, or None past the wait."""
+    """Wait for the order's saga to finish; its final state, or None past the wait.
+
+    PostgreSQL: woken by the saga row's NOTIFY (migration 0002) and the row read then, and at least every
+    second in case a notification was lost. Otherwise (SQLite, or no LISTEN connection) the row is polled
+    every 10 ms, backing off to 100 ms."""
     deadline = time.monotonic() + wait_seconds
-    pause = 0.01
-    while True:
-        state = Saga.objects.filter(order_id=order.pk).values_list("state", flat=True).first()
-        if state in (Saga.State.COMPLETED, Saga.State.COMPENSATED):
-            return state
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 1.5, 0.1)
+    key = str(order.pk)
+    woken = _finished.subscribe(key)  # before the first read: a finish from now on is not missed
+    try:
+        pause = 0.01
+        while True:
+            state = Saga.objects.filter(order_id=order.pk).values_list("state", flat=True).first()
+            if state in (Saga.State.COMPLETED, Saga.State.COMPENSATED):
+                return state
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if _finished.listening:
+                woken.wait(min(left, 1.0))
+                woken.clear()
+            else:
+                time.sleep(min(pause, left))
+                pause = min(pause * 1.5, 0.1)
+    finally:
+        _finished.unsubscribe(key, woken)
 
 
 class CheckoutApi(APIView):

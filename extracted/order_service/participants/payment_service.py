@@ -3,7 +3,10 @@
     tokenize  -> POST /internal/v1/cards                 (a card_id; the number is dropped there)
     authorize -> POST /internal/v1/payments               capture=false: 202, decided in its worker
     capture   -> POST /internal/v1/payments/<id>/capture  202
-    void      -> POST /internal/v1/payments/<id>/cancel   202: voids an authorization, stops a pending one
+    void      -> POST /internal/v1/payments/<id>/cancel   202: voids an authorization, stops a pending one;
+                 POST /internal/v1/payments/voids         when authorize never answered (no id): by its key,
+                                                          so an authorization still on its way is voided on
+                                                          arrival (the service keeps a tombstone)
     refund    -> POST /internal/v1/payments/<id>/refunds  keyed by the command's idempotency key
 
 The service answers 202 at once and decides in a worker. The adapter waits a little for the decision (it
@@ -199,14 +202,29 @@ class PaymentServicePayments:
         return self._settled("capture", body)
 
     def void(self, command: VoidPayment) -> PaymentOutcome:
-        ids = [command.payment_id] if command.payment_id else self._payments_of(command.order_number)
         outcome = PaymentOutcome("voided", payment_id=command.payment_id)  # never authorized: nothing to void
-        for payment_id in ids:
-            status, body = self._post(f"/internal/v1/payments/{payment_id}/cancel", {}, "cancel")
-            if status == 404:
-                continue
-            outcome = self._settled("void", body)
-        return outcome
+        if not command.payment_id:
+            # Authorize never answered: void by its key. The service cancels the charge if it exists, else
+            # records that it is voided, so a charge still on its way is never authorized (a race the
+            # order-number lookup lost: the charge's insert could commit right after an empty answer).
+            status, body = self._post(
+                "/internal/v1/payments/voids",
+                {
+                    "order_number": command.order_number,
+                    "authorize_key": command.authorize_key,
+                    "reason": command.reason[:200],
+                },
+                "voids",
+            )
+            if status != 200:
+                raise ParticipantUnavailable(f"payment service voids answered {status}: {body.get('code')}")
+            for document in body.get("results", []):
+                outcome = self._settled("void", document)
+            return outcome
+        status, body = self._post(f"/internal/v1/payments/{command.payment_id}/cancel", {}, "cancel")
+        if status == 404:
+            return outcome
+        return self._settled("void", body)
 
     def refund(self, command: RefundPayment) -> PaymentOutcome:
         status, body = self._post(
@@ -255,12 +273,6 @@ class PaymentServicePayments:
     def _document(self, payment_id) -> dict:
         """The payment's status document as it is now (the gRPC adapter reads it with Status)."""
         return _get(f"/internal/v1/payments/{payment_id}")
-
-    def _payments_of(self, order_number: str) -> list[str]:
-        return [
-            str(p["id"])
-            for p in _get(f"/internal/v1/payments?order_number={order_number}").get("results", [])
-        ]
 
     @staticmethod
     def _outcome(outcome: str, document: dict) -> PaymentOutcome:

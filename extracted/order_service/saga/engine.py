@@ -2,6 +2,8 @@
 
 Every decision happens in one transaction that locks the saga row: the state change, its transition row
 (cause, trace id), the local steps, and the next command written to the outbox (the relay publishes it).
+Within it the saga row is written once and its transition rows in one INSERT (`_flush`), however many
+local steps the decision ran through.
 Replies, timers and sweeps all come back here (`saga_reply`, `saga_retry_due`, `saga_sweep`), so a process
 killed at any moment leaves a saga at its last recorded step, and whoever looks next carries on from there.
 
@@ -72,6 +74,7 @@ def saga_start(*, order: Order, context: dict) -> Saga:
     metrics.STARTED.inc()
     local.order_event(order, "order.created")
     _advance(saga)
+    _flush(saga)
     return saga
 
 
@@ -79,45 +82,53 @@ def saga_reply(*, saga_id: str, step: str, attempt: int | None, outcome: str, re
     """A participant's answer. Stale answers (another step or attempt than the one in hand) are ignored.
     Returns whether the saga moved."""
     with transaction.atomic():
-        saga = Saga.objects.select_for_update().filter(pk=saga_id).first()
+        saga = Saga.objects.select_for_update(of=("self",)).select_related("order").filter(pk=saga_id).first()
         if saga is None or saga.state not in ACTIVE or saga.step != step:
             return False
-        if (
-            attempt is not None
-            and attempt != saga.attempt
-            and outcome in (messages.UNAVAILABLE, messages.PENDING)
-        ):
-            return False  # a late word about an attempt already given up on
-        metrics.observe_step(saga, outcome)
-        if outcome == messages.PENDING:
-            _transition(saga, step, step, f"{step}: accepted, outcome pending")
-            return True
-        if outcome in (messages.UNAVAILABLE, messages.SUPERSEDED):
-            _retry_or_give_up(saga, f"{step}: {outcome}: {result.get('message', '')}"[:300])
-            return True
-        if outcome in messages.REFUSED:
-            if saga.state == Saga.State.COMPENSATING:
-                # An undo was refused (should not happen: undos of nothing are no-ops): keep trying.
-                _retry_or_give_up(saga, f"{step} refused during compensation: {result.get('code', '')}")
-                return True
-            local.record_result(saga, step, outcome, result)
-            extra = {**(result.get("extra") or {}), "outcome": outcome}
-            _compensate(
-                saga,
-                code=result.get("code") or outcome,
-                message=result.get("message", ""),
-                extra=extra,
-                refused=True,
-            )
+        moved = _reply(saga, step=step, attempt=attempt, outcome=outcome, result=result)
+        if moved:
+            _flush(saga)
+        return moved
+
+
+def _reply(saga: Saga, *, step: str, attempt: int | None, outcome: str, result: dict) -> bool:
+    """The reply's decision (the caller holds the saga row lock and flushes the saga after)."""
+    if (
+        attempt is not None
+        and attempt != saga.attempt
+        and outcome in (messages.UNAVAILABLE, messages.PENDING)
+    ):
+        return False  # a late word about an attempt already given up on
+    metrics.observe_step(saga, outcome)
+    if outcome == messages.PENDING:
+        _transition(saga, step, step, f"{step}: accepted, outcome pending")
+        return True
+    if outcome in (messages.UNAVAILABLE, messages.SUPERSEDED):
+        _retry_or_give_up(saga, f"{step}: {outcome}: {result.get('message', '')}"[:300])
+        return True
+    if outcome in messages.REFUSED:
+        if saga.state == Saga.State.COMPENSATING:
+            # An undo was refused (should not happen: undos of nothing are no-ops): keep trying.
+            _retry_or_give_up(saga, f"{step} refused during compensation: {result.get('code', '')}")
             return True
         local.record_result(saga, step, outcome, result)
-        if saga.state == Saga.State.COMPENSATING:
-            saga.context = {**saga.context, "compensations": saga.context["compensations"][1:]}
-        else:
-            saga.done = [*saga.done, step]
-        _transition(saga, step, step, f"{step}: {outcome}")
-        _advance(saga)
+        extra = {**(result.get("extra") or {}), "outcome": outcome}
+        _compensate(
+            saga,
+            code=result.get("code") or outcome,
+            message=result.get("message", ""),
+            extra=extra,
+            refused=True,
+        )
         return True
+    local.record_result(saga, step, outcome, result)
+    if saga.state == Saga.State.COMPENSATING:
+        saga.context = {**saga.context, "compensations": saga.context["compensations"][1:]}
+    else:
+        saga.done = [*saga.done, step]
+    _transition(saga, step, step, f"{step}: {outcome}")
+    _advance(saga)
+    return True
 
 
 def saga_retry_due(saga_id: str, step: str, attempt: int) -> None:
@@ -129,6 +140,7 @@ def saga_retry_due(saga_id: str, step: str, attempt: int) -> None:
         if saga.next_attempt_at is not None:
             saga.next_attempt_at = None
             _send(saga)
+            _flush(saga)
 
 
 def saga_sweep(*, limit: int = 200) -> int:
@@ -150,6 +162,7 @@ def saga_sweep(*, limit: int = 200) -> int:
                 _send(saga)
             else:
                 _retry_or_give_up(saga, f"{saga.step}: no answer by its deadline")
+            _flush(saga)
     metrics.update_stuck()
     return len(ids)
 
@@ -166,6 +179,7 @@ def saga_retry_now(saga: Saga, *, cause: str) -> None:
         saga.next_attempt_at = None
         _transition(saga, saga.step, saga.step, cause)
         _send(saga)
+        _flush(saga)
 
 
 def saga_compensate_now(saga: Saga, *, cause: str) -> None:
@@ -174,9 +188,18 @@ def saga_compensate_now(saga: Saga, *, cause: str) -> None:
         saga = Saga.objects.select_for_update().get(pk=saga.pk)
         if saga.state == Saga.State.RUNNING:
             _compensate(saga, code="cancelled_by_operator", message=cause, extra={}, refused=False)
+            _flush(saga)
 
 
-# --- internals (the caller holds the saga row lock) -----------------------------------------------------
+# --- internals (the caller holds the saga row lock, then calls _flush) -----------------------------------
+
+
+def _flush(saga: Saga) -> None:
+    """Write the saga row once and the transitions recorded since the last flush in one INSERT."""
+    saga.save()
+    pending = saga.__dict__.pop("_pending_transitions", [])
+    if pending:
+        SagaTransition.objects.bulk_create(pending)
 
 
 def _advance(saga: Saga) -> None:
@@ -221,7 +244,6 @@ def _send(saga: Saga) -> None:
         deadline = min(deadline, saga.deadline)
     saga.step_deadline = deadline
     payload = local.command_payload(saga)  # may record what the step decided (the stock owner)
-    saga.save()
     data = messages.command(
         saga_id=str(saga.pk), step=saga.step, attempt=saga.attempt, action=saga.step, payload=payload
     )
@@ -245,7 +267,6 @@ def _retry_or_give_up(saga: Saga, cause: str) -> None:
     saga.next_attempt_at = due
     saga.step_deadline = due
     _transition(saga, saga.step, saga.step, f"{cause}; retry {saga.attempt} in {delay:.2f} s")
-    saga.save()
     metrics.RETRIES.labels(saga.step).inc()
     from ..tasks import saga_retry
 
@@ -269,19 +290,20 @@ def _compensate(saga: Saga, *, code: str, message: str, extra: dict, refused: bo
 
 def _finish(saga: Saga, state: str, cause: str) -> None:
     saga.state, saga.finished_at, saga.next_attempt_at = state, _now(), None
-    saga.save()
     _transition(saga, saga.step, "", cause)
     metrics.finished(saga)
 
 
 def _transition(saga: Saga, from_step: str, to_step: str, cause: str) -> None:
-    saga.save()
-    SagaTransition.objects.create(
-        saga=saga,
-        from_step=from_step,
-        to_step=to_step,
-        state=saga.state,
-        attempt=saga.attempt,
-        cause=cause[:300],
-        trace_id=saga.trace_id,
+    """Record a move (written by `_flush`, in order, with the saga's state at that moment)."""
+    saga.__dict__.setdefault("_pending_transitions", []).append(
+        SagaTransition(
+            saga=saga,
+            from_step=from_step,
+            to_step=to_step,
+            state=saga.state,
+            attempt=saga.attempt,
+            cause=cause[:300],
+            trace_id=saga.trace_id,
+        )
     )

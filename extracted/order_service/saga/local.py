@@ -4,6 +4,7 @@ its remote commands, and what a participant's result changes on the order."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -17,8 +18,13 @@ from ..participants.stock import stock_reference
 
 def order_event(order: Order, event_type: str) -> None:
     """Bump the order's version and publish its document (outbox, same transaction)."""
-    Order.objects.filter(pk=order.pk).update(version=F("version") + 1)
-    order.refresh_from_db(fields=["version"])
+    table = connection.ops.quote_name(Order._meta.db_table)
+    with connection.cursor() as cursor:  # one round trip: UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+)
+        cursor.execute(
+            f"UPDATE {table} SET version = version + 1 WHERE id = %s RETURNING version",  # noqa: S608
+            [order.pk],
+        )
+        (order.version,) = cursor.fetchone()
     outbox_write(event_type, order_document(order))
 
 

@@ -8,6 +8,9 @@
     POST /internal/v1/payments/<id>/capture     -> 202: capture the authorization (idempotent)
     POST /internal/v1/payments/<id>/cancel      -> 202: void, refund or stop it (the compensation)
     POST /internal/v1/payments/<id>/refunds     Idempotency-Key; {amount?, reason?} -> 201 (200: replay)
+    POST /internal/v1/payments/voids            {order_number, authorize_key, reason?} -> 200 {results}:
+                                                cancel the charge made with that key; none yet: it is voided
+                                                when it arrives (the void of a caller that never heard back)
 
 A charge answers 202 at once: antifraud and the provider calls run in a worker; the outcome arrives as a
 `payment.authorized|captured|failed` event and at the status endpoint. With `capture: false` the payment
@@ -29,7 +32,7 @@ from ..models import Payment
 from ..providers import CardDetails, CardRejected, ProviderUnavailable
 from ..services.cards import card_register
 from ..services.charges import ChargeRequest, payment_submit
-from ..services.compensation import payment_cancel_request, payment_capture_request
+from ..services.compensation import payment_cancel_request, payment_capture_request, payment_void_by_key
 from ..services.refunds import payment_refund
 from .v1 import IDEMPOTENCY_KEY, RefundOut, idempotency_key_from
 
@@ -87,6 +90,12 @@ class RefundInput(StrictSerializer):
     amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class VoidByKeyInput(StrictSerializer):
+    order_number = serializers.RegexField(r"^[A-Za-z0-9-]{1,20}$")
+    authorize_key = serializers.RegexField(IDEMPOTENCY_KEY)
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -209,6 +218,15 @@ class PaymentCancelApi(InternalAPIView):
     def post(self, request, payment_id: int):
         _payment_or_404(payment_id)
         return Response(status_document(payment_cancel_request(payment_id)), status=status.HTTP_202_ACCEPTED)
+
+
+class PaymentVoidsApi(InternalAPIView):
+    def post(self, request):
+        data = validated(VoidByKeyInput, request)
+        payments = payment_void_by_key(
+            order_number=data["order_number"], authorize_key=data["authorize_key"], reason=data["reason"]
+        )
+        return Response({"results": [status_document(p) for p in payments]})
 
 
 class PaymentRefundsApi(InternalAPIView):

@@ -31,6 +31,7 @@ from ..models import BlockedBin, BlockedCountry, Card, Payment
 from ..providers import CardDetails, CardRejected, ProviderRejected, ProviderUnavailable, provider
 from ..velocity import velocity_record, velocity_record_decline
 from .cards import card_tokenize, digits_are_a_card, gateway_resolve
+from .compensation import one_at_a_time, void_key, voided_before
 from .state import payment_synced, payment_transition
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,8 @@ def payment_create(request: ChargeRequest) -> tuple[Payment, bool]:
     )
     try:
         with transaction.atomic():
+            # a void by key (the caller gave up on this charge) either finds this row or left a tombstone
+            one_at_a_time(void_key(request.order_number, request.idempotency_key))
             payment.version = 1
             payment.save(force_insert=True)
             payment_synced(payment)
@@ -150,6 +153,14 @@ def payment_create(request: ChargeRequest) -> tuple[Payment, bool]:
                 payment_id=payment.pk,
                 data={"order_number": payment.order_number, "amount": f"{amount:.2f}", "gateway": gateway},
             )
+            if voided_before(request.order_number, request.idempotency_key):
+                payment, _ = payment_transition(
+                    payment.pk,
+                    S.VOIDED,
+                    failure_code="voided_before_authorize",
+                    failure_message="The caller voided this charge before it arrived; nothing was charged",
+                )
+                return payment, True
     except IntegrityError:  # a concurrent request with the same key won
         existing = Payment.objects.filter(idempotency_key=key).first()
         if existing is None:

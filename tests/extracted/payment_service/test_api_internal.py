@@ -122,3 +122,66 @@ def test_bad_charge_input_is_a_4xx(providers, internal_client, body, code):
 def test_the_internal_api_needs_the_internal_token(api_client):
     assert api_client.post("/internal/v1/payments", charge_body(), format="json").status_code == 401
     assert api_client.get("/internal/v1/payments/1").status_code == 401
+
+
+def test_a_void_by_key_before_its_charge_leaves_nothing_authorized(
+    providers, internal_client, eager_tasks, django_capture_on_commit_callbacks
+):
+    """The saga gave up waiting for authorize and compensates: its void (by the authorization's key) arrives
+    first, the charge after. The charge is recorded voided and never reaches the provider."""
+    void = {"order_number": "TS-4001", "authorize_key": "TS-4001:authorize", "reason": "stock"}
+    first = internal_client.post("/internal/v1/payments/voids", void, format="json")
+    assert first.status_code == 200
+    assert first.json() == {"results": []}
+    with django_capture_on_commit_callbacks(execute=True):
+        late = internal_client.post(
+            "/internal/v1/payments",
+            charge_body(order_number="TS-4001", capture=False, idempotency_key="TS-4001:authorize"),
+            format="json",
+        )
+    assert late.status_code == 202
+    assert late.json()["status"] == "voided"
+    assert late.json()["failure_code"] == "voided_before_authorize"
+    assert providers.charges("cardinal") == []
+    with django_capture_on_commit_callbacks(execute=True):
+        again = internal_client.post("/internal/v1/payments/voids", void, format="json")
+    assert [p["status"] for p in again.json()["results"]] == ["voided"]
+    assert providers.charges("cardinal") == []
+
+
+def test_a_void_by_key_after_its_charge_voids_the_authorization(
+    providers, internal_client, eager_tasks, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        charged = internal_client.post(
+            "/internal/v1/payments",
+            charge_body(order_number="TS-4002", capture=False, idempotency_key="TS-4002:authorize"),
+            format="json",
+        )
+    assert internal_client.get(charged.json()["status_url"]).json()["status"] == "authorized"
+    other = {"order_number": "TS-4002", "authorize_key": "TS-4002:other-key", "reason": "x"}
+    assert internal_client.post("/internal/v1/payments/voids", other, format="json").json() == {"results": []}
+    with django_capture_on_commit_callbacks(execute=True):
+        voided = internal_client.post(
+            "/internal/v1/payments/voids",
+            {"order_number": "TS-4002", "authorize_key": "TS-4002:authorize", "reason": "stock"},
+            format="json",
+        )
+    assert [p["id"] for p in voided.json()["results"]] == [charged.json()["id"]]
+    assert internal_client.get(charged.json()["status_url"]).json()["status"] == "voided"
+    assert [c["status"] for c in providers.charges("cardinal")] == ["canceled"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"order_number": "TS-4003"},
+        {"order_number": "TS 4003", "authorize_key": "TS-4003:authorize"},
+        {"order_number": "TS-4003", "authorize_key": "short"},
+        {"order_number": "TS-4003", "authorize_key": "TS-4003:authorize", "surprise": 1},
+    ],
+)
+def test_a_void_by_key_with_bad_input_is_a_400(internal_client, body):
+    answer = internal_client.post("/internal/v1/payments/voids", body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "validation_error"
