@@ -19,6 +19,7 @@ from tenacity import RetryError
 
 from chassis.settings import EVENTS_EXCHANGE
 from contracts.events import Envelope
+from kernel.mtls import amqp_ssl
 from kernel.retry import retrying
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,12 @@ def broker_connection(
         from django.conf import settings
 
         url, transport_options = settings.BROKER_URL, settings.BROKER_TRANSPORT_OPTIONS
-    return Connection(url, connect_timeout=5, transport_options=transport_options_for(url, transport_options))
+    return Connection(
+        url,
+        connect_timeout=5,
+        transport_options=transport_options_for(url, transport_options),
+        ssl=amqp_ssl(url),
+    )
 
 
 class Publisher:
@@ -72,7 +78,7 @@ class Publisher:
         self.confirm_timeout = confirm_timeout
         self._connection: Connection | None = None
         self._producer: Producer | None = None
-        probe = Connection(url, transport_options=self.transport_options)
+        probe = Connection(url, transport_options=self.transport_options, ssl=amqp_ssl(url))
         self._retry_on = (
             *probe.connection_errors,
             *probe.channel_errors,
@@ -105,7 +111,7 @@ class Publisher:
     def _publish_once(self, envelope: Envelope, routing_key: str) -> None:
         if self._producer is None:
             self._connection = Connection(
-                self.url, connect_timeout=5, transport_options=self.transport_options
+                self.url, connect_timeout=5, transport_options=self.transport_options, ssl=amqp_ssl(self.url)
             )
             self._connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
             self._producer = Producer(self._connection.channel(), exchange=self.exchange)

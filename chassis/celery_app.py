@@ -33,6 +33,8 @@ from celery import Celery, shared_task
 from celery.signals import worker_ready, worker_shutting_down
 from django.db import InterfaceError, OperationalError, transaction
 
+from kernel.mtls import amqp_ssl
+
 
 class TransientError(Exception):
     """Raise it from a task for a failure worth retrying (a dependency down, a timeout)."""
@@ -78,6 +80,8 @@ def celery_settings(settings: Any) -> dict[str, Any]:
         "broker_url": broker_url,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
+        # amqps://: mutual TLS 1.3 with this process's internal certificate (kernel.mtls.amqp_ssl)
+        "broker_use_ssl": amqp_ssl(broker_url) or False,
         "task_default_queue": task_queue(name),
         "task_serializer": "json",
         "accept_content": ["json"],

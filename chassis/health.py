@@ -37,9 +37,14 @@ def check_redis() -> None:
 def check_broker() -> None:
     from kombu import Connection
 
+    from kernel.mtls import amqp_ssl
+
     options = dict(settings.BROKER_TRANSPORT_OPTIONS)
     with Connection(
-        settings.BROKER_URL, connect_timeout=CHECK_TIMEOUT_SECONDS, transport_options=options
+        settings.BROKER_URL,
+        connect_timeout=CHECK_TIMEOUT_SECONDS,
+        transport_options=options,
+        ssl=amqp_ssl(settings.BROKER_URL),
     ) as conn:
         conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
 

@@ -151,7 +151,24 @@ def database_config(setting: str, url: str, *, conn_max_age: int = 60) -> dict[s
         options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     elif database["ENGINE"].endswith("postgresql"):
         options.setdefault("connect_timeout", 3)
+        _postgres_mutual_tls(options)
     return database
+
+
+def _postgres_mutual_tls(options: dict[str, Any]) -> None:
+    """`?sslmode=verify-full` (or verify-ca) on a PostgreSQL URL, in a process with its internal certificate
+    (INTERNAL_TLS_CERT/KEY/CA): unless the URL names other files, that certificate is presented, the
+    internal CA is the one trusted and TLS 1.3 is the least accepted (mutual TLS to the database, as on
+    every internal hop). Without sslmode in the URL nothing changes."""
+    if options.get("sslmode") not in ("verify-full", "verify-ca"):
+        return
+    tls = internal_tls_from_env(os.environ)
+    if tls is None:
+        return
+    options.setdefault("sslrootcert", tls.ca)
+    options.setdefault("sslcert", tls.cert)
+    options.setdefault("sslkey", tls.key)
+    options.setdefault("ssl_min_protocol_version", "TLSv1.3")
 
 
 def service_settings(

@@ -4,9 +4,11 @@ certificate from any other CA fails the handshake. Pure `ssl`, no project import
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from kernel.pki import TRUST_DOMAIN, service_of
 
@@ -79,3 +81,22 @@ def peer_service(peercert: dict[str, Any] | None, trust_domain: str = TRUST_DOMA
     names = {service_of(uri, trust_domain) for uri in peer_identities(peercert)}
     names.discard(None)
     return names.pop() if len(names) == 1 else None
+
+
+def amqp_ssl(url: str, tls: MutualTls | None = None) -> dict[str, Any] | None:
+    """The `ssl` options of a kombu Connection (py-amqp's) to `url`: None for anything but `amqps://`; for
+    `amqps://`, TLS 1.3 with the broker's certificate and host name checked, and, when this process has its
+    internal certificate (INTERNAL_TLS_CERT/KEY/CA, read from the environment unless `tls` is given), that
+    certificate presented and the internal CA as the only one trusted: mutual TLS to RabbitMQ. Without one,
+    the system's CAs (a managed broker)."""
+    if not url.startswith("amqps://"):
+        return None
+    tls = tls if tls is not None else MutualTls.from_env(os.environ)
+    options: dict[str, Any] = {
+        "cert_reqs": ssl.CERT_REQUIRED,
+        "server_hostname": urlsplit(url).hostname,
+        "tls_minimum_version": ssl.TLSVersion.TLSv1_3,
+    }
+    if tls is not None:
+        options.update(ca_certs=tls.ca, certfile=tls.cert, keyfile=tls.key)
+    return options

@@ -56,7 +56,9 @@ def _file_backlog(directory: Path) -> int:
 def _amqp_backlog(target) -> int:
     from kombu import Connection
 
-    with Connection(target.url, connect_timeout=2) as connection:
+    from kernel.mtls import amqp_ssl
+
+    with Connection(target.url, connect_timeout=2, ssl=amqp_ssl(target.url)) as connection:
         connection.ensure_connection(max_retries=1)
         channel = connection.channel()
         try:

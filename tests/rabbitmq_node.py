@@ -36,8 +36,12 @@ class RabbitNode:
     port: int  # AMQP, on 127.0.0.1
     env: dict[str, str]  # what rabbitmq-server and rabbitmqctl need to find this node
 
+    tls: bool = False
+
     @property
     def url(self) -> str:
+        if self.tls:  # the server's certificate names localhost
+            return f"amqps://guest:guest@localhost:{self.port}//"
         return f"amqp://guest:guest@127.0.0.1:{self.port}//"
 
     def ctl(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
@@ -73,8 +77,18 @@ def _wait_for(condition, what: str) -> None:
         time.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class NodeTls:
+    """PEM contents for a node that speaks only AMQPS: mutual TLS 1.3 (a client certificate from `ca`
+    required, TLS 1.2 refused)."""
+
+    ca: bytes
+    cert: bytes
+    key: bytes
+
+
 @contextlib.contextmanager
-def private_rabbitmq(prefix: str = "drill") -> Iterator[RabbitNode]:
+def private_rabbitmq(prefix: str = "drill", *, tls: NodeTls | None = None) -> Iterator[RabbitNode]:
     if shutil.which("rabbitmq-server") is None:
         raise RuntimeError(
             "rabbitmq-server is not installed: a private RabbitMQ node needs the server's scripts"
@@ -86,7 +100,22 @@ def private_rabbitmq(prefix: str = "drill") -> Iterator[RabbitNode]:
     folder = Path(tempfile.mkdtemp(prefix="rabbitmq-node-"))
     port, dist_port = free_port(), free_port()
     (folder / "enabled_plugins").write_text("[].\n")
-    (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\nloopback_users = none\n")
+    config = [f"listeners.tcp.local = 127.0.0.1:{port}", "loopback_users = none"]
+    if tls is not None:
+        for name, content in (("ca.pem", tls.ca), ("cert.pem", tls.cert), ("key.pem", tls.key)):
+            (folder / name).write_bytes(content)
+        config = [
+            "listeners.tcp = none",
+            f"listeners.ssl.default = 127.0.0.1:{port}",
+            f"ssl_options.cacertfile = {folder / 'ca.pem'}",
+            f"ssl_options.certfile = {folder / 'cert.pem'}",
+            f"ssl_options.keyfile = {folder / 'key.pem'}",
+            "ssl_options.verify = verify_peer",
+            "ssl_options.fail_if_no_peer_cert = true",
+            "ssl_options.versions.1 = tlsv1.3",
+            "loopback_users = none",
+        ]
+    (folder / "rabbitmq.conf").write_text("\n".join(config) + "\n")
     for path in (folder, *folder.iterdir()):
         shutil.chown(path, user="rabbitmq", group="rabbitmq")
     name = f"{prefix}{uuid.uuid4().hex[:8]}@localhost"
@@ -102,7 +131,7 @@ def private_rabbitmq(prefix: str = "drill") -> Iterator[RabbitNode]:
         "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
     }
-    node = RabbitNode(name=name, port=port, env=env)
+    node = RabbitNode(name=name, port=port, env=env, tls=tls is not None)
     subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True, capture_output=True)
     try:
         try:

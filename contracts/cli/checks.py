@@ -56,7 +56,11 @@ def check_broker(url: str, *, timeout: float = 5.0, setting: str = "BROKER_URL")
         return
     from kombu import Connection  # kombu is every broker user's dependency; imported only when needed
 
-    connection = Connection(url, connect_timeout=timeout, transport_options={"max_retries": 0})
+    from kernel.mtls import amqp_ssl
+
+    connection = Connection(
+        url, connect_timeout=timeout, transport_options={"max_retries": 0}, ssl=amqp_ssl(url)
+    )
     try:
         connection.connect()
     except Exception as exc:

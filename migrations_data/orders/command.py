@@ -61,7 +61,9 @@ def orders_follow(options: dict[str, Any], command) -> int:
     url, transport = broker_connection_args()
     from kombu import Connection
 
-    with Connection(url, transport_options=transport) as connection:
+    from kernel.mtls import amqp_ssl
+
+    with Connection(url, transport_options=transport, ssl=amqp_ssl(url)) as connection:
         worker = ConsumerWorker(
             ServiceOrdersConsumer(), connection, max_attempts=5, retry_base_ms=1000, record_processed=False
         )

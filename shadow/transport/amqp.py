@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+from kernel.mtls import amqp_ssl
 from shadow.pairs import ShadowPair
 
 from .addresses import ROUTING_PREFIX, Message, QueueTarget, routing_key
@@ -22,7 +23,7 @@ class AmqpPublisher:
 
         self.target = target
         self.exchange = Exchange(target.exchange, type="topic", durable=True)
-        self._connection = Connection(target.url, connect_timeout=connect_timeout)
+        self._connection = Connection(target.url, connect_timeout=connect_timeout, ssl=amqp_ssl(target.url))
         self._producer = None
 
     def publish(self, pair: ShadowPair) -> None:
@@ -62,7 +63,7 @@ class AmqpReader:
         self.target = target
         self.exchange = Exchange(target.exchange, type="topic", durable=True)
         self.queue = Queue(target.queue, self.exchange, routing_key=ROUTING_PREFIX + "#", durable=True)
-        self._connection = Connection(target.url, connect_timeout=5)
+        self._connection = Connection(target.url, connect_timeout=5, ssl=amqp_ssl(target.url))
         self._connection.ensure_connection(max_retries=3)
         self._channel = self._connection.channel()
         self.queue(self._channel).declare()
