@@ -8,6 +8,7 @@ configured process connects; no certificate, a certificate of another CA and TLS
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +21,8 @@ from chassis.settings import database_config
 from kernel.pki import Authority
 from legacy_monolith.demo.processes import free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# the server's binaries: where initdb on PATH really lives (here a link to Debian's versioned folder)
+PG_BIN = Path(os.path.realpath(shutil.which("initdb") or "/usr/lib/postgresql/15/bin/initdb")).parent
 
 
 def as_postgres(*argv: str) -> None:
@@ -29,7 +31,7 @@ def as_postgres(*argv: str) -> None:
 
 @contextlib.contextmanager
 def tls_cluster(authority: Authority):
-    """A PostgreSQL 15 cluster on a free port that accepts TLS 1.3 connections with a client certificate."""
+    """A PostgreSQL cluster on a free port that accepts TLS 1.3 connections with a client certificate."""
     folder = Path(tempfile.mkdtemp(prefix="pg-mtls-"))
     shutil.chown(folder, "postgres", "postgres")
     data, port = folder / "data", free_port()
