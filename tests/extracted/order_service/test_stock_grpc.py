@@ -12,12 +12,14 @@ import pytest
 from django.conf import settings as django_settings
 
 from chassis import grpc_client
+from chassis.certs import certs_make
 from chassis.grpc_server import Registration, build_server, internal_method
 from contracts.errors import ApplicationError
 from contracts.rpc.techstore.stock.v1 import stock_pb2, stock_pb2_grpc
 from extracted.order_service.participants.payments import ParticipantUnavailable
 from extracted.order_service.participants.stock import HttpStock, stock_port
 from extracted.order_service.participants.stock_grpc import SERVICE, GrpcStock
+from kernel.mtls import MutualTls
 
 LINES = [{"product_id": 7, "quantity": 2}]
 
@@ -155,3 +157,35 @@ def test_a_server_that_is_not_there_is_participant_unavailable(settings):
     client = GrpcStock("127.0.0.1:9")  # discard port: nothing listens
     with pytest.raises(ParticipantUnavailable, match="UNAVAILABLE"):
         client.reserve(reference="order-B1", lines=LINES, deadline=_soon(2))
+
+
+@pytest.fixture(scope="module")
+def tls_product_stock(tmp_path_factory):
+    """The scripted StockService over mutual TLS, with the Product service's certificate."""
+    certs = tmp_path_factory.mktemp("stock-grpc-mtls")
+    certs_make(folder=certs, services=("product_service", "order_service", "payment_service"))
+    server_tls = _mutual(certs, "product_service")
+    add = stock_pb2_grpc.add_StockServiceServicer_to_server
+    registration = Registration(SERVICE, add, ScriptedStock())
+    running = build_server([registration], bind="127.0.0.1:0", threads=2, mutual=server_tls)
+    yield certs, f"localhost:{running.port}"
+    running.stop(grace=0)
+
+
+def _mutual(certs, name: str) -> MutualTls:
+    return MutualTls(str(certs / f"{name}.crt"), str(certs / f"{name}.key"), str(certs / "ca.crt"))
+
+
+def test_over_mutual_tls_the_order_services_certificate_reserves(tls_product_stock, settings):
+    certs, target = tls_product_stock
+    settings.INTERNAL_TLS = _mutual(certs, "order_service")
+    assert (
+        GrpcStock(target).reserve(reference="order-T1", lines=LINES, deadline=_soon(5)).outcome == "reserved"
+    )
+
+
+def test_over_mutual_tls_another_services_certificate_is_refused(tls_product_stock, settings):
+    certs, target = tls_product_stock
+    settings.INTERNAL_TLS = _mutual(certs, "payment_service")
+    with pytest.raises(ParticipantUnavailable, match="PERMISSION_DENIED"):
+        GrpcStock(target).reserve(reference="order-T2", lines=LINES, deadline=_soon(5))
