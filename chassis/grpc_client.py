@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import grpc
 from django.conf import settings
 
-from chassis.grpc_server import error_reason, status_details
+from chassis.grpc_errors import error_reason, status_details
 from chassis.tracing import outbound_headers
 from kernel.mtls import MutualTls
 
