@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
             client = InternalApiClient(service.url, service.token)
             console.print(f"• backfill, batches of {args.batch_size}")
             with progress_tracker(enabled=not args.no_progress, console=console) as tracker:
-                categories, products = backfill_products(
+                categories, products, _ = backfill_products(
                     client=client, batch_size=args.batch_size, restart=True, tracker=tracker
                 )
             client.close()

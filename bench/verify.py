@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         if held != args.products:
             console.print(f"• loading the service: it holds {held:,} of {args.products:,} documents")
             with progress_tracker(enabled=not args.no_progress, console=console) as tracker:
-                _, loaded = backfill_products(
+                _, loaded, _ = backfill_products(
                     client=client, batch_size=args.batch_size, restart=True, tracker=tracker
                 )
             figures["load"] = {"rows": loaded.rows, "seconds": round(loaded.seconds, 1)}

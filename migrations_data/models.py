@@ -20,6 +20,10 @@ class OutboxEvent(models.Model):
         # not a row change, so it is the one kind of row written by Python code, in the transaction of the
         # registration or reset request (legacy_monolith/accounts/services/emails.py); never coalesced.
         ACCOUNT_EMAIL = "account_email", "Account email"
+        # A stock movement made through the monolith's stock services (legacy_monolith/catalog/services), for
+        # the Product service's history: written by Python code in the movement's transaction, like the
+        # account emails (the seeding's bulk inserts are left to `sync products backfill`).
+        STOCK_MOVEMENT = "stock_movement", "Stock movement"
 
     class Op(models.TextChoices):
         UPSERT = "upsert", "Insert or update"

@@ -32,6 +32,16 @@ PRODUCT_ROW_FIELDS = (
     "sync_version",
 )
 CATEGORY_ROW_FIELDS = ("id", "name", "slug", "parent_id", "sync_version")
+MOVEMENT_ROW_FIELDS = (
+    "id",
+    "product_id",
+    "delta",
+    "balance_after",
+    "reason",
+    "reference",
+    "actor_id",
+    "created_at",
+)
 
 
 def render_timestamp(value: datetime) -> str:
@@ -112,6 +122,20 @@ def category_row_to_document(row: Mapping[str, Any]) -> dict[str, Any]:
         "slug": row["slug"],
         "parent_id": row["parent_id"],
         "version": row["sync_version"],
+    }
+
+
+def movement_row_to_document(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A monolith StockMovement row (`.values(*MOVEMENT_ROW_FIELDS)`) as the contract's movement document."""
+    return {
+        "id": row["id"],
+        "product_id": row["product_id"],
+        "delta": row["delta"],
+        "balance_after": row["balance_after"],
+        "reason": row["reason"],
+        "reference": row["reference"],
+        "actor_id": row["actor_id"],
+        "created_at": render_timestamp(row["created_at"]),
     }
 
 

@@ -2,7 +2,8 @@
 
 - `product_service.catalog`: catalog.product.upserted|deleted and catalog.category.upserted from the
   monolith's outbox relay, applied through the store with the version rule (the service end of
-  `sync products follow`): an older or equal version is a no-op, a tombstone beats every older upsert.
+  `sync products follow`): an older or equal version is a no-op, a tombstone beats every older upsert;
+  catalog.stock.moved (a movement made on the monolith) into the stock history once per id, levels untouched.
 - `product_service.stock`: stock.adjusted, order.placed|created (reserve), order.cancelled|failed
   (release); see stock.py for who owns stock before and after cutover.
 Run one with `python -m extracted.product_service consume product_service.catalog`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from chassis.consumers import EventConsumer
 from contracts import product as contract
 from contracts.events import Envelope
-from extracted.product_service import services
+from extracted.product_service import services, writes
 
 from . import stock
 
@@ -30,13 +31,24 @@ def on_category_upserted(envelope: Envelope) -> None:
     services.categories_import(categories=[contract.validate_category(envelope.data)])
 
 
+def on_stock_moved(envelope: Envelope) -> None:
+    """A movement into the history, once per id (the monolith's; this service's own are there already)."""
+    writes.movements_import(movements=[contract.validate_movement(envelope.data)])
+
+
 class CatalogConsumer(EventConsumer):
     name = "product_service.catalog"
-    bindings = ("catalog.product.upserted", "catalog.product.deleted", "catalog.category.upserted")
+    bindings = (
+        "catalog.product.upserted",
+        "catalog.product.deleted",
+        "catalog.category.upserted",
+        contract.STOCK_MOVED,
+    )
     handlers = {
         "catalog.product.upserted": on_product_upserted,
         "catalog.product.deleted": on_product_deleted,
         "catalog.category.upserted": on_category_upserted,
+        contract.STOCK_MOVED: on_stock_moved,
     }
 
 

@@ -38,8 +38,23 @@ urlpatterns = [
         internal.CategoryImportApi.as_view(),
         name="internal-import-categories",
     ),
+    path(
+        "internal/v1/import/movements",
+        internal.MovementImportApi.as_view(),
+        name="internal-import-movements",
+    ),
     path("internal/v1/verify/checksums", internal.ChecksumsApi.as_view(), name="internal-verify-checksums"),
     path("internal/v1/verify/digests", internal.DigestsApi.as_view(), name="internal-verify-digests"),
+    path(
+        "internal/v1/verify/movement-checksums",
+        internal.MovementChecksumsApi.as_view(),
+        name="internal-verify-movement-checksums",
+    ),
+    path(
+        "internal/v1/verify/movement-digests",
+        internal.MovementDigestsApi.as_view(),
+        name="internal-verify-movement-digests",
+    ),
     path("internal/v1/export/products", internal.ProductExportApi.as_view(), name="internal-export-products"),
     path("internal/v1/sync/status", internal.SyncStatusApi.as_view(), name="internal-sync-status"),
     path("internal/v1/stock/reserve", internal.StockReserveApi.as_view(), name="internal-stock-reserve"),

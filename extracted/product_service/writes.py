@@ -261,6 +261,41 @@ def stock_adjust(
     return store.get_product(product_id, include_inactive=True)
 
 
+def movements_import(*, movements: list[dict[str, Any]]) -> int:
+    """The monolith's stock movements into this history, once per id (sync): how many were new. The levels
+    are not touched: they travel inside the product documents (and once this service owns stock, they are
+    its own)."""
+    ids = [doc["id"] for doc in movements]
+    known = set(CatalogStockMovement.objects.filter(id__in=ids).values_list("id", flat=True))
+    new = [
+        CatalogStockMovement(**{**doc, "created_at": datetime.fromisoformat(doc["created_at"])})
+        for doc in movements
+        if doc["id"] not in known
+    ]
+    CatalogStockMovement.objects.bulk_create(new, ignore_conflicts=True)
+    return len({movement.id for movement in new})
+
+
+def movement_contract_document(movement: CatalogStockMovement) -> dict[str, Any]:
+    """A movement as the contract's document (contracts.product.validate_movement): what verify digests."""
+    return {"product_id": movement.product_id, **movement_document(movement)}
+
+
+def movement_digests(lo: int, hi: int) -> dict[int, str]:
+    """{id: digest} of the movements with lo <= id < hi (`sync products verify`'s movements check)."""
+    rows = CatalogStockMovement.objects.filter(id__gte=lo, id__lt=hi).order_by("id")
+    return {row.id: contract.doc_digest(movement_contract_document(row)) for row in rows.iterator()}
+
+
+def movement_checksums(ranges: list[tuple[int, int]]) -> list[tuple[int, int, int, str]]:
+    """(lo, hi, count, range digest) per range."""
+    out = []
+    for lo, hi in ranges:
+        digests = movement_digests(lo, hi)
+        out.append((lo, hi, len(digests), contract.range_digest(sorted(digests.items()))))
+    return out
+
+
 def movement_list(*, product_id: int):
     """A product's movements made here, newest first (404 product_not_found for an unknown product)."""
     try:

@@ -78,13 +78,15 @@ def verify_action(
         command.stderr.write("sync: warning: --format is deprecated: use --json (or nothing for the table)")
     report = run(repair=options["repair"], range_size=options["range_size"], jobs=options["jobs"])
     if entity is not None:
-        repaired = report.repaired is not None and report.repaired["remaining"] == 0
-        clean = report.differences == 0 or repaired
-        verify_record(entity=entity, differences=report.differences, clean=clean)
+        differences = report.differences + sum(other.differences for other in report.also)
+        verify_record(entity=entity, differences=differences, clean=report.clean)
     if options.get("json") or options.get("format") == "json":
         write_json(command.stdout, report.as_dict())
     else:
-        console_for(command.stdout).print(verify_table(report))
+        for each in (report, *report.also):
+            console_for(command.stdout).print(verify_table(each))
+    if report.also:
+        return EXIT_OK if report.clean else EXIT_DIFFERENCES
     if report.repaired is not None:
         return EXIT_OK if report.repaired["remaining"] == 0 else EXIT_DIFFERENCES
     return EXIT_OK if report.differences == 0 else EXIT_DIFFERENCES

@@ -62,6 +62,15 @@ class VerifyReport:
     different: list[int] = field(default_factory=list)  # in both, documents differ
     seconds: float = 0.0
     repaired: dict | None = None
+    also: list[VerifyReport] = field(
+        default_factory=list
+    )  # checks that go with this one (products: movements)
+
+    @property
+    def clean(self) -> bool:
+        """Nothing differs (or everything was repaired), here and in the checks that go with it."""
+        own = self.differences == 0 or (self.repaired is not None and self.repaired["remaining"] == 0)
+        return own and all(other.clean for other in self.also)
 
     @property
     def differences(self) -> int:
@@ -80,6 +89,7 @@ class VerifyReport:
             "different": self.different,
             "seconds": round(self.seconds, 3),
             "repaired": self.repaired,
+            **({"also": [other.as_dict() for other in self.also]} if self.also else {}),
         }
 
 

@@ -33,8 +33,10 @@ from django.utils import timezone
 
 from acl_adapters.catalog.translate import (
     CATEGORY_ROW_FIELDS,
+    MOVEMENT_ROW_FIELDS,
     PRODUCT_ROW_FIELDS,
     category_row_to_document,
+    movement_row_to_document,
     product_row_to_document,
 )
 from chassis.broker import Publisher
@@ -45,7 +47,7 @@ from contracts.cli import EnvironmentUnusable
 from contracts.events import Envelope
 from contracts.tracecontext import new_trace_id
 from legacy_monolith.accounts.models import AccountEmail
-from legacy_monolith.catalog.models import Category, Product
+from legacy_monolith.catalog.models import Category, Product, StockMovement
 
 from ..models import OutboxEvent
 from . import metrics
@@ -59,6 +61,8 @@ ROUTING_KEYS = {
     ("product", "delete"): "catalog.product.deleted",
     ("category", "upsert"): "catalog.category.upserted",
     ("category", "delete"): "catalog.category.deleted",
+    # a stock movement made on the monolith, for the Product service's history (the contract's document)
+    ("stock_movement", "upsert"): "catalog.stock.moved",
 }
 ACCOUNT_EMAIL_IDS = uuid.UUID("6d6f6e6f-6c69-5468-a163-636f756e7473")  # uuid5 namespace of their event ids
 BACKLOG_REFRESH_SECONDS = 1.0
@@ -180,6 +184,9 @@ def _current_documents(entity: str, ids: list[int]) -> dict[int, dict[str, Any]]
     if entity == "product":
         rows = Product.objects.filter(id__in=ids).values(*PRODUCT_ROW_FIELDS)
         return {row["id"]: product_row_to_document(row) for row in rows}
+    if entity == "stock_movement":
+        rows = StockMovement.objects.filter(id__in=ids).values(*MOVEMENT_ROW_FIELDS)
+        return {row["id"]: movement_row_to_document(row) for row in rows}
     rows = Category.objects.filter(id__in=ids).values(*CATEGORY_ROW_FIELDS)
     return {row["id"]: category_row_to_document(row) for row in rows}
 
@@ -238,7 +245,7 @@ class MonolithOutboxSource:
             entity: _current_documents(
                 entity, [key[1] for key, row in newest.items() if key[0] == entity and row["op"] == "upsert"]
             )
-            for entity in ("product", "category")
+            for entity in ("product", "category", "stock_movement")
         }
         pending, skipped = [], []
         mails = _account_emails([key[1] for key in groups if key[0] == OutboxEvent.Entity.ACCOUNT_EMAIL])

@@ -21,9 +21,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
 
-from acl_adapters.catalog.translate import PRODUCT_ROW_FIELDS, product_row_to_document
+from acl_adapters.catalog.translate import (
+    MOVEMENT_ROW_FIELDS,
+    PRODUCT_ROW_FIELDS,
+    movement_row_to_document,
+    product_row_to_document,
+)
 from contracts.product import doc_digest, validate_product
-from legacy_monolith.catalog.models import Product
+from legacy_monolith.catalog.models import Product, StockMovement
 from migrations_data.engine.http import InternalApiClient
 from migrations_data.engine.verify import (
     MAX_ID,
@@ -36,12 +41,14 @@ from migrations_data.engine.verify import (
 from migrations_data.outbox.triggers import COUNTER_TABLE, SEQUENCE
 
 from .receive import product_apply
-from .spec import product_spec
+from .spec import movement_spec, product_spec
 
 CHECKSUMS = "/internal/v1/verify/checksums"
 EXPORT = "/internal/v1/export/products"
 EXPORT_BATCH = 1000
 DIGESTS = "/internal/v1/verify/digests"
+MOVEMENT_CHECKSUMS = "/internal/v1/verify/movement-checksums"
+MOVEMENT_DIGESTS = "/internal/v1/verify/movement-digests"
 STREAM_CHUNK = 5000
 
 
@@ -107,6 +114,66 @@ def _source_spans() -> list[tuple[int, int]]:
     return spans or [(0, 0)]
 
 
+def _monolith_movements():
+    """The monolith's own stock movements (ids below CATALOG_ID_OFFSET; the service's come back with theirs,
+    and their level fields are the monolith's own there)."""
+    return StockMovement.objects.filter(id__lt=settings.CATALOG_ID_OFFSET).order_by("id")
+
+
+def _movement_stream(lo: int = 0, hi: int = MAX_ID) -> Iterator[tuple[int, str]]:
+    rows = _monolith_movements().filter(id__gte=lo, id__lt=hi).values(*MOVEMENT_ROW_FIELDS)
+    for row in rows.iterator(chunk_size=STREAM_CHUNK):
+        yield row["id"], doc_digest(movement_row_to_document(row))
+
+
+def movement_sides(client: InternalApiClient) -> VerifySides:
+    """The monolith's stock movements against the Product service's history (its movement endpoints)."""
+
+    def target_checksums(ranges: list[tuple[int, int]]) -> list[RangeChecksum]:
+        answer = client.post(MOVEMENT_CHECKSUMS, {"ranges": [[lo, hi] for lo, hi in ranges]})
+        return [RangeChecksum(r["lo"], r["hi"], r["count"], r["digest"]) for r in answer["ranges"]]
+
+    def target_digests(lo: int, hi: int) -> dict[int, str]:
+        answer = client.post(MOVEMENT_DIGESTS, {"lo": lo, "hi": hi})
+        return {int(key): value for key, value in answer["digests"].items()}
+
+    def spans() -> list[tuple[int, int]]:
+        bounds = _monolith_movements().aggregate(lo=Min("id"), hi=Max("id"))
+        return [(bounds["lo"], bounds["hi"])] if bounds["lo"] is not None else [(0, 0)]
+
+    return VerifySides(
+        source_max_id=lambda: _monolith_movements().aggregate(top=Max("id"))["top"] or 0,
+        source_stream=_movement_stream,
+        source_digests=lambda lo, hi: dict(_movement_stream(lo, hi)),
+        target_checksums=target_checksums,
+        target_digests=target_digests,
+        source_spans=spans,
+    )
+
+
+def verify_movements(
+    *, client: InternalApiClient, repair: bool = False, range_size: int = 1000, ranges_per_call: int = 1000
+) -> VerifyReport:
+    """The monolith's movements in the service's history, with their balance_after. `repair` sends the
+    missing ones (the history is append-only: a different one is reported, never overwritten). Those
+    at the service only are not differences (see below)."""
+    sides = movement_sides(client)
+    report = verify_entity("movements", sides, range_size=range_size, ranges_per_call=ranges_per_call)
+    # The service's history is append-only: it keeps the movements of products deleted here since (the
+    # monolith's rows go with their product). Those are no difference; missing and different ones are.
+    report.extra = []
+    if repair and report.missing:
+        spec = movement_spec(client)
+        rows = spec.fetch_ids(sorted(report.missing))
+        result = spec.send([spec.translate(row) for row in rows], [])
+        recheck = VerifyReport(entity="movements")
+        for lo, hi in sorted({_range_of(i, range_size) for i in (*report.missing, *report.different)}):
+            compare_ids(sides.source_digests(lo, hi), sides.target_digests(lo, hi), recheck)
+        recheck.extra = []  # as above
+        report.repaired = {"sent": len(rows), "applied": result.applied, "remaining": recheck.differences}
+    return report
+
+
 def export_products(client: InternalApiClient, ids: list[int]) -> dict[int, dict]:
     """{id: document} of these products as the Product service holds them."""
     found: dict[int, dict] = {}
@@ -150,6 +217,9 @@ def verify_products(
             compare_ids(sides.source_digests(lo, hi), sides.target_digests(lo, hi), recheck)
         repaired["remaining"] = recheck.differences
         report.repaired = repaired
+    report.also.append(
+        verify_movements(client=client, repair=repair, range_size=range_size, ranges_per_call=ranges_per_call)
+    )
     return report
 
 

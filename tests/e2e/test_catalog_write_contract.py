@@ -247,12 +247,8 @@ def test_stock_adjustments_of_a_seeded_product_answer_the_same(sides):
     adjust_stock_both_sides(sides, f"{PRODUCTS}/{sides.product}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (README, catalog writes: 'Not yet'): the monolith's stock movements do not reach the "
-    "Product service, which opens a backfilled product's history with an 'initial' movement of its level",
-)
 def test_the_history_of_a_seeded_product_answers_the_same(sides):
+    """The monolith's movements reached the service's history with the backfill (its movements spec)."""
     sides.same(*sides.both("GET", f"{PRODUCTS}/{sides.product}/stock-movements"))
 
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from acl_adapters.catalog.translate import product_to_document
 from contracts.product import doc_digest
-from legacy_monolith.catalog.models import Product
+from legacy_monolith.catalog.models import Product, StockMovement
 from migrations_data.engine import SyncError, TargetRefused, TargetUnavailable
 from migrations_data.engine.backfill import run_backfill
 from migrations_data.models import SyncCheckpoint
@@ -31,24 +31,27 @@ def expected_digests(products) -> dict[int, str]:
 
 
 def test_a_backfill_copies_every_product_as_its_contract_document(catalog, sync_client, target_digests):
-    categories, products = backfill_products(client=sync_client, batch_size=7)
+    categories, products, movements = backfill_products(client=sync_client, batch_size=7)
 
     assert (categories.rows, products.rows, products.batches) == (2, 25, 4)
     assert products.result.applied == 25
     assert target_digests() == expected_digests(catalog)
+    # the stock histories follow the products, once per movement id (a second run applies none)
+    assert movements.rows == StockMovement.objects.count()
+    assert movements.result.applied + movements.result.stale == movements.rows
 
 
 def test_a_second_backfill_applies_nothing_new(catalog, sync_client, target_digests):
     backfill_products(client=sync_client, batch_size=10)
 
-    _, again = backfill_products(client=sync_client, batch_size=10)
+    _, again, _ = backfill_products(client=sync_client, batch_size=10)
 
     assert (again.rows, again.result.applied, again.result.stale) == (25, 0, 25)
     assert target_digests() == expected_digests(catalog)
 
 
 def test_a_dry_run_translates_everything_and_sends_nothing(catalog, sync_client, target_digests):
-    _, products = backfill_products(client=sync_client, batch_size=10, dry_run=True)
+    _, products, _ = backfill_products(client=sync_client, batch_size=10, dry_run=True)
 
     assert products.rows == 25
     assert target_digests() == {}
@@ -103,7 +106,7 @@ def test_an_unfinished_run_resumes_after_its_checkpoint(catalog, sync_client, ta
         name="products.backfill", position={"last_id": catalog[14].pk}, rows_done=15
     )
 
-    _, products = backfill_products(client=sync_client, batch_size=4)
+    _, products, _ = backfill_products(client=sync_client, batch_size=4)
 
     assert products.resumed_from == catalog[14].pk
     assert products.rows == 10
@@ -116,7 +119,7 @@ def test_restart_ignores_an_unfinished_checkpoint(catalog, sync_client, target_d
         name="products.backfill", position={"last_id": catalog[14].pk}, rows_done=15
     )
 
-    _, products = backfill_products(client=sync_client, batch_size=10, restart=True)
+    _, products, _ = backfill_products(client=sync_client, batch_size=10, restart=True)
 
     assert (products.resumed_from, products.rows) == (0, 25)
     assert target_digests() == expected_digests(catalog)

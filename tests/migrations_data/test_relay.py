@@ -20,13 +20,15 @@ from datetime import timedelta
 import orjson
 import pytest
 import requests
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu import Connection, Exchange, Queue
 
-from acl_adapters.catalog.translate import product_to_document
-from legacy_monolith.catalog.models import Category, Product
+from acl_adapters.catalog.translate import product_to_document, render_timestamp
+from contracts.product import validate_movement
+from legacy_monolith.catalog.models import Category, Product, StockMovement
+from legacy_monolith.catalog.services import stock_reserve
 from legacy_monolith.demo.processes import free_port
 from migrations_data.models import OutboxEvent
 from migrations_data.outbox.relay import RelayResult, broker_connection_args, run_relay
@@ -185,6 +187,30 @@ def test_the_relay_publishes_exactly_the_changed_products_with_their_versions(ev
     assert deletes == [{"id": gone, "version": tombstone_version}]
     assert len(received) == 3
     assert (result.rows, result.events, pending()) == (3, 3, 0)
+
+
+def test_a_stock_movement_made_on_the_monolith_is_published_as_catalog_stock_moved(events):
+    product = ProductFactory(stock=5)
+    mark_all_sent()
+    with transaction.atomic():
+        stock_reserve(lines=[(product.pk, 2)], reference="TS-MOVED-1")
+    movement = StockMovement.objects.get(reference="TS-MOVED-1")
+
+    relay_once(events)
+
+    moved = [e["data"] for e in events.drain() if e["type"] == "catalog.stock.moved"]
+    assert moved == [validate_movement(moved[0])]
+    assert moved[0] == {
+        "id": movement.pk,
+        "product_id": product.pk,
+        "delta": -2,
+        "balance_after": 3,
+        "reason": "reservation",
+        "reference": "TS-MOVED-1",
+        "actor_id": None,
+        "created_at": render_timestamp(movement.created_at),
+    }
+    assert pending() == 0
 
 
 def test_every_event_carries_the_envelope_of_the_events_contract(events):

@@ -6,9 +6,11 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from contracts.product import EMPTY_RANGE_DIGEST, range_digest
-from legacy_monolith.catalog.models import Product
+from legacy_monolith.catalog.models import Product, StockMovement
+from legacy_monolith.catalog.services import stock_reserve
 from migrations_data.engine.verify import (
     MAX_ID,
     RangeChecksum,
@@ -60,6 +62,22 @@ def test_verify_reports_no_difference_after_a_backfill(synced, sync_client):
     report = verify_products(client=sync_client, range_size=8)
 
     assert (report.differences, report.source_rows, report.target_rows) == (0, 30, 30)
+
+
+def test_verify_checks_the_stock_history_and_repair_sends_the_missing_movements(synced, sync_client):
+    product = synced[0]
+    with transaction.atomic():
+        stock_reserve(lines=[(product.pk, 1)], reference="TS-VERIFY-1")  # no relay runs: the service lacks it
+    made = StockMovement.objects.get(reference="TS-VERIFY-1")
+
+    [movements] = verify_products(client=sync_client, range_size=8).also
+    assert (movements.entity, movements.missing, movements.different) == ("movements", [made.pk], [])
+
+    [repaired] = verify_products(client=sync_client, range_size=8, repair=True).also
+    assert repaired.repaired == {"sent": 1, "applied": 1, "remaining": 0}
+    [clean] = verify_products(client=sync_client, range_size=8).also
+    assert clean.differences == 0
+    assert clean.source_rows == StockMovement.objects.count()
 
 
 def test_verify_finds_exactly_the_changed_missing_and_extra_ids(synced, sync_client):

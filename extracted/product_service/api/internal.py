@@ -19,7 +19,7 @@ from chassis.internal_auth import InternalAPIView
 from chassis.internal_inputs import ChecksumsInput, DigestsInput, StrictSerializer, validated
 from contracts import product as contract
 from contracts.errors import ApplicationError
-from extracted.product_service import services
+from extracted.product_service import services, writes
 from extracted.product_service.selectors import catalog_store
 from extracted.product_service.store.port import ProductNotFound, StockLine
 
@@ -56,6 +56,10 @@ class ProductImportInput(StrictSerializer):
 
 class CategoryImportInput(StrictSerializer):
     categories = serializers.ListField(child=CategoryDocumentField(), max_length=MAX_IMPORT_DOCUMENTS)
+
+
+class MovementImportInput(StrictSerializer):
+    movements = serializers.ListField(child=serializers.DictField(), max_length=MAX_IMPORT_DOCUMENTS)
 
 
 class StockLineInput(StrictSerializer):
@@ -187,6 +191,21 @@ class CategoryImportApi(InternalAPIView):
         return Response(import_result(services.categories_import(categories=categories)))
 
 
+class MovementImportApi(InternalAPIView):
+    """The monolith's stock movements into the service's history, once per id (`applied`: the new ones)."""
+
+    internal_callers = SYNC_CALLERS
+
+    @extend_schema(
+        request=MovementImportInput, responses={200: IMPORT_RESULT, 400: ERROR, 401: ERROR, 413: ERROR}
+    )
+    def post(self, request):
+        data = validated(MovementImportInput, request, settings.PRODUCT_INTERNAL_MAX_BODY_BYTES)
+        movements = checked_documents(data["movements"], contract.validate_movement, "movements")
+        applied = writes.movements_import(movements=movements)
+        return Response({"applied": applied, "stale": len(movements) - applied, "deleted": 0})
+
+
 class ChecksumsApi(InternalAPIView):
     """Count and digest of each id range lo <= id < hi (verify's first pass)."""
 
@@ -211,6 +230,32 @@ class DigestsApi(InternalAPIView):
         data = validated(DigestsInput, request)
         digests = catalog_store().digests(data["lo"], data["hi"])
         return Response({"digests": {str(pid): digest for pid, digest in sorted(digests.items())}})
+
+
+class MovementChecksumsApi(InternalAPIView):
+    """Count and digest of the stock movements in each id range (`sync products verify`)."""
+
+    internal_callers = STATUS_CALLERS
+
+    @extend_schema(request=ChecksumsInput, responses={200: RANGE_CHECKSUMS, 400: ERROR, 401: ERROR})
+    def post(self, request):
+        data = validated(ChecksumsInput, request)
+        checksums = writes.movement_checksums(data["ranges"])
+        return Response(
+            {"ranges": [{"lo": lo, "hi": hi, "count": n, "digest": d} for lo, hi, n, d in checksums]}
+        )
+
+
+class MovementDigestsApi(InternalAPIView):
+    """Each stock movement's digest in lo <= id < hi (verify's drill-down)."""
+
+    internal_callers = STATUS_CALLERS
+
+    @extend_schema(request=DigestsInput, responses={200: PRODUCT_DIGESTS, 400: ERROR, 401: ERROR})
+    def post(self, request):
+        data = validated(DigestsInput, request)
+        digests = writes.movement_digests(data["lo"], data["hi"])
+        return Response({"digests": {str(mid): digest for mid, digest in sorted(digests.items())}})
 
 
 class ExportInput(StrictSerializer):

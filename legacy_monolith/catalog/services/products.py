@@ -10,6 +10,7 @@ from chassis import catalog_rules as v
 from legacy_monolith.core.errors import NotFoundError
 
 from ..models import Category, Product, StockMovement
+from .stock import movement_outbox_write
 
 
 def _category(category_id: Any) -> Category:
@@ -75,13 +76,14 @@ def product_create(
         raise _sku_exists(sku)
     _save_unique_sku(product)
     if product.stock:
-        StockMovement.objects.create(
+        movement = StockMovement.objects.create(
             product=product,
             delta=product.stock,
             balance_after=product.stock,
             reason=StockMovement.Reason.INITIAL,
             actor=actor if actor is not None and actor.is_authenticated else None,
         )
+        movement_outbox_write(movement)
     return product
 
 

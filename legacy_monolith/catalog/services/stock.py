@@ -9,6 +9,7 @@ from django.db.transaction import TransactionManagementError
 
 from chassis import catalog_rules as rules
 from legacy_monolith.core.errors import ApplicationError, ConflictError, NotFoundError
+from migrations_data.models import OutboxEvent
 
 from ..models import Product, StockMovement
 
@@ -45,13 +46,23 @@ def _apply(product: Product, *, delta: int, reason: str, reference: str, actor) 
     rules.check_stock_ceiling(product.pk, product.stock, delta)
     product.stock += delta
     product.save(update_fields=["stock", "updated_at"])
-    return StockMovement.objects.create(
+    movement = StockMovement.objects.create(
         product=product,
         delta=delta,
         balance_after=product.stock,
         reason=reason,
         reference=reference[:64],
         actor=actor if actor is not None and actor.is_authenticated else None,
+    )
+    movement_outbox_write(movement)
+    return movement
+
+
+def movement_outbox_write(movement: StockMovement) -> None:
+    """The movement's outbox row, in its transaction: the relay publishes it as `catalog.stock.moved` for
+    the Product service's history (`sync products follow`)."""
+    OutboxEvent.objects.create(
+        entity=OutboxEvent.Entity.STOCK_MOVEMENT, entity_id=movement.pk, op="upsert", version=movement.pk
     )
 
 

@@ -204,3 +204,31 @@ def test_a_reserve_that_requires_the_owner_takes_nothing_until_the_service_owns_
         "/internal/v1/stock/reserve", {**body, "require_owner": "monolith"}, format="json"
     )
     assert bad.status_code == 400
+
+
+def test_the_monoliths_movements_enter_the_history_once_per_id_and_leave_the_level_alone(
+    internal_client, api_client, seeded
+):
+    from contracts.events import Envelope
+    from extracted.product_service.consumers import on_stock_moved
+    from extracted.product_service.models import CatalogStockMovement
+
+    def envelope_of(type_: str, data: dict) -> Envelope:
+        return Envelope.new(type_, data, source="monolith")
+
+    movement = {
+        "id": 77, "product_id": 4, "delta": -1, "balance_after": 3, "reason": "reservation",
+        "reference": "TS-1", "actor_id": None, "created_at": "2026-12-07T10:00:00.123456Z",
+    }  # fmt: skip
+    first = internal_client.post("/internal/v1/import/movements", {"movements": [movement]}, format="json")
+    again = internal_client.post("/internal/v1/import/movements", {"movements": [movement]}, format="json")
+    assert (first.json()["applied"], again.json()["applied"], again.json()["stale"]) == (1, 0, 1)
+    on_stock_moved(envelope_of("catalog.stock.moved", {**movement, "id": 78}))  # the follow path
+    on_stock_moved(envelope_of("catalog.stock.moved", {**movement, "id": 78}))
+    rows = CatalogStockMovement.objects.filter(product_id=4).order_by("id")
+    assert [(row.id, row.delta, row.balance_after) for row in rows] == [(77, -1, 3), (78, -1, 3)]
+    assert api_client.get("/api/v1/catalog/products/4").json()["stock"] == 4  # the level is not the history's
+    bad = internal_client.post(
+        "/internal/v1/import/movements", {"movements": [{**movement, "reason": "gift"}]}, format="json"
+    )
+    assert bad.status_code == 400
