@@ -16,6 +16,7 @@ never connects and callers keep their polling.
 from __future__ import annotations
 
 import logging
+import os
 import select
 import threading
 import time
@@ -31,6 +32,8 @@ class PgListener:
         self.using = using
         self._connection = None
         self._next_attempt = 0.0
+        self._wake_read, self._wake_write = os.pipe()  # interrupt(): ends a wait at once
+        os.set_blocking(self._wake_read, False)
 
     @property
     def supported(self) -> bool:
@@ -71,8 +74,10 @@ class PgListener:
         connection = self._connection
         try:
             if not connection.notifies:
-                readable, _, _ = select.select([connection], [], [], max(0.0, timeout))
-                if readable:
+                readable, _, _ = select.select([connection, self._wake_read], [], [], max(0.0, timeout))
+                if self._wake_read in readable:
+                    self._drain_wake()
+                if connection in readable:
                     connection.poll()
             else:
                 connection.poll()
@@ -84,6 +89,17 @@ class PgListener:
             self.close()
             self._next_attempt = time.monotonic() + RECONNECT_SECONDS
             return None
+
+    def interrupt(self) -> None:
+        """End the current (or the next) wait now, e.g. on SIGTERM."""
+        os.write(self._wake_write, b"x")
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_read, 64):
+                pass
+        except BlockingIOError:
+            pass
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

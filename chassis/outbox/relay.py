@@ -14,7 +14,8 @@ signed with the publishing service's key, right before they leave.
 
 A `wakeup` (chassis.pg_listen.PgListener on the outbox's NOTIFY channel, PostgreSQL) replaces the idle
 poll: an empty outbox is claimed again as soon as a row is committed, and at the latest after
-`wakeup_seconds` (a notification lost with its connection); without one, every `idle_seconds`.
+`wakeup_seconds` (a notification lost with its connection); without one, every `idle_seconds`. With it, a
+batch smaller than `batch_size` (every pending row) is followed by that wait too, not by an empty claim.
 
 A publisher is anything with `publish(envelope, routing_key=None)` that returns once the broker confirmed
 and raises otherwise (chassis.broker.Publisher). Rows stay pending until confirmed, so a crash
@@ -161,6 +162,9 @@ class OutboxRelay:
                 if until_empty:
                     break
                 self._idle()
+            elif sent < self.batch_size and self.wakeup is not None and self.wakeup.listening:
+                # the claim took every pending row: the next one announces itself (no empty claim)
+                self._idle()
         return self.stats
 
     def _idle(self) -> None:
@@ -171,3 +175,5 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self.stop_event.set()
+        if self.wakeup is not None:
+            self.wakeup.interrupt()

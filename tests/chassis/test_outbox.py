@@ -138,3 +138,67 @@ def test_the_relay_outbox_command_empties_the_outbox_once(rabbit, events_queue, 
     call_command("relay_outbox", "--once", "--batch-size", "2")
     assert "3 sent in 3 batches, 0 failures" in capsys.readouterr().out
     assert [e.id for e in events_queue()] == [str(row.event_id) for row in rows]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_outbox_row_notifies_the_listener_and_a_rolled_back_one_does_not():
+    from chassis.pg_listen import PgListener
+
+    listener = PgListener(["chassis_outbox"])
+    try:
+        assert listener.connect()
+        assert listener.wait(0) == []
+
+        def failing_change():
+            with transaction.atomic():
+                outbox_write("stock.adjusted", {"product_id": 2})
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            failing_change()
+        assert listener.wait(0.2) == []  # nothing was committed: nothing to wake for
+        with transaction.atomic():
+            outbox_write("stock.adjusted", {"product_id": 1})
+            outbox_write("stock.adjusted", {"product_id": 3})
+        assert listener.wait(10) == [("chassis_outbox", "")]  # once per statement, folded per transaction
+    finally:
+        listener.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listening_relay_publishes_a_row_when_it_commits(rabbit, events_queue):
+    """The relay waits on the outbox's NOTIFY (its fallback claim is a minute away), so the row it
+    publishes is the one whose commit woke it."""
+    from chassis.pg_listen import PgListener
+
+    wakeup = PgListener(["chassis_outbox"])
+    publisher = Publisher(rabbit.url, exchange=rabbit.exchange, attempts=2, backoff_max=0.05)
+    relay = OutboxRelay(ServiceOutboxSource(), publisher, wakeup=wakeup, wakeup_seconds=60, idle_seconds=60)
+
+    def run():
+        try:
+            relay.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        while relay.stats.batches == 0:  # the first (empty) claim happened: the relay now waits
+            threading.Event().wait(0.02)
+        with transaction.atomic():
+            outbox_write("stock.adjusted", {"product_id": 9}, trace_id=TRACE)
+        published: list[Envelope] = []
+        for _ in range(500):
+            published += events_queue()
+            if published:
+                break
+            threading.Event().wait(0.02)
+        assert [e.data for e in published] == [{"product_id": 9}]
+        assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+    finally:
+        relay.stop()  # interrupts the relay's wait
+        thread.join(10)
+        wakeup.close()
+        publisher.close()
+    assert not thread.is_alive()
