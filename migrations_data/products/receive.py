@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
@@ -139,7 +140,10 @@ def on_product_saved(envelope: Envelope) -> None:
 
 
 def on_stock_moved(envelope: Envelope) -> None:
-    movement_apply(contract.validate_movement(envelope.data))
+    doc = contract.validate_movement(envelope.data)
+    if doc["id"] < settings.CATALOG_ID_OFFSET:
+        return  # the monolith's own movement (its relay publishes them for the service's history)
+    movement_apply(doc)
 
 
 class ProductsReceiver(EventConsumer):

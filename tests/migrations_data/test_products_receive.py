@@ -136,3 +136,11 @@ def test_what_refers_to_a_row_not_here_yet_is_retried():
 def test_a_document_off_the_contract_is_refused():
     with pytest.raises(contract.ContractError):
         deliver(contract.PRODUCT_SAVED, {**product(), "stock": -1})
+
+
+def test_the_monoliths_own_movement_coming_back_from_its_relay_is_left_alone():
+    """`sync products follow` publishes the monolith's movements for the service's history; this consumer
+    binds the same type: a movement below the service's id block is the monolith's own, even once its product
+    was deleted here (no retry, no dead letter)."""
+    deliver(contract.STOCK_MOVED, movement(id=41, product_id=999_999, delta=-1, balance_after=0))
+    assert not StockMovement.objects.filter(pk=41).exists()
