@@ -201,7 +201,8 @@ drill-rollback: install
 	ROLLOUT_DRILL_SIZE=full $(VENV)/bin/pytest -q tests/e2e/test_rollout_controller.py $(PYTEST_ARGS)
 
 # Checkouts through the Order service's saga vs the monolith's synchronous checkout, side by side in one run
-# (BENCH_ARGS="--customers 200 --rounds 3 --concurrency 16"); throwaway databases named techstore_bench_saga_*.
+# (BENCH_ARGS="--customers 200 --rounds 3 --concurrency 16 --participants 4 --orchestrators 2": copies of the
+# saga's consumers); throwaway databases named techstore_bench_saga_*.
 bench-saga: install
 	DATABASE_URL=$${BENCH_SAGA_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/techstore} \
 		$(PY) -m bench.saga $(BENCH_ARGS)

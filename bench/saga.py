@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +30,7 @@ OUTPUT = REPO_ROOT / "var" / "bench" / "saga.json"
 
 def figures(outcomes, wall: float) -> dict:
     ok = [o.seconds for o in outcomes if o.status in (200, 201)]
+    failed = Counter(f"{o.status} {o.code}".strip() for o in outcomes if o.status not in (200, 201))
     return {
         "checkouts": len(outcomes),
         "ok": len(ok),
@@ -36,6 +38,7 @@ def figures(outcomes, wall: float) -> dict:
         "checkouts_per_s": round(len(ok) / wall, 1) if wall else 0.0,
         "p50_ms": round(percentile(ok, 50) * 1000, 1) if ok else None,
         "p99_ms": round(percentile(ok, 99) * 1000, 1) if ok else None,
+        "error_codes": dict(failed),  # e.g. {"503 catalog_unavailable": 1}
     }
 
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                 rounds[name].append(result)
                 console.print(f"round {number + 1} {name:8} {result}")
     summary = {
-        name: {k: median([r[k] for r in rs if r[k] is not None] or [0]) for k in rs[0]}
+        name: {k: median([r[k] for r in rs if r[k] is not None] or [0]) for k in rs[0] if k != "error_codes"}
         for name, rs in rounds.items()
     }
     table = Table("", "checkouts/s", "p50 ms", "p99 ms", "errors")
