@@ -57,7 +57,9 @@ def monolith(e2e_database_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def product_service(monolith, tmp_path_factory):
-    env = {"INTERNAL_IDENTITY_KEY": DEV_INTERNAL_IDENTITY_KEY}
+    # After the stock cutover (PRODUCT_STOCK_OWNER=service): reservations do their whole work, and one that
+    # asks `require_owner: service` is not refused with the cutover freeze's 503 stock_not_owned.
+    env = {"INTERNAL_IDENTITY_KEY": DEV_INTERNAL_IDENTITY_KEY, "PRODUCT_STOCK_OWNER": "service"}
     with running_product_service(var_dir=tmp_path_factory.mktemp("st-product"), env=env) as service:
         sync_env = {**monolith.env, "PRODUCT_SERVICE_URL": service.url, "INTERNAL_API_TOKEN": service.token}
         manage("sync", "products", "backfill", "--no-progress", env=sync_env)
