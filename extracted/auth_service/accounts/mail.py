@@ -11,9 +11,6 @@ id). Its `reset_url` is PASSWORD_RESET_URL?token=<key>."""
 
 from __future__ import annotations
 
-import atexit
-import logging
-import threading
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -26,28 +23,18 @@ from contracts.notifications import ACCOUNT_PASSWORD_RESET_REQUESTED, validate_a
 RESET_EMAIL_SUBJECT = "Reset your TechStore password"
 EMAILS_VIA_SERVICE_FLAG = "monolith.accounts.emails_via_service"
 
-_flags_instance = None
-_flags_lock = threading.Lock()
-
 
 def _flags():
-    global _flags_instance
-    if _flags_instance is None:
-        with _flags_lock:
-            if _flags_instance is None:
-                from flags import Flags
+    from flags.shared import shared_flags  # imported on first use: the flags client is heavy
 
-                logging.getLogger("apscheduler").setLevel(logging.WARNING)  # the flags client's polling
-                _flags_instance = Flags()
-                atexit.register(_flags_instance.close)
-    return _flags_instance
+    return shared_flags()
 
 
 def use_flags(facade) -> object:
     """Replace the process's flags facade (tests); returns the previous one."""
-    global _flags_instance
-    previous, _flags_instance = _flags_instance, facade
-    return previous
+    from flags.shared import replace_shared_flags
+
+    return replace_shared_flags(facade)
 
 
 def public_user_id(user) -> int:

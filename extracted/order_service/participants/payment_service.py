@@ -22,8 +22,6 @@ the user (sticky per user, as the gateway evaluates route flags), decided once w
 
 from __future__ import annotations
 
-import atexit
-import logging
 import threading
 import time
 from dataclasses import asdict
@@ -81,28 +79,17 @@ def payment_service_chosen(user_id: int) -> bool:
     return _flags().is_enabled(FLAG, FlagContext(user_id=str(user_id)))
 
 
-_flags_instance = None
-_flags_lock = threading.Lock()
-
-
 def _flags():
-    global _flags_instance
-    if _flags_instance is None:
-        with _flags_lock:
-            if _flags_instance is None:
-                from flags import Flags
+    from flags.shared import shared_flags  # imported on first use: the flags client is heavy
 
-                logging.getLogger("apscheduler").setLevel(logging.WARNING)  # the flags client's polling
-                _flags_instance = Flags()
-                atexit.register(_flags_instance.close)  # its polling thread ends before the interpreter
-    return _flags_instance
+    return shared_flags()
 
 
 def use_flags(facade) -> object:
     """Replace the process's flags facade (tests); returns the previous one."""
-    global _flags_instance
-    previous, _flags_instance = _flags_instance, facade
-    return previous
+    from flags.shared import replace_shared_flags
+
+    return replace_shared_flags(facade)
 
 
 def _billing(shipping) -> dict | None:
