@@ -294,6 +294,8 @@ def test_an_interrupted_run_names_its_step_and_resumes_from_it(books, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a run started from a background job inherits SIGINT ignored (CI's runner): give it Ctrl-C back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60

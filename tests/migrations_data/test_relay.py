@@ -73,8 +73,12 @@ class EventQueue:
         """Highest version received per (routing key's entity, id), every message drained so far."""
         latest: dict[tuple[str, int], int] = {}
         for event in self.received:
-            key = (event["type"].split(".")[1], event["data"]["id"])
-            latest[key] = max(latest.get(key, 0), event["data"]["version"])
+            data = event["data"]
+            if event["type"] == "catalog.stock.moved":  # immutable: its outbox row's version is its id
+                key, version = ("stock_movement", data["id"]), data["id"]
+            else:
+                key, version = (event["type"].split(".")[1], data["id"]), data["version"]
+            latest[key] = max(latest.get(key, 0), version)
         return latest
 
 
