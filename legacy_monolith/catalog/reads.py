@@ -9,8 +9,6 @@ service's public API shows active products only.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +21,7 @@ from acl_adapters.catalog.client import (
     record_fallback,
 )
 from flags import FlagContext, Flags
+from flags.shared import replace_shared_flags, shared_flags
 from legacy_monolith.core.errors import NotFoundError
 
 from . import selectors
@@ -30,26 +29,16 @@ from .models import Category, Product
 
 READ_FROM_SERVICE_FLAG = "monolith.catalog.read_from_service"
 
-_flags: Flags | None = None
-_flags_lock = threading.Lock()
-
 
 def flags() -> Flags:
-    """The process's flags facade (flags file or Unleash server, from the environment), built on first use."""
-    global _flags
-    if _flags is None:
-        with _flags_lock:
-            if _flags is None:
-                logging.getLogger("apscheduler").setLevel(logging.WARNING)  # the flags client's polling
-                _flags = Flags()
-    return _flags
+    """The process's flags facade (flags file or Unleash server, from the environment), built on first use
+    (flags/shared.py: one per process, as in the services)."""
+    return shared_flags()
 
 
 def use_flags(facade: Flags | None) -> Flags | None:
     """Replace the process's facade (tests, embedding); returns the previous one."""
-    global _flags
-    previous, _flags = _flags, facade
-    return previous
+    return replace_shared_flags(facade)
 
 
 def flag_context(request) -> FlagContext:

@@ -23,9 +23,9 @@ EMAILS_VIA_SERVICE_FLAG = "monolith.accounts.emails_via_service"
 
 
 def emails_via_service(user: User) -> bool:
-    from legacy_monolith.catalog.reads import flags  # the monolith's one flags facade
+    from flags.shared import shared_flags  # the process's one flags facade
 
-    return flags().is_enabled(EMAILS_VIA_SERVICE_FLAG, FlagContext(user_id=str(user.pk)))
+    return shared_flags().is_enabled(EMAILS_VIA_SERVICE_FLAG, FlagContext(user_id=str(user.pk)))
 
 
 def account_email_publish(*, kind: str, user: User, reset_url: str = "") -> AccountEmail:
